@@ -1,0 +1,77 @@
+"""The one CLI module: `python -m release COMMAND [OPTIONS]`.
+
+Each command lives in a small private module exposing `configure(parser)` and `run(args) -> int`;
+this module only wires them up and turns failures into one-line errors with exit codes
+(2 unusable input, 1 failed check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from release._errors import CheckFailed, UsageError
+
+# command -> (module, one-line help). Modules are imported lazily, only when present.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("release._build", "build a reproducible sdist and wheel"),
+    "manifest": ("release._manifest", "write manifest.json, SHA256SUMS and requirements.txt"),
+    "check": ("release._check", "re-hash distributions against manifest.json and SHA256SUMS"),
+    "keygen": ("release._keygen", "write a local signing key pair"),
+    "attest": ("release._attest", "write in-toto attestations for every distribution"),
+    "verify": ("release._verify", "verify distributions against their attestations, offline"),
+    "pipeline": ("release._pipeline", "rehearse the whole release workflow locally"),
+    "tag": ("release._tag", "check everything, then create the release tag"),
+    "test": ("release._test", "run the whole test suite"),
+}
+
+
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m release",
+        description="Build, hash, attest, verify and tag dask-kubernetes releases.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("bootstrap", help="set up .venv from the hash-locked requirements")
+    for command, (module_name, help_text) in COMMANDS.items():
+        module = _load(module_name)
+        if module is None:
+            continue
+        doc = (module.__doc__ or help_text).strip()
+        cmd_parser = sub.add_parser(
+            command,
+            help=help_text,
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.configure(cmd_parser)
+        cmd_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except (UsageError, CheckFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
