@@ -86,4 +86,4 @@ def ensure_environment(argv: list[str]) -> None:
         raise SystemExit(2) from None
     os.chdir(ROOT)
     py = str(venv_python(env))
-    os.execv(py, [py, "-m", "release", *argv])
+    os.execv(py, [py, "-m", "release", *argv])  # noqa: S606 - re-run ourselves in the venv

@@ -38,7 +38,8 @@ def _load(name: str) -> ModuleType | None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """Every command is listed; only the selected one's module is imported (they are heavy)."""
     parser = argparse.ArgumentParser(
         prog="python -m release",
         description="Build, hash, attest, verify and tag dask-kubernetes releases.",
@@ -46,14 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("bootstrap", help="set up .venv from the hash-locked requirements")
     for command, (module_name, help_text) in COMMANDS.items():
-        module = _load(module_name)
+        module = _load(module_name) if command == selected else None
         if module is None:
+            sub.add_parser(command, help=help_text)
             continue
-        doc = (module.__doc__ or help_text).strip()
         cmd_parser = sub.add_parser(
             command,
             help=help_text,
-            description=doc,
+            description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(cmd_parser)
@@ -62,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    selected = next((word for word in argv if not word.startswith("-")), None)
+    parser = build_parser(selected)
     args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.error(f"command {args.command!r} is not available in this checkout")
     try:
         return int(args._run(args))
     except (UsageError, CheckFailed) as exc:

@@ -1,0 +1,80 @@
+"""Write in-toto attestations for every distribution in DIR.
+
+For each wheel/sdist, `<file>.intoto.jsonl` gets one signed line per statement: a PyPI
+publish statement and a SLSA provenance v1 statement, each naming the file and its sha256
+as the only subject. With --key the lines are DSSE envelopes signed with a local key
+(`release keygen`); with --sigstore they are Sigstore bundles signed keylessly with the
+CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI accepts on
+upload) is written too. Check the result with `release verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from release._attest_files import write_atomic
+from release._attest_key import envelope_lines, load_signer
+from release._attest_sigstore import open_signer, sign_distribution
+from release._digests import digest_file
+from release._dists import find_distributions
+from release._errors import UsageError
+from release._provenance import BuildContext, locked_toolchain, slsa_predicate
+from release._statements import PYPI_PUBLISH, SLSA_PROVENANCE, statement
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", type=Path, metavar="DIR", help="directory with the distributions")
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--key", type=Path, metavar="PATH", help="sign with a local private key")
+    how.add_argument("--sigstore", action="store_true", help="sign keylessly (CI OIDC identity)")
+    parser.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")
+    parser.add_argument(
+        "--started-on",
+        metavar="ISO-8601",
+        help="when the build started (default: the oldest distribution's mtime)",
+    )
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--started-on: not an ISO-8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _statements(dist: Path, sha256: str, predicate: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement(dist.name, sha256, PYPI_PUBLISH, None),
+        statement(dist.name, sha256, SLSA_PROVENANCE, predicate),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    dists = find_distributions(args.dir)
+    mtimes = [datetime.fromtimestamp(d.stat().st_mtime, timezone.utc) for d in dists]
+    started = _moment(args.started_on) if args.started_on else min(mtimes)
+    predicate = slsa_predicate(
+        BuildContext.detect(os.environ), started, max(mtimes), locked_toolchain()
+    )
+    digests = {dist: digest_file(dist).sha256 for dist in dists}
+    if args.key is not None:
+        signer = load_signer(args.key)
+        key_id = signer.public_key.keyid[:16]
+        for dist, sha256 in digests.items():
+            lines = envelope_lines(signer, _statements(dist, sha256, predicate))
+            write_atomic(Path(f"{dist}.intoto.jsonl"), lines)
+            print(f"attested {dist.name} -> {dist.name}.intoto.jsonl (key {key_id})")
+        return 0
+    with open_signer(staging=args.staging) as sigstore_signer:
+        for dist, sha256 in digests.items():
+            slsa = _statements(dist, sha256, predicate)[1]
+            jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa)
+            write_atomic(Path(f"{dist}.intoto.jsonl"), jsonl)
+            write_atomic(Path(f"{dist}.publish.attestation"), pep740)
+            print(f"attested {dist.name} -> .intoto.jsonl, .publish.attestation (Sigstore)")
+    return 0

@@ -1,0 +1,203 @@
+"""Check, offline, that each file was built and published by the expected CI workflow.
+
+What it answers: was this exact file signed by the named repository's release workflow,
+recorded in Sigstore's transparency log, and does the signed statement name this file
+with this sha256? No network is used: Sigstore's trust root bundled with sigstore-python
+is the anchor.
+
+Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it):
+
+  curl -sL https://pypi.org/integrity/<project>/<version>/<file>/provenance \\
+      -o <file>.provenance
+  python -m release verify <file> --repository OWNER/NAME --workflow release.yml
+
+  Evidence beside each file (<file>.provenance, <file>.publish.attestation,
+  <file>.slsa.attestation, <file>.intoto.jsonl) is found automatically. Or name it:
+    --provenance FILE     a PEP 740 provenance object (PyPI integrity API)
+    --attestation FILE    one PEP 740 attestation (repeat for several)
+    --key PUB             our key-signed DSSE statements (<file>.intoto.jsonl), from
+                          `release attest --key`; checks the key instead of Sigstore
+  With several files, repeated --provenance/--attestation pair with files in order.
+
+Who must have signed (the policy):
+  --repository OWNER/NAME --workflow FILE.yml   a GitHub Actions publisher (a GitLab
+        project is given as https://gitlab.com/GROUP/NAME with --workflow .gitlab-ci.yml)
+    [--ref 'refs/tags/*']   the git ref, exact or a glob (quote it)
+    [--environment NAME]    the deployment environment in PyPI's publisher record
+    [--trigger EVENT]       the workflow trigger, e.g. push or release
+  --identity SAN [--issuer URL]   an exact certificate identity (e-mail or URI)
+  --policy FILE                    read the publisher from a TOML file (see below)
+  --staging                        the file was signed on Sigstore's staging instance
+  Files of dask-kubernetes default to attestations/policy.toml (this repository,
+  release.yml, environment pypi, tags only). Other projects need a policy. The
+  environment is not in the certificate: it is checked against PyPI's publisher
+  record whenever a provenance object is given.
+
+Output: one line per file, then the exit code says it all.
+  OK <file>  <owner/repo> <workflow>@<commit> <ref> (log index N)
+  FAIL <file>: <why, in plain words>
+  exit 0: every file passed; 1: at least one failed; 2: unusable input (missing file,
+  garbled or oversized evidence, unknown version, bad options).
+  --json prints per file the verdict and the facts PyPI shows on the file page
+  (owner, repository, repository_access, token_issuer, runner_environment,
+  publication_workflow, trigger_event, ref, log_index, integrated_time).
+
+See docs/VERIFYING.md for a step-by-step walk-through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
+
+from release import _evidence as evidence_files
+from release._digests import digest_file
+from release._dists import parse_distribution_name
+from release._errors import CheckFailed, UsageError
+from release._evidence import Evidence, KeyEnvelope, SignedBundle
+from release._policy import (
+    PROJECT_POLICY,
+    IdentityPolicy,
+    Policy,
+    PublisherPolicy,
+    load_policy_file,
+    parse_repository,
+)
+from release._verify_key import load_public_key, verify_key_envelopes
+from release._verify_report import Verdict, render
+from release._verify_sigstore import verify_signed_bundle
+from release._verify_trust import bundled_verifier
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dists", nargs="+", metavar="DIST", type=Path, help="files to verify")
+    evidence = parser.add_argument_group("evidence (default: files beside each DIST)")
+    evidence.add_argument("--provenance", action="append", type=Path, default=[], metavar="FILE")
+    evidence.add_argument("--attestation", action="append", type=Path, default=[], metavar="FILE")
+    evidence.add_argument("--key", type=Path, metavar="PUB", help="public key for .intoto.jsonl")
+    policy = parser.add_argument_group("policy: who must have signed")
+    policy.add_argument("--repository", metavar="OWNER/NAME")
+    policy.add_argument("--workflow", metavar="FILE.yml")
+    policy.add_argument("--ref", metavar="REF-or-glob")
+    policy.add_argument("--environment", metavar="NAME")
+    policy.add_argument("--trigger", metavar="EVENT")
+    policy.add_argument("--identity", metavar="SAN")
+    policy.add_argument("--issuer", metavar="URL")
+    policy.add_argument("--policy", type=Path, metavar="TOML", help="a policy file")
+    parser.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    parser.add_argument("--json", action="store_true", help="machine-readable report")
+
+
+def _explicit_policy(args: argparse.Namespace) -> Policy | None:
+    publisher_options = (args.repository, args.workflow, args.ref, args.environment, args.trigger)
+    if args.identity:
+        if any(publisher_options):
+            raise UsageError("--identity cannot be combined with --repository/--workflow/--ref")
+        return IdentityPolicy(args.identity, args.issuer)
+    if args.issuer:
+        raise UsageError("--issuer needs --identity")
+    if any(publisher_options):
+        if not (args.repository and args.workflow):
+            raise UsageError("a publisher policy needs both --repository and --workflow")
+        forge, repository = parse_repository(args.repository)
+        return PublisherPolicy(
+            repository=repository,
+            workflow=args.workflow,
+            ref=args.ref,
+            environment=args.environment,
+            trigger=args.trigger,
+            forge=forge,
+        )
+    if args.policy:
+        return load_policy_file(args.policy)[1]
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    dist: Path
+    sha256: str
+    evidence: list[Evidence]
+    policy: Policy | None  # for Sigstore evidence: explicit, else the project's own
+    key_policy: Policy | None  # for key-signed evidence: only what was asked for
+
+
+def _paired(dists: list[Path], files: list[Path], option: str) -> list[list[Path]]:
+    if not files:
+        return [[] for _ in dists]
+    if len(dists) == 1:
+        return [files]
+    if len(files) != len(dists):
+        raise UsageError(f"{option}: give it once per DIST ({len(dists)}), or use one DIST")
+    return [[f] for f in files]
+
+
+def _policy_for(dist: Path, explicit: Policy | None) -> Policy | None:
+    if explicit is not None:
+        return explicit
+    project, own = load_policy_file(PROJECT_POLICY)
+    return own if parse_distribution_name(dist.name).project == project else None
+
+
+def _plan(args: argparse.Namespace) -> list[_Job]:
+    """Parse every input before verifying anything, so bad input fails fast with exit 2."""
+    explicit = _explicit_policy(args)
+    dists: list[Path] = args.dists
+    provenances = _paired(dists, args.provenance, "--provenance")
+    attestations = _paired(dists, args.attestation, "--attestation")
+    jobs: list[_Job] = []
+    for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
+        if not dist.is_file():
+            raise UsageError(f"{dist}: no such file")
+        parse_distribution_name(dist.name)
+        found: list[Evidence] = []
+        for path in provs:
+            found += evidence_files.load_provenance(path)
+        for path in atts:
+            found += evidence_files.load_attestation(path)
+        if not (provs or atts):
+            found = evidence_files.beside(dist, key_signed=args.key is not None)
+        policy = _policy_for(dist, explicit)
+        if policy is None and any(isinstance(e, SignedBundle) for e in found):
+            raise UsageError(
+                f"{dist.name}: no policy; give --repository and --workflow, or --identity"
+            )
+        jobs.append(_Job(dist, digest_file(dist).sha256, found, policy, explicit))
+    return jobs
+
+
+def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
+    name = job.dist.name
+    if not job.evidence:
+        return Verdict(name, reason="no attestation or provenance found for this file")
+    keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
+    signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
+    facts = None
+    types: list[str] = []
+    try:
+        if keyed:
+            assert key is not None  # key-signed evidence is only loaded with --key
+            facts, key_types = verify_key_envelopes(key, keyed, job.key_policy, name, job.sha256)
+            types += key_types
+        for item in signed:
+            assert job.policy is not None  # _plan refuses Sigstore evidence without a policy
+            facts, predicate_type = verify_signed_bundle(
+                bundled_verifier(staging=args.staging), item, job.policy, name, job.sha256
+            )
+            types.append(predicate_type)
+    except CheckFailed as exc:
+        return Verdict(name, reason=str(exc))
+    return Verdict(name, facts=facts, predicate_types=tuple(sorted(set(types))))
+
+
+def run(args: argparse.Namespace) -> int:
+    key = load_public_key(args.key) if args.key is not None else None
+    jobs = _plan(args)
+    verdicts = [_verify_one(job, args, key) for job in jobs]
+    print(render(verdicts, as_json=args.json))
+    sys.stdout.flush()
+    return 0 if all(v.ok for v in verdicts) else 1

@@ -1,0 +1,97 @@
+"""Verify our key-signed DSSE envelopes (`release attest --key`) against a file.
+
+Why: offline rehearsals and tests sign with a local key instead of Sigstore; the same
+statement checks apply, and the build facts come from the signed SLSA provenance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.exceptions import Error as SslibError
+from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
+from sigstore.errors import Error as SigstoreError
+
+from release._errors import CheckFailed, UsageError
+from release._evidence import KeyEnvelope, read_limited
+from release._policy import Policy
+from release._statements import PYPI_PUBLISH, SLSA_PROVENANCE
+from release._verify_claims import SignerFacts
+from release._verify_statement import check_statement
+
+
+def load_public_key(path: Path) -> SSlibKey:
+    """A PEM public key as written by `release keygen` (ECDSA P-256 or Ed25519)."""
+    try:
+        return SSlibKey.from_crypto(load_pem_public_key(read_limited(path)))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise UsageError(f"{path}: not a usable PEM public key ({exc})") from None
+
+
+def _get(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def _owner_name(uri: str) -> str | None:
+    """`https://github.com/o/n` -> `o/n`; a local `file://` checkout stays as it is."""
+    if uri.startswith("https://"):
+        return uri.removeprefix("https://").split("/", 1)[-1]
+    return uri or None
+
+
+def facts_from_slsa(statement: dict[str, Any], key_id: str) -> SignerFacts:
+    """Where the build ran, as the signed SLSA provenance states it."""
+    build = _get(statement, "predicate", "buildDefinition")
+    workflow = _get(build, "externalParameters", "workflow") or {}
+    repository_uri = str(workflow.get("repository") or "")
+    path = str(workflow.get("path") or "")
+    source = (_get(build, "resolvedDependencies") or [{}])[0]
+    internal = _get(build, "internalParameters", "github") or {}
+    return SignerFacts(
+        identity=str(_get(statement, "predicate", "runDetails", "builder", "id") or ""),
+        token_issuer=None,
+        repository=_owner_name(repository_uri),
+        repository_uri=repository_uri or None,
+        owner=repository_uri.rsplit("/", 1)[0] if repository_uri else None,
+        repository_access=None,
+        runner_environment=internal.get("runner_environment"),
+        workflow=path.rsplit("/", 1)[-1] or None,
+        commit=_get(source, "digest", "gitCommit"),
+        ref=workflow.get("ref"),
+        trigger_event=internal.get("event_name"),
+        key_id=key_id,
+    )
+
+
+def verify_key_envelopes(
+    key: SSlibKey, envelopes: list[KeyEnvelope], policy: Policy | None, filename: str, sha256: str
+) -> tuple[SignerFacts, tuple[str, ...]]:
+    """Every envelope must verify; together they must hold a publish and a SLSA statement."""
+    by_type: dict[str, dict[str, Any]] = {}
+    for evidence in envelopes:
+        try:
+            evidence.envelope.verify([key], 1)
+        except (SslibError, ValueError) as exc:
+            raise CheckFailed(
+                f"{evidence.source.name} is not validly signed by key {key.keyid[:16]}"
+                f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
+        doc = check_statement(
+            evidence.envelope.payload_type, evidence.envelope.payload, filename, sha256
+        )
+        by_type[str(doc["predicateType"])] = doc
+    missing = {PYPI_PUBLISH, SLSA_PROVENANCE} - by_type.keys()
+    if missing:
+        raise CheckFailed(f"no signed statement of type {', '.join(sorted(missing))}")
+    facts = facts_from_slsa(by_type[SLSA_PROVENANCE], key.keyid)
+    if policy is not None:
+        try:
+            policy.check_facts(facts)
+        except SigstoreError as exc:
+            raise CheckFailed(str(exc)) from None
+    return facts, tuple(sorted(by_type))

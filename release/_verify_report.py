@@ -1,0 +1,46 @@
+"""Verdict lines and the `--json` report.
+
+Why: one stable line per file is what a security team greps and pastes into a ticket; the
+JSON carries the same facts under the names PyPI shows on a file page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from release._verify_claims import SignerFacts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome for one file."""
+
+    filename: str
+    facts: SignerFacts | None = None
+    reason: str | None = None
+    predicate_types: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.facts is not None and self.reason is None
+
+    def line(self) -> str:
+        if self.ok and self.facts is not None:
+            return f"OK {self.filename}  {self.facts.summary()}"
+        return f"FAIL {self.filename}: {self.reason}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.filename,
+            "verdict": "OK" if self.ok else "FAIL",
+            "reason": self.reason,
+            "predicate_types": list(self.predicate_types),
+            "provenance": self.facts.pypi_provenance() if self.facts else None,
+        }
+
+
+def render(verdicts: list[Verdict], *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps([v.as_json() for v in verdicts], indent=2)
+    return "\n".join(v.line() for v in verdicts)

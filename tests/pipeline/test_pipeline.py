@@ -1,0 +1,112 @@
+"""`python -m release pipeline` on a fresh clone: everything lands in --out, checked and attested.
+
+The unit and e2e steps are skipped here (--skip-tests): this suite *is* those steps, and the
+pipeline running the suite that runs the pipeline would never end. CI and the README's main
+command run the full rehearsal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _release(
+    clone: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "DASK_K8S_VENV": str(Path(sys.prefix)), **(env or {})}
+    environ.pop("ACTIONS_ID_TOKEN_REQUEST_URL", None)
+    environ.pop("GITHUB_ACTIONS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "release", *args],
+        cwd=clone,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("pipeline") / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def rehearsal(clone: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = clone.parent / "out"
+    return _release(clone, "pipeline", "--skip-tests", "--out", str(out)), out
+
+
+def test_pipeline_produces_checked_attested_distributions(
+    rehearsal: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    proc, out = rehearsal
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    wheels = [n for n in names if n.endswith(".whl")]
+    sdists = [n for n in names if n.endswith(".tar.gz")]
+    assert len(wheels) == 1 and len(sdists) == 1, names
+    for required in (
+        "manifest.json",
+        "SHA256SUMS",
+        "requirements.txt",
+        "local-attestation-key.pub",
+    ):
+        assert required in names
+    for dist in wheels + sdists:
+        assert f"{dist}.intoto.jsonl" in names
+    assert "local-attestation-key" not in names, "the private key must never land in --out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists)
+    for step in ("build", "manifest", "attest", "verify", "check"):
+        assert step in proc.stdout
+    assert "skipped" in proc.stdout
+    assert "sha256" in proc.stdout.lower()
+
+
+def test_pipeline_output_verifies_again_independently(
+    rehearsal: tuple[subprocess.CompletedProcess[str], Path], clone: Path
+) -> None:
+    _, out = rehearsal
+    check = _release(clone, "check", str(out))
+    assert check.returncode == 0, check.stdout + check.stderr
+    dists = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+    verify = _release(clone, "verify", *dists, "--key", str(out / "local-attestation-key.pub"))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.count("OK ") == 2
+
+
+def test_failing_step_stops_and_leaves_previous_output_intact(clone: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / "previous.txt").write_text("kept\n")
+    (clone / "README.md").write_text("dirty\n")
+    try:
+        proc = _release(clone, "pipeline", "--skip-tests", "--out", str(out))
+    finally:
+        subprocess.run(["git", "checkout", "-q", "--", "README.md"], cwd=clone, check=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "pipeline stopped at 'build'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["previous.txt"]
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+
+def test_upload_is_refused_outside_github_actions(clone: Path, tmp_path: Path) -> None:
+    proc = _release(clone, "pipeline", "--skip-tests", "--upload", "--out", str(tmp_path / "d"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "only allowed inside GitHub Actions" in proc.stderr
+    assert not (tmp_path / "d").exists()

@@ -1,0 +1,95 @@
+"""The operator image's recipe: pinned base, hash-pinned runtime subset of the one lock.
+
+No Docker here, so the image itself is built in release.yml's kind-e2e job; these tests keep its
+inputs honest offline.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "release" / "docker"
+# The image's interpreter (python:3.12-slim) on Linux.
+IMAGE_MARKERS = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.0",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "platform_python_implementation": "CPython",
+    "implementation_name": "cpython",
+    "os_name": "posix",
+    "extra": "",
+}
+
+
+def pinned_names() -> set[str]:
+    names = set()
+    for line in (DOCKER / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", line)
+        if match:
+            names.add(re.sub(r"[-_.]+", "-", match[1]).lower())
+    return names
+
+
+def test_base_image_is_pinned_by_digest() -> None:
+    froms = [
+        line
+        for line in (DOCKER / "Dockerfile").read_text().splitlines()
+        if line.startswith("FROM ")
+    ]
+    assert froms
+    for line in froms:
+        assert re.fullmatch(r"FROM [\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", line), line
+
+
+def test_image_installs_only_hash_pinned_requirements_and_the_checked_wheel() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    assert "--require-hashes" in text and "-r /tmp/requirements.txt" in text
+    assert "pip install --no-deps /tmp/dist/*.whl" in text
+    assert "pip check" in text
+    assert "USER 1000:1000" in text
+
+
+def test_requirements_are_the_current_runtime_subset_of_the_lock() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(DOCKER / "runtime_lock.py")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (DOCKER / "requirements.txt").read_text(), (
+        "stale: python release/docker/runtime_lock.py > release/docker/requirements.txt"
+    )
+
+
+def test_runtime_subset_is_closed_under_dependencies() -> None:
+    """Every dependency (for the image's Python) of every pinned package is pinned too.
+
+    Reads the installed metadata of this environment (same lock); the definitive check is
+    `pip install --dry-run --require-hashes -r release/docker/requirements.txt` (network).
+    """
+    names = pinned_names()
+    assert {"dask", "distributed", "kopf", "kr8s", "pyyaml", "rich", "click"} <= names
+    assert not {"pytest", "mypy", "ruff", "zizmor", "sigstore"} & names, "no test tooling"
+    missing: set[str] = set()
+    checked = 0
+    for dist_name in [*names, "dask-kubernetes"]:
+        try:
+            requires = importlib.metadata.requires(dist_name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue  # pinned only for another Python than this environment's
+        checked += 1
+        for text in requires:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(IMAGE_MARKERS):
+                name = re.sub(r"[-_.]+", "-", req.name).lower()
+                if name not in names:
+                    missing.add(f"{dist_name} -> {name}")
+    assert checked >= len(names) - 10, "most of the subset is installed here to inspect"
+    assert missing == set()

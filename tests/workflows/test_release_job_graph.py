@@ -1,0 +1,238 @@
+"""release.yml's shape: triggers, the job graph, least privilege and the digest re-checks.
+
+Why a test and not only linters: zizmor and actionlint know GitHub Actions, not this release's
+rules (who may mint an OIDC token, what must be re-checked before it is signed or uploaded).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JOBS = {"build", "test", "kind-e2e", "attest", "publish", "github-release"}
+ORDER = ["build", "test", "attest", "publish", "github-release"]
+CANONICAL = "github.repository == 'dask/dask-kubernetes'"
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    result = job.get("steps", [])
+    assert isinstance(result, list)
+    return result
+
+
+def needs(job: dict[str, Any]) -> set[str]:
+    value = job.get("needs", [])
+    return {value} if isinstance(value, str) else set(value)
+
+
+def ancestors(jobs: dict[str, Any], name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(needs(jobs[name]))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(needs(jobs[current]))
+    return seen
+
+
+def filter_to_regex(pattern: str) -> re.Pattern[str]:
+    """GitHub's filter pattern syntax for the characters this workflow uses."""
+    out = ""
+    for char in pattern:
+        out += {".": r"\.", "*": "[^/]*"}.get(char, char)
+    return re.compile(out + "$")
+
+
+def test_triggers_are_calver_tags_and_manual_dry_runs(release_workflow: dict[str, Any]) -> None:
+    on = release_workflow["on"]
+    assert set(on) == {"push", "workflow_dispatch"}
+    assert set(on["push"]) == {"tags"}, "no branch pushes, only tags"
+    patterns = [filter_to_regex(p) for p in on["push"]["tags"]]
+    for tag in ("2026.11.0", "2027.1.12", "2026.12.3"):
+        assert any(p.match(tag) for p in patterns), tag
+    for tag in ("v2026.11.0", "2026.11", "latest", "1.2.3", "2026.11.0-rc1", "2026.x.0"):
+        assert not any(p.match(tag) for p in patterns), tag
+
+
+def test_jobs_run_in_release_order(release_workflow: dict[str, Any]) -> None:
+    jobs = release_workflow["jobs"]
+    assert set(jobs) == JOBS
+    for earlier, later in itertools.pairwise(ORDER):
+        assert earlier in ancestors(jobs, later), f"{later} must come after {earlier}"
+    assert {"build"} <= ancestors(jobs, "kind-e2e")
+    assert {"test", "kind-e2e"} <= needs(jobs["attest"]), "attest only what passed every test"
+    assert needs(jobs["build"]) == set()
+
+
+def test_unit_suite_covers_python_310_to_313(release_workflow: dict[str, Any]) -> None:
+    job = release_workflow["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
+    assert any('-m "not e2e"' in step.get("run", "") for step in steps(job))
+
+
+def test_operator_is_tested_on_kind_for_two_kubernetes_minors(
+    release_workflow: dict[str, Any],
+) -> None:
+    job = release_workflow["jobs"]["kind-e2e"]
+    include = job["strategy"]["matrix"]["include"]
+    minors = {entry["kubernetes"] for entry in include}
+    assert len(minors) >= 2
+    for entry in include:
+        image = entry["node-image"]
+        assert re.fullmatch(r"kindest/node:v(\d+\.\d+)\.\d+@sha256:[0-9a-f]{64}", image), image
+        assert image.split(":v")[1].startswith(entry["kubernetes"] + ".")
+    uses = [step.get("uses", "") for step in steps(job)]
+    runs = "\n".join(step.get("run", "") for step in steps(job))
+    assert any(u.startswith("helm/kind-action@") for u in uses)
+    kind_step = next(s for s in steps(job) if s.get("uses", "").startswith("helm/kind-action@"))
+    assert kind_step["with"]["node_image"] == "${{ matrix.node-image }}"
+    for needed in (
+        "docker build --file release/docker/Dockerfile",
+        "kind load docker-image",
+        "helm lint --strict",
+        "python -m dask_kubernetes.operator.crds check",
+        "| kubectl apply --dry-run=server --validate=strict",
+        "helm install",
+        "image.pullPolicy=Never",
+        "python -m pytest tests/e2e",
+        "DASK_KUBERNETES_TEST_KUBECONFIG",
+    ):
+        assert needed in runs, needed
+    assert runs.index("kind load docker-image") < runs.index("helm install")
+    assert runs.index("helm install") < runs.index("python -m pytest tests/e2e")
+
+
+def test_permissions_are_least_privilege(release_workflow: dict[str, Any]) -> None:
+    assert release_workflow["permissions"] == {}
+    jobs = release_workflow["jobs"]
+    for name, job in jobs.items():
+        assert "permissions" in job, f"{name} must state its permissions"
+        writes = {scope for scope, level in job["permissions"].items() if level == "write"}
+        expected = {
+            "attest": {"id-token"},
+            "publish": {"id-token"},
+            "github-release": {"contents"},
+        }.get(name, set())
+        assert writes == expected, f"{name} writes {writes}, expected {expected}"
+
+
+def test_publish_uses_trusted_publishing_only_for_canonical_tags(
+    release_workflow: dict[str, Any], workflows_dir: Path
+) -> None:
+    for name in ("publish", "github-release"):
+        job = release_workflow["jobs"][name]
+        condition = job["if"]
+        assert "github.event_name == 'push'" in condition, "never on workflow_dispatch"
+        assert "startsWith(github.ref, 'refs/tags/')" in condition
+        assert CANONICAL in condition
+        assert " || " not in condition, "a disjunction could let a dry run through"
+    publish = release_workflow["jobs"]["publish"]
+    assert publish["environment"]["name"] == "pypi"
+    action = [s for s in steps(publish) if s.get("uses", "").startswith("pypa/gh-action-pypi-")]
+    assert len(action) == 1
+    inputs = action[0].get("with", {})
+    assert not {"password", "user", "username", "token"} & set(inputs)
+    assert inputs.get("attestations") is True
+    text = (workflows_dir / "release.yml").read_text()
+    assert "secrets." not in text, "no stored secret (API token) anywhere"
+
+
+def recheck_index(job_steps: list[dict[str, Any]]) -> int:
+    for index, step in enumerate(job_steps):
+        run = step.get("run", "")
+        env = step.get("env", {})
+        if "python -m release check dist" in run and "sha256sum --check --strict" in run:
+            assert env.get("MANIFEST_SHA256") == "${{ needs.build.outputs.manifest-sha256 }}"
+            assert env.get("SUMS_SHA256") == "${{ needs.build.outputs.sums-sha256 }}"
+            assert '"$MANIFEST_SHA256" dist/manifest.json' in run
+            assert '"$SUMS_SHA256" dist/SHA256SUMS' in run
+            return index
+    raise AssertionError("no re-check of the downloaded distributions")
+
+
+@pytest.mark.parametrize(
+    ("job_name", "consumer"),
+    [
+        ("test", "python -m pytest"),
+        ("kind-e2e", "docker build"),
+        ("attest", "python -m release attest dist --sigstore"),
+        ("publish", "pypa/gh-action-pypi-publish@"),
+        ("github-release", "gh release create"),
+    ],
+)
+def test_downloaded_distributions_are_rechecked_before_use(
+    release_workflow: dict[str, Any], job_name: str, consumer: str
+) -> None:
+    job_steps = steps(release_workflow["jobs"][job_name])
+    downloads = [
+        i
+        for i, s in enumerate(job_steps)
+        if s.get("uses", "").startswith("actions/download-artifact@")
+    ]
+    assert downloads, f"{job_name} downloads the dist artifact"
+    check = recheck_index(job_steps)
+    use = next(
+        i
+        for i, s in enumerate(job_steps)
+        if consumer in s.get("run", "") or s.get("uses", "").startswith(consumer)
+    )
+    assert max(downloads) < check < use, f"{job_name}: download, re-check, then use"
+    assert "build" in needs(release_workflow["jobs"][job_name])
+
+
+def test_build_records_the_digests_it_is_checked_against(
+    release_workflow: dict[str, Any],
+) -> None:
+    build = release_workflow["jobs"]["build"]
+    runs = "\n".join(step.get("run", "") for step in steps(build))
+    for command in (
+        "python -m release build --out dist",
+        "python -m release manifest dist",
+        "python -m release check dist",
+        "helm package charts/dask-kubernetes-operator",
+    ):
+        assert command in runs, command
+    outputs = build["outputs"]
+    for key in ("manifest-sha256", "sums-sha256", "chart-sha256"):
+        assert outputs[key] == f"${{{{ steps.digests.outputs.{key} }}}}"
+    uploads = [s for s in steps(build) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert {u["with"]["name"] for u in uploads} == {"dist", "chart"}
+
+
+def test_github_release_attaches_the_evidence(release_workflow: dict[str, Any]) -> None:
+    job = release_workflow["jobs"]["github-release"]
+    runs = "\n".join(step.get("run", "") for step in steps(job))
+    for asset in (
+        "dist/manifest.json",
+        "dist/SHA256SUMS",
+        "dist/requirements.txt",
+        "attestations-out/*",
+        "chart/*.tgz",
+    ):
+        assert asset in runs, asset
+    assert '"$CHART_SHA256"' in runs and '"$ATTESTATIONS_SHA256"' in runs
+
+
+def test_attest_is_the_only_signing_step_before_publish(
+    release_workflow: dict[str, Any],
+) -> None:
+    attest = release_workflow["jobs"]["attest"]
+    runs = "\n".join(step.get("run", "") for step in steps(attest))
+    assert "python -m release attest dist --sigstore" in runs
+    assert "python -m release verify" in runs
+    for name, job in release_workflow["jobs"].items():
+        if name != "attest":
+            assert "release attest" not in str(job.get("steps", ""))
+
+
+def test_concurrency_is_per_ref_and_never_cancels_a_release(
+    release_workflow: dict[str, Any],
+) -> None:
+    workflow = release_workflow
+    assert "github.ref" in workflow["concurrency"]["group"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
