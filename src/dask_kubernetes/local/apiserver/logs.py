@@ -1,0 +1,137 @@
+"""`pods/log` served from the files the kubelet writes (STATE_DIR/logs/NS/POD/CONTAINER.log)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .errors import APIError
+from .kinds import POD_TERMINAL
+from .objects import ObjectAPI
+from .resources import ResourceType
+
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    container: str
+    follow: bool
+    previous: bool
+    tail_lines: int | None
+    limit_bytes: int | None
+
+    @classmethod
+    def parse(cls, pod: dict[str, Any], query: dict[str, str]) -> LogRequest:
+        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container", "")
+        pod_name = pod["metadata"]["name"]
+        if not container:
+            if len(names) != 1:
+                raise APIError(
+                    400,
+                    f"a container name must be specified for pod {pod_name}, "
+                    f"choose one of: [{' '.join(names)}]",
+                )
+            container = names[0]
+        elif container not in names:
+            raise APIError(400, f"container {container} is not valid for pod {pod_name}")
+        try:
+            tail = int(query["tailLines"]) if "tailLines" in query else None
+            limit = int(query["limitBytes"]) if "limitBytes" in query else None
+        except ValueError as error:
+            raise APIError(400, "tailLines and limitBytes must be integers") from error
+        return cls(
+            container,
+            query.get("follow") in ("true", "1"),
+            query.get("previous") in ("true", "1"),
+            tail,
+            limit,
+        )
+
+
+def log_path(state_dir: Path, namespace: str, pod: str, container: str, previous: bool) -> Path:
+    suffix = ".previous.log" if previous else ".log"
+    return state_dir / "logs" / namespace / pod / f"{container}{suffix}"
+
+
+def _select(data: bytes, tail_lines: int | None, limit_bytes: int | None) -> bytes:
+    if tail_lines is not None:
+        lines = data.splitlines(keepends=True)
+        data = b"".join(lines[-tail_lines:]) if tail_lines > 0 else b""
+    if limit_bytes is not None:
+        data = data[:limit_bytes]
+    return data
+
+
+class LogServer:
+    """Reads (and with follow, tails) a container's log file."""
+
+    def __init__(self, objects: ObjectAPI, state_dir: Path, pods: ResourceType) -> None:
+        self._objects = objects
+        self._state_dir = state_dir
+        self._pods = pods
+        self.closing = False
+
+    def _pod_finished(self, namespace: str, name: str, uid: str) -> bool:
+        pod = self._objects.store.get(self._pods.storage_key, namespace, name)
+        if pod is None or pod["metadata"]["uid"] != uid:
+            return True
+        return (pod.get("status") or {}).get("phase") in POD_TERMINAL
+
+    async def serve(
+        self, http_request: web.Request, namespace: str, name: str
+    ) -> web.StreamResponse:
+        pod = self._objects.get(self._pods, namespace, name)
+        wanted = LogRequest.parse(pod, dict(http_request.query))
+        path = log_path(self._state_dir, namespace, name, wanted.container, wanted.previous)
+        if not path.exists() and not wanted.follow:
+            if wanted.previous:
+                raise APIError(
+                    400,
+                    f'previous terminated container "{wanted.container}" in pod "{name}" not found',
+                )
+            raise APIError(
+                400,
+                f'container "{wanted.container}" in pod "{name}" is waiting to start: '
+                "ContainerCreating",
+            )
+        data = path.read_bytes() if path.exists() else b""
+        body = _select(data, wanted.tail_lines, wanted.limit_bytes)
+        if not wanted.follow:
+            return web.Response(body=body, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(http_request)
+        await response.write(body)
+        await self._follow(response, path, len(data), namespace, name, pod["metadata"]["uid"])
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    async def _follow(
+        self,
+        response: web.StreamResponse,
+        path: Path,
+        offset: int,
+        namespace: str,
+        name: str,
+        uid: str,
+    ) -> None:
+        while True:
+            finished = self._pod_finished(namespace, name, uid)
+            if path.exists():
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+                if chunk:
+                    offset += len(chunk)
+                    await response.write(chunk)
+            if finished or self.closing:
+                return
+            await asyncio.sleep(POLL_SECONDS)

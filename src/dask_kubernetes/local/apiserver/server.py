@@ -1,0 +1,173 @@
+"""`APIServer`: the aiohttp application, its lifecycle, and the cross-cutting request concerns
+(fault injection, audit, `Status` error bodies)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+
+from aiohttp import web
+
+from . import nonresource, openapi
+from .audit import AuditRecord
+from .deployments import DeploymentController
+from .errors import APIError, status_body
+from .faults import Faults
+from .gc import GarbageCollector
+from .ipalloc import ClusterIPAllocator
+from .kinds import DEFAULT_NAMESPACES
+from .objects import ObjectAPI
+from .requestinfo import RequestInfo, parse_request
+from .resources import ResourceRegistry
+from .routes import ResourceRoutes, json_response
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVICE_CIDR = "127.10.128.0/18"
+
+
+class APIServer:
+    """A Kubernetes API server emulator on a loopback address (see docs/design/local-standin.md)."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_dir: Path,
+        service_cidr: str = DEFAULT_SERVICE_CIDR,
+        tls: bool = False,
+        history_size: int = 10_000,
+        bookmark_interval: float = 1.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state_dir = Path(state_dir)
+        self.tls = tls
+        self.faults = Faults()
+        self.audit: list[AuditRecord] = []
+        self.store = Store(history_size)
+        self.resources = ResourceRegistry()
+        self.allocator = ClusterIPAllocator(service_cidr)
+        self.objects = ObjectAPI(self.store, self.resources, self.allocator)
+        self._gc: GarbageCollector | None = None
+        self._deployments: DeploymentController | None = None
+        self._routes = ResourceRoutes(self.objects, self.faults, self.state_dir, bookmark_interval)
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._tls_files: tuple[Path, Path] | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the API server is not started")
+        return self._url
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate clients must trust when `tls=True`."""
+        return self._tls_files[0] if self._tls_files else None
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._gc = GarbageCollector(self.objects)
+        self.objects._on_delete = self._gc.notify
+        self._gc.start()
+        self._deployments = DeploymentController(self.objects)
+        self._deployments.start()
+        for name in DEFAULT_NAMESPACES:
+            self.objects.ensure_namespace(name)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        ssl_context = None
+        if self.tls:
+            from .tls import server_context
+
+            ssl_context, self._tls_files = server_context(self.state_dir / "tls", self.host)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
+        await site.start()
+        bound_port = sock.getsockname()[1]
+        scheme = "https" if self.tls else "http"
+        self._url = f"{scheme}://{self.host}:{bound_port}"
+
+    async def stop(self) -> None:
+        self.store.close_all_watches()
+        self._routes.logs.closing = True
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._deployments is not None:
+            await self._deployments.stop()
+            self._deployments = None
+        if self._gc is not None:
+            await self._gc.stop()
+            self._gc = None
+        self._url = None
+
+    async def __aenter__(self) -> APIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _record(self, request: web.Request, info: RequestInfo, code: int) -> None:
+        self.audit.append(
+            AuditRecord(
+                verb=info.verb,
+                api_group=info.group,
+                resource=info.resource,
+                subresource=info.subresource,
+                namespace=info.namespace,
+                name=info.name,
+                user_agent=request.headers.get("User-Agent", ""),
+                code=code,
+            )
+        )
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        info = parse_request(request.method, request.path, dict(request.query))
+        code = 500
+        try:
+            response = await self._serve(request, info)
+            code = response.status
+            return response
+        except APIError as error:
+            code = error.code
+            return json_response(error.status(), error.code)
+        except (ConnectionResetError, asyncio.CancelledError):
+            code = 499
+            raise
+        except Exception as error:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return json_response(status_body(500, "InternalError", str(error)), 500)
+        finally:
+            if info.is_resource:
+                self._record(request, info, code)
+
+    async def _serve(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        if self.faults.delay_seconds > 0:
+            await asyncio.sleep(self.faults.delay_seconds)
+        if not info.is_resource:
+            if request.method not in ("GET", "HEAD"):
+                raise APIError(405, f"{request.method} is not allowed on {request.path}")
+            if request.path.rstrip("/") == "/openapi/v2":
+                return web.Response(body=openapi.v2_document(), content_type=openapi.V2_PROTOBUF)
+            body = nonresource.answer(request.path, self.resources)
+            if isinstance(body, str):
+                return web.Response(text=body)
+            return json_response(body)
+        injected = self.faults.error_for(info.verb)
+        if injected is not None:
+            raise APIError(injected, f"injected fault ({injected}) for {info.verb} {info.resource}")
+        return await self._routes.handle(request, info)
