@@ -1,8 +1,13 @@
-"""Shared test configuration. Fixtures for a Kubernetes cluster live in tests/k8s_fixtures.py."""
+"""Shared test configuration, including the Kubernetes cluster fixtures every e2e test uses."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,3 +26,72 @@ def attestation_fixtures() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"attestation fixtures not found at {FIXTURES}")
     return FIXTURES
+
+
+# -- Kubernetes cluster fixtures (the local stand-in, or a real cluster) ------------------------
+#
+# `DASK_KUBERNETES_TEST_KUBECONFIG=/path/to/kubeconfig` runs the same tests against a real cluster
+# (e.g. kind in the release workflow); otherwise a `LocalKubernetes` stand-in serves the session.
+
+EXTERNAL_KUBECONFIG = "DASK_KUBERNETES_TEST_KUBECONFIG"
+
+
+@dataclass
+class K8sCluster:
+    """What a test may rely on: a kubeconfig; the API server object only on the stand-in."""
+
+    kubeconfig: str
+    api_server: Any | None
+    local: bool
+    stand_in: Any | None = None
+
+    def require_api_server(self) -> Any:
+        """Fault injection and the audit log exist only on the stand-in."""
+        if self.api_server is None:
+            pytest.skip("needs the local stand-in's API server (fault injection / audit)")
+        return self.api_server
+
+
+def _cluster(operator: bool) -> Iterator[K8sCluster]:
+    external = os.environ.get(EXTERNAL_KUBECONFIG)
+    if external:
+        yield K8sCluster(kubeconfig=external, api_server=None, local=False)
+        return
+    from dask_kubernetes.local import LocalKubernetes
+
+    with LocalKubernetes(operator=operator) as k8s:
+        yield K8sCluster(
+            kubeconfig=k8s.kubeconfig, api_server=k8s.api_server, local=True, stand_in=k8s
+        )
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster() -> Iterator[K8sCluster]:
+    """A Kubernetes cluster for the session: the local stand-in (no operator) by default."""
+    yield from _cluster(operator=False)
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster_with_operator() -> Iterator[K8sCluster]:
+    """A second stand-in running the dask-kubernetes operator (a real cluster must have it)."""
+    yield from _cluster(operator=True)
+
+
+def _namespace(cluster: K8sCluster) -> Iterator[str]:
+    import kr8s
+    from kr8s.objects import Namespace
+
+    api = kr8s.api(kubeconfig=cluster.kubeconfig)
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    namespace = Namespace({"metadata": {"name": name}}, api=api)
+    namespace.create()
+    try:
+        yield name
+    finally:
+        namespace.delete()
+
+
+@pytest.fixture
+def k8s_namespace(k8s_cluster: K8sCluster) -> Iterator[str]:
+    """A fresh namespace in `k8s_cluster`, deleted (with everything in it) afterwards."""
+    yield from _namespace(k8s_cluster)

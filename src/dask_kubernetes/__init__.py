@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("dask-kubernetes")
 except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = ["KubeCluster", "__version__", "make_cluster_spec"]
+
+
+def __getattr__(name: str) -> Any:
+    """`from dask_kubernetes import KubeCluster`, as upstream allows, imported on first use."""
+    if name in ("KubeCluster", "make_cluster_spec"):
+        from dask_kubernetes import operator
+
+        return getattr(operator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,9 @@ import importlib
 import click
 
 
-@click.group(name="kubernetes", help="Dask on Kubernetes: clusters, the operator, a local stand-in.")
+@click.group(
+    name="kubernetes", help="Dask on Kubernetes: clusters, the operator, a local stand-in."
+)
 @click.version_option(package_name="dask-kubernetes")
 def kubernetes() -> None:
     pass

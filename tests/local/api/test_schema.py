@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dask_kubernetes.local.apiserver.schema import admit
+from dask_kubernetes.local.apiserver.schema import admit, apply_defaults
 
 SCHEMA = {
     "type": "object",
@@ -59,3 +59,18 @@ def test_minimum_is_checked() -> None:
     _, causes = admit(cr({"image": "x", "replicas": -1}), SCHEMA)
     assert [c["field"] for c in causes] == ["spec.replicas"]
     assert "greater than or equal to 0" in causes[0]["message"]
+
+
+def test_null_for_a_non_nullable_field_is_dropped_then_defaulted() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "timeout": {"type": "integer", "default": 5},
+            "name": {"type": "string"},
+            "maybe": {"type": "string", "nullable": True},
+        },
+    }
+    assert apply_defaults({"timeout": None, "name": None, "maybe": None}, schema) == {
+        "timeout": 5,
+        "maybe": None,
+    }

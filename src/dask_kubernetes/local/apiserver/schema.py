@@ -38,10 +38,16 @@ def prune(value: Any, schema: Schema, *, root: bool = False) -> Any:
 
 
 def apply_defaults(value: Any, schema: Schema) -> Any:
-    """Fill in `default`s of absent properties, recursively."""
+    """Fill in `default`s of absent properties, recursively.
+
+    As on a real server, a `null` for a property that is not `nullable` counts as absent: it is
+    dropped, then defaulted if the schema has a default.
+    """
     if isinstance(value, dict):
         result = dict(value)
         for key, prop in (schema.get("properties") or {}).items():
+            if key in result and result[key] is None and not prop.get("nullable"):
+                del result[key]
             if key not in result and "default" in prop:
                 result[key] = copy.deepcopy(prop["default"])
             if key in result:

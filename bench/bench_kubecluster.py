@@ -1,0 +1,242 @@
+"""KubeCluster start-up and scale-up on the stand-in: ours vs upstream dask-kubernetes 2026.3.0.
+
+Why: creating a cluster and growing it is what a data scientist waits for. Each side runs its own
+KubeCluster with its own operator against a fresh stand-in, in its own virtual environment:
+
+- ours: `.venv`, `LocalKubernetes(operator=True)`;
+- upstream: `bench/.venvs/upstream` (`pip install dask-kubernetes==2026.3.0 distributed==<ours>`),
+  its CRDs and its operator (`kopf run -m dask_kubernetes.operator.controller`). Upstream's
+  operator makes Deployments, which the stand-in stores but does not run, so this script adds a
+  minimal Deployment controller (pods from the template, owner references) for that side only.
+
+Measured: `KubeCluster(n_workers=2)` until two workers are connected, then `scale(20)` until
+twenty are. Run: .venv/bin/python bench/bench_kubecluster.py [--workers 20] [--repeat 1]
+[--port-forward-cluster-ip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kr8s
+import yaml
+from kr8s.objects import CustomResourceDefinition, Pod
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_VENV = ROOT / "bench" / ".venvs" / "upstream"
+UPSTREAM_PYTHON = UPSTREAM_VENV / "bin" / "python"
+
+MEASURE = """
+import json, sys, time
+from dask_kubernetes.operator import KubeCluster
+name, target, forward = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+options = {"port_forward_cluster_ip": True} if forward else {}
+start = time.perf_counter()
+cluster = KubeCluster(name=name, namespace="default", n_workers=2, quiet=True, **options)
+cluster.wait_for_workers(2, timeout=300)
+created = time.perf_counter() - start
+start = time.perf_counter()
+cluster.scale(target)
+cluster.wait_for_workers(target, timeout=600)
+scaled = time.perf_counter() - start
+cluster.close()
+print(json.dumps({"create_2": created, "scale_to_n": scaled}))
+"""
+
+
+def measure(python: Path, kubeconfig: str, workers: int, forward: bool) -> dict[str, float]:
+    """One KubeCluster run in `python`'s environment; returns the two timings."""
+    # Upstream sends `idleTimeout: null` by default; Kubernetes replaces a null with the schema's
+    # default (0) but the stand-in rejects it, so both sides get an explicit 0.
+    env = dict(os.environ, KUBECONFIG=kubeconfig, DASK_KUBERNETES__IDLE_TIMEOUT="0")
+    name = f"bench-{secrets.token_hex(3)}"
+    proc = subprocess.run(
+        [str(python), "-c", MEASURE, name, str(workers), "1" if forward else "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{python} run failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def install_crds(kubeconfig: str, crds: list[dict[str, Any]]) -> None:
+    api = kr8s.api(kubeconfig=kubeconfig)
+    present = {c["metadata"]["name"] for c in api.get("customresourcedefinitions", raw=True)}
+    for crd in crds:
+        if crd["metadata"]["name"] not in present:
+            CustomResourceDefinition(crd, api=api).create()
+
+
+def upstream_crds() -> list[dict[str, Any]]:
+    """Upstream's CRDs: its source files hold unresolved `$ref` schemas (resolved only when its
+    Helm chart is built), so take our compatible schemas with upstream's own `subresources`
+    (no status subresource on DaskCluster: its operator writes status on the main object)."""
+    from dask_kubernetes.operator.crds import load_crds
+
+    site = subprocess.run(
+        [str(UPSTREAM_PYTHON), "-c", "import dask_kubernetes; print(dask_kubernetes.__path__[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = Path(site) / "operator" / "customresources"
+    crds = load_crds()
+    for crd in crds:
+        stem = crd["spec"]["names"]["singular"]
+        theirs = yaml.safe_load((folder / f"{stem}.yaml").read_text())
+        for ours, upstream in zip(crd["spec"]["versions"], theirs["spec"]["versions"], strict=True):
+            ours["subresources"] = upstream.get("subresources", {})
+    return crds
+
+
+class DeploymentController:
+    """Just enough of kube-controller-manager for upstream: Deployment replicas -> owned Pods."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        self.api = kr8s.api(kubeconfig=kubeconfig)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench deployments", daemon=True)
+
+    def __enter__(self) -> DeploymentController:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                self._reconcile()
+            self._stop.wait(0.1)
+
+    def _reconcile(self) -> None:
+        pods = list(self.api.get("pods", namespace=kr8s.ALL, raw=True))
+        for deployment in self.api.get("deployments", namespace=kr8s.ALL, raw=True):
+            meta = deployment["metadata"]
+            owned = [
+                p
+                for p in pods
+                if any(
+                    o.get("uid") == meta["uid"] for o in p["metadata"].get("ownerReferences", [])
+                )
+                and not p["metadata"].get("deletionTimestamp")
+            ]
+            wanted = deployment["spec"].get("replicas", 1)
+            for _ in range(wanted - len(owned)):
+                self._create_pod(deployment)
+            for extra in owned[wanted:]:
+                Pod(extra, api=self.api).delete()
+
+    def _create_pod(self, deployment: Any) -> None:
+        meta = deployment["metadata"]
+        template = deployment["spec"]["template"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{meta['name']}-{secrets.token_hex(3)}",
+                "namespace": meta["namespace"],
+                "labels": template.get("metadata", {}).get("labels", {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": template["spec"],
+        }
+        Pod(pod, api=self.api).create()
+
+
+@contextlib.contextmanager
+def upstream_operator(kubeconfig: str, log: Path) -> Iterator[None]:
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
+    kopf = UPSTREAM_VENV / "bin" / "kopf"
+    argv = [str(kopf), "run", "-m", "dask_kubernetes.operator.controller", "--all-namespaces"]
+    with log.open("w") as out:
+        proc = subprocess.Popen([*argv, "--standalone"], env=env, stdout=out, stderr=out)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_ours(workers: int, forward: bool) -> dict[str, float]:
+    from dask_kubernetes.local import LocalKubernetes
+    from dask_kubernetes.operator.crds import load_crds
+
+    with LocalKubernetes(operator=True) as k8s:
+        install_crds(k8s.kubeconfig, load_crds())
+        return measure(Path(sys.executable), k8s.kubeconfig, workers, forward)
+
+
+def run_upstream(workers: int, forward: bool) -> dict[str, float]:
+    from dask_kubernetes.local import LocalKubernetes
+
+    with LocalKubernetes(operator=False) as k8s:
+        install_crds(k8s.kubeconfig, upstream_crds())
+        log = Path(os.environ.get("BENCH_OPERATOR_LOG", Path(k8s.state_dir) / "operator.log"))
+        with DeploymentController(k8s.kubeconfig), upstream_operator(k8s.kubeconfig, log):
+            return measure(UPSTREAM_PYTHON, k8s.kubeconfig, workers, forward)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--port-forward-cluster-ip",
+        action="store_true",
+        help="pass port_forward_cluster_ip=True to both (skips upstream's DNS retries outside a "
+        "cluster)",
+    )
+    args = parser.parse_args()
+    if not UPSTREAM_PYTHON.exists():
+        raise SystemExit(
+            f"missing {UPSTREAM_VENV}: python -m venv {UPSTREAM_VENV} && "
+            f"{UPSTREAM_VENV}/bin/pip install dask-kubernetes==2026.3.0 distributed==2026.8.0"
+        )
+    print(
+        f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={args.workers} "
+        f"port_forward_cluster_ip={args.port_forward_cluster_ip or 'default'}"
+    )
+    rows: dict[str, list[dict[str, float]]] = {"ours": [], "upstream": []}
+    for _ in range(args.repeat):
+        rows["ours"].append(run_ours(args.workers, args.port_forward_cluster_ip))
+        rows["upstream"].append(run_upstream(args.workers, args.port_forward_cluster_ip))
+    best = {side: {k: min(r[k] for r in runs) for k in runs[0]} for side, runs in rows.items()}
+    print(f"{'':>10} {'create, 2 workers':>18} {f'scale to {args.workers}':>14}")
+    for side, times in best.items():
+        print(f"{side:>10} {times['create_2']:>17.2f}s {times['scale_to_n']:>13.2f}s")
+    for key in ("create_2", "scale_to_n"):
+        print(f"ratio {key}: upstream/ours = {best['upstream'][key] / best['ours'][key]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

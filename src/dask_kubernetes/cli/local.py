@@ -1,0 +1,74 @@
+"""`dask kubernetes local`: run the local Kubernetes stand-in in the foreground until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from dask_kubernetes.cli import kubernetes
+
+
+def _operator_available() -> bool:
+    try:
+        return importlib.util.find_spec("dask_kubernetes.operator.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+async def _serve(
+    state_dir: Path | None, kubeconfig: Path | None, port: int, operator: bool
+) -> None:
+    from dask_kubernetes.local import LocalKubernetes  # needs the `local` extra (aiohttp)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with LocalKubernetes(
+        state_dir, operator=operator, kubeconfig=kubeconfig, port=port
+    ) as k8s:
+        extra = " with the dask-kubernetes operator" if operator else ""
+        click.echo(f"dask-kubernetes local: ready at {k8s.url}{extra}")
+        click.echo(f"kubeconfig: {k8s.kubeconfig} (context {k8s.context})")
+        click.echo(f"export KUBECONFIG={k8s.kubeconfig}")
+        sys.stdout.flush()
+        await stop.wait()
+        click.echo("dask-kubernetes local: stopping")
+
+
+@kubernetes.command("local")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Kubeconfig to add our context to (default: a file in the state dir).",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="API server port."
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where logs and pod files go (default: a temporary directory, removed on exit).",
+)
+@click.option("--no-operator", is_flag=True, help="Do not start the dask-kubernetes operator.")
+def local(kubeconfig: Path | None, port: int, state_dir: Path | None, no_operator: bool) -> None:
+    """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C."""
+    from dask_kubernetes.local.kubeconfig import KubeconfigError
+
+    operator = not no_operator and _operator_available()
+    try:
+        asyncio.run(_serve(state_dir, kubeconfig, port, operator))
+    except KubeconfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: cannot start the stand-in: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the CLI reports one line, never a traceback
+        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,33 @@
+"""Upstream's import path for the errors `KubeCluster` raises (`dask_kubernetes.exceptions`)."""
+
+from __future__ import annotations
+
+from dask_kubernetes.operator.kubecluster.errors import (
+    ClusterExistsError,
+    ClusterNotFoundError,
+    KubeClusterError,
+    KubernetesForbiddenError,
+    KubernetesUnreachableError,
+    NamespaceNotFoundError,
+    OperatorNotInstalledError,
+    OperatorNotRunningError,
+    PodPendingError,
+    ResourceTimeoutError,
+    SchedulerStartupError,
+    ValidationError,
+)
+
+__all__ = [
+    "ClusterExistsError",
+    "ClusterNotFoundError",
+    "KubeClusterError",
+    "KubernetesForbiddenError",
+    "KubernetesUnreachableError",
+    "NamespaceNotFoundError",
+    "OperatorNotInstalledError",
+    "OperatorNotRunningError",
+    "PodPendingError",
+    "ResourceTimeoutError",
+    "SchedulerStartupError",
+    "ValidationError",
+]

@@ -1,0 +1,216 @@
+"""`LocalKubernetes`: the API server, the kubelet and (optionally) the operator, composed.
+
+One asyncio loop holds the API server and the kubelet: the caller's loop with `async with`, or a
+background thread with `with`, so tests and the CLI get the same cluster either way. Stopping stops
+every process the stand-in started, whatever state it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.util
+import shutil
+import tempfile
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from dask_kubernetes.local.address_plan import AddressClaim, AddressPlan
+from dask_kubernetes.local.apiserver import APIServer
+from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
+from dask_kubernetes.local.kubelet import Kubelet
+from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
+from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
+from dask_kubernetes.local.watchdog import Watchdog
+
+T = TypeVar("T")
+
+
+class LocalKubernetesError(Exception):
+    """The stand-in cannot start as asked (e.g. the operator is not installed)."""
+
+
+class LocalKubernetes:
+    """A local Kubernetes cluster: `with LocalKubernetes() as k8s: ... k8s.kubeconfig ...`."""
+
+    def __init__(
+        self,
+        state_dir: str | Path | None = None,
+        *,
+        operator: bool = False,
+        kubeconfig: str | Path | None = None,
+        port: int = 0,
+    ) -> None:
+        self._owns_state_dir = state_dir is None
+        base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
+        self.state_dir = Path(base).resolve()
+        self._kubeconfig_target = Path(kubeconfig).expanduser() if kubeconfig else None
+        self.kubeconfig = str(self._kubeconfig_target or self.state_dir / "kubeconfig")
+        self.port = port
+        self.operator = operator
+        self.plan: AddressPlan | None = None
+        self.api_server: APIServer | None = None
+        self.kubelet: Kubelet | None = None
+        self._operator_process: OperatorProcess | None = None
+        self._watchdog: Watchdog | None = None
+        self._wrote_kubeconfig = False
+        self._claim: AddressClaim | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        if self.api_server is None:
+            raise RuntimeError("the stand-in is not started")
+        return str(self.api_server.url)
+
+    @property
+    def context(self) -> str:
+        return CONTEXT_NAME
+
+    # -- async lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> LocalKubernetes:
+        if self.operator and importlib.util.find_spec("dask_kubernetes.operator") is None:
+            if self._owns_state_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            raise LocalKubernetesError(
+                "operator=True but dask_kubernetes.operator is not installed in this environment"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._started = True
+        try:
+            self._claim = AddressClaim.acquire()
+            self.plan = self._claim.plan
+            self.api_server = APIServer(
+                host="127.0.0.1",
+                port=self.port,
+                state_dir=self.state_dir,
+                service_cidr=self.plan.service_cidr,
+            )
+            self._watchdog = Watchdog(self.state_dir)
+            await self._watchdog.start()
+            await self.api_server.start()
+            write_kubeconfig(Path(self.kubeconfig), self.url)
+            self._wrote_kubeconfig = True
+            self.kubelet = Kubelet(
+                self.url,
+                self.state_dir,
+                pod_cidr=self.plan.pod_cidr,
+                load_balancer_cidr=self.plan.load_balancer_cidr,
+            )
+            await self.kubelet.start()
+            if self.operator:
+                await install_operator_crds(self.url)
+                self._operator_process = OperatorProcess(self.kubeconfig, self.state_dir)
+                await self._operator_process.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._operator_process is not None:
+            await self._operator_process.stop()
+            self._operator_process = None
+        if self.kubelet is not None:
+            await self.kubelet.stop()
+            self.kubelet = None
+        if self.api_server is not None:
+            await self.api_server.stop()
+        kill_processes_of(self.state_dir)
+        if self._watchdog is not None:
+            await self._watchdog.stop()
+            self._watchdog = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
+        if self._kubeconfig_target is not None and self._wrote_kubeconfig:
+            self._wrote_kubeconfig = False
+            remove_from_kubeconfig(self._kubeconfig_target)
+        if self._owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    async def __aenter__(self) -> LocalKubernetes:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- sync lifecycle (loop in a background thread) -----------------------------------------
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        assert self._loop is not None
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result()
+
+    def run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the stand-in's loop (sync mode), e.g. to reach `api_server`."""
+        return self._run(coro)
+
+    def __enter__(self) -> LocalKubernetes:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="dask-kubernetes-local", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._run(self.start())
+        except BaseException:
+            self._close_loop()
+            raise
+        atexit.register(self.close)
+        return self
+
+    def close(self) -> None:
+        """Stop everything (sync mode); safe to call twice."""
+        if self._loop is None:
+            return
+        try:
+            self._run(self.stop())
+        finally:
+            self._close_loop()
+            atexit.unregister(self.close)
+
+    def _close_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+
+        async def drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await loop.shutdown_asyncgens()
+
+        asyncio.run_coroutine_threadsafe(drain(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.api_server.url if self._started and self.api_server else "stopped"
+        return f"<LocalKubernetes {where} state_dir={self.state_dir}>"

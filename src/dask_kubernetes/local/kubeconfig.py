@@ -1,0 +1,93 @@
+"""Write a kubeconfig for the stand-in without clobbering anybody else's contexts.
+
+If the target file exists, only our own cluster/user/context entries are replaced; every other entry
+stays, so `--kubeconfig ~/.kube/config` adds a context instead of destroying the user's setup.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTEXT_NAME = "dask-kubernetes-local"
+
+
+class KubeconfigError(Exception):
+    """The existing kubeconfig cannot be merged into (e.g. it is not a kubeconfig)."""
+
+
+def _replace_named(entries: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in entries if e.get("name") != entry["name"]] + [entry]
+
+
+def _load_existing(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise KubeconfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise KubeconfigError(f"{path} is not a kubeconfig (top level is not a mapping)")
+    return loaded
+
+
+def merged_kubeconfig(
+    existing: dict[str, Any],
+    server_url: str,
+    *,
+    name: str = CONTEXT_NAME,
+    namespace: str = "default",
+) -> dict[str, Any]:
+    """Return `existing` with our cluster, user and context added (replacing only ours)."""
+    config = dict(existing)
+    config.setdefault("apiVersion", "v1")
+    config.setdefault("kind", "Config")
+    config.setdefault("preferences", {})
+    cluster = {"name": name, "cluster": {"server": server_url}}
+    user = {"name": name, "user": {"token": "dask-kubernetes-local"}}
+    context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
+    config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
+    config["users"] = _replace_named(list(config.get("users") or []), user)
+    config["contexts"] = _replace_named(list(config.get("contexts") or []), context)
+    # Like kind: the new cluster becomes current; other contexts stay untouched.
+    config["current-context"] = name
+    return config
+
+
+def write_kubeconfig(path: Path, server_url: str, *, name: str = CONTEXT_NAME) -> Path:
+    """Merge our context into the kubeconfig at `path` atomically and return the path."""
+    path = Path(path).expanduser()
+    config = merged_kubeconfig(_load_existing(path), server_url, name=name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(config, handle, sort_keys=False)
+        Path(tmp).chmod(0o600)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def remove_from_kubeconfig(path: Path, *, name: str = CONTEXT_NAME) -> None:
+    """Drop our entries again (used on stop for kubeconfigs we merged into)."""
+    path = Path(path)
+    config = _load_existing(path)
+    if not config:
+        return
+    for key in ("clusters", "users", "contexts"):
+        config[key] = [e for e in config.get(key) or [] if e.get("name") != name]
+    if config.get("current-context") == name:
+        remaining = [c["name"] for c in config["contexts"] if "name" in c]
+        config["current-context"] = remaining[0] if remaining else ""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+    Path(tmp).replace(path)

@@ -1,0 +1,114 @@
+"""The few Kubernetes API calls the kubelet makes, over plain HTTP like a real kubelet.
+
+Transient failures (5xx, 429, connection errors — also the API server's injected faults) are retried
+with back-off, so callers see either a result or a definite answer such as 404/409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+USER_AGENT = "dask-kubernetes-local-kubelet"
+MERGE_PATCH = "application/merge-patch+json"
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class ApiError(Exception):
+    """A definite error answer from the API server."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        message = body.get("message") if isinstance(body, dict) else body
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.body = body
+
+
+class ApiClient:
+    """An aiohttp session bound to one API server URL."""
+
+    def __init__(self, base_url: str, *, attempts: int = 8) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.attempts = attempts
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        retry_conflict: bool = False,
+    ) -> Any:
+        """One API call with retries of transient failures; returns the decoded body."""
+        delay = 0.05
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        retry_on = _RETRY_STATUSES | ({409} if retry_conflict else set())
+        for attempt in range(self.attempts):
+            last = attempt == self.attempts - 1
+            try:
+                async with self.session.request(
+                    method, self.base_url + path, data=data, params=params, headers=headers
+                ) as response:
+                    text = await response.text()
+                    decoded = json.loads(text) if text else None
+                    if response.status < 400:
+                        return decoded
+                    if response.status not in retry_on or last:
+                        raise ApiError(response.status, decoded)
+            except (aiohttp.ClientConnectionError, asyncio.TimeoutError, json.JSONDecodeError):
+                if last:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    async def get(self, path: str) -> Any:
+        """The object, or None if it does not exist."""
+        try:
+            return await self.request("GET", path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def watch(self, path: str, resource_version: str) -> AsyncIterator[dict[str, Any]]:
+        """Watch events from `resource_version` until the server ends the stream."""
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+        }
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.session.get(
+            self.base_url + path, params=params, timeout=timeout
+        ) as response:
+            if response.status >= 400:
+                raise ApiError(response.status, await response.text())
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)

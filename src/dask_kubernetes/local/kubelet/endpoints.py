@@ -1,0 +1,93 @@
+"""Which pods back a Service, and the Endpoints object that says so (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dask_kubernetes.local.kubelet.probes import resolve_port
+
+Backend = tuple[str, int]
+
+
+def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    selector = (service.get("spec") or {}).get("selector") or {}
+    if not selector or pod["metadata"].get("namespace") != service["metadata"].get("namespace"):
+        return False
+    labels = pod["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_is_ready(pod: Mapping[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    if pod["metadata"].get("deletionTimestamp") or not status.get("podIP"):
+        return False
+    conditions = status.get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _target_port(service_port: Mapping[str, Any], pod: Mapping[str, Any]) -> int | None:
+    target = service_port.get("targetPort", service_port["port"])
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        try:
+            return resolve_port(target, container)
+        except ValueError:
+            continue
+    return None
+
+
+def backends(
+    service: Mapping[str, Any], service_port: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]
+) -> list[Backend]:
+    """Ready pods' (IP, target port) for one Service port, in a stable order."""
+    found = []
+    for pod in pods:
+        if selects(service, pod) and pod_is_ready(pod):
+            port = _target_port(service_port, pod)
+            if port is not None:
+                found.append((str(pod["status"]["podIP"]), port))
+    return sorted(found)
+
+
+def _address(pod: Mapping[str, Any]) -> dict[str, Any]:
+    meta = pod["metadata"]
+    return {
+        "ip": pod["status"]["podIP"],
+        "nodeName": (pod.get("spec") or {}).get("nodeName", "local"),
+        "targetRef": {
+            "kind": "Pod",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta.get("uid", ""),
+        },
+    }
+
+
+def endpoints_subsets(
+    service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`subsets` of the Service's Endpoints: pods grouped by their resolved target ports."""
+    groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
+    service_ports = (service.get("spec") or {}).get("ports") or []
+    for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])):
+        if not selects(service, pod) or not (pod.get("status") or {}).get("podIP"):
+            continue
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        ports: list[tuple[str, int, str]] = []
+        for sp in service_ports:
+            port = _target_port(sp, pod)
+            if port is not None:
+                ports.append((str(sp.get("name", "")), port, str(sp.get("protocol", "TCP"))))
+        group = groups.setdefault(tuple(ports), {"addresses": [], "notReadyAddresses": []})
+        which = "addresses" if pod_is_ready(pod) else "notReadyAddresses"
+        group[which].append(_address(pod))
+    subsets = []
+    for port_key, group in groups.items():
+        subset: dict[str, Any] = {k: v for k, v in group.items() if v}
+        subset["ports"] = [
+            {**({"name": name} if name else {}), "port": port, "protocol": protocol}
+            for name, port, protocol in port_key
+        ]
+        subsets.append(subset)
+    return subsets

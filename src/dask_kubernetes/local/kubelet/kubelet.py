@@ -1,0 +1,314 @@
+"""The process kubelet: binds pods to this node, runs them, reports their status, plays kube-proxy.
+
+It is a pure API client (like a real kubelet): everything it knows comes from list/watch on the API
+server, and everything it does to the cluster's state goes back through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from dask_kubernetes.local.kubeconfig import write_kubeconfig
+from dask_kubernetes.local.kubelet import pod_hook
+from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
+from dask_kubernetes.local.kubelet.informer import Informer, object_key
+from dask_kubernetes.local.kubelet.ip_pool import AddressPool
+from dask_kubernetes.local.kubelet.pod_host import PodHost
+from dask_kubernetes.local.kubelet.pod_runner import PodRunner
+from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
+from dask_kubernetes.local.kubelet.service_network import ServiceNetwork
+from dask_kubernetes.local.kubelet.shims import install_shims
+
+logger = logging.getLogger(__name__)
+
+NODE_NAME = "local"
+_RESYNC_SECONDS = 2.0
+_STOP_GRACE_SECONDS = 2.0
+
+
+def _pod_path(namespace: str, name: str, sub: str = "") -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}" + (f"/{sub}" if sub else "")
+
+
+class Kubelet:
+    """Run with `await start()` / `await stop()`; `stop()` leaves no process behind."""
+
+    def __init__(
+        self,
+        api_url: str,
+        state_dir: Path,
+        *,
+        pod_cidr: str,
+        load_balancer_cidr: str,
+        node_name: str = NODE_NAME,
+    ) -> None:
+        self.api_url = api_url
+        self.state_dir = Path(state_dir)
+        self.node_name = node_name
+        self.client = ApiClient(api_url)
+        self.pod_ips = AddressPool(pod_cidr)
+        self.dns_path = self.state_dir / "dns.json"
+        self.pods = Informer(self.client, "/api/v1/pods", self._on_pod)
+        self.services = Informer(self.client, "/api/v1/services", self._on_service)
+        self.network = ServiceNetwork(
+            self.client,
+            lambda: self.services.objects,
+            lambda: self.pods.objects,
+            dns_path=self.dns_path,
+            load_balancer_cidr=load_balancer_cidr,
+        )
+        self.runners: dict[str, PodRunner] = {}
+        self._terminating: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._dirty_event = asyncio.Event()
+        self._statuses: dict[str, tuple[PodRunner, dict[str, Any]]] = {}
+        self._status_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._host: PodHost | None = None
+
+    def _prepare_state_dir(self) -> PodHost:
+        hook_dir = self.state_dir / "hook"
+        hook_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pod_hook.__file__, hook_dir / "sitecustomize.py")
+        if not self.dns_path.exists():
+            self.dns_path.write_text('{"hosts": {}}')
+        url = urlsplit(self.api_url)
+        pod_kubeconfig = write_kubeconfig(self.state_dir / "pod-kubeconfig", self.api_url)
+        return PodHost(
+            state_dir=self.state_dir,
+            shim_dir=install_shims(self.state_dir / "bin"),
+            hook_dir=hook_dir,
+            dns_path=self.dns_path,
+            api_host=url.hostname or "127.0.0.1",
+            api_port=url.port or 80,
+            kubeconfig=pod_kubeconfig,
+            session=self.client.session,
+        )
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._host = self._prepare_state_dir()
+        for coro in (
+            self.pods.run(),
+            self.services.run(),
+            self.network.run(),
+            self._reconcile_loop(),
+            self._status_loop(),
+            self._resync_loop(),
+        ):
+            self._tasks.append(asyncio.create_task(coro))
+        await asyncio.wait_for(
+            asyncio.gather(self.pods.synced.wait(), self.services.synced.wait()), timeout
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _on_pod(self, _kind: str, pod: dict[str, Any]) -> None:
+        self._dirty.add(object_key(pod))
+        self._dirty_event.set()
+        self.network.changed()
+
+    def _on_service(self, _kind: str, _service: dict[str, Any]) -> None:
+        self.network.changed()
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_RESYNC_SECONDS)
+            self._dirty.update(self.pods.objects)
+            self._dirty.update(self.runners)
+            self._dirty_event.set()
+            self.network.changed()
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await self._dirty_event.wait()
+            self._dirty_event.clear()
+            keys, self._dirty = self._dirty, set()
+            for key in sorted(keys):
+                try:
+                    await self._reconcile_pod(key)
+                except (ApiError, OSError) as exc:
+                    logger.warning("pod %s: %s", key, exc)
+                except Exception:  # one bad pod must not stop the kubelet
+                    logger.exception("pod %s: unexpected error", key)
+
+    # -- pods ---------------------------------------------------------------------------------
+
+    async def _reconcile_pod(self, key: str) -> None:
+        pod = self.pods.objects.get(key)
+        runner = self.runners.get(key)
+        if key in self._terminating:
+            return
+        if runner is not None and (pod is None or _uid(pod) != _uid(runner.pod)):
+            self._terminate(key, runner, pod=None, grace=0)
+            return
+        if pod is None:
+            return
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        if meta.get("deletionTimestamp"):
+            grace = meta.get("deletionGracePeriodSeconds")
+            if grace is None:
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+            self._terminate(key, runner, pod=pod, grace=float(grace))
+        elif not spec.get("nodeName"):
+            await self._bind(pod)
+        elif (
+            spec["nodeName"] == self.node_name
+            and runner is None
+            and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ):
+            await self._start_pod(key, pod)
+
+    async def _bind(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name},
+        }
+        try:
+            await self.client.request(
+                "POST", _pod_path(meta["namespace"], meta["name"], "binding"), body=binding
+            )
+        except ApiError as exc:
+            if exc.status not in (404, 405):
+                raise
+            # An API server without the binding subresource: set the node name directly.
+            await self.client.request(
+                "PATCH",
+                _pod_path(meta["namespace"], meta["name"]),
+                body={"spec": {"nodeName": self.node_name}},
+                content_type=MERGE_PATCH,
+            )
+
+    async def _fetch_sources(self, pod: dict[str, Any]) -> SourceData:
+        namespace = pod["metadata"]["namespace"]
+        spec = pod.get("spec") or {}
+        wanted: set[tuple[str, str]] = set()
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            wanted |= referenced_sources(container)
+        data = SourceData()
+        for kind, name in wanted:
+            obj = await self.client.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+            if obj is not None:
+                data.objects[(kind, name)] = obj
+        return data
+
+    async def _start_pod(self, key: str, pod: dict[str, Any]) -> None:
+        assert self._host is not None
+        sources = await self._fetch_sources(pod)
+        pod_ip = self.pod_ips.allocate(_uid(pod))
+        runner = PodRunner(
+            self._host,
+            _deep_copy(pod),
+            sources,
+            lambda status: self._queue_status(runner, status),
+            pod_ip=pod_ip,
+        )
+        self.runners[key] = runner
+        runner.start()
+
+    def _terminate(
+        self, key: str, runner: PodRunner | None, *, pod: dict[str, Any] | None, grace: float
+    ) -> None:
+        async def terminate() -> None:
+            try:
+                if runner is not None:
+                    await runner.stop(grace)
+                    self.pod_ips.release(_uid(runner.pod))
+                    self.runners.pop(key, None)
+                    self._statuses.pop(key, None)
+                if pod is not None:
+                    meta = pod["metadata"]
+                    with contextlib.suppress(ApiError):
+                        await self.client.request(
+                            "DELETE",
+                            _pod_path(meta["namespace"], meta["name"]),
+                            body={
+                                "kind": "DeleteOptions",
+                                "apiVersion": "v1",
+                                "gracePeriodSeconds": 0,
+                                "preconditions": {"uid": _uid(pod)},
+                            },
+                        )
+            finally:
+                self._terminating.pop(key, None)
+                self._dirty.add(key)
+                self._dirty_event.set()
+
+        self._terminating[key] = asyncio.create_task(terminate(), name=f"terminate {key}")
+
+    # -- status -------------------------------------------------------------------------------
+
+    def _queue_status(self, runner: PodRunner, status: dict[str, Any]) -> None:
+        self._statuses[runner.key] = (runner, status)
+        self._status_event.set()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self._status_event.wait()
+            self._status_event.clear()
+            pending, self._statuses = self._statuses, {}
+            for key, (runner, status) in pending.items():
+                if self.runners.get(key) is not runner:
+                    continue
+                meta = runner.pod["metadata"]
+                try:
+                    await self.client.request(
+                        "PATCH",
+                        _pod_path(meta["namespace"], meta["name"], "status"),
+                        body={"status": status},
+                        content_type=MERGE_PATCH,
+                        retry_conflict=True,
+                    )
+                except ApiError as exc:
+                    if exc.status != 404:
+                        await self._retry_status_later(key, runner, status, exc)
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    await self._retry_status_later(key, runner, status, exc)
+
+    async def _retry_status_later(
+        self, key: str, runner: PodRunner, status: dict[str, Any], error: Exception
+    ) -> None:
+        logger.warning("status of %s: %s", key, error)
+        self._statuses.setdefault(key, (runner, status))
+        self._status_event.set()
+        await asyncio.sleep(0.2)
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    async def stop(self, grace: float = _STOP_GRACE_SECONDS) -> None:
+        """Stop watching, stop every pod (SIGTERM, then SIGKILL), close forwarders, reap all."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await asyncio.gather(
+            *(runner.stop(grace) for runner in self.runners.values()), return_exceptions=True
+        )
+        for task in list(self._terminating.values()):
+            task.cancel()
+        await asyncio.gather(*self._terminating.values(), return_exceptions=True)
+        self.runners.clear()
+        await self.network.stop()
+        kill_processes_of(self.state_dir)
+        await self.client.close()
+
+
+def _uid(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return str(meta.get("uid") or object_key(pod))
+
+
+def _deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(obj)

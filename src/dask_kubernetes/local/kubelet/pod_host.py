@@ -1,0 +1,80 @@
+"""What the pods of one kubelet share, and the process environment built from it.
+
+A container process gets a small base environment (not the kubelet's own), the variables its spec
+declares, PATH with the shims first, and the start-up hook's settings (see `pod_hook`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from dask_kubernetes.local.kubelet.command import search_path
+from dask_kubernetes.local.kubelet.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
+from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
+
+_INHERITED = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+
+
+@dataclass(frozen=True)
+class PodHost:
+    """What every container of this kubelet shares: paths, the API address, the HTTP session."""
+
+    state_dir: Path
+    shim_dir: Path
+    hook_dir: Path
+    dns_path: Path
+    api_host: str
+    api_port: int
+    kubeconfig: Path
+    session: aiohttp.ClientSession
+
+    def log_path(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
+        suffix = ".previous.log" if previous else ".log"
+        return self.state_dir / "logs" / namespace / pod / f"{container}{suffix}"
+
+
+def pod_dir(host: PodHost, pod: Mapping[str, Any]) -> Path:
+    """The pod's private directory: default working directory and TMPDIR."""
+    meta = pod["metadata"]
+    return host.state_dir / "pods" / str(meta["namespace"]) / str(meta["name"])
+
+
+def process_environment(
+    host: PodHost, pod: Mapping[str, Any], declared: Mapping[str, str]
+) -> dict[str, str]:
+    """The full environment of a container process: a small base, the declared env, the hook."""
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    pod_ip = (pod.get("status") or {}).get("podIP", "")
+    hostname = spec.get("hostname") or meta["name"]
+    env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    # Containers do not share /tmp: each pod gets its own (Dask purges "stale" scratch dirs).
+    tmp = pod_dir(host, pod) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env |= {
+        "TMPDIR": str(tmp),
+        "HOSTNAME": hostname,
+        "KUBERNETES_SERVICE_HOST": host.api_host,
+        "KUBERNETES_SERVICE_PORT": str(host.api_port),
+        # No service-account token here: in-pod API clients find the stand-in via KUBECONFIG.
+        "KUBECONFIG": str(host.kubeconfig),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env |= declared
+    env["PATH"] = search_path(host.shim_dir, declared.get("PATH"))
+    extra = declared.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(host.hook_dir), extra) if p)
+    env |= {
+        POD_IP: pod_ip,
+        NAMESPACE: meta.get("namespace", "default"),
+        DNS_FILE: str(host.dns_path),
+        HOSTNAME: hostname,
+        HOOK_DIR: str(host.hook_dir),
+        STATE_DIR_MARKER: str(host.state_dir),
+    }
+    return env

@@ -1,0 +1,73 @@
+"""One exception per thing that can go wrong, worded for the person running `KubeCluster`.
+
+Each also subclasses the builtin upstream raised in the same case (ValueError, TimeoutError,
+RuntimeError), so code written against upstream dask-kubernetes keeps catching them.
+"""
+
+from __future__ import annotations
+
+OPERATOR_DOCS = "https://kubernetes.dask.org/en/latest/operator_installation.html"
+
+
+class KubeClusterError(Exception):
+    """Base class: catch this to handle every KubeCluster failure."""
+
+
+class ValidationError(KubeClusterError, ValueError):
+    """An argument (cluster name, resources, create mode) is not acceptable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OperatorNotInstalledError(KubeClusterError, RuntimeError):
+    """The DaskCluster custom resource definitions are missing from the cluster."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The Dask operator is not installed in this Kubernetes cluster "
+            f"(no DaskCluster resource type). See {OPERATOR_DOCS}"
+        )
+
+
+class OperatorNotRunningError(KubeClusterError, TimeoutError):
+    """The DaskCluster was created but nothing acted on it."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        super().__init__(
+            f"Dask Cluster resource {name!r} not actioned after {timeout:g} seconds, "
+            "is the Dask Operator running?"
+        )
+
+
+class KubernetesUnreachableError(KubeClusterError, ConnectionError):
+    """No Kubernetes API server answered (no kubeconfig, wrong address, network down)."""
+
+
+class KubernetesForbiddenError(KubeClusterError, PermissionError):
+    """The API server refused the request for lack of credentials or RBAC permissions."""
+
+
+class NamespaceNotFoundError(KubeClusterError, ValueError):
+    """The namespace asked for does not exist."""
+
+
+class ClusterExistsError(KubeClusterError, ValueError):
+    """`create_mode=CREATE_ONLY` but a DaskCluster of that name already exists."""
+
+
+class ClusterNotFoundError(KubeClusterError, ValueError):
+    """`create_mode=CONNECT_ONLY` (or `from_name`) but no DaskCluster has that name."""
+
+
+class PodPendingError(KubeClusterError, TimeoutError):
+    """A pod stayed Pending for a reason that will not fix itself (unschedulable, bad image)."""
+
+
+class SchedulerStartupError(KubeClusterError, RuntimeError):
+    """The scheduler container keeps failing; the message carries its logs."""
+
+
+class ResourceTimeoutError(KubeClusterError, TimeoutError):
+    """A Kubernetes resource did not reach the expected state in `resource_timeout`."""

@@ -1,0 +1,26 @@
+"""Collect scheduler and worker logs through the API server, as `Cluster.get_logs` promises."""
+
+from __future__ import annotations
+
+from distributed.utils import Log, Logs
+from kr8s.asyncio.objects import Pod
+
+from .kube import Api, list_objects
+from .resources import cluster_selector
+from .waiting import pod_logs
+
+
+async def cluster_logs(api: Api, name: str, namespace: str) -> Logs:
+    """`{pod name: log}` for the cluster's scheduler and worker pods."""
+    logs = Logs()
+    pods = await list_objects(Pod, namespace, api, label_selector=cluster_selector(name))
+    for pod in sorted(pods, key=lambda pod: str(pod.name)):
+        component = pod.raw.get("metadata", {}).get("labels", {}).get("dask.org/component")
+        if component not in ("scheduler", "worker"):
+            continue
+        phase = pod.raw.get("status", {}).get("phase")
+        if phase == "Running":
+            logs[pod.name] = Log(await pod_logs(pod))
+        else:
+            logs[pod.name] = Log(f"Cannot find logs. Pod is {phase}.")
+    return logs

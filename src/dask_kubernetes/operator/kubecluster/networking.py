@@ -1,0 +1,116 @@
+"""Find an address for the scheduler Service that works from where this process runs.
+
+LoadBalancer: its ingress address. NodePort: a node's address. ClusterIP: the Service's DNS
+name inside the cluster, otherwise a port-forward through the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from typing import Any
+
+from distributed.core import rpc
+from kr8s.asyncio.objects import Node, Service
+
+from .errors import KubeClusterError, ResourceTimeoutError
+from .kube import Api, get_object, list_objects
+from .portforward import ServicePortForwarder
+
+DNS_RETRY_INTERVAL = 0.5
+
+
+def running_in_cluster() -> bool:
+    """Kubernetes sets this variable in every container; outside a cluster it is absent."""
+    return "KUBERNETES_SERVICE_HOST" in os.environ
+
+
+def service_port(service: Any, port_name: str, *, node_port: bool = False) -> int:
+    for port in service.spec.ports:
+        if port.get("name") in (port_name, service.metadata.name):
+            return int(port["nodePort"] if node_port else port["port"])
+    raise KubeClusterError(f"Service {service.metadata.name} has no port named {port_name!r}")
+
+
+async def resolves(host: str, port: int, retries: int) -> bool:
+    """Whether `host` resolves; retried because cluster DNS lags behind new Services."""
+    loop = asyncio.get_running_loop()
+    for attempt in range(max(retries, 1)):
+        try:
+            await loop.getaddrinfo(host, port)
+            return True
+        except socket.gaierror:
+            if attempt + 1 < retries:
+                await asyncio.sleep(DNS_RETRY_INTERVAL)
+    return False
+
+
+class SchedulerAddressResolver:
+    """Addresses of one cluster's scheduler Service ports, port-forwarding when it must."""
+
+    def __init__(
+        self,
+        api: Api,
+        service_name: str,
+        namespace: str,
+        *,
+        port_forward_cluster_ip: bool | None,
+        dns_retries: int,
+    ) -> None:
+        self.api = api
+        self.service_name = service_name
+        self.namespace = namespace
+        self.port_forward_cluster_ip = port_forward_cluster_ip
+        self.dns_retries = dns_retries
+        self.forwarder: ServicePortForwarder | None = None
+
+    async def address(self, port_name: str = "tcp-comm", local_port: int | None = None) -> str:
+        """`tcp://host:port` reaching the named Service port."""
+        service = await get_object(Service, self.service_name, self.namespace, self.api)
+        kind = service.spec.get("type", "ClusterIP")
+        if kind == "LoadBalancer":
+            ingress = service.status.loadBalancer.ingress[0]
+            host = ingress.get("hostname") or ingress.get("ip")
+            return f"tcp://{host}:{service_port(service, port_name)}"
+        if kind == "NodePort" and not running_in_cluster():
+            nodes = await list_objects(Node, None, self.api)
+            host = nodes[0].status.addresses[0].address
+            return f"tcp://{host}:{service_port(service, port_name, node_port=True)}"
+        port = service_port(service, port_name)
+        if await self._direct_dns_usable(port):
+            return f"tcp://{self.service_name}.{self.namespace}:{port}"
+        if self.forwarder is None:
+            self.forwarder = ServicePortForwarder(self.service_name, self.namespace)
+        local = await self.forwarder.forward(port, local_port)
+        return f"tcp://127.0.0.1:{local}"
+
+    async def _direct_dns_usable(self, port: int) -> bool:
+        if self.port_forward_cluster_ip:
+            return False
+        if self.port_forward_cluster_ip is None and not running_in_cluster():
+            return False
+        return await resolves(f"{self.service_name}.{self.namespace}", port, self.dns_retries)
+
+    def close(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.close()
+            self.forwarder = None
+
+
+async def wait_for_scheduler_comm(address: str, timeout: float) -> None:
+    """Wait until the scheduler answers an RPC: the Service exists before it routes anywhere."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            async with rpc(address, timeout=5) as comm:  # type: ignore[no-untyped-call]
+                await asyncio.wait_for(comm.versions(), 10)
+            return
+        except (OSError, asyncio.TimeoutError) as exc:
+            last_error = exc
+            await asyncio.sleep(0.2)
+    raise ResourceTimeoutError(
+        f"The scheduler at {address} did not answer within {timeout:g} s ({last_error})"
+    )

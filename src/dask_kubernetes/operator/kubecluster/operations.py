@@ -1,0 +1,147 @@
+"""Cluster operations that need only the Kubernetes API, shared by `KubeCluster` and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import kr8s
+
+from .errors import ClusterNotFoundError, ResourceTimeoutError, ValidationError
+from .kube import Api, find_object, kubernetes_errors, list_objects
+from .resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup, worker_group_name
+from .spec import make_autoscaler, make_worker_group, without_nulls
+from .validation import validate_cluster_name, validate_worker_count
+
+# DaskAutoscaler requires a maximum; `adapt()` without one means "as many as Kubernetes allows".
+UNBOUNDED_WORKERS = 2**31 - 1
+DELETE_POLL_INTERVAL = 0.25
+AUTOSCALER_GONE_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """One line of `dask kubernetes list`."""
+
+    name: str
+    namespace: str
+    phase: str
+    workers: int | None
+    created: datetime | None
+
+    def age(self, now: datetime | None = None) -> str:
+        if self.created is None:
+            return "-"
+        seconds = int(((now or datetime.now(timezone.utc)) - self.created).total_seconds())
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size:
+                return f"{seconds // size}{unit}"
+        return f"{max(seconds, 0)}s"
+
+
+def summarise(cluster: Any) -> ClusterSummary:
+    raw = cluster.raw
+    metadata = raw.get("metadata", {})
+    stamp = metadata.get("creationTimestamp")
+    created = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    return ClusterSummary(
+        name=str(metadata.get("name")),
+        namespace=str(metadata.get("namespace")),
+        phase=str(raw.get("status", {}).get("phase", "Unknown")),
+        workers=raw.get("spec", {}).get("worker", {}).get("replicas"),
+        created=created,
+    )
+
+
+async def list_clusters(api: Api, namespace: str | None) -> list[ClusterSummary]:
+    """DaskClusters in `namespace` (`kr8s.ALL`: every namespace), by namespace and name."""
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        clusters = await list_objects(DaskCluster, namespace, api)
+    return sorted((summarise(c) for c in clusters), key=lambda s: (s.namespace, s.name))
+
+
+async def scale_cluster(
+    api: Api, name: str, namespace: str, n: int, worker_group: str | None = None
+) -> None:
+    """Set a worker group's replicas, removing any autoscaler first (it would undo the change)."""
+    validate_worker_count(n, "n")
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        if await find_object(DaskCluster, name, namespace, api) is None:
+            raise ClusterNotFoundError(f"No Dask cluster named {name!r} in namespace {namespace!r}")
+        autoscaler = await find_object(DaskAutoscaler, name, namespace, api)
+        if autoscaler is not None:
+            with contextlib.suppress(kr8s.NotFoundError):
+                await autoscaler.delete()
+            # Finalizers keep it (and its scaling) alive briefly; let it go before scaling.
+            await _wait_gone(autoscaler, AUTOSCALER_GONE_TIMEOUT, f"DaskAutoscaler {name}")
+        group_name = worker_group_name(name, worker_group or "default")
+        group = await find_object(DaskWorkerGroup, group_name, namespace, api)
+        if group is None:
+            raise ValidationError(f"Cluster {name!r} has no worker group {group_name!r}")
+        await group.scale(n)
+
+
+async def adapt_cluster(
+    api: Api, name: str, namespace: str, minimum: int | None, maximum: int | None
+) -> None:
+    """Create (or update) the cluster's DaskAutoscaler; the operator then does the scaling."""
+    low = validate_worker_count(0 if minimum is None else minimum, "minimum")
+    high = validate_worker_count(UNBOUNDED_WORKERS if maximum is None else maximum, "maximum")
+    if high < low:
+        raise ValidationError(f"adapt: maximum ({high}) is below minimum ({low})")
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        autoscaler = await find_object(DaskAutoscaler, name, namespace, api)
+        if autoscaler is not None:
+            await autoscaler.patch({"spec": {"minimum": low, "maximum": high}})
+            return
+        manifest = make_autoscaler(name, namespace, low, high)
+        await (await DaskAutoscaler(manifest, namespace=namespace, api=api)).create()
+
+
+async def create_worker_group(
+    api: Api, cluster_name: str, namespace: str, group: str, worker: Mapping[str, Any]
+) -> None:
+    """Add a DaskWorkerGroup `<cluster>-<group>` running `worker` (a worker spec)."""
+    validate_cluster_name(worker_group_name(cluster_name, group))
+    manifest = without_nulls(make_worker_group(cluster_name, group, namespace, dict(worker)))
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        await (await DaskWorkerGroup(manifest, namespace=namespace, api=api)).create()
+
+
+async def delete_worker_group(api: Api, cluster_name: str, namespace: str, group: str) -> None:
+    group_name = worker_group_name(cluster_name, group)
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        found = await find_object(DaskWorkerGroup, group_name, namespace, api)
+        if found is None:
+            raise ValidationError(f"Cluster {cluster_name!r} has no worker group {group_name!r}")
+        await found.delete()
+
+
+async def delete_cluster(api: Api, name: str, namespace: str, timeout: float | None) -> bool:
+    """Delete a DaskCluster (the operator's owner references remove the rest).
+
+    Waits until it is gone when `timeout` is not None. False if there was nothing to delete.
+    """
+    with kubernetes_errors(namespace=namespace, dask_resource=True):
+        cluster = await find_object(DaskCluster, name, namespace, api)
+        if cluster is None:
+            return False
+        with contextlib.suppress(kr8s.NotFoundError):
+            await cluster.delete()
+        if timeout is None:
+            return True
+        await _wait_gone(cluster, timeout, f"cluster resource {name}")
+    return True
+
+
+async def _wait_gone(obj: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while await obj.exists():
+        if time.monotonic() > deadline:
+            raise ResourceTimeoutError(f"Timed out deleting {what}")
+        await asyncio.sleep(DELETE_POLL_INTERVAL)

@@ -1,0 +1,107 @@
+"""Reach a ClusterIP Service from outside the cluster through the API server's `portforward`.
+
+The forwards run on a private event loop in a thread of their own, so they keep serving while
+the caller's loop is blocked (a synchronous `Client` call made from async code, for example).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from kr8s.asyncio.objects import Service
+from kr8s.asyncio.portforward import PortForward
+
+from .errors import KubeClusterError
+from .kube import connect, get_object, kubernetes_errors
+
+T = TypeVar("T")
+STOP_TIMEOUT = 10.0
+BIND_ATTEMPTS = 5
+
+
+class ServicePortForwarder:
+    """Local ports forwarded to one Service's ready pods, alive until `close()`."""
+
+    def __init__(self, service_name: str, namespace: str) -> None:
+        self.service_name = service_name
+        self.namespace = namespace
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_about_cancellation)
+        self._stack = contextlib.AsyncExitStack()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever,
+            name=f"KubeCluster port-forward {namespace}/{service_name}",
+            daemon=True,
+        )
+        self._thread.start()
+        self.ports: dict[int, int] = {}
+
+    async def forward(self, remote_port: int, local_port: int | None = None) -> int:
+        """Forward 127.0.0.1:`local_port` (None: any free port) to the Service; return it."""
+        if remote_port in self.ports:
+            return self.ports[remote_port]
+        port = await self._run(self._open(remote_port, local_port))
+        self.ports[remote_port] = port
+        return port
+
+    async def _open(self, remote_port: int, local_port: int | None) -> int:
+        with kubernetes_errors(namespace=self.namespace):
+            api = await connect()
+            service = await get_object(Service, self.service_name, self.namespace, api)
+        # A port chosen for us can be taken by another process before we bind it: try again.
+        attempts = 1 if local_port else BIND_ATTEMPTS
+        for attempt in range(attempts):
+            port = local_port or _free_port()
+            forward = PortForward(service, remote_port, port)
+            try:
+                return int(await self._stack.enter_async_context(forward))
+            except OSError as exc:
+                if attempt + 1 == attempts:
+                    raise KubeClusterError(f"Cannot listen on local port {port}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if not self._thread.is_alive():
+            coro.close()
+            raise KubeClusterError("the port-forward has been closed")
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def close(self) -> None:
+        """Stop every forward and the thread; safe to call twice."""
+        if not self._thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        with contextlib.suppress(Exception):
+            future.result(STOP_TIMEOUT)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(STOP_TIMEOUT)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
+        current = asyncio.current_task()
+        others = [task for task in asyncio.all_tasks() if task is not current]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+
+def _free_port() -> int:
+    """A port the kernel considers free right now (kr8s' own guess only probes by connecting)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _quiet_about_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Closing cancels in-flight connections; asyncio's stream callback logs each as an error."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)

@@ -1,0 +1,40 @@
+"""Helpers shared by the e2e tests (plain module: conftest modules are not importable)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kr8s
+import pytest
+from kr8s.objects import Pod
+
+IMAGE = os.environ.get("DASK_KUBERNETES_TEST_IMAGE", "ghcr.io/dask/dask:latest")
+# Generous: a real cluster may pull images; the stand-in is much faster than this.
+RESOURCE_TIMEOUT = float(os.environ.get("DASK_KUBERNETES_TEST_RESOURCE_TIMEOUT", "120"))
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `condition` until truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def object_names(kubeconfig: str, kind: str, namespace: str | None = None) -> list[str]:
+    """Names of every `kind` object (in `namespace`), via a plain kr8s client."""
+    api = kr8s.api(kubeconfig=kubeconfig)
+    return [obj["metadata"]["name"] for obj in api.get(kind, namespace=namespace, raw=True)]
+
+
+def cluster_pods(kubeconfig: str, namespace: str, name: str) -> list[Any]:
+    api = kr8s.api(kubeconfig=kubeconfig)
+    selector = f"dask.org/cluster-name={name}"
+    return list(api.get(Pod, namespace=namespace, label_selector=selector))

@@ -1,0 +1,101 @@
+"""`dask kubernetes` cluster subcommands: output, help, exit codes (2 bad input, 1 failure)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from dask_kubernetes.cli import kubernetes
+from dask_kubernetes.operator.kubecluster import make_cluster_spec
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_help_lists_cluster_commands(runner: CliRunner) -> None:
+    result = runner.invoke(kubernetes, ["--help"])
+    assert result.exit_code == 0
+    for command in ("gen", "list", "scale", "delete", "port-forward", "logs"):
+        assert command in result.output
+
+
+def test_gen_cluster_prints_the_helper_manifest(runner: CliRunner) -> None:
+    args = ["gen", "cluster", "--name", "demo", "--n-workers", "2", "-e", "A=1", "-e", "B=x=y"]
+    result = runner.invoke(kubernetes, [*args, "--resources", '{"limits": {"cpu": "1"}}'])
+    assert result.exit_code == 0, result.output
+    expected = make_cluster_spec(
+        "demo", n_workers=2, env={"A": "1", "B": "x=y"}, resources={"limits": {"cpu": "1"}}
+    )
+    assert yaml.safe_load(result.output) == expected
+
+
+def test_gen_cluster_defaults_match_upstream_cli(runner: CliRunner) -> None:
+    result = runner.invoke(kubernetes, ["gen", "cluster", "--name", "demo"])
+    assert yaml.safe_load(result.output) == make_cluster_spec("demo", n_workers=3, env={})
+
+
+def test_gen_cluster_writes_file(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "cluster.yaml"
+    result = runner.invoke(
+        kubernetes, ["gen", "cluster", "--name", "f", "--jupyter", "-o", str(target)]
+    )
+    assert result.exit_code == 0 and result.output == ""
+    spec = yaml.safe_load(target.read_text())
+    assert "--jupyter" in spec["spec"]["scheduler"]["spec"]["containers"][0]["args"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cluster.yaml"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "Bad_Name"], "invalid"),
+        (["--name", "ok", "-e", "NOEQUALS"], "KEY=VALUE"),
+        (["--name", "ok", "--resources", "{not json"], "not valid JSON"),
+        (["--name", "ok", "--resources", '{"limit": {}}'], "unknown field"),
+        (["--name", "ok", "--n-workers", "-1"], "-1"),
+        (["--name", "ok", "--scheduler-service-type", "Ingress"], "Ingress"),
+    ],
+)
+def test_gen_cluster_bad_input_exits_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(kubernetes, ["gen", "cluster", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def unreachable_kubeconfig(tmp_path: Path) -> Path:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["scale", "c", "2"], ["delete", "c"], ["logs", "c"], ["port-forward", "c"]]
+)
+def test_unreachable_api_exits_1_with_one_line(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(unreachable_kubeconfig(tmp_path)))
+    result = runner.invoke(kubernetes, args)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().startswith("Error: Cannot reach the Kubernetes API server")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_scale_rejects_negative(runner: CliRunner) -> None:
+    result = runner.invoke(kubernetes, ["scale", "c", "-3"])
+    assert result.exit_code == 2

@@ -1,0 +1,63 @@
+"""The kubeconfig writer merges our context in and never clobbers other contexts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dask_kubernetes.local.kubeconfig import (
+    CONTEXT_NAME,
+    KubeconfigError,
+    remove_from_kubeconfig,
+    write_kubeconfig,
+)
+
+OTHER = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "prod", "cluster": {"server": "https://prod.example"}}],
+    "users": [{"name": "prod", "user": {"token": "t"}}],
+    "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+    "current-context": "prod",
+}
+
+
+def _names(config: dict, key: str) -> list[str]:
+    return [entry["name"] for entry in config[key]]
+
+
+def test_fresh_file(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "sub" / "config", "http://127.0.0.1:1234")
+    config = yaml.safe_load(path.read_text())
+    assert config["current-context"] == CONTEXT_NAME
+    assert config["clusters"] == [
+        {"name": CONTEXT_NAME, "cluster": {"server": "http://127.0.0.1:1234"}}
+    ]
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_merge_keeps_other_contexts_and_replaces_only_ours(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(OTHER))
+    write_kubeconfig(path, "http://127.0.0.1:1")
+    write_kubeconfig(path, "http://127.0.0.1:2")
+    config = yaml.safe_load(path.read_text())
+    assert _names(config, "contexts") == ["prod", CONTEXT_NAME]
+    assert _names(config, "clusters") == ["prod", CONTEXT_NAME]
+    assert config["clusters"][1]["cluster"]["server"] == "http://127.0.0.1:2"
+    assert config["clusters"][0] == OTHER["clusters"][0]
+    assert list(tmp_path.iterdir()) == [path]  # no temp files left behind
+    remove_from_kubeconfig(path)
+    restored = yaml.safe_load(path.read_text())
+    assert _names(restored, "contexts") == ["prod"]
+    assert restored["current-context"] == "prod"
+
+
+def test_not_a_kubeconfig_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(KubeconfigError, match="not a kubeconfig"):
+        write_kubeconfig(path, "http://127.0.0.1:1")
+    assert path.read_text() == "- just\n- a list\n"

@@ -1,0 +1,120 @@
+"""kubectl against the stand-in: apply, get, logs, scale (a CRD's scale subresource), delete.
+
+`--validate=false` because the stand-in serves no OpenAPI documents kubectl can validate with.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import pytest
+import yaml
+from standin_support import wait_for
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+
+def kubectl(cluster, *args: str, stdin: str | None = None) -> str:
+    assert KUBECTL is not None
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", cluster.kubeconfig, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_apply_get_logs_delete_a_pod(k8s_cluster, k8s_namespace) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kpod", "namespace": k8s_namespace},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "main", "image": "python:3", "args": ["python", "-c", "print('hi')"]}
+            ],
+        },
+    }
+    manifest = yaml.safe_dump(pod)
+    assert "pod/kpod created" in kubectl(
+        k8s_cluster, "apply", "--validate=false", "-f", "-", stdin=manifest
+    )
+    ns = ["-n", k8s_namespace]
+    phase = ["get", "pod", "kpod", *ns, "-o", "jsonpath={.status.phase}"]
+    wait_for(lambda: kubectl(k8s_cluster, *phase) == "Succeeded", "kpod to succeed")
+    assert "kpod" in kubectl(k8s_cluster, "get", "pods", *ns)
+    assert kubectl(k8s_cluster, "logs", "kpod", *ns) == "hi\n"
+    assert 'pod "kpod" deleted' in kubectl(k8s_cluster, "delete", "pod", "kpod", *ns)
+    assert kubectl(k8s_cluster, "get", "pods", *ns, "-o", "name") == ""
+
+
+def test_scale_a_custom_resource(k8s_cluster, k8s_namespace) -> None:
+    group = f"g{uuid.uuid4().hex[:8]}.example.com"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {
+                        "status": {},
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                        },
+                    },
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"replicas": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    kubectl(k8s_cluster, "apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(crd))
+    try:
+        widget = {
+            "apiVersion": f"{group}/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "namespace": k8s_namespace},
+            "spec": {"replicas": 1},
+        }
+        apply = ["apply", "--validate=false", "-f", "-"]
+        wait_for(lambda: _ok(k8s_cluster, apply, yaml.safe_dump(widget)), "the CRD to be served")
+        kind = f"widgets.{group}"
+        kubectl(k8s_cluster, "scale", kind, "w", "-n", k8s_namespace, "--replicas=3")
+        replicas = kubectl(
+            k8s_cluster, "get", kind, "w", "-n", k8s_namespace, "-o", "jsonpath={.spec.replicas}"
+        )
+        assert replicas == "3"
+    finally:
+        kubectl(k8s_cluster, "delete", "crd", f"widgets.{group}")
+
+
+def _ok(cluster, args: list[str], stdin: str) -> bool:
+    try:
+        kubectl(cluster, *args, stdin=stdin)
+    except AssertionError:
+        return False
+    return True
