@@ -74,3 +74,23 @@ def test_null_for_a_non_nullable_field_is_dropped_then_defaulted() -> None:
         "timeout": 5,
         "maybe": None,
     }
+
+
+def test_min_and_max_items_are_enforced() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "containers": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 2,
+                "items": {"type": "string"},
+            }
+        },
+    }
+    _, causes = admit({"containers": []}, schema)
+    assert [c["field"] for c in causes] == ["containers"]
+    assert "at least 1" in causes[0]["message"]
+    _, causes = admit({"containers": ["a", "b", "c"]}, schema)
+    assert [c["reason"] for c in causes] == ["FieldValueTooMany"]
+    assert admit({"containers": ["a"]}, schema)[1] == []

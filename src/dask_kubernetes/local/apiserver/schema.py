@@ -114,7 +114,30 @@ def _validate(value: Any, schema: Schema, path: str, causes: list[Cause]) -> Non
     _check_scalar(value, schema, field, causes)
     if isinstance(value, dict):
         _check_object(value, schema, path, causes)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+    elif isinstance(value, list):
+        _check_array(value, schema, path, causes)
+
+
+def _check_array(value: list[Any], schema: Schema, path: str, causes: list[Cause]) -> None:
+    field = path or "<root>"
+    if "minItems" in schema and len(value) < schema["minItems"]:
+        causes.append(
+            _cause(
+                "FieldValueInvalid",
+                field,
+                f"Invalid value: {len(value)}: {field} in body should have at least "
+                f"{schema['minItems']} items",
+            )
+        )
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        causes.append(
+            _cause(
+                "FieldValueTooMany",
+                field,
+                f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+            )
+        )
+    if isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
             _validate(item, schema["items"], f"{path}[{index}]", causes)
 

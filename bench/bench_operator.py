@@ -1,0 +1,194 @@
+"""DaskWorkerGroup 0 -> N workers on the local stand-in: our operator vs upstream 2026.3.0's.
+
+Measures the time from the scale request until N worker Pods exist, and the API requests each
+operator made meanwhile (from the stand-in's audit log, by user agent). Workers run `sleep`, so
+the machine's CPU goes to the operators and the API server, not to Dask.
+
+    python -m venv bench/.venvs/upstream
+    bench/.venvs/upstream/bin/pip install dask-kubernetes==2026.3.0
+    .venv/bin/python bench/bench_operator.py [--workers 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dask_kubernetes.local import LocalKubernetes
+from dask_kubernetes.operator.crds import load_crds
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_PYTHON = ROOT / "bench" / ".venvs" / "upstream" / "bin" / "python"
+RESULTS = ROOT / "bench" / "results"  # gitignored: the operators' logs
+GROUP = "/apis/kubernetes.dask.org/v1"
+SLEEPER = {"name": "w", "image": "none", "args": ["sleep", "1000000"]}
+
+
+@dataclass
+class Contender:
+    name: str
+    argv: list[str]
+    agents: tuple[str, ...]
+    cwd: Path
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    requests: int
+    workers: int  # worker pods that came to exist
+    note: str = ""
+
+
+def _contenders() -> list[Contender]:
+    ours = Contender(
+        "ours",
+        [sys.executable, "-m", "dask_kubernetes.operator", "--all-namespaces", "--standalone"],
+        ("kopf/", "dask-kubernetes-operator/"),
+        ROOT,
+    )
+    upstream = Contender(
+        "upstream 2026.3.0",
+        [
+            str(UPSTREAM_PYTHON),
+            "-m",
+            "kopf",
+            "run",
+            "--all-namespaces",
+            "--standalone",
+            "-m",
+            "dask_kubernetes.operator.controller",
+        ],
+        ("kopf/", "kr8s/"),
+        Path(tempfile.gettempdir()),  # away from our source tree: upstream imports its own
+    )
+    return [ours, upstream] if UPSTREAM_PYTHON.exists() else [ours]
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(what)
+
+
+def _cluster(name: str) -> dict[str, Any]:
+    pod = {"containers": [SLEEPER]}
+    return {
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskCluster",
+        "metadata": {"name": name},
+        "spec": {
+            "worker": {"replicas": 0, "spec": pod},
+            "scheduler": {
+                "spec": pod,
+                "service": {
+                    "type": "ClusterIP",
+                    "selector": {
+                        "dask.org/cluster-name": name,
+                        "dask.org/component": "scheduler",
+                    },
+                    "ports": [{"name": "tcp-comm", "port": 8786, "targetPort": 8786}],
+                },
+            },
+        },
+    }
+
+
+def _worker_pods(http: httpx.Client, ns: str, group: str) -> int:
+    selector = f"dask.org/workergroup-name={group}"
+    items = http.get(f"/api/v1/namespaces/{ns}/pods", params={"labelSelector": selector})
+    return sum(1 for p in items.json()["items"] if not p["metadata"].get("deletionTimestamp"))
+
+
+def _run_one(k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: int) -> Result:
+    ns = "bench-" + who.name.split()[0]
+    http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = (RESULTS / f"operator-{ns}.log").open("wb")  # closed in `finally`
+    env = dict(os.environ) | {"KUBECONFIG": k8s.kubeconfig, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(who.argv, env=env, cwd=who.cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        http.post(f"{GROUP}/namespaces/{ns}/daskclusters", json=_cluster("b")).raise_for_status()
+        group_url = f"{GROUP}/namespaces/{ns}/daskworkergroups/b-default"
+        _wait("the default worker group", lambda: http.get(group_url).status_code == 200, 120)
+        time.sleep(2)  # let creation handlers settle before the measured window
+        audit = k8s.api_server.audit
+        first = len(audit)
+        start = time.monotonic()
+        http.patch(
+            group_url,
+            json={"spec": {"worker": {"replicas": workers}}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ).raise_for_status()
+        note, created = "", workers
+        try:
+            _wait(
+                f"{workers} worker pods",
+                lambda: _worker_pods(http, ns, "b-default") >= workers,
+                timeout=600,
+            )
+        except TimeoutError:
+            created = _worker_pods(http, ns, "b-default")
+            note = f"gave up: only {created} of {workers} pods after 600 s"
+        seconds = time.monotonic() - start
+        requests = sum(1 for r in audit[first:] if r.user_agent.startswith(who.agents))
+        return Result(who.name, seconds, requests, max(created, 1), note)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        http.delete(f"/api/v1/namespaces/{ns}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=200)
+    args = parser.parse_args()
+    results = []
+    with (
+        LocalKubernetes() as k8s,
+        httpx.Client(base_url=k8s.url, headers={"User-Agent": "bench/1"}, timeout=60) as http,
+    ):
+        for crd in load_crds():
+            http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+        for who in _contenders():
+            result = _run_one(k8s, http, who, args.workers)
+            results.append(result)
+            print(
+                f"{result.name:>18}: {result.seconds:7.2f} s to {result.workers} worker pods, "
+                f"{result.requests} API requests ({result.requests / result.workers:.2f}/worker)"
+                + (f"  [{result.note}]" if result.note else ""),
+                flush=True,
+            )
+    if len(results) == 2:
+        ours, theirs = results
+        print(
+            f"time ratio ours/upstream: {ours.seconds / theirs.seconds:.2f}; "
+            "requests per worker ours/upstream: "
+            f"{(ours.requests / ours.workers) / (theirs.requests / theirs.workers):.2f}"
+        )
+    else:
+        print(f"upstream venv missing ({UPSTREAM_PYTHON}); ran ours only")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

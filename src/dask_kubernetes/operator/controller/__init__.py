@@ -1,0 +1,5 @@
+"""Kopf handlers, one module per resource; importing this package registers them."""
+
+from dask_kubernetes.operator.controller import autoscaler, cluster, job, lifecycle, workergroup
+
+__all__ = ["autoscaler", "cluster", "job", "lifecycle", "workergroup"]

@@ -1,0 +1,172 @@
+"""DaskCluster: scheduler Pod + Service + default worker group, and the phase that reports them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller.runtime import Runtime, runtime
+from dask_kubernetes.operator.controller.status import changes, with_condition
+from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
+
+CLUSTER = "daskclusters.kubernetes.dask.org"
+RETRY = 1.0
+
+logger = logging.getLogger(__name__)
+
+
+async def _ensure_scheduler(
+    rt: Runtime, cluster: Mapping[str, Any], pods: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The live scheduler Pod, (re)creating it when missing or finished."""
+    namespace = cluster["metadata"]["namespace"]
+    scheduler = next(
+        (p for p in pods if p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "scheduler"), None
+    )
+    if (
+        scheduler is not None
+        and m.pod_is_finished(scheduler)
+        and not m.pod_is_terminating(scheduler)
+    ):
+        await rt.kube.delete(resource_path(namespace, "pods", scheduler["metadata"]["name"]))
+        events.warning(
+            cluster, reason="SchedulerFailed", message="scheduler Pod ended; replacing it"
+        )
+        return None
+    if scheduler is None and await rt.kube.create(
+        resource_path(namespace, "pods"), m.scheduler_pod(cluster)
+    ):
+        events.normal(
+            cluster,
+            reason="SchedulerCreated",
+            message=m.scheduler_name(cluster["metadata"]["name"]),
+        )
+    return scheduler
+
+
+async def _ensure_children(rt: Runtime, cluster: Mapping[str, Any]) -> None:
+    namespace = cluster["metadata"]["namespace"]
+    if await rt.kube.create(resource_path(namespace, "services"), m.scheduler_service(cluster)):
+        events.normal(
+            cluster, reason="ServiceCreated", message=m.scheduler_name(cluster["metadata"]["name"])
+        )
+    group = m.default_worker_group(cluster)
+    if await rt.kube.create(resource_path(namespace, "daskworkergroups"), group):
+        events.normal(cluster, reason="WorkerGroupCreated", message=group["metadata"]["name"])
+
+
+async def reconcile(rt: Runtime, cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """Create what is missing and return the status the cluster should show."""
+    name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+    current = cluster.get("status") or {}
+    try:
+        m.validate_cluster_name(name)
+    except m.InvalidSpec as exc:
+        if current.get("reason") != str(exc):  # once, not on every timer tick
+            events.warning(cluster, reason="InvalidSpec", message=str(exc))
+        return {"phase": "Error", "reason": str(exc)}
+    if current.get("phase") == "Closing":
+        return {}
+    async with rt.locks[f"cluster/{namespace}/{name}"]:
+        pods = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
+        scheduler = await _ensure_scheduler(rt, cluster, pods)
+        await _ensure_children(rt, cluster)
+    ready = scheduler is not None and m.pod_is_ready(scheduler)
+    group = m.default_worker_group_name(name)
+    workers = [
+        p
+        for p in pods
+        if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == group
+        and not m.pod_is_terminating(p)
+        and not m.pod_is_finished(p)
+    ]
+    reason = "SchedulerReady" if ready else "SchedulerNotReady"
+    if not ready and current.get("phase") == "Running":
+        events.warning(cluster, reason=reason, message="the scheduler is not ready")
+    return {
+        "phase": "Running" if ready else "Created",
+        "replicas": len(workers),
+        "reason": "",
+        "conditions": with_condition(current, "SchedulerReady", ready, reason, ""),
+    }
+
+
+async def _close_if_idle(rt: Runtime, cluster: Mapping[str, Any]) -> bool:
+    timeout = int(cluster["spec"].get("idleTimeout") or 0)
+    if not timeout or (cluster.get("status") or {}).get("phase") != "Running":
+        return False
+    name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+    try:
+        idle_since = await SchedulerClient.for_cluster(rt.kube, namespace, name).idle_since()
+    except SchedulerUnavailable:
+        return False
+    if idle_since is None or time.time() < idle_since + timeout:
+        return False
+    events.normal(cluster, reason="IdleTimeout", message=f"idle for over {timeout}s; deleting")
+    await close(rt, namespace, name)
+    return True
+
+
+async def close(rt: Runtime, namespace: str, name: str) -> None:
+    """Mark a cluster Closing, then delete it (its children follow by ownerReference)."""
+    path = resource_path(namespace, "daskclusters", name)
+    await rt.kube.patch(f"{path}/status", {"status": {"phase": "Closing"}})
+    await rt.kube.delete(path)
+
+
+def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> None:
+    patch.status.update(changes(body.get("status") or {}, desired))
+
+
+@kopf.on.resume(CLUSTER, id="resume", backoff=RETRY)
+@kopf.on.create(CLUSTER, id="create", backoff=RETRY)
+async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    if not (body.get("status") or {}).get("phase"):
+        patch.status["phase"] = "Pending"
+    desired = await reconcile(runtime(memo), body)
+    _apply(body, patch, desired)
+
+
+@kopf.on.update(CLUSTER, id="scale", field="spec.worker.replicas", backoff=RETRY)
+async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> None:
+    """`kubectl scale daskcluster` (or an edit) resizes the default worker group."""
+    if old is None or new is None:
+        return
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    path = resource_path(namespace, "daskworkergroups", m.default_worker_group_name(name))
+    await runtime(memo).kube.patch(path, {"spec": {"worker": {"replicas": int(new)}}})
+
+
+@kopf.timer(CLUSTER, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
+async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    rt = runtime(memo)
+    if await _close_if_idle(rt, body):
+        return
+    _apply(body, patch, await reconcile(rt, body))
+
+
+@kopf.on.event("pods", labels={m.COMPONENT_LABEL: "scheduler"})
+async def on_scheduler_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+    """Reflect scheduler readiness promptly instead of on the next timer tick."""
+    cluster = body["metadata"].get("labels", {}).get(m.CLUSTER_LABEL)
+    if not cluster:
+        return
+    rt = runtime(memo)
+    path = resource_path(body["metadata"]["namespace"], "daskclusters", cluster)
+
+    async def run() -> None:
+        current = await rt.kube.get(path)
+        if current is None or m.pod_is_terminating(current):
+            return
+        delta = changes(current.get("status") or {}, await reconcile(rt, current))
+        if delta:
+            await rt.kube.patch(f"{path}/status", {"status": delta})
+
+    rt.debouncer.trigger(path, run)

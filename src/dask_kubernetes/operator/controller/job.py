@@ -1,0 +1,117 @@
+"""DaskJob: a DaskCluster plus a runner Pod; the cluster goes away when the runner ends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator.controller import cluster as cluster_handlers
+from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller.runtime import Runtime, runtime
+from dask_kubernetes.operator.controller.status import changes, now
+from dask_kubernetes.operator.kube import resource_path
+
+JOB = "daskjobs.kubernetes.dask.org"
+RETRY = 1.0
+TERMINAL = ("Successful", "Failed")
+_RUNNER_OUTCOME = {"Succeeded": "Successful", "Failed": "Failed"}
+
+
+async def reconcile(rt: Runtime, job: Mapping[str, Any]) -> dict[str, Any]:
+    """Advance JobCreated → ClusterCreated → Running → Successful/Failed; return the new status."""
+    name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
+    status = dict(job.get("status") or {})
+    if status.get("jobStatus") in TERMINAL:
+        return status
+    status.setdefault("jobStatus", "JobCreated")
+    try:
+        m.validate_cluster_name(name)
+    except m.InvalidSpec as exc:
+        if status.get("reason") != str(exc):  # once, not on every timer tick
+            events.warning(job, reason="InvalidSpec", message=str(exc))
+        return status | {"jobStatus": "Failed", "reason": str(exc)}
+    runner = m.job_runner_name(name)
+    pods_path = resource_path(namespace, "pods")
+    async with rt.locks[f"job/{namespace}/{name}"]:
+        # The runner's outcome first: once it has ended, nothing may be (re)created.
+        pod = await rt.kube.get(resource_path(namespace, "pods", runner))
+        phase = (pod or {}).get("status", {}).get("phase")
+        if phase in _RUNNER_OUTCOME:
+            status |= {"jobStatus": _RUNNER_OUTCOME[phase], "endTime": now()}
+            status.setdefault("startTime", status["endTime"])
+            events.normal(
+                job, reason="JobFinished", message=f"runner {phase}; deleting the cluster"
+            )
+            await cluster_handlers.close(rt, namespace, name)
+            return status
+        cluster_path = resource_path(namespace, "daskclusters", name)
+        cluster = await rt.kube.get(cluster_path)
+        if cluster is None:
+            await rt.kube.create(resource_path(namespace, "daskclusters"), m.job_cluster(job))
+        # Start the runner once the scheduler is up, so its Client does not race the scheduler.
+        cluster_running = (cluster or {}).get("status", {}).get("phase") == "Running"
+        if pod is None and cluster_running:
+            await rt.kube.create(pods_path, m.job_runner_pod(job, namespace))
+            events.normal(job, reason="RunnerCreated", message=runner)
+    if status["jobStatus"] == "JobCreated":
+        status |= {"jobStatus": "ClusterCreated", "clusterName": name, "jobRunnerPodName": runner}
+    if phase == "Running" and status["jobStatus"] == "ClusterCreated":
+        status |= {"jobStatus": "Running", "startTime": now()}
+    return status
+
+
+def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> None:
+    patch.status.update(changes(body.get("status") or {}, desired))
+
+
+@kopf.on.resume(JOB, id="resume", backoff=RETRY)
+@kopf.on.create(JOB, id="create", backoff=RETRY)
+async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    if not (body.get("status") or {}).get("jobStatus"):
+        patch.status["jobStatus"] = "JobCreated"
+    _apply(body, patch, await reconcile(runtime(memo), body))
+
+
+@kopf.timer(JOB, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
+async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    _apply(body, patch, await reconcile(runtime(memo), body))
+
+
+def _job_of(body: kopf.Body) -> str | None:
+    for ref in body["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == "DaskJob":
+            return str(ref["name"])
+    return None
+
+
+@kopf.on.event("pods", labels={m.COMPONENT_LABEL: "job-runner"})
+async def on_runner_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+    """Follow the runner's phase promptly instead of on the next timer tick."""
+    _trigger(memo, body)
+
+
+@kopf.on.event(cluster_handlers.CLUSTER)
+async def on_cluster_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+    """A job's cluster changed (e.g. became Running): advance the job promptly."""
+    _trigger(memo, body)
+
+
+def _trigger(memo: Any, body: kopf.Body) -> None:
+    job = _job_of(body)
+    if not job:
+        return
+    rt = runtime(memo)
+    path = resource_path(body["metadata"]["namespace"], "daskjobs", job)
+
+    async def run() -> None:
+        current = await rt.kube.get(path)
+        if current is None:
+            return
+        delta = changes(current.get("status") or {}, await reconcile(rt, current))
+        if delta:
+            await rt.kube.patch(f"{path}/status", {"status": delta})
+
+    rt.debouncer.trigger(path, run)

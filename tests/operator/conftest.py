@@ -1,0 +1,59 @@
+"""Operator fixtures: our CRDs installed in the session's stand-in and our operator as a process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kr8s
+import pytest
+from operator_helpers import CRD, OperatorProcess, wait_for
+
+from dask_kubernetes.operator.crds import load_crds
+
+
+@pytest.fixture(scope="session")
+def kube(k8s_cluster: Any) -> kr8s.Api:
+    return kr8s.api(kubeconfig=k8s_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def dask_crds(kube: kr8s.Api) -> None:
+    """Install the CRDs once (a real cluster may already have them)."""
+    for manifest in load_crds():
+        crd = CRD(manifest, api=kube)
+        if not crd.exists():
+            crd.create()
+    wait_for(
+        "the Dask resources to be served",
+        lambda: (
+            {"daskclusters", "daskworkergroups", "daskjobs", "daskautoscalers"}
+            <= {r["name"] for r in kube.api_resources()}
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def operator(
+    k8s_cluster: Any, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    runner = OperatorProcess(k8s_cluster.kubeconfig, tmp_path_factory.mktemp("operator"))
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+@pytest.fixture
+def ns(operator: OperatorProcess, k8s_namespace: str) -> str:
+    """A fresh namespace watched by the running operator."""
+    return k8s_namespace
+
+
+@pytest.fixture
+def operator_logs(operator: OperatorProcess) -> Iterator[None]:
+    """Print the operator's log on failure (pytest shows captured output)."""
+    start = len(operator.logs())
+    yield
+    print(operator.logs()[start:][-20000:])

@@ -1,0 +1,178 @@
+"""Manifests in the shape upstream dask-kubernetes 2026.3.0 documents; they must apply unchanged."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+SIMPLE_CLUSTER = yaml.safe_load(
+    """
+apiVersion: kubernetes.dask.org/v1
+kind: DaskCluster
+metadata:
+  name: simple
+spec:
+  worker:
+    replicas: 2
+    spec:
+      containers:
+      - name: worker
+        image: "ghcr.io/dask/dask:latest"
+        imagePullPolicy: "IfNotPresent"
+        args:
+          - dask-worker
+          - --name
+          - $(DASK_WORKER_NAME)
+          - --dashboard
+          - --dashboard-address
+          - "8788"
+        ports:
+          - name: http-dashboard
+            containerPort: 8788
+            protocol: TCP
+  scheduler:
+    spec:
+      containers:
+      - name: scheduler
+        image: "ghcr.io/dask/dask:latest"
+        imagePullPolicy: "IfNotPresent"
+        args:
+          - dask-scheduler
+        ports:
+          - name: tcp-comm
+            containerPort: 8786
+            protocol: TCP
+          - name: http-dashboard
+            containerPort: 8787
+            protocol: TCP
+        readinessProbe:
+          httpGet:
+            port: http-dashboard
+            path: /health
+          initialDelaySeconds: 5
+          periodSeconds: 10
+        livenessProbe:
+          httpGet:
+            port: http-dashboard
+            path: /health
+          initialDelaySeconds: 15
+          periodSeconds: 20
+    service:
+      type: NodePort
+      selector:
+        dask.org/cluster-name: simple
+        dask.org/component: scheduler
+      ports:
+      - name: tcp-comm
+        protocol: TCP
+        port: 8786
+        targetPort: "tcp-comm"
+      - name: http-dashboard
+        protocol: TCP
+        port: 8787
+        targetPort: "http-dashboard"
+"""
+)
+
+WORKER_GROUP = yaml.safe_load(
+    """
+apiVersion: kubernetes.dask.org/v1
+kind: DaskWorkerGroup
+metadata:
+  name: simple-highmem
+spec:
+  cluster: simple
+  worker:
+    replicas: 2
+    spec:
+      containers:
+      - name: worker
+        image: "ghcr.io/dask/dask:latest"
+        imagePullPolicy: "IfNotPresent"
+        resources:
+          requests:
+            memory: "2Gi"
+          limits:
+            memory: "32Gi"
+        args:
+          - dask-worker
+          - --name
+          - $(DASK_WORKER_NAME)
+          - --resources
+          - MEMORY=32e9
+          - --dashboard
+          - --dashboard-address
+          - "8788"
+        ports:
+          - name: http-dashboard
+            containerPort: 8788
+            protocol: TCP
+"""
+)
+
+AUTOSCALER = yaml.safe_load(
+    """
+apiVersion: kubernetes.dask.org/v1
+kind: DaskAutoscaler
+metadata:
+  name: simple
+spec:
+  cluster: "simple"
+  minimum: 1
+  maximum: 10
+"""
+)
+
+
+def job_example() -> dict[str, Any]:
+    """Upstream's DaskJob example: a runner Pod plus the cluster spec it runs on."""
+    cluster = copy.deepcopy(SIMPLE_CLUSTER["spec"])
+    cluster["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = "simple-job"
+    return {
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskJob",
+        "metadata": {"name": "simple-job"},
+        "spec": {
+            "job": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "job",
+                            "image": "ghcr.io/dask/dask:latest",
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["python", "-c", "print('hello world')"],
+                        }
+                    ]
+                }
+            },
+            "cluster": {"spec": cluster},
+        },
+    }
+
+
+JOB = job_example()
+ALL = {
+    "daskcluster": SIMPLE_CLUSTER,
+    "daskworkergroup": WORKER_GROUP,
+    "daskjob": JOB,
+    "daskautoscaler": AUTOSCALER,
+}
+
+
+def local_cluster(name: str, replicas: int = 1) -> dict[str, Any]:
+    """The upstream example made cheap for a 2-core machine: no nanny, one thread per worker."""
+    cluster = copy.deepcopy(SIMPLE_CLUSTER)
+    cluster["metadata"] = {"name": name, "labels": {"team": "tests"}}
+    cluster["spec"]["worker"]["replicas"] = replicas
+    worker = cluster["spec"]["worker"]["spec"]["containers"][0]
+    worker["args"] = ["dask-worker", "--name", "$(DASK_WORKER_NAME)", "--no-nanny"]
+    worker["args"] += ["--nthreads", "1", "--no-dashboard"]
+    scheduler = cluster["spec"]["scheduler"]["spec"]["containers"][0]
+    for probe in ("readinessProbe", "livenessProbe"):
+        scheduler[probe]["initialDelaySeconds"] = 0
+        scheduler[probe]["periodSeconds"] = 1
+    cluster["spec"]["scheduler"]["service"]["type"] = "ClusterIP"
+    cluster["spec"]["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = name
+    return cluster

@@ -1,0 +1,114 @@
+"""Helpers for the operator tests: resource classes, polling, the operator as a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kr8s
+import pytest
+from kr8s.objects import APIObject, new_class
+
+T = TypeVar("T")
+
+DaskCluster = new_class("DaskCluster", "kubernetes.dask.org/v1", namespaced=True)
+DaskWorkerGroup = new_class("DaskWorkerGroup", "kubernetes.dask.org/v1", namespaced=True)
+DaskJob = new_class("DaskJob", "kubernetes.dask.org/v1", namespaced=True)
+DaskAutoscaler = new_class("DaskAutoscaler", "kubernetes.dask.org/v1", namespaced=True)
+CRD = new_class("CustomResourceDefinition", "apiextensions.k8s.io/v1", namespaced=False)
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Poll `check` until it returns something truthy, or fail saying what never happened."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except Exception as exc:
+            last = exc
+        else:
+            if result:
+                return result
+            last = result
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    """`python -m dask_kubernetes.operator` with the stand-in's kubeconfig, restartable."""
+
+    def __init__(
+        self, kubeconfig: str, log_dir: Path, mode: tuple[str, ...] = ("--standalone",)
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.mode = mode
+        self.log_path = log_dir / "operator.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        self.port = _free_port()
+        env = dict(os.environ) | {"KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
+        env |= {"DASK_KUBERNETES_OPERATOR_AUTOSCALER_INTERVAL": "1"}
+        env |= {"DASK_KUBERNETES_OPERATOR_AUTOSCALER_COOLDOWN": "2"}
+        argv = [sys.executable, "-m", "dask_kubernetes.operator", "--all-namespaces"]
+        argv += [*self.mode, f"--liveness=http://127.0.0.1:{self.port}/healthz"]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for("the operator's liveness endpoint", self.alive, timeout=60)
+
+    def alive(self) -> bool:
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def make(cls: type[APIObject], manifest: dict[str, Any], namespace: str, api: kr8s.Api) -> Any:
+    obj = cls(manifest, namespace=namespace, api=api)
+    obj.create()
+    return obj
+
+
+def pods(api: kr8s.Api, namespace: str, selector: dict[str, str]) -> list[Any]:
+    return list(kr8s.get("pods", namespace=namespace, label_selector=selector, api=api))
+
+
+def live(pod_list: list[Any]) -> list[Any]:
+    return [
+        p
+        for p in pod_list
+        if not p.metadata.get("deletionTimestamp")
+        and p.status.get("phase") not in ("Succeeded", "Failed")
+    ]

@@ -1,0 +1,30 @@
+"""Turn audit records and RBAC rules into comparable (group, resource, verb) permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+#: The operator's requests: kopf's own client, and ours (see dask_kubernetes.operator.kube).
+OPERATOR_AGENTS = ("kopf/", "dask-kubernetes-operator/")
+
+Permission = tuple[str, str, str]
+
+
+def used(records: Iterable[Any]) -> set[Permission]:
+    """Permissions the operator exercised (resource requests only; discovery needs none)."""
+    return {
+        (r.api_group, r.rbac_resource, r.verb)
+        for r in records
+        if r.user_agent.startswith(OPERATOR_AGENTS) and r.resource
+    }
+
+
+def granted(rules: Iterable[dict[str, Any]]) -> set[Permission]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
