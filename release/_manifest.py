@@ -1,0 +1,106 @@
+"""Hash every distribution in DIR and write manifest.json, SHA256SUMS and requirements.txt.
+
+Each file is read once; its sha256, md5 and blake2b-256 (the digests PyPI shows) are computed
+together. The table PyPI shows for the files is printed, so it can be compared by eye.
+
+`--json FILE...` prints the same records for arbitrary files to stdout and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from release._dists import find_distributions, parse_distribution_name
+from release._errors import UsageError
+from release._hash_outputs import (
+    REQUIREMENTS_NAME,
+    SUMS_NAME,
+    render_requirements,
+    render_sums,
+    write_atomically,
+)
+from release._hash_records import (
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    FileRecord,
+    Manifest,
+    record_file,
+)
+from release._hash_records import load_manifest as _load_manifest_file
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+def build_manifest(directory: Path) -> Manifest:
+    """Records for the distributions in `directory`; they must share one project and version."""
+    paths = find_distributions(directory)
+    names = {parse_distribution_name(path.name) for path in paths}
+    releases = {(dist.project, str(dist.version)) for dist in names}
+    if len(releases) != 1:
+        listed = ", ".join(f"{project} {version}" for project, version in sorted(releases))
+        raise UsageError(f"{directory} mixes several releases: {listed}")
+    ((project, version),) = releases
+    return Manifest(project, version, tuple(record_file(path) for path in paths))
+
+
+def write_manifest(directory: Path) -> Manifest:
+    """Hash `directory` and (atomically) write its manifest.json, SHA256SUMS, requirements.txt."""
+    directory = Path(directory)
+    manifest = build_manifest(directory)
+    write_atomically(directory / SUMS_NAME, render_sums(manifest.files))
+    write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
+    write_atomically(directory / MANIFEST_NAME, manifest.dumps())
+    return manifest
+
+
+def load_manifest(directory: Path) -> Manifest:
+    """The validated manifest of `directory` (or of a manifest.json path)."""
+    path = Path(directory)
+    return _load_manifest_file(path / MANIFEST_NAME if path.is_dir() else path)
+
+
+def files_table(manifest: Manifest) -> Table:
+    """PyPI's table of the release's files, for summaries."""
+    from release._hash_table import render_table
+
+    return render_table(manifest.files, title=f"{manifest.project} {manifest.version}")
+
+
+def records_json(paths: list[Path]) -> str:
+    """The `--json` output: the manifest's record format for any files, in the order given."""
+    records: list[FileRecord] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file: {path}")
+        records.append(record_file(path))
+    document = {"version": SCHEMA_VERSION, "files": [record.as_json() for record in records]}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        dest="json_files",
+        action="store_true",
+        help="print records for the FILE arguments to stdout instead of writing a manifest",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="DIR | FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    paths: list[Path] = args.paths
+    if args.json_files:
+        print(records_json(paths), end="")
+        return 0
+    if len(paths) != 1:
+        raise UsageError("manifest takes one DIR (or --json FILE...)")
+    manifest = write_manifest(paths[0])
+    from release._hash_table import print_table
+
+    print_table(manifest.files, title=f"{manifest.project} {manifest.version}")
+    print(f"wrote {MANIFEST_NAME}, {SUMS_NAME}, {REQUIREMENTS_NAME} in {paths[0]}")
+    return 0
