@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,13 +15,14 @@ from release._pipeline import Outcome, PipelineResult
 
 _STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 _PROVENANCE_FACTS = (
+    ("signer", "Signed by"),
     ("repository", "Repository"),
     ("publication_workflow", "Workflow"),
     ("ref", "Ref"),
     ("trigger_event", "Trigger"),
     ("runner_environment", "Runner"),
-    ("token_issuer", "Issuer"),
-    ("log_index", "Log index"),
+    ("token_issuer", "Token issuer"),
+    ("log_index", "Transparency log index"),
 )
 
 
@@ -65,27 +67,28 @@ def steps_table(result: PipelineResult) -> Table:
     return table
 
 
-def provenance_table(result: PipelineResult) -> Table:
-    table = Table(title="Provenance (as verified)", title_justify="left")
-    table.add_column("file")
-    table.add_column("verdict")
-    for _, header in _PROVENANCE_FACTS:
-        table.add_column(header)
-    for entry in result.verify_report:
-        facts = entry.get("provenance")
-        facts = facts if isinstance(facts, dict) else {}
-        row = [str(entry.get("file", entry.get("filename", "?"))), str(entry.get("verdict", "?"))]
-        row += [str(facts.get(key, "-")) for key, _ in _PROVENANCE_FACTS]
-        table.add_row(*row)
+def provenance_table(entry: dict[str, object]) -> Table:
+    """The facts `release verify` vouched for, one file per table (names are long)."""
+    table = Table(
+        title=f"{entry.get('verdict', '?')} {entry.get('file', '?')}", title_justify="left"
+    )
+    table.add_column("provenance")
+    table.add_column("value")
+    facts = entry.get("provenance")
+    for key, label in _PROVENANCE_FACTS:
+        value = facts.get(key) if isinstance(facts, dict) else None
+        if value is not None:
+            table.add_row(label, str(value))
     return table
 
 
 def print_summary(result: PipelineResult, console: Console | None = None) -> None:
     from release._manifest import files_table, load_manifest
 
-    console = console or Console()
+    # Digests must never be cut: print wide when stdout is not a terminal.
+    console = console or Console(width=None if sys.stdout.isatty() else 400, soft_wrap=True)
     console.print(files_table(load_manifest(result.out)))
-    if result.verify_report:
-        console.print(provenance_table(result))
+    for entry in result.verify_report:
+        console.print(provenance_table(entry))
     console.print(steps_table(result))
     console.print(f"Everything is in {result.out}")

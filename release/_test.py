@@ -11,11 +11,13 @@ import sys
 
 from release._bootstrap import ROOT
 
+PASSTHROUGH = True  # every argument goes to pytest
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    parser.usage = "python -m release test [PYTEST ARGUMENTS ...]"
 
 
 def run(args: argparse.Namespace) -> int:
-    cmd = [sys.executable, "-m", "pytest", *args.pytest_args]
+    cmd = [sys.executable, "-m", "pytest", *args.extra]
     return subprocess.run(cmd, cwd=ROOT, check=False).returncode

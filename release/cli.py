@@ -58,7 +58,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(cmd_parser)
-        cmd_parser.set_defaults(_run=module.run)
+        # A command whose module sets PASSTHROUGH gets unknown arguments as `args.extra`.
+        cmd_parser.set_defaults(_run=module.run, _passthrough=getattr(module, "PASSTHROUGH", False))
     return parser
 
 
@@ -66,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((word for word in argv if not word.startswith("-")), None)
     parser = build_parser(selected)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "_passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     if not hasattr(args, "_run"):
         parser.error(f"command {args.command!r} is not available in this checkout")
     try:
