@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,21 +77,27 @@ def k8s_cluster_with_operator() -> Iterator[K8sCluster]:
     yield from _cluster(operator=True)
 
 
-def _namespace(cluster: K8sCluster) -> Iterator[str]:
+@pytest.fixture
+def make_namespace() -> Iterator[Callable[[K8sCluster], str]]:
+    """Fresh namespaces on demand; each is deleted, with its contents, after the test."""
     import kr8s
     from kr8s.objects import Namespace
 
-    api = kr8s.api(kubeconfig=cluster.kubeconfig)
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    namespace = Namespace({"metadata": {"name": name}}, api=api)
-    namespace.create()
-    try:
-        yield name
-    finally:
+    created: list[Namespace] = []
+
+    def make(cluster: K8sCluster) -> str:
+        api = kr8s.api(kubeconfig=cluster.kubeconfig)
+        namespace = Namespace({"metadata": {"name": f"test-{uuid.uuid4().hex[:10]}"}}, api=api)
+        namespace.create()
+        created.append(namespace)
+        return str(namespace.name)
+
+    yield make
+    for namespace in created:
         namespace.delete()
 
 
 @pytest.fixture
-def k8s_namespace(k8s_cluster: K8sCluster) -> Iterator[str]:
+def k8s_namespace(k8s_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
     """A fresh namespace in `k8s_cluster`, deleted (with everything in it) afterwards."""
-    yield from _namespace(k8s_cluster)
+    return make_namespace(k8s_cluster)
