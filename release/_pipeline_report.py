@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,27 +25,39 @@ _PROVENANCE_FACTS = (
 )
 
 
+def _label(name: str, outcome: Outcome) -> str:
+    style = _STATUS_STYLE.get(outcome.status, "")
+    label = f"[{style}]{outcome.status}[/] {name}"
+    if outcome.status != "skipped":
+        label += f" ({outcome.seconds:.1f} s)"
+    return label + (f" - {outcome.detail}" if outcome.detail else "")
+
+
 @contextmanager
 def live_progress(
     console: Console | None = None,
 ) -> Iterator[Callable[[str, Outcome | None], None]]:
-    """Yield a callback: (step, None) when a step starts, (step, outcome) when it ends."""
+    """Yield a callback: (step, None) when a step starts, (step, outcome) when it ends.
+
+    A terminal gets spinners; a log (CI, a pipe) gets one plain line per start and end.
+    """
     console = console or Console(stderr=True)
+    if not console.is_terminal:
+
+        def log_step(name: str, outcome: Outcome | None) -> None:
+            console.print(f"... {name}" if outcome is None else _label(name, outcome))
+
+        yield log_step
+        return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         tasks: dict[str, TaskID] = {}
-        started: dict[str, float] = {}
 
         def on_step(name: str, outcome: Outcome | None) -> None:
             if outcome is None:
                 tasks[name] = progress.add_task(name, total=1)
-                started[name] = time.monotonic()
                 return
-            style = _STATUS_STYLE.get(outcome.status, "")
-            label = f"[{style}]{outcome.status}[/] {name}"
-            if outcome.detail:
-                label += f" - {outcome.detail}"
-            progress.update(tasks[name], description=label, completed=1)
+            progress.update(tasks[name], description=_label(name, outcome), completed=1)
             progress.stop_task(tasks[name])
 
         yield on_step
