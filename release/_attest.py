@@ -19,10 +19,16 @@ from typing import Any
 from release._attest_files import write_atomic
 from release._attest_key import envelope_lines, load_signer
 from release._attest_sigstore import open_signer, sign_distribution
+from release._build_toolchain import read_record
 from release._digests import digest_file
-from release._dists import find_distributions
+from release._dists import TOOLCHAIN_NAME, find_distributions
 from release._errors import UsageError
-from release._provenance import BuildContext, locked_toolchain, slsa_predicate
+from release._provenance import (
+    BuildContext,
+    locked_toolchain,
+    recorded_toolchain,
+    slsa_predicate,
+)
 from release._statements import PYPI_PUBLISH, SLSA_PROVENANCE, statement
 
 
@@ -54,14 +60,27 @@ def _statements(dist: Path, sha256: str, predicate: dict[str, Any]) -> list[dict
     ]
 
 
+def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]]:
+    """The build's own record when it describes these very files, else the lock's pins."""
+    record = read_record(directory / TOOLCHAIN_NAME)
+    if record is None:
+        return locked_toolchain()
+    for dist, sha256 in digests.items():
+        if not record.describes(dist.name, sha256):
+            raise UsageError(
+                f"{directory / TOOLCHAIN_NAME} was not written for {dist.name} as it is now "
+                "(rebuild, or remove it to attest with the lock's pins)"
+            )
+    return recorded_toolchain(record)
+
+
 def run(args: argparse.Namespace) -> int:
     dists = find_distributions(args.dir)
     mtimes = [datetime.fromtimestamp(d.stat().st_mtime, timezone.utc) for d in dists]
     started = _moment(args.started_on) if args.started_on else min(mtimes)
-    predicate = slsa_predicate(
-        BuildContext.detect(os.environ), started, max(mtimes), locked_toolchain()
-    )
     digests = {dist: digest_file(dist).sha256 for dist in dists}
+    toolchain = _toolchain(args.dir, digests)
+    predicate = slsa_predicate(BuildContext.detect(os.environ), started, max(mtimes), toolchain)
     if args.key is not None:
         signer = load_signer(args.key)
         key_id = signer.public_key.keyid[:16]

@@ -6,7 +6,8 @@ build requirements (release/requirements.lock). Timestamps come from the commit
 the sdist, as `python -m build` does, and both must pass `twine check --strict`. A work tree
 with uncommitted changes is refused unless --allow-dirty.
 
-Distributions and manifests already in the output directory are replaced.
+Distributions and manifests already in the output directory are replaced, and
+`build-toolchain.json` records the exact toolchain used (for `release attest`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
 
 from release._bootstrap import ROOT
 from release._errors import CheckFailed, UsageError
@@ -55,7 +58,38 @@ def build_distributions(
     with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as scratch:
         built = _run_backend(source, Path(scratch), env, epoch)
         twine_check(built)
-        return _publish(built, out)
+        final = _publish(built, out)
+    _record_toolchain(final, env, source / LOCK)
+    return final
+
+
+def _record_toolchain(dists: list[Path], env: Path, lock: Path) -> None:
+    """Write `build-toolchain.json` beside `dists`: the frontend and every backend artefact."""
+    import hashlib
+    import importlib.metadata
+
+    from release._build_env import installed_artefacts
+    from release._build_lock import read_lock
+    from release._build_toolchain import Artefact, ToolchainRecord, write_record
+    from release._digests import digest_file
+    from release._dists import TOOLCHAIN_NAME
+
+    running = importlib.metadata.version("build")  # pypa build runs in this process
+    locked = read_lock(lock).get(canonicalize_name("build"))
+    hashes = locked.hashes if locked is not None and locked.version == running else ()
+    frontend = Artefact(
+        name="build",
+        version=running,
+        sha256=None,  # its install left no record of the artefact; the lock's list stands in
+        locked_sha256=tuple(h.removeprefix("sha256:") for h in hashes),
+        role="build-frontend",
+    )
+    record = ToolchainRecord(
+        packages=(frontend, *installed_artefacts(env)),
+        distributions={path.name: digest_file(path).sha256 for path in dists},
+        lock_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
+    )
+    write_record(dists[0].parent / TOOLCHAIN_NAME, record)
 
 
 def _build_system_requires(source: Path) -> list[str]:

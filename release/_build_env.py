@@ -4,6 +4,10 @@
 their transitive closure (read from each installed package's own metadata, round by round) are
 installed from `release/requirements.lock` with `pip --require-hashes`; a dependency the lock
 lacks stops the build. The environment is cached under `.cache/build-env/<lock digest>/`.
+
+Each install round runs with `pip install --report`, and the artefacts it names (file and
+sha256) are kept in the environment (`installed-artefacts.json`), so a build that reuses the
+cache can still say exactly what it was built with.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from release._build_lock import LockedPackage, read_lock
+from release._build_toolchain import Artefact
 from release._errors import UsageError
 
 _STAMP = ".build-env-complete"
+_INSTALLED = "installed-artefacts.json"
+_LAYOUT = b"layout 2: installed-artefacts.json"  # environments cached before it lack the record
 _LIST_INSTALLED = """
 import importlib.metadata as m, json
 print(json.dumps({d.metadata["Name"]: [d.version, d.requires or []] for d in m.distributions()}))
@@ -41,6 +48,7 @@ def ensure_build_env(requires: list[str], lock: Path, cache: Path) -> Path:
     key.update(Path(lock).read_bytes())
     key.update("\n".join(sorted(requires)).encode())
     key.update(sys.version.encode())
+    key.update(_LAYOUT)
     env = cache / key.hexdigest()
     if (env / _STAMP).exists():
         return env
@@ -65,10 +73,11 @@ def _populate(
     venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
     pending = [Requirement(text) for text in requires]
     installed: dict[NormalizedName, str] = {}
+    artefacts: list[Artefact] = []
     while pending:
         wanted = {canonicalize_name(r.name) for r in pending} - set(installed)
         if wanted:
-            _pip_install(env, [_pick(name, locked, lock) for name in sorted(wanted)])
+            artefacts += _pip_install(env, [_pick(name, locked, lock) for name in sorted(wanted)])
         metadata = _installed(env)
         for requirement in pending:
             name = canonicalize_name(requirement.name)
@@ -78,6 +87,16 @@ def _populate(
         installed = {name: info[0] for name, info in metadata.items()}
         pending = [r for name in sorted(wanted) for r in _needs(metadata[name][1])]
     _pip(env, ["check"])
+    record = [a.to_json() for a in sorted(artefacts, key=lambda a: a.name)]
+    (env / _INSTALLED).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def installed_artefacts(env: Path) -> list[Artefact]:
+    """The artefacts pip installed into `env` (name, version, file, sha256), by name."""
+    try:
+        return [Artefact.from_json(item) for item in json.loads((env / _INSTALLED).read_text())]
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"build environment {env}: no usable {_INSTALLED} ({exc})") from None
 
 
 def unsatisfied(env: Path, requirements: Iterable[str]) -> list[str]:
@@ -120,9 +139,11 @@ def _installed(env: Path) -> dict[NormalizedName, tuple[str, list[str]]]:
     return {canonicalize_name(k): (v[0], v[1]) for k, v in json.loads(out).items()}
 
 
-def _pip_install(env: Path, packages: list[LockedPackage]) -> None:
+def _pip_install(env: Path, packages: list[LockedPackage]) -> list[Artefact]:
+    """Install `packages` by hash; returns what pip reports it installed."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=env, delete=False) as handle:
         handle.write("".join(p.requirement_line() + "\n" for p in packages))
+    report = Path(handle.name).with_suffix(".report.json")
     try:
         _pip(
             env,
@@ -134,10 +155,42 @@ def _pip_install(env: Path, packages: list[LockedPackage]) -> None:
                 ":all:",
                 "-r",
                 handle.name,
+                "--report",
+                str(report),
             ],
         )
+        try:
+            return _reported(report, {p.name: p for p in packages})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"build environment: unreadable pip report ({exc!r})") from None
     finally:
         Path(handle.name).unlink()
+        report.unlink(missing_ok=True)
+
+
+def _reported(report: Path, asked: dict[NormalizedName, LockedPackage]) -> list[Artefact]:
+    """The report's artefacts, each checked to be the one asked for and allowed by the lock."""
+    found = []
+    for item in json.loads(report.read_text(encoding="utf-8")).get("install", []):
+        name = canonicalize_name(item["metadata"]["name"])
+        download = item.get("download_info", {})
+        sha256 = download.get("archive_info", {}).get("hashes", {}).get("sha256")
+        package = asked.get(name)
+        if package is None or f"sha256:{sha256}" not in package.hashes:
+            raise UsageError(f"build environment: pip installed {name} {sha256} against the lock")
+        found.append(
+            Artefact(
+                name=name,
+                version=item["metadata"]["version"],
+                sha256=sha256,
+                filename=download.get("url", "").rsplit("/", 1)[-1],
+                locked_sha256=tuple(h.removeprefix("sha256:") for h in package.hashes),
+            )
+        )
+    missing = sorted(set(asked) - {a.name for a in found})
+    if missing:
+        raise UsageError(f"build environment: pip's report lacks {', '.join(missing)}")
+    return found
 
 
 def _pip(env: Path, args: list[str]) -> None:

@@ -24,8 +24,10 @@ from release._errors import UsageError
 
 WHEEL_SUFFIX = ".whl"
 SDIST_SUFFIX = ".tar.gz"
+# The exact build toolchain, written by `release build` and read by `release attest`.
+TOOLCHAIN_NAME = "build-toolchain.json"
 # Files the release toolkit itself writes next to the distributions.
-COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", "requirements.txt"})
+COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", "requirements.txt", TOOLCHAIN_NAME})
 # Public keys that verify key-signed attestations (`local-attestation-key.pub`).
 KEY_SUFFIX = ".pub"
 # Per-distribution companions (`X.whl.publish.attestation`, bundles, signatures, provenance).

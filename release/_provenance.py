@@ -5,9 +5,11 @@ commit and the exact build toolchain (build, hatchling, hatch-vcs as locked), so
 be compared. Filled from the GitHub Actions environment when present, from git and the local
 machine otherwise.
 
-The toolchain entries carry every sha256 the lock file allows for that version (under
-`annotations.lockedSha256`): pip installs one of them but records none, so which one was
-installed cannot be determined after the fact.
+The toolchain entries come from `build-toolchain.json`, written by `release build`: each backend
+package with the one sha256 pip installed (`digest`). pypa `build` itself runs from the release
+tool's environment, where no install report exists, so its entry (like every entry when the
+record is absent) carries the lock's sha256 values for that version under
+`annotations.lockedSha256` instead, with `annotations.recordedBy` saying so.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from release._build_toolchain import FROM_LOCK, Artefact, ToolchainRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_LOCK = ROOT / "release" / "requirements.lock"
@@ -145,9 +149,35 @@ def locked_toolchain(lock: Path = RELEASE_LOCK) -> list[dict[str, Any]]:
                     "lockedVersion": version,
                     "lockedSha256": hashes,
                     "installedVersion": installed,
+                    "recordedBy": f"{FROM_LOCK} (no build-toolchain.json beside the files)",
                 },
             }
         )
+    return described
+
+
+def recorded_toolchain(record: ToolchainRecord) -> list[dict[str, Any]]:
+    """ResourceDescriptors for what the build recorded: one exact digest per artefact it knows.
+
+    `build`, `hatchling` and `hatch-vcs` come first, then the rest of the backend's closure.
+    """
+    first = {name: index for index, name in enumerate(TOOLCHAIN)}
+    ordered = sorted(record.packages, key=lambda a: (first.get(a.name, len(first)), a.name))
+    return [_descriptor(artefact) for artefact in ordered]
+
+
+def _descriptor(artefact: Artefact) -> dict[str, Any]:
+    annotations: dict[str, Any] = {"role": artefact.role, "recordedBy": artefact.recorded_by}
+    described: dict[str, Any] = {
+        "name": artefact.name,
+        "uri": f"pkg:pypi/{artefact.name}@{artefact.version}",
+    }
+    if artefact.sha256:
+        described["digest"] = {"sha256": artefact.sha256}
+        annotations["filename"] = artefact.filename
+    else:
+        annotations["lockedSha256"] = list(artefact.locked_sha256)
+    described["annotations"] = annotations
     return described
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,13 +156,7 @@ def test_github_provenance_and_policy(
     assert build["internalParameters"]["github"]["event_name"] == "push"
     source, *toolchain = build["resolvedDependencies"]
     assert source["digest"] == {"gitCommit": GITHUB_ENV["GITHUB_SHA"]}
-    lock = RELEASE_LOCK.read_text()
-    assert [dep["name"] for dep in toolchain] == list(TOOLCHAIN)
-    for dep in toolchain:
-        version = dep["annotations"]["lockedVersion"]
-        assert f"{dep['name']}=={version}" in lock
-        assert dep["annotations"]["lockedSha256"]
-        assert all(f"sha256:{h}" in lock for h in dep["annotations"]["lockedSha256"])
+    _assert_exact_toolchain(toolchain)
     details = predicate["runDetails"]
     assert details["builder"]["id"] == (
         "https://github.com/dask/dask-kubernetes/.github/workflows/release.yml@refs/tags/2026.11.0"
@@ -182,6 +177,57 @@ def test_github_provenance_and_policy(
                     "--workflow", "release.yml")  # fmt: skip
     assert other.code == 1  # type: ignore[attr-defined]
     assert "the repository is dask/dask-kubernetes" in other.out  # type: ignore[attr-defined]
+
+
+def _assert_exact_toolchain(toolchain: list[dict[str, Any]]) -> None:
+    """One exact, locked sha256 per backend package, from the build's own record."""
+    lock = RELEASE_LOCK.read_text()
+    assert [dep["name"] for dep in toolchain[:3]] == list(TOOLCHAIN)
+    assert {"packaging", "pluggy", "pathspec"} <= {dep["name"] for dep in toolchain}
+    for dep in toolchain:
+        name, version = dep["uri"].removeprefix("pkg:pypi/").split("@")
+        assert f"\n{name}=={version} " in lock
+        if name == "build":  # the frontend: the lock's list, marked as such
+            assert "digest" not in dep
+            assert dep["annotations"]["recordedBy"].startswith("lock: ")
+            assert len(dep["annotations"]["lockedSha256"]) >= 1
+            assert all(f"sha256:{h}" in lock for h in dep["annotations"]["lockedSha256"])
+            continue
+        assert set(dep["digest"]) == {"sha256"}
+        assert f"sha256:{dep['digest']['sha256']}" in lock
+        assert dep["annotations"]["recordedBy"] == "pip install --report"
+        assert "lockedSha256" not in dep["annotations"]
+
+
+def test_without_the_build_record_the_lock_pins_are_recorded_and_marked(
+    release: Callable[..., object], dists: Path, key: Path
+) -> None:
+    (dists / "build-toolchain.json").unlink()
+    assert release("attest", dists, "--key", key).code == 0  # type: ignore[attr-defined]
+    wheel, sdist = _wheel_and_sdist(dists)
+    _publish, slsa = _statements(Path(f"{wheel}.intoto.jsonl"))
+    _source, *toolchain = slsa["predicate"]["buildDefinition"]["resolvedDependencies"]  # type: ignore[index]
+    assert [dep["name"] for dep in toolchain] == list(TOOLCHAIN)
+    lock = RELEASE_LOCK.read_text()
+    for dep in toolchain:
+        assert "digest" not in dep
+        assert "no build-toolchain.json" in dep["annotations"]["recordedBy"]
+        assert dep["annotations"]["lockedSha256"]
+        assert all(f"sha256:{h}" in lock for h in dep["annotations"]["lockedSha256"])
+    verified = release("verify", wheel, sdist, "--key", f"{key}.pub")
+    assert verified.code == 0, verified.out + verified.err  # type: ignore[attr-defined]
+
+
+def test_a_record_for_other_files_is_refused(
+    release: Callable[..., object], dists: Path, key: Path
+) -> None:
+    wheel, _ = _wheel_and_sdist(dists)
+    wheel.write_bytes(wheel.read_bytes() + b"\0")  # no longer what the build recorded
+    refused = release("attest", dists, "--key", key)
+    assert refused.code == 2  # type: ignore[attr-defined]
+    assert f"build-toolchain.json was not written for {wheel.name}" in refused.err  # type: ignore[attr-defined]
+    assert len(refused.err.strip().splitlines()) == 1  # type: ignore[attr-defined]
+    assert not Path(f"{wheel}.intoto.jsonl").exists()
 
 
 def test_key_signed_tampering_is_refused(

@@ -72,10 +72,13 @@ def test_rebuild_replaces_stale_outputs(
 ) -> None:
     out = tmp_path / "dist"
     out.mkdir()
-    for stale in ("dask_kubernetes-1999.1.0.tar.gz", "manifest.json", "notes.md"):
+    stale_files = ("dask_kubernetes-1999.1.0.tar.gz", "manifest.json", "build-toolchain.json")
+    for stale in (*stale_files, "notes.md"):
         (out / stale).write_text("old")
     built = build_distributions(out, source=clone_repo(tmp_path / "src"))
-    assert sorted(p.name for p in out.iterdir()) == sorted([*(p.name for p in built), "notes.md"])
+    kept = ["notes.md", "build-toolchain.json"]  # the latter rewritten for this build
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(p.name for p in built), *kept])
+    assert (out / "build-toolchain.json").read_text() != "old"
     assert [p.read_bytes() for p in built] == [p.read_bytes() for p in two_builds[0]]
 
 

@@ -55,6 +55,7 @@ def test_finds_distributions_sorted_and_skips_companions(tmp_path: Path) -> None
         "manifest.json",
         "SHA256SUMS",
         "requirements.txt",
+        "build-toolchain.json",
         f"{WHEEL}.publish.attestation",
         f"{SDIST}.intoto.jsonl",
         "local-attestation-key.pub",

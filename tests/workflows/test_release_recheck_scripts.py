@@ -61,6 +61,7 @@ def pristine(
     dist.mkdir()
     (dist / WHEEL).write_bytes(b"a wheel " * 3000)
     (dist / SDIST).write_bytes(b"an sdist " * 3000)
+    (dist / "build-toolchain.json").write_text('{"what": "the build job\'s toolchain record"}\n')
     manifest(workspace)
     (workspace / "chart").mkdir()
     (workspace / "chart" / "dask-kubernetes-operator-2026.3.0.tgz").write_bytes(b"chart" * 99)
@@ -70,7 +71,7 @@ def pristine(
     proc = bash(record["run"], workspace, {"GITHUB_OUTPUT": str(outputs)})
     assert proc.returncode == 0, proc.stderr
     recorded = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert set(recorded) == {"manifest-sha256", "sums-sha256", "chart-sha256"}
+    assert set(recorded) == {"manifest-sha256", "sums-sha256", "chart-sha256", "toolchain-sha256"}
     return workspace, recorded
 
 
@@ -110,6 +111,17 @@ def test_untouched_artifact_passes(
     proc = recheck(workspace, recorded, release_workflow, "attest")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dist/SHA256SUMS: OK" in proc.stdout
+
+
+def test_a_swapped_toolchain_record_is_refused(
+    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any]
+) -> None:
+    """The attest job reads build-toolchain.json: a swapped one must not reach the provenance."""
+    workspace, recorded = built
+    (workspace / "dist" / "build-toolchain.json").write_text('{"what": "a forged record"}\n')
+    proc = recheck(workspace, recorded, release_workflow, "attest")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "dist/build-toolchain.json: FAILED" in proc.stdout
 
 
 def test_a_swapped_distribution_is_refused(
@@ -154,6 +166,7 @@ def test_github_release_refuses_a_swapped_chart(
         "MANIFEST_SHA256": recorded["manifest-sha256"],
         "SUMS_SHA256": recorded["sums-sha256"],
         "CHART_SHA256": recorded["chart-sha256"],
+        "TOOLCHAIN_SHA256": recorded["toolchain-sha256"],
         "ATTESTATIONS_SHA256": digest,
     }
     assert bash(script["run"], workspace, env).returncode == 0
