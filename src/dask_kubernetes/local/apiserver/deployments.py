@@ -17,7 +17,7 @@ from .backends import is_ready
 from .errors import APIError
 from .objects import DeleteOptions, ObjectAPI
 from .resources import ResourceType
-from .store import Subscription
+from .store import StoredEvent, Subscription
 
 log = logging.getLogger(__name__)
 HASH_LABEL = "pod-template-hash"
@@ -30,7 +30,7 @@ def template_hash(deployment: dict[str, Any]) -> str:
 
 
 class DeploymentController:
-    """Reconciles every Deployment whenever a Deployment or a pod changes."""
+    """Reconciles a Deployment whenever it or one of its pods changes."""
 
     def __init__(self, objects: ObjectAPI) -> None:
         self._objects = objects
@@ -40,11 +40,13 @@ class DeploymentController:
         self._deployments: ResourceType = deployments
         self._pods: ResourceType = pods
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Subscription] = []
 
     def start(self) -> None:
         store = self._objects.store
         for resource in (self._deployments, self._pods):
             subscription, _ = store.subscribe(resource.storage_key, store.revision)
+            self._subscriptions.append(subscription)
             self._tasks.append(asyncio.get_running_loop().create_task(self._follow(subscription)))
 
     async def stop(self) -> None:
@@ -54,32 +56,58 @@ class DeploymentController:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._subscriptions.clear()
 
     async def _follow(self, subscription: Subscription) -> None:
         try:
             while (event := await subscription.queue.get()) is not None:
-                namespace = event.namespace
-                try:
-                    self.reconcile_namespace(namespace)
-                except APIError as error:
-                    log.debug("deployment reconcile in %s: %s", namespace, error.message)
+                batch, closed = [event], False
+                while not subscription.queue.empty():
+                    queued = subscription.queue.get_nowait()
+                    if queued is None:
+                        closed = True
+                        break
+                    batch.append(queued)
+                for namespace, name in sorted(self._affected(batch)):
+                    self.reconcile_named(namespace, name)
+                if closed:
+                    return
         finally:
             self._objects.store.unsubscribe(subscription)
 
-    def reconcile_namespace(self, namespace: str) -> None:
-        for deployment in self._objects.store.select(self._deployments.storage_key, namespace):
-            if not deployment["metadata"].get("deletionTimestamp"):
-                self.reconcile(deployment)
+    def pending_events(self) -> int:
+        """Events not yet handled (0 means every write so far has been reconciled)."""
+        return sum(subscription.queue.qsize() for subscription in self._subscriptions)
+
+    def _affected(self, events: list[StoredEvent]) -> set[tuple[str, str]]:
+        """The Deployments these events concern: the one changed, or the pods' owners — a
+        change reconciles only what it touches."""
+        affected: set[tuple[str, str]] = set()
+        for event in events:
+            if event.storage == self._deployments.storage_key:
+                if event.type != "DELETED":
+                    affected.add((event.namespace, event.object["metadata"]["name"]))
+                continue
+            for obj in (event.object, event.previous):
+                for ref in (obj or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if ref.get("kind") == "Deployment" and ref.get("name"):
+                        affected.add((event.namespace, ref["name"]))
+        return affected
+
+    def reconcile_named(self, namespace: str, name: str) -> None:
+        deployment = self._objects.store.get(self._deployments.storage_key, namespace, name)
+        if deployment is None or deployment["metadata"].get("deletionTimestamp"):
+            return
+        try:
+            self.reconcile(deployment)
+        except APIError as error:
+            log.debug("deployment reconcile of %s/%s: %s", namespace, name, error.message)
 
     def _owned_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        uid = deployment["metadata"]["uid"]
-        return [
-            pod
-            for pod in self._objects.store.select(
-                self._pods.storage_key, deployment["metadata"]["namespace"]
-            )
-            if any(ref.get("uid") == uid for ref in pod["metadata"].get("ownerReferences") or [])
-        ]
+        owned = self._objects.store.dependents(
+            deployment["metadata"]["uid"], self._pods.storage_key
+        )
+        return [pod for _, pod in owned]
 
     def reconcile(self, deployment: dict[str, Any]) -> None:
         meta = deployment["metadata"]

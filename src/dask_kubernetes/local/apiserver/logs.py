@@ -28,18 +28,26 @@ class LogRequest:
 
     @classmethod
     def parse(cls, pod: dict[str, Any], query: dict[str, str]) -> LogRequest:
-        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        spec = pod.get("spec") or {}
+        names = [c["name"] for c in spec.get("containers") or []]
+        init_names = [c["name"] for c in spec.get("initContainers") or []]
+        ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
         container = query.get("container", "")
         pod_name = pod["metadata"]["name"]
         if not container:
             if len(names) != 1:
+                init_hint = (
+                    f" or one of the init containers: [{' '.join(init_names)}]"
+                    if init_names
+                    else ""
+                )
                 raise APIError(
                     400,
                     f"a container name must be specified for pod {pod_name}, "
-                    f"choose one of: [{' '.join(names)}]",
+                    f"choose one of: [{' '.join(names)}]{init_hint}",
                 )
             container = names[0]
-        elif container not in names:
+        elif container not in (*names, *init_names, *ephemeral):
             raise APIError(400, f"container {container} is not valid for pod {pod_name}")
         try:
             tail = int(query["tailLines"]) if "tailLines" in query else None
@@ -78,11 +86,19 @@ class LogServer:
         self._pods = pods
         self.closing = False
 
-    def _pod_finished(self, namespace: str, name: str, uid: str) -> bool:
+    def _finished(self, namespace: str, name: str, uid: str, container: str) -> bool:
+        """Whether a followed log can grow no more: the pod is gone or done, or the container
+        is an init container that has terminated (it never runs again)."""
         pod = self._objects.store.get(self._pods.storage_key, namespace, name)
         if pod is None or pod["metadata"]["uid"] != uid:
             return True
-        return (pod.get("status") or {}).get("phase") in POD_TERMINAL
+        status = pod.get("status") or {}
+        if status.get("phase") in POD_TERMINAL:
+            return True
+        return any(
+            s.get("name") == container and "terminated" in (s.get("state") or {})
+            for s in status.get("initContainerStatuses") or []
+        )
 
     async def serve(
         self, http_request: web.Request, namespace: str, name: str
@@ -109,7 +125,9 @@ class LogServer:
         response.enable_chunked_encoding()
         await response.prepare(http_request)
         await response.write(body)
-        await self._follow(response, path, len(data), namespace, name, pod["metadata"]["uid"])
+        uid = pod["metadata"]["uid"]
+        with contextlib.suppress(ConnectionResetError):  # the reader went away: done
+            await self._follow(response, path, len(data), (namespace, name, uid, wanted.container))
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
@@ -119,12 +137,11 @@ class LogServer:
         response: web.StreamResponse,
         path: Path,
         offset: int,
-        namespace: str,
-        name: str,
-        uid: str,
+        source: tuple[str, str, str, str],
     ) -> None:
+        """Tail `path` until the (namespace, pod, uid, container) `source` is finished."""
         while True:
-            finished = self._pod_finished(namespace, name, uid)
+            finished = self._finished(*source)
             if path.exists():
                 with path.open("rb") as handle:
                     handle.seek(offset)

@@ -23,6 +23,7 @@ _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 EVERYTHING = Selection()
+FIELD_VALIDATION_MODES = ("Ignore", "Warn", "Strict")
 NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, status=True)
 
 
@@ -66,6 +67,22 @@ class ObjectAPI:
         self.resources = resources
         self.allocator = allocator
         self._on_delete = on_delete
+        self.field_validation = "Warn"
+        self.warnings: list[str] = []
+        """Warnings for the response (`Warning: 299` headers), as `fieldValidation=Warn` gives."""
+
+    def validating(self, mode: str) -> ObjectAPI:
+        """This API for one request with its `fieldValidation` mode: unknown fields of custom
+        resources are dropped silently (Ignore), with a warning (Warn) or rejected (Strict)."""
+        if mode not in FIELD_VALIDATION_MODES:
+            raise APIError(
+                400,
+                f'fieldValidation must be one of {", ".join(FIELD_VALIDATION_MODES)}, not "{mode}"',
+            )
+        scoped = copy.copy(self)
+        scoped.field_validation = mode
+        scoped.warnings = []
+        return scoped
 
     def dry_run(self) -> ObjectAPI:
         """The same API over copies: the request runs fully, and nothing is persisted."""
@@ -91,8 +108,7 @@ class ObjectAPI:
     ) -> dict[str, Any]:
         items = [
             self._shape(resource, obj)
-            for obj in self.store.select(resource.storage_key, namespace)
-            if selection.matches(obj)
+            for obj in self.store.select(resource.storage_key, namespace, selection.matches)
         ]
         return {
             "apiVersion": resource.api_version,
@@ -134,10 +150,27 @@ class ObjectAPI:
             )
         if not resource.custom:
             return obj
+        self._check_unknown_fields(resource, obj)
         admitted, causes = schema.admit(obj, resource.schema)
         if causes:
             raise invalid(resource.kind, resource.group, name, causes)
         return admitted
+
+    def _check_unknown_fields(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        if self.field_validation == "Ignore" or not resource.schema:
+            return
+        unknown = [
+            f'unknown field "{path}"' for path in schema.unknown_fields(obj, resource.schema)
+        ]
+        if not unknown:
+            return
+        if self.field_validation == "Strict":
+            raise APIError(
+                400,
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                f"{resource.kind}: strict decoding error: {', '.join(unknown)}",
+            )
+        self.warnings += unknown
 
     def create(
         self, resource: ResourceType, namespace: str, body: dict[str, Any]
@@ -366,15 +399,13 @@ class ObjectAPI:
             self.store.drop_storage(storage)
 
     def _orphan_dependents(self, uid: str) -> None:
-        for storage, obj in list(self.store.iter_all()):
-            refs = obj["metadata"].get("ownerReferences") or []
+        for storage, updated in self.store.dependents(uid):
+            refs = updated["metadata"].get("ownerReferences") or []
             kept = [r for r in refs if r.get("uid") != uid]
-            if len(kept) != len(refs):
-                updated = copy.deepcopy(obj)
-                updated["metadata"]["ownerReferences"] = kept
-                if not kept:
-                    updated["metadata"].pop("ownerReferences")
-                self.store.write(storage, updated, "MODIFIED")
+            updated["metadata"]["ownerReferences"] = kept
+            if not kept:
+                updated["metadata"].pop("ownerReferences")
+            self.store.write(storage, updated, "MODIFIED")
 
     def _terminate_namespace(self, namespace: dict[str, Any]) -> dict[str, Any]:
         if namespace["metadata"].get("deletionTimestamp"):

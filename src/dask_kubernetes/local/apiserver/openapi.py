@@ -1,5 +1,6 @@
 """A minimal OpenAPI v3 index: enough for kubectl to see that the server validates fields
-itself (`fieldValidation`), so it skips client-side validation and needs no full schemas."""
+itself (`fieldValidation` among the PATCH operation's parameters — kubectl looks there, not at
+path-level parameters), so it skips client-side validation and needs no full schemas."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ def group_version(registry: ResourceRegistry, group: str, version: str) -> dict[
         return None
     paths = {
         _object_path(r): {
-            "parameters": _PARAMETERS,
             "patch": {
+                "parameters": _PARAMETERS,
                 "x-kubernetes-group-version-kind": {
                     "group": r.group,
                     "version": r.version,

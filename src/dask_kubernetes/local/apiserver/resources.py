@@ -90,7 +90,14 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
-    ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", status=True),
+    ResourceType(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short_names=("pdb",),
+        status=True,
+    ),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",

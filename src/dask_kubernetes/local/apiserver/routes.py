@@ -26,6 +26,12 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     )
 
 
+def warning_header(text: str) -> str:
+    """An RFC 7234 `Warning` value as Kubernetes sends it (code 299, quoted text)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
 async def read_json(request: web.Request, *, required: bool = True) -> Any:
     raw = await request.read()
     if not raw:
@@ -80,6 +86,12 @@ class ResourceRoutes:
         objects = self.objects
         if "dryRun" in query and verb in ("create", "update", "patch", "delete"):
             objects = objects.dry_run()
+        if verb in ("create", "update", "patch"):
+            objects = objects.validating(query.get("fieldValidation") or "Warn")
+            response = await self._write(request, info, resource, objects)
+            for warning in objects.warnings:
+                response.headers.add("Warning", warning_header(warning))
+            return response
         if resource.namespaced and not namespace and verb not in ("list", "watch"):
             raise APIError(404, "the server could not find the requested resource")
         if verb == "watch":
@@ -101,6 +113,23 @@ class ResourceRoutes:
                     table.as_table(resource, [obj], obj["metadata"]["resourceVersion"])
                 )
             return json_response(obj)
+        if verb == "delete":
+            options = DeleteOptions.parse(await read_json(request, required=False), query)
+            return json_response(objects.delete(resource, namespace, name, options))
+        if verb == "deletecollection":
+            options = DeleteOptions.parse(await read_json(request, required=False), query)
+            listing = self.objects.delete_collection(
+                resource, namespace or None, selection, options
+            )
+            return json_response(listing)
+        raise APIError(405, f"{request.method} is not supported here")
+
+    async def _write(
+        self, request: web.Request, info: RequestInfo, resource: ResourceType, objects: ObjectAPI
+    ) -> web.Response:
+        """create, update and patch, through `objects` scoped to this request."""
+        verb, sub, name = info.verb, info.subresource, info.name
+        namespace = info.namespace if resource.namespaced else ""
         if verb == "create":
             body = await read_json(request)
             if sub == "binding" and resource is self.pods:
@@ -113,24 +142,11 @@ class ResourceRoutes:
             if sub == "scale":
                 return json_response(scale.set_scale(objects, resource, namespace, name, body))
             return json_response(objects.update(resource, namespace, name, body, sub))
-        if verb == "patch":
-            body = await read_json(request)
-            kind = request.headers.get("Content-Type", "")
-            if sub == "scale":
-                return json_response(
-                    scale.patch_scale(objects, resource, namespace, name, kind, body)
-                )
-            return json_response(objects.patch(resource, namespace, name, kind, body, sub))
-        if verb == "delete":
-            options = DeleteOptions.parse(await read_json(request, required=False), query)
-            return json_response(objects.delete(resource, namespace, name, options))
-        if verb == "deletecollection":
-            options = DeleteOptions.parse(await read_json(request, required=False), query)
-            listing = self.objects.delete_collection(
-                resource, namespace or None, selection, options
-            )
-            return json_response(listing)
-        raise APIError(405, f"{request.method} is not supported here")
+        body = await read_json(request)
+        kind = request.headers.get("Content-Type", "")
+        if sub == "scale":
+            return json_response(scale.patch_scale(objects, resource, namespace, name, kind, body))
+        return json_response(objects.patch(resource, namespace, name, kind, body, sub))
 
     async def _connect(
         self, request: web.Request, info: RequestInfo, resource: ResourceType

@@ -37,6 +37,27 @@ def prune(value: Any, schema: Schema, *, root: bool = False) -> Any:
     return value
 
 
+def unknown_fields(value: Any, schema: Schema, path: str = "") -> list[str]:
+    """The paths `prune` would drop: what `fieldValidation` Strict rejects and Warn reports."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        properties: dict[str, Schema] = schema.get("properties") or {}
+        additional = schema.get("additionalProperties")
+        for key, item in value.items():
+            if not path and key in _ROOT_KEPT:
+                continue
+            if key in properties:
+                found += unknown_fields(item, properties[key], _join(path, key))
+            elif isinstance(additional, dict):
+                found += unknown_fields(item, additional, _join(path, key))
+            elif not (_preserves(schema) or additional is True):
+                found.append(_join(path, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{path}[{index}]")
+    return found
+
+
 def apply_defaults(value: Any, schema: Schema) -> Any:
     """Fill in `default`s of absent properties, recursively.
 

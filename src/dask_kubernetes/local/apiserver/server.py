@@ -71,6 +71,13 @@ class APIServer:
         """The CA certificate clients must trust when `tls=True`."""
         return self._tls_files[0] if self._tls_files else None
 
+    @property
+    def deployment_controller(self) -> DeploymentController:
+        """The running Deployment controller (tests await `pending_events() == 0`)."""
+        if self._deployments is None:
+            raise RuntimeError("the API server is not started")
+        return self._deployments
+
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._gc = GarbageCollector(self.objects)

@@ -114,6 +114,9 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
         ("Up-to-date", lambda d: _status(d).get("updatedReplicas", 0)),
         ("Available", lambda d: _status(d).get("availableReplicas", 0)),
     ],
+    ("apiextensions.k8s.io", "customresourcedefinitions"): [
+        ("Created At", lambda c: c["metadata"].get("creationTimestamp")),
+    ],
     ("", "events"): [
         ("Last Seen", _event_seen),
         ("Type", lambda e: e.get("type", "")),
@@ -122,6 +125,9 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
         ("Message", lambda e: e.get("message", "")),
     ],
 }
+
+
+_AGE_COLUMNS = ("Age", "Created At")  # a real server shows CRDs' creation time, not an age
 
 
 def _jsonpath_cell(obj: dict[str, Any], path: str) -> Any:
@@ -171,7 +177,7 @@ def _layout(resource: ResourceType) -> list[tuple[Column, Cell]]:
     if (resource.group, resource.plural) == ("", "events"):
         return specific
     layout = [(_column("Name"), _name), *specific]
-    if not any(column["name"] == "Age" for column, _ in specific):
+    if not any(column["name"] in _AGE_COLUMNS for column, _ in specific):
         layout.append((_column("Age"), _age))
     return layout
 

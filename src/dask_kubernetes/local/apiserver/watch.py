@@ -126,7 +126,8 @@ class WatchStream:
             return response
         try:
             await response.prepare(http_request)
-            await self._pump(response, subscription.queue, initial, backlog)
+            with contextlib.suppress(ConnectionResetError):  # the watcher went away: done
+                await self._pump(response, subscription.queue, initial, backlog)
         finally:
             store.unsubscribe(subscription)
         with contextlib.suppress(ConnectionResetError):
