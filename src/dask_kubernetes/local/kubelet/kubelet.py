@@ -181,6 +181,9 @@ class Kubelet:
                 "POST", _pod_path(meta["namespace"], meta["name"], "binding"), body=binding
             )
         except ApiError as exc:
+            if exc.status == 409:
+                # Already bound: our pod cache had not seen the earlier binding yet.
+                return
             if exc.status not in (404, 405):
                 raise
             # An API server without the binding subresource: set the node name directly.

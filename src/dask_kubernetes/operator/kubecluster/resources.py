@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from kr8s.asyncio.objects import APIObject, new_class
 
+from dask_kubernetes.operator.manifests import (
+    CLUSTER_LABEL,
+    label_selector,
+    scheduler_labels,
+    scheduler_name,
+)
+
 from .spec import API_VERSION
 
 DaskCluster: type[APIObject] = new_class(
@@ -14,20 +21,17 @@ DaskWorkerGroup: type[APIObject] = new_class(
 )
 DaskAutoscaler: type[APIObject] = new_class("DaskAutoscaler", API_VERSION)
 
-CLUSTER_LABEL = "dask.org/cluster-name"
-COMPONENT_LABEL = "dask.org/component"
-
 
 def scheduler_selector(cluster_name: str) -> str:
-    return f"{COMPONENT_LABEL}=scheduler,{CLUSTER_LABEL}={cluster_name}"
+    return label_selector(scheduler_labels(cluster_name))
 
 
 def cluster_selector(cluster_name: str) -> str:
-    return f"{CLUSTER_LABEL}={cluster_name}"
+    return label_selector({CLUSTER_LABEL: cluster_name})
 
 
 def scheduler_service_name(cluster_name: str) -> str:
-    return f"{cluster_name}-scheduler"
+    return scheduler_name(cluster_name)
 
 
 def worker_group_name(cluster_name: str, group: str) -> str:
