@@ -49,6 +49,13 @@ def test_user_env_wins(cluster: dict[str, Any]) -> None:
     assert _env(m.scheduler_pod(cluster))[m.SCHEDULER_ROUTES_ENV] == "mine"
 
 
+def test_null_env_is_treated_as_empty(cluster: dict[str, Any]) -> None:
+    """Upstream manifests and KubeCluster may send `env: null`; the operator must not crash."""
+    cluster["spec"]["scheduler"]["spec"]["containers"][0]["env"] = None
+    assert m.SCHEDULER_ROUTES_ENV in _env(m.scheduler_pod(cluster))
+    assert cluster["spec"]["scheduler"]["spec"]["containers"][0]["env"] is None, "input mutated"
+
+
 def test_scheduler_service_keeps_user_spec(cluster: dict[str, Any]) -> None:
     svc = m.scheduler_service(cluster)
     assert svc["metadata"]["name"] == "simple-scheduler"

@@ -109,8 +109,8 @@ def owner_reference(owner: Mapping[str, Any], *, controller: bool = True) -> dic
 def _with_env(pod_spec: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """A copy of `pod_spec` whose containers get each variable unless they already set it."""
     spec = copy.deepcopy(dict(pod_spec))
-    for container in spec.get("containers", []):
-        current = container.setdefault("env", [])
+    for container in spec.get("containers") or []:
+        current = container["env"] = list(container.get("env") or [])  # `env: null` is allowed
         present = {item.get("name") for item in current}
         current.extend({"name": k, "value": v} for k, v in env.items() if k not in present)
     return spec
@@ -144,25 +144,27 @@ def label_selector(labels: Mapping[str, str]) -> str:
 
 def scheduler_pod(cluster: Mapping[str, Any]) -> Manifest:
     """The scheduler Pod, with the JSON API route enabled so the operator can retire workers."""
-    name = cluster["metadata"]["name"]
     scheduler = cluster["spec"]["scheduler"]
-    labels, annotations = child_metadata(cluster["metadata"], scheduler.get("metadata"))
-    labels |= scheduler_labels(name)
     spec = _with_env(scheduler["spec"], {SCHEDULER_ROUTES_ENV: repr(list(SCHEDULER_ROUTES))})
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _metadata(scheduler_name(name), labels, annotations, cluster),
+        "metadata": _scheduler_metadata(cluster),
         "spec": spec,
     }
 
 
-def scheduler_service(cluster: Mapping[str, Any]) -> Manifest:
+def _scheduler_metadata(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """Scheduler Pod and Service share name, labels, annotations and owner."""
     name = cluster["metadata"]["name"]
     scheduler = cluster["spec"]["scheduler"]
     labels, annotations = child_metadata(cluster["metadata"], scheduler.get("metadata"))
-    labels |= scheduler_labels(name)
-    spec = copy.deepcopy(dict(scheduler["service"]))
+    return _metadata(scheduler_name(name), labels | scheduler_labels(name), annotations, cluster)
+
+
+def scheduler_service(cluster: Mapping[str, Any]) -> Manifest:
+    name = cluster["metadata"]["name"]
+    spec = copy.deepcopy(dict(cluster["spec"]["scheduler"]["service"]))
     spec.setdefault("selector", scheduler_labels(name))
     spec.setdefault(
         "ports",
@@ -182,7 +184,7 @@ def scheduler_service(cluster: Mapping[str, Any]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(scheduler_name(name), labels, annotations, cluster),
+        "metadata": _scheduler_metadata(cluster),
         "spec": spec,
     }
 
