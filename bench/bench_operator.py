@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,9 @@ class Result:
     requests: int
     workers: int  # worker pods that came to exist
     note: str = ""
+    breakdown: str = ""  # requests by verb and resource, most frequent first
+    idle_requests: int = 0  # requests while nothing changed, after the scale-up settled
+    idle_seconds: float = 0.0
 
 
 def _contenders() -> list[Contender]:
@@ -114,7 +118,9 @@ def _worker_pods(http: httpx.Client, ns: str, group: str) -> int:
     return sum(1 for p in items.json()["items"] if not p["metadata"].get("deletionTimestamp"))
 
 
-def _run_one(k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: int) -> Result:
+def _run_one(
+    k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: int, idle: float
+) -> Result:
     ns = "bench-" + who.name.split()[0]
     http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -145,8 +151,17 @@ def _run_one(k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: 
             created = _worker_pods(http, ns, "b-default")
             note = f"gave up: only {created} of {workers} pods after 600 s"
         seconds = time.monotonic() - start
-        requests = sum(1 for r in audit[first:] if r.user_agent.startswith(who.agents))
-        return Result(who.name, seconds, requests, max(created, 1), note)
+        mine = [r for r in audit[first:] if r.user_agent.startswith(who.agents)]
+        kinds = Counter(f"{r.verb} {r.rbac_resource}" for r in mine)
+        breakdown = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        # Steady state: what the operator costs the API server when nothing changes.
+        time.sleep(10)  # let the scale-up's status patches land before the idle window
+        idle_first = len(audit)
+        time.sleep(idle)
+        idle_requests = sum(1 for r in audit[idle_first:] if r.user_agent.startswith(who.agents))
+        return Result(
+            who.name, seconds, len(mine), max(created, 1), note, breakdown, idle_requests, idle
+        )
     finally:
         proc.terminate()
         try:
@@ -161,6 +176,9 @@ def _run_one(k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=200)
+    parser.add_argument(
+        "--idle", type=float, default=30.0, help="seconds of steady state to count requests in"
+    )
     args = parser.parse_args()
     results = []
     with (
@@ -170,12 +188,17 @@ def main() -> int:
         for crd in load_crds():
             http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
         for who in _contenders():
-            result = _run_one(k8s, http, who, args.workers)
+            result = _run_one(k8s, http, who, args.workers, args.idle)
             results.append(result)
             print(
                 f"{result.name:>18}: {result.seconds:7.2f} s to {result.workers} worker pods, "
                 f"{result.requests} API requests ({result.requests / result.workers:.2f}/worker)"
                 + (f"  [{result.note}]" if result.note else ""),
+                flush=True,
+            )
+            print(f"{'':>20}{result.breakdown}", flush=True)
+            print(
+                f"{'':>20}idle: {result.idle_requests} API requests in {result.idle_seconds:.0f} s",
                 flush=True,
             )
     if len(results) == 2:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import kr8s
 import pytest
 from operator_examples import local_cluster
 from operator_helpers import DaskCluster, DaskWorkerGroup, live, make, pods, wait_for
+from operator_rbac import OPERATOR_AGENTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")]
 
@@ -99,3 +101,47 @@ def test_idle_cluster_is_closed_after_idle_timeout(kube: kr8s.Api, ns: str) -> N
     )
     events = {e.raw.get("reason") for e in kr8s.get("events", namespace=ns, api=kube)}
     assert "IdleTimeout" in events
+
+
+#: A worker that takes two seconds to shut down, so the Closing phase is observable.
+_SLOW_TO_STOP = ["sh", "-c", "trap 'sleep 2; exit 0' TERM; sleep 1000000 & wait"]
+
+
+def test_foreground_delete_shows_closing_and_ends_when_everything_is_gone(
+    kube: kr8s.Api, ns: str
+) -> None:
+    manifest = local_cluster("fg", replicas=2)
+    manifest["spec"]["worker"]["spec"]["containers"][0]["args"] = _SLOW_TO_STOP
+    cluster = make(DaskCluster, manifest, ns, kube)
+    selector = {"dask.org/cluster-name": "fg"}
+    wait_for("2 workers", lambda: len(live(pods(kube, ns, selector))) == 3)
+
+    cluster.delete(propagation_policy="Foreground")
+    wait_for("phase Closing", lambda: _phase(cluster) == "Closing", timeout=30)
+    assert cluster.raw["metadata"].get("deletionTimestamp")
+    assert pods(kube, ns, selector), "Closing while its pods are still shutting down"
+    wait_for("the DaskCluster to be gone", lambda: not cluster.exists(), timeout=60)
+    # Gone means all gone: nothing it owned outlives it.
+    assert not pods(kube, ns, selector)
+    assert not list(kr8s.get("services", namespace=ns, api=kube))
+    assert not list(kr8s.get("daskworkergroups", namespace=ns, api=kube))
+
+
+def test_an_idle_cluster_costs_the_api_server_nothing(
+    k8s_cluster: Any, kube: kr8s.Api, ns: str
+) -> None:
+    """Reconciles read kopf's watch-fed indexes, not the API server, when nothing changes."""
+    audit = k8s_cluster.require_api_server().audit
+    cluster = make(DaskCluster, local_cluster("idle", replicas=1), ns, kube)
+    wait_for("phase Running", lambda: _phase(cluster) == "Running", timeout=60)
+    group = DaskWorkerGroup.get("idle-default", namespace=ns, api=kube)
+    wait_for("group status", lambda: group.refresh() or group.status.get("replicas") == 1)
+    wait_for("cluster status", lambda: cluster.refresh() or cluster.status.get("replicas") == 1)
+    start = len(audit)
+    time.sleep(11)  # a measurement window (two ticks of every timer), not a synchronisation
+    requests = [
+        f"{r.verb} {r.rbac_resource}/{r.name}"
+        for r in audit[start:]
+        if r.user_agent.startswith(OPERATOR_AGENTS) and r.namespace == ns and r.verb != "watch"
+    ]
+    assert requests == []

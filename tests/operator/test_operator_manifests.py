@@ -160,7 +160,7 @@ def test_pod_state_helpers() -> None:
     ready = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
     assert m.pod_is_ready(ready) and not m.pod_is_finished(ready)
     assert m.pod_is_finished({"status": {"phase": "Failed"}})
-    assert m.pod_is_terminating({"metadata": {"deletionTimestamp": "now"}})
+    assert m.is_terminating({"metadata": {"deletionTimestamp": "now"}})
     assert not m.pod_is_ready({"status": {}})
 
 

@@ -91,9 +91,15 @@ class Kube:
         status, _ = await self._request("POST", path, ok=(409,), content=json.dumps(manifest))
         return status != 409
 
-    async def delete(self, path: str) -> bool:
-        """True when deletion started, False when it was already gone."""
-        status, _ = await self._request("DELETE", path, ok=(404,))
+    async def delete(self, path: str, *, propagation: str | None = None) -> bool:
+        """True when deletion started, False when it was already gone.
+
+        `propagation="Foreground"` keeps the object, marked for deletion, until the garbage
+        collector has removed its dependents.
+        """
+        options = {"propagationPolicy": propagation} if propagation else None
+        content = None if options is None else json.dumps(options)
+        status, _ = await self._request("DELETE", path, ok=(404,), content=content)
         return status != 404
 
     async def patch(self, path: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:

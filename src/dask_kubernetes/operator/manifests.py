@@ -289,8 +289,9 @@ def pod_is_finished(pod: Mapping[str, Any]) -> bool:
     return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
 
 
-def pod_is_terminating(pod: Mapping[str, Any]) -> bool:
-    return bool(pod.get("metadata", {}).get("deletionTimestamp"))
+def is_terminating(obj: Mapping[str, Any]) -> bool:
+    """Marked for deletion (a Pod shutting down, a cluster waiting for its children)."""
+    return bool(obj.get("metadata", {}).get("deletionTimestamp"))
 
 
 def clamp_replicas(desired: int, minimum: int, maximum: int, current: int) -> int:

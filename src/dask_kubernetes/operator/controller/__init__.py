@@ -1,5 +1,12 @@
 """Kopf handlers, one module per resource; importing this package registers them."""
 
-from dask_kubernetes.operator.controller import autoscaler, cluster, job, lifecycle, workergroup
+from dask_kubernetes.operator.controller import (
+    autoscaler,
+    cache,
+    cluster,
+    job,
+    lifecycle,
+    workergroup,
+)
 
-__all__ = ["autoscaler", "cluster", "job", "lifecycle", "workergroup"]
+__all__ = ["autoscaler", "cache", "cluster", "job", "lifecycle", "workergroup"]

@@ -10,7 +10,8 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import changes, with_condition
 from dask_kubernetes.operator.kube import resource_path
@@ -30,11 +31,7 @@ async def _ensure_scheduler(
     scheduler = next(
         (p for p in pods if p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "scheduler"), None
     )
-    if (
-        scheduler is not None
-        and m.pod_is_finished(scheduler)
-        and not m.pod_is_terminating(scheduler)
-    ):
+    if scheduler is not None and m.pod_is_finished(scheduler) and not m.is_terminating(scheduler):
         await rt.kube.delete(resource_path(namespace, "pods", scheduler["metadata"]["name"]))
         events.warning(
             cluster, reason="SchedulerFailed", message="scheduler Pod ended; replacing it"
@@ -51,18 +48,22 @@ async def _ensure_scheduler(
     return scheduler
 
 
-async def _ensure_children(rt: Runtime, cluster: Mapping[str, Any]) -> None:
-    namespace = cluster["metadata"]["namespace"]
-    if await rt.kube.create(resource_path(namespace, "services"), m.scheduler_service(cluster)):
-        events.normal(
-            cluster, reason="ServiceCreated", message=m.scheduler_name(cluster["metadata"]["name"])
-        )
+async def _ensure_children(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
+    """The Service and default worker group, created only when the cache lacks them."""
+    namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
+    service = m.scheduler_service(cluster)
+    if not cache.exists(views.services, namespace, service["metadata"]["name"]) and (
+        await rt.kube.create(resource_path(namespace, "services"), service)
+    ):
+        events.normal(cluster, reason="ServiceCreated", message=m.scheduler_name(name))
     group = m.default_worker_group(cluster)
-    if await rt.kube.create(resource_path(namespace, "daskworkergroups"), group):
+    if not cache.exists(views.groups, namespace, group["metadata"]["name"]) and (
+        await rt.kube.create(resource_path(namespace, "daskworkergroups"), group)
+    ):
         events.normal(cluster, reason="WorkerGroupCreated", message=group["metadata"]["name"])
 
 
-async def reconcile(rt: Runtime, cluster: Mapping[str, Any]) -> dict[str, Any]:
+async def reconcile(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> dict[str, Any]:
     """Create what is missing and return the status the cluster should show."""
     name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
     current = cluster.get("status") or {}
@@ -72,19 +73,21 @@ async def reconcile(rt: Runtime, cluster: Mapping[str, Any]) -> dict[str, Any]:
         if current.get("reason") != str(exc):  # once, not on every timer tick
             events.warning(cluster, reason="InvalidSpec", message=str(exc))
         return {"phase": "Error", "reason": str(exc)}
+    if m.is_terminating(cluster):  # being deleted: create nothing more
+        return {"phase": "Closing"}
     if current.get("phase") == "Closing":
         return {}
     async with rt.locks[f"cluster/{namespace}/{name}"]:
-        pods = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
+        pods = cache.cluster_pods(views.pods, namespace, name)
         scheduler = await _ensure_scheduler(rt, cluster, pods)
-        await _ensure_children(rt, cluster)
+        await _ensure_children(rt, views, cluster)
     ready = scheduler is not None and m.pod_is_ready(scheduler)
     group = m.default_worker_group_name(name)
     workers = [
         p
         for p in pods
         if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == group
-        and not m.pod_is_terminating(p)
+        and not m.is_terminating(p)
         and not m.pod_is_finished(p)
     ]
     reason = "SchedulerReady" if ready else "SchedulerNotReady"
@@ -115,10 +118,14 @@ async def _close_if_idle(rt: Runtime, cluster: Mapping[str, Any]) -> bool:
 
 
 async def close(rt: Runtime, namespace: str, name: str) -> None:
-    """Mark a cluster Closing, then delete it (its children follow by ownerReference)."""
+    """Mark a cluster Closing, then delete it in the foreground.
+
+    It stays visible, Closing, until the garbage collector has removed its Pods, Service and
+    worker groups (their ownerReferences block its deletion), so "gone" means all gone.
+    """
     path = resource_path(namespace, "daskclusters", name)
     await rt.kube.patch(f"{path}/status", {"status": {"phase": "Closing"}})
-    await rt.kube.delete(path)
+    await rt.kube.delete(path, propagation="Foreground")
 
 
 def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> None:
@@ -127,10 +134,10 @@ def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> No
 
 @kopf.on.resume(CLUSTER, id="resume", backoff=RETRY)
 @kopf.on.create(CLUSTER, id="create", backoff=RETRY)
-async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     if not (body.get("status") or {}).get("phase"):
         patch.status["phase"] = "Pending"
-    desired = await reconcile(runtime(memo), body)
+    desired = await reconcile(runtime(memo), Views.of(kwargs), body)
     _apply(body, patch, desired)
 
 
@@ -145,28 +152,43 @@ async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> 
 
 
 @kopf.timer(CLUSTER, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     rt = runtime(memo)
     if await _close_if_idle(rt, body):
         return
-    _apply(body, patch, await reconcile(rt, body))
+    _apply(body, patch, await reconcile(rt, Views.of(kwargs), body))
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "scheduler"})
-async def on_scheduler_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+async def on_scheduler_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """Reflect scheduler readiness promptly instead of on the next timer tick."""
     cluster = body["metadata"].get("labels", {}).get(m.CLUSTER_LABEL)
     if not cluster:
         return
-    rt = runtime(memo)
+    rt, views = runtime(memo), Views.of(kwargs)
     path = resource_path(body["metadata"]["namespace"], "daskclusters", cluster)
 
     async def run() -> None:
         current = await rt.kube.get(path)
-        if current is None or m.pod_is_terminating(current):
+        if current is None or m.is_terminating(current):
             return
-        delta = changes(current.get("status") or {}, await reconcile(rt, current))
+        delta = changes(current.get("status") or {}, await reconcile(rt, views, current))
         if delta:
             await rt.kube.patch(f"{path}/status", {"status": delta})
 
     rt.debouncer.trigger(path, run)
+
+
+@kopf.on.event(CLUSTER, when=lambda body, **_: m.is_terminating(body))
+async def on_deleting(memo: Any, body: kopf.Body, **_: Any) -> None:
+    """A foreground delete keeps the cluster until its children are gone: say Closing meanwhile.
+
+    `KubeCluster.close()` and `kubectl delete --cascade=foreground` delete that way; a default
+    (background) delete removes the DaskCluster at once and its children follow it.
+    """
+    if (body.get("status") or {}).get("phase") == "Closing":
+        return
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    path = resource_path(namespace, "daskclusters", name, "status")
+    if await runtime(memo).kube.patch(path, {"status": {"phase": "Closing"}}) is not None:
+        events.normal(body, reason="Closing", message="deleting its pods, service and groups")

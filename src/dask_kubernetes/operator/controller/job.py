@@ -8,8 +8,9 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator.controller import cache, events
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
-from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import changes, now
 from dask_kubernetes.operator.kube import resource_path
@@ -20,7 +21,13 @@ TERMINAL = ("Successful", "Failed")
 _RUNNER_OUTCOME = {"Succeeded": "Successful", "Failed": "Failed"}
 
 
-async def reconcile(rt: Runtime, job: Mapping[str, Any]) -> dict[str, Any]:
+def _runner(views: Views, namespace: str, name: str) -> dict[str, Any] | None:
+    runner = m.job_runner_name(name)
+    pods = cache.cluster_pods(views.pods, namespace, name)
+    return next((p for p in pods if p["metadata"]["name"] == runner), None)
+
+
+async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[str, Any]:
     """Advance JobCreated → ClusterCreated → Running → Successful/Failed; return the new status."""
     name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
     status = dict(job.get("status") or {})
@@ -37,7 +44,7 @@ async def reconcile(rt: Runtime, job: Mapping[str, Any]) -> dict[str, Any]:
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
         # The runner's outcome first: once it has ended, nothing may be (re)created.
-        pod = await rt.kube.get(resource_path(namespace, "pods", runner))
+        pod = _runner(views, namespace, name)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase in _RUNNER_OUTCOME:
             status |= {"jobStatus": _RUNNER_OUTCOME[phase], "endTime": now()}
@@ -47,12 +54,11 @@ async def reconcile(rt: Runtime, job: Mapping[str, Any]) -> dict[str, Any]:
             )
             await cluster_handlers.close(rt, namespace, name)
             return status
-        cluster_path = resource_path(namespace, "daskclusters", name)
-        cluster = await rt.kube.get(cluster_path)
+        cluster = cache.first(views.clusters, namespace, name)
         if cluster is None:
             await rt.kube.create(resource_path(namespace, "daskclusters"), m.job_cluster(job))
         # Start the runner once the scheduler is up, so its Client does not race the scheduler.
-        cluster_running = (cluster or {}).get("status", {}).get("phase") == "Running"
+        cluster_running = (cluster or {}).get("phase") == "Running"
         if pod is None and cluster_running:
             await rt.kube.create(pods_path, m.job_runner_pod(job, namespace))
             events.normal(job, reason="RunnerCreated", message=runner)
@@ -69,15 +75,15 @@ def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> No
 
 @kopf.on.resume(JOB, id="resume", backoff=RETRY)
 @kopf.on.create(JOB, id="create", backoff=RETRY)
-async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     if not (body.get("status") or {}).get("jobStatus"):
         patch.status["jobStatus"] = "JobCreated"
-    _apply(body, patch, await reconcile(runtime(memo), body))
+    _apply(body, patch, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
 @kopf.timer(JOB, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    _apply(body, patch, await reconcile(runtime(memo), body))
+async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+    _apply(body, patch, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
 def _job_of(body: kopf.Body) -> str | None:
@@ -88,18 +94,18 @@ def _job_of(body: kopf.Body) -> str | None:
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "job-runner"})
-async def on_runner_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+async def on_runner_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """Follow the runner's phase promptly instead of on the next timer tick."""
-    _trigger(memo, body)
+    _trigger(memo, Views.of(kwargs), body)
 
 
 @kopf.on.event(cluster_handlers.CLUSTER)
-async def on_cluster_event(memo: Any, body: kopf.Body, **_: Any) -> None:
+async def on_cluster_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """A job's cluster changed (e.g. became Running): advance the job promptly."""
-    _trigger(memo, body)
+    _trigger(memo, Views.of(kwargs), body)
 
 
-def _trigger(memo: Any, body: kopf.Body) -> None:
+def _trigger(memo: Any, views: Views, body: kopf.Body) -> None:
     job = _job_of(body)
     if not job:
         return
@@ -110,7 +116,7 @@ def _trigger(memo: Any, body: kopf.Body) -> None:
         current = await rt.kube.get(path)
         if current is None:
             return
-        delta = changes(current.get("status") or {}, await reconcile(rt, current))
+        delta = changes(current.get("status") or {}, await reconcile(rt, views, current))
         if delta:
             await rt.kube.patch(f"{path}/status", {"status": delta})
 

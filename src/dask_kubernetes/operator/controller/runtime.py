@@ -1,4 +1,4 @@
-"""Shared operator state: the API client, per-object locks and debounced background reconciles."""
+"""Shared operator state: the API client, locks, debounced reconciles and write expectations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dask_kubernetes.operator.controller.cache import Expectations
 from dask_kubernetes.operator.kube import Kube
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Runtime:
     kube: Kube
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     debouncer: Debouncer = field(default_factory=Debouncer)
+    expectations: Expectations = field(default_factory=Expectations)
 
 
 def runtime(memo: Any) -> Runtime:

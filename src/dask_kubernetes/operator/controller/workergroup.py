@@ -10,10 +10,11 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import changes
-from dask_kubernetes.operator.kube import Kube, resource_path
+from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
 GROUP = "daskworkergroups.kubernetes.dask.org"
@@ -28,16 +29,31 @@ def _worker_gone(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) ->
 
 
 async def _create_workers(
-    kube: Kube, group: Mapping[str, Any], namespace: str, indices: list[int]
+    rt: Runtime, group: Mapping[str, Any], namespace: str, indices: list[int]
 ) -> None:
     gate = asyncio.Semaphore(CREATE_CONCURRENCY)
     path = resource_path(namespace, "pods")
+    owner = _owner(group)
 
     async def create(index: int) -> None:
+        pod = m.worker_pod(group, namespace, index)
         async with gate:
-            await kube.create(path, m.worker_pod(group, namespace, index))
+            await rt.kube.create(path, pod)  # a 409 means it exists too: expect it either way
+        rt.expectations.created(owner, [pod["metadata"]["name"]])
 
     await asyncio.gather(*(create(index) for index in indices))
+
+
+def _owner(group: Mapping[str, Any]) -> str:
+    return f"wg/{group['metadata']['namespace']}/{group['metadata']['name']}"
+
+
+async def _delete_pods(rt: Runtime, group: Mapping[str, Any], pods: list[dict[str, Any]]) -> None:
+    namespace = group["metadata"]["namespace"]
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        await rt.kube.delete(resource_path(namespace, "pods", name))
+        rt.expectations.deleted(_owner(group), [name])
 
 
 def _matches(pod: Mapping[str, Any], worker_name: str, address: str) -> bool:
@@ -74,30 +90,43 @@ async def _choose_retirees(
     return victims + [p for p in ours if any(_matches(p, r.name, r.address) for r in retired)]
 
 
-async def reconcile(rt: Runtime, group: Mapping[str, Any]) -> dict[str, Any]:
+def _group_pods(rt: Runtime, views: Views, group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The group's Pods from the cache, corrected for this process's writes it has not shown."""
+    name, namespace = group["metadata"]["name"], group["metadata"]["namespace"]
+    labels = m.worker_labels(group["spec"]["cluster"], name)
+    observed = [
+        p
+        for p in cache.cluster_pods(views.pods, namespace, group["spec"]["cluster"])
+        if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == name
+        and p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "worker"
+    ]
+    return rt.expectations.apply(_owner(group), observed, labels)
+
+
+async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict[str, Any]:
     """Converge the group's Pods on `spec.worker.replicas`; return the status it should show."""
     name, namespace = group["metadata"]["name"], group["metadata"]["namespace"]
     cluster = group["spec"]["cluster"]
-    async with rt.locks[f"wg/{namespace}/{name}"]:
-        if await rt.kube.get(resource_path(namespace, "daskclusters", cluster)) is None:
+    if m.is_terminating(group):  # being deleted: its Pods go with it
+        return {}
+    async with rt.locks[_owner(group)]:
+        if not cache.exists(views.clusters, namespace, cluster):
             return {"reason": f"DaskCluster {cluster} not found"}
-        pods = await rt.kube.list(resource_path(namespace, "pods"), m.worker_labels(cluster, name))
-        live = [p for p in pods if not m.pod_is_terminating(p)]
-        for pod in (p for p in live if m.pod_is_finished(p)):
-            await rt.kube.delete(resource_path(namespace, "pods", pod["metadata"]["name"]))
+        pods = _group_pods(rt, views, group)
+        live = [p for p in pods if not m.is_terminating(p)]
+        await _delete_pods(rt, group, [p for p in live if m.pod_is_finished(p)])
         alive = [p for p in live if not m.pod_is_finished(p)]
         desired = int(group["spec"]["worker"].get("replicas", 1))
         if desired > len(alive):
             names = [p["metadata"]["name"] for p in pods]
             indices = m.free_worker_indices(name, names, desired - len(alive))
-            await _create_workers(rt.kube, group, namespace, indices)
+            await _create_workers(rt, group, namespace, indices)
             logger.info("worker group %s/%s: created %d workers", namespace, name, len(indices))
         elif desired < len(alive):
             victims = await _choose_retirees(
                 rt, namespace, cluster, name, alive, len(alive) - desired
             )
-            for pod in victims:
-                await rt.kube.delete(resource_path(namespace, "pods", pod["metadata"]["name"]))
+            await _delete_pods(rt, group, victims)
             logger.info("worker group %s/%s: retired %d workers", namespace, name, len(victims))
             desired = len(alive) - len(victims)
         return {
@@ -122,10 +151,10 @@ async def _adopt(rt: Runtime, group: Mapping[str, Any]) -> None:
         )
 
 
-async def _handle(memo: Any, body: kopf.Body, patch: kopf.Patch) -> None:
+async def _handle(memo: Any, views: Views, body: kopf.Body, patch: kopf.Patch) -> None:
     rt = runtime(memo)
     await _adopt(rt, body)
-    desired_status = await reconcile(rt, body)
+    desired_status = await reconcile(rt, views, body)
     reason = desired_status.get("reason")
     if reason and (body.get("status") or {}).get("reason") != reason:  # once, not every tick
         events.warning(body, reason="ClusterNotFound", message=desired_status["reason"])
@@ -135,29 +164,29 @@ async def _handle(memo: Any, body: kopf.Body, patch: kopf.Patch) -> None:
 @kopf.on.resume(GROUP, id="resume", backoff=RETRY)
 @kopf.on.create(GROUP, id="create", backoff=RETRY)
 @kopf.on.update(GROUP, id="scale", field="spec.worker.replicas", backoff=RETRY)
-async def on_change(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    await _handle(memo, body, patch)
+async def on_change(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+    await _handle(memo, Views.of(kwargs), body, patch)
 
 
 @kopf.timer(GROUP, id="converge", interval=5.0, initial_delay=5.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    await _handle(memo, body, patch)
+async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+    await _handle(memo, Views.of(kwargs), body, patch)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "worker"}, when=_worker_gone)
-async def on_worker_gone(memo: Any, body: kopf.Body, **_: Any) -> None:
+async def on_worker_gone(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """A worker Pod died or vanished: replace it soon, once per burst of events."""
     labels, namespace = body["metadata"]["labels"], body["metadata"]["namespace"]
     group = labels.get(m.WORKERGROUP_LABEL)
     if not group:
         return
-    rt = runtime(memo)
+    rt, views = runtime(memo), Views.of(kwargs)
     path = resource_path(namespace, "daskworkergroups", group)
 
     async def run() -> None:
         current = await rt.kube.get(path)
-        if current is not None and not m.pod_is_terminating(current):
-            status = await reconcile(rt, current)
+        if current is not None and not m.is_terminating(current):
+            status = await reconcile(rt, views, current)
             delta = changes(current.get("status") or {}, status)
             if delta:
                 await rt.kube.patch(f"{path}/status", {"status": delta})

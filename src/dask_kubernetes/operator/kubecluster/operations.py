@@ -123,16 +123,17 @@ async def delete_worker_group(api: Api, cluster_name: str, namespace: str, group
 
 
 async def delete_cluster(api: Api, name: str, namespace: str, timeout: float | None) -> bool:
-    """Delete a DaskCluster (the operator's owner references remove the rest).
+    """Delete a DaskCluster in the foreground; False if there was nothing to delete.
 
-    Waits until it is gone when `timeout` is not None. False if there was nothing to delete.
+    The cluster shows Closing until the garbage collector has removed what it owns (Pods,
+    Service, worker groups), so waiting for it to be gone (`timeout` not None) means all gone.
     """
     with kubernetes_errors(namespace=namespace, dask_resource=True):
         cluster = await find_object(DaskCluster, name, namespace, api)
         if cluster is None:
             return False
         with contextlib.suppress(kr8s.NotFoundError):
-            await cluster.delete()
+            await cluster.delete(propagation_policy="Foreground")
         if timeout is None:
             return True
         await _wait_gone(cluster, timeout, f"cluster resource {name}")

@@ -1,0 +1,101 @@
+"""Write expectations: a reconcile right after its own writes must not repeat them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dask_kubernetes.operator.controller import cache
+from dask_kubernetes.operator.controller.cache import Expectations
+
+LABELS = {"dask.org/workergroup-name": "g"}
+
+
+def _pod(name: str, *, terminating: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(LABELS)}
+    if terminating:
+        meta["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    return {"metadata": meta, "status": {"phase": "Running"}}
+
+
+def _names(pods: list[dict[str, Any]]) -> list[str]:
+    return [p["metadata"]["name"] for p in pods]
+
+
+def test_created_pods_count_until_the_cache_shows_them() -> None:
+    expect = Expectations()
+    expect.created("wg/ns/g", ["g-worker-0", "g-worker-1"])
+    # The watch has delivered one of the two creations so far.
+    pods = expect.apply("wg/ns/g", [_pod("g-worker-0")], LABELS)
+    assert _names(pods) == ["g-worker-0", "g-worker-1"]
+    placeholder = pods[1]
+    assert placeholder["status"] == {} and placeholder["metadata"]["labels"] == LABELS
+    # Once it shows both, nothing is added twice, and the expectation is settled.
+    both = [_pod("g-worker-0"), _pod("g-worker-1")]
+    assert _names(expect.apply("wg/ns/g", both, LABELS)) == _names(both)
+    assert _names(expect.apply("wg/ns/g", [], LABELS)) == []
+
+
+def test_deleted_pods_stop_counting_before_the_cache_marks_them() -> None:
+    expect = Expectations()
+    observed = [_pod("g-worker-0"), _pod("g-worker-1")]
+    expect.deleted("wg/ns/g", ["g-worker-1"])
+    assert _names(expect.apply("wg/ns/g", observed, LABELS)) == ["g-worker-0"]
+    # The cache now shows it terminating: the caller's own filter takes over from here.
+    marked = [_pod("g-worker-0"), _pod("g-worker-1", terminating=True)]
+    assert _names(expect.apply("wg/ns/g", marked, LABELS)) == ["g-worker-0", "g-worker-1"]
+    # A later Pod of the same name (recreated) is not hidden by the settled expectation.
+    assert _names(expect.apply("wg/ns/g", observed, LABELS)) == ["g-worker-0", "g-worker-1"]
+
+
+def test_expectations_expire_so_a_missed_event_cannot_hide_a_pod_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    expect = Expectations(ttl=30.0)
+    expect.created("wg/ns/g", ["g-worker-5"])
+    expect.deleted("wg/ns/g", ["g-worker-0"])
+    observed = [_pod("g-worker-0")]
+    assert _names(expect.apply("wg/ns/g", observed, LABELS)) == ["g-worker-5"]
+    clock[0] += 31
+    assert _names(expect.apply("wg/ns/g", observed, LABELS)) == ["g-worker-0"]
+
+
+def test_owners_are_kept_apart_and_stale_ones_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    expect = Expectations(ttl=30.0)
+    expect.created("wg/ns/a", ["a-worker-0"])
+    assert expect.apply("wg/ns/b", [], LABELS) == []
+    clock[0] += 31
+    expect.created("wg/ns/b", ["b-worker-0"])  # prunes the expired owner "a"
+    assert "wg/ns/a" not in expect._created
+    assert _names(expect.apply("wg/ns/b", [], LABELS)) == ["b-worker-0"]
+
+
+def test_the_pod_index_keeps_only_what_reconciles_read() -> None:
+    body = {
+        "metadata": {
+            "name": "c-scheduler",
+            "namespace": "ns",
+            "labels": {"dask.org/cluster-name": "c"},
+            "annotations": {"big": "x" * 10_000},
+            "managedFields": [{"manager": "kubectl"}],
+        },
+        "spec": {"containers": [{"name": "scheduler", "image": "x"}]},
+        "status": {
+            "phase": "Running",
+            "podIP": "127.0.0.9",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    slim = cache._slim_pod(body)
+    assert slim["metadata"] == {
+        "name": "c-scheduler",
+        "namespace": "ns",
+        "labels": {"dask.org/cluster-name": "c"},
+        "deletionTimestamp": None,
+    }
+    assert slim["status"]["podIP"] == "127.0.0.9" and "spec" not in slim
