@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kr8s
 import pytest
 from operator_helpers import CRD, OperatorProcess, wait_for
+from operator_rbac import RECORD_PERMISSIONS_ENV, used, write_permissions
 
 from dask_kubernetes.operator.crds import load_crds
 
@@ -42,7 +45,10 @@ def operator(
     try:
         yield runner
     finally:
-        runner.stop()
+        runner.stop()  # its open watches are audited when they end
+        record = os.environ.get(RECORD_PERMISSIONS_ENV)
+        if record and k8s_cluster.api_server is not None:
+            write_permissions(Path(record), used(k8s_cluster.api_server.audit))
 
 
 @pytest.fixture

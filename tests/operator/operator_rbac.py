@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 #: The operator's requests: kopf's own client, and ours (see dask_kubernetes.operator.kube).
 OPERATOR_AGENTS = ("kopf/", "dask-kubernetes-operator/")
 
 Permission = tuple[str, str, str]
+
+#: Set in a child pytest run: the operator fixture writes the permissions it saw used there.
+RECORD_PERMISSIONS_ENV = "DASK_K8S_TEST_RECORD_PERMISSIONS"
 
 
 def used(records: Iterable[Any]) -> set[Permission]:
@@ -28,3 +33,11 @@ def granted(rules: Iterable[dict[str, Any]]) -> set[Permission]:
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
+
+
+def write_permissions(path: Path, permissions: set[Permission]) -> None:
+    path.write_text(json.dumps(sorted(permissions)))
+
+
+def read_permissions(path: Path) -> set[Permission]:
+    return {(group, resource, verb) for group, resource, verb in json.loads(path.read_text())}

@@ -70,8 +70,9 @@ def test_templates_present() -> None:
     assert {"deployment.yaml", "rbac.yaml", "serviceaccount.yaml", "NOTES.txt"} <= names
 
 
-def test_rbac_rules_are_plain_yaml() -> None:
-    rules = yaml.safe_load((CHART / "files" / "rbac-rules.yaml").read_text())
+@pytest.mark.parametrize("name", sorted(p.name for p in (CHART / "files").glob("rbac-*.yaml")))
+def test_rbac_rules_are_plain_yaml_without_wildcards(name: str) -> None:
+    rules = yaml.safe_load((CHART / "files" / name).read_text())
     assert rules and all({"apiGroups", "resources", "verbs"} <= set(r) for r in rules)
     for rule in rules:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]

@@ -144,4 +144,6 @@ def test_an_idle_cluster_costs_the_api_server_nothing(
         for r in audit[start:]
         if r.user_agent.startswith(OPERATOR_AGENTS) and r.namespace == ns and r.verb != "watch"
     ]
-    assert requests == []
+    # At most the once-a-minute LIST that catches Pods kopf's index kept after a re-list.
+    assert [r for r in requests if r != "list pods/"] == []
+    assert requests.count("list pods/") <= 1

@@ -49,3 +49,21 @@ def test_unsupported_kinds_and_garbage_are_415_or_400() -> None:
     with pytest.raises(APIError) as truncated:
         decode(b"k8s\x00\n\xff")
     assert truncated.value.code == 400
+
+
+#: What `helm uninstall` (3.17) sends with each DELETE: an empty DeleteOptions.
+HELM_DELETE_OPTIONS = b'k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12\x00\x1a\x00"\x00'
+
+
+def test_delete_options_from_typed_clients() -> None:
+    assert decode(HELM_DELETE_OPTIONS) == {"apiVersion": "v1", "kind": "DeleteOptions"}
+    # gracePeriodSeconds=5, propagationPolicy=Foreground, dryRun=[All]
+    raw = b'\x08\x05"\nForeground*\x03All'
+    body = b"k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12" + bytes([len(raw)]) + raw
+    assert decode(body) == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "gracePeriodSeconds": 5,
+        "propagationPolicy": "Foreground",
+        "dryRun": ["All"],
+    }

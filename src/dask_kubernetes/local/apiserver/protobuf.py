@@ -1,6 +1,7 @@
 """Decode the protobuf bodies kubectl's imperative `create` commands send (they use the typed,
 protobuf client) for the few kinds a user creates that way: Namespace, ConfigMap, Secret,
-Service and Deployment. Other kinds answer 415, and JSON always works."""
+Service and Deployment, and the DeleteOptions helm sends. Other kinds answer 415, and JSON
+always works."""
 
 from __future__ import annotations
 
@@ -100,6 +101,18 @@ KINDS: dict[str, Schema] = {
     },
     "Service": {1: ("metadata", "message", _META), 2: ("spec", "message", _SERVICE_SPEC)},
     "Deployment": {1: ("metadata", "message", _META), 2: ("spec", "message", _DEPLOYMENT_SPEC)},
+    # The body of a DELETE from typed clients (helm's release cleanup).
+    "DeleteOptions": {
+        1: ("gracePeriodSeconds", "int", None),
+        2: (
+            "preconditions",
+            "message",
+            {1: ("uid", "string", None), 2: ("resourceVersion", "string", None)},
+        ),
+        3: ("orphanDependents", "bool", None),
+        4: ("propagationPolicy", "string", None),
+        5: ("dryRun", "strings", None),
+    },
 }
 _UNKNOWN: Schema = {
     1: ("typeMeta", "message", {1: ("apiVersion", "string", None), 2: ("kind", "string", None)}),

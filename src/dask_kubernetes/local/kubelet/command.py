@@ -1,7 +1,8 @@
 """Turn a container's `command`/`args` into an argv that runs here.
 
-Images are not pulled, so a container without `command` runs its `args`, as images whose entrypoint
-executes its arguments do (the Dask images). Programs resolve first in the compatibility shims, then
+Images are not pulled, so a container without `command` runs its image's entrypoint from `images`
+and then its `args`; for other images just its `args`, as images whose entrypoint executes its
+arguments do (the Dask images). Programs resolve first in the compatibility shims, then
 in the stand-in's own Python environment, then on the host PATH.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dask_kubernetes.local.kubelet.expansion import expand
+from dask_kubernetes.local.kubelet.images import entrypoint
 
 
 class CommandError(Exception):
@@ -30,7 +32,8 @@ def search_path(shim_dir: Path, container_path: str | None = None) -> str:
 
 def container_argv(container: Mapping[str, Any], env: Mapping[str, str], path: str) -> list[str]:
     """The expanded argv with argv[0] resolved to an executable file."""
-    raw = list(container.get("command") or []) + list(container.get("args") or [])
+    command = list(container.get("command") or []) or list(entrypoint(container.get("image", "")))
+    raw = command + list(container.get("args") or [])
     if not raw:
         image = container.get("image", "?")
         raise CommandError(f"container has no command or args (image {image!r} is not run)")

@@ -37,6 +37,7 @@ def _slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
         "metadata": {
             "name": meta.get("name"),
             "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
             "labels": dict(meta.get("labels") or {}),
             "deletionTimestamp": meta.get("deletionTimestamp"),
         },
@@ -81,8 +82,47 @@ def first(index: NameIndex, namespace: str, name: str) -> dict[str, Any] | None:
     return next(iter(index.get((namespace, name), ())), None)
 
 
-def cluster_pods(index: PodIndex, namespace: str, cluster: str) -> list[dict[str, Any]]:
-    return list(index.get((namespace, cluster), ()))
+def cluster_pods(
+    index: PodIndex, namespace: str, cluster: str, ghosts: Ghosts | None = None
+) -> list[dict[str, Any]]:
+    pods = list(index.get((namespace, cluster), ()))
+    return pods if ghosts is None else ghosts.hide(pods)
+
+
+@dataclass
+class Ghosts:
+    """Pods the index still holds although the API server has deleted them.
+
+    kopf re-lists when a watch's resourceVersion has expired (410 Gone) but never drops the
+    index entries of objects deleted during the gap, so each cluster's Pods are LISTed now and
+    then (`every` seconds) and what the index held before that LIST but the LIST lacks is hidden.
+    """
+
+    every: float = 60.0
+    _uids: set[str] = field(default_factory=set)
+    _next: dict[str, float] = field(default_factory=dict)
+
+    def due(self, key: str) -> bool:
+        """True at most once per `every` seconds per key (the first call is due)."""
+        now = time.monotonic()
+        if self._next.get(key, 0.0) > now:
+            return False
+        self._next[key] = now + self.every
+        return True
+
+    def record(
+        self, before: Iterable[Mapping[str, Any]], listed: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """`before`: the index's view taken before the LIST was sent; `listed`: its result."""
+        present = {p["metadata"].get("uid") for p in listed}
+        self._uids |= {
+            uid for p in before if (uid := p["metadata"].get("uid")) and uid not in present
+        }
+
+    def hide(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self._uids:
+            return pods
+        return [p for p in pods if p["metadata"].get("uid") not in self._uids]
 
 
 def placeholder_pod(name: str, labels: Mapping[str, str]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ async def reconcile(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> di
     if current.get("phase") == "Closing":
         return {}
     async with rt.locks[f"cluster/{namespace}/{name}"]:
-        pods = cache.cluster_pods(views.pods, namespace, name)
+        pods = cache.cluster_pods(views.pods, namespace, name, rt.ghosts)
         scheduler = await _ensure_scheduler(rt, cluster, pods)
         await _ensure_children(rt, views, cluster)
     ready = scheduler is not None and m.pod_is_ready(scheduler)
@@ -153,10 +153,20 @@ async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> 
 
 @kopf.timer(CLUSTER, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
 async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    rt = runtime(memo)
+    rt, views = runtime(memo), Views.of(kwargs)
     if await _close_if_idle(rt, body):
         return
-    _apply(body, patch, await reconcile(rt, Views.of(kwargs), body))
+    await _resync(rt, views, body)
+    _apply(body, patch, await reconcile(rt, views, body))
+
+
+async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
+    """Now and then, check the index's Pods of this cluster against a LIST (see `Ghosts`)."""
+    namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
+    if rt.ghosts.due(f"{namespace}/{name}"):
+        before = cache.cluster_pods(views.pods, namespace, name)
+        listed = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
+        rt.ghosts.record(before, listed)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "scheduler"})

@@ -21,9 +21,9 @@ TERMINAL = ("Successful", "Failed")
 _RUNNER_OUTCOME = {"Succeeded": "Successful", "Failed": "Failed"}
 
 
-def _runner(views: Views, namespace: str, name: str) -> dict[str, Any] | None:
+def _runner(rt: Runtime, views: Views, namespace: str, name: str) -> dict[str, Any] | None:
     runner = m.job_runner_name(name)
-    pods = cache.cluster_pods(views.pods, namespace, name)
+    pods = cache.cluster_pods(views.pods, namespace, name, rt.ghosts)
     return next((p for p in pods if p["metadata"]["name"] == runner), None)
 
 
@@ -44,7 +44,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
         # The runner's outcome first: once it has ended, nothing may be (re)created.
-        pod = _runner(views, namespace, name)
+        pod = _runner(rt, views, namespace, name)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase in _RUNNER_OUTCOME:
             status |= {"jobStatus": _RUNNER_OUTCOME[phase], "endTime": now()}

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dask_kubernetes.operator.controller.cache import Expectations
+from dask_kubernetes.operator.controller.cache import Expectations, Ghosts
 from dask_kubernetes.operator.kube import Kube
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Runtime:
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     debouncer: Debouncer = field(default_factory=Debouncer)
     expectations: Expectations = field(default_factory=Expectations)
+    ghosts: Ghosts = field(default_factory=Ghosts)
 
 
 def runtime(memo: Any) -> Runtime:

@@ -96,7 +96,7 @@ def _group_pods(rt: Runtime, views: Views, group: Mapping[str, Any]) -> list[dic
     labels = m.worker_labels(group["spec"]["cluster"], name)
     observed = [
         p
-        for p in cache.cluster_pods(views.pods, namespace, group["spec"]["cluster"])
+        for p in cache.cluster_pods(views.pods, namespace, group["spec"]["cluster"], rt.ghosts)
         if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == name
         and p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "worker"
     ]
