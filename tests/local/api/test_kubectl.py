@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,76 @@ def test_apply_get_scale_delete(kubeconfig: Path, namespace: str, tmp_path: Path
     kubectl(kubeconfig, "delete", "-n", namespace, "-f", str(manifest))
     gone = kubectl(kubeconfig, "get", "cm", "cfg", "-n", namespace, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+ROLLOUT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: roll}}
+  template:
+    metadata: {labels: {app: roll}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: c, image: ghcr.io/dask/dask}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: solo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: solo}}
+  template:
+    metadata: {labels: {app: solo}}
+    spec: {containers: [{name: c, image: ghcr.io/dask/dask}]}
+"""
+READY = {
+    "phase": "Running",
+    "podIP": "127.0.0.9",
+    "conditions": [{"type": "Ready", "status": "True"}],
+}
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen in time")
+        time.sleep(0.1)
+
+
+def test_replica_sets_scale_and_rollout_status(
+    kubeconfig: Path, standin: APIServer, namespace: str, tmp_path: Path
+) -> None:
+    """No kubelet runs here: the test reports the pods ready itself, as a kubelet would."""
+    manifest = tmp_path / "rollout.yaml"
+    manifest.write_text(ROLLOUT)
+    kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(manifest))
+
+    def get(*args: str) -> list[str]:
+        return kubectl(kubeconfig, "get", "-n", namespace, *args).stdout.split()
+
+    eventually(lambda: get("rs", "-l", "app=roll")[6:9] == ["2", "2", "0"], "2 pods")
+    table = get("rs", "-l", "app=roll")
+    assert table[:5] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert table[5].startswith("roll-")
+    for pod in get("pods", "-l", "app=roll", "-o", "name"):
+        ready = json.dumps({"status": READY})
+        kubectl(kubeconfig, "patch", pod, "-n", namespace, "--subresource=status", "-p", ready)
+    status = kubectl(
+        kubeconfig, "rollout", "status", "deployment/roll", "-n", namespace, "--timeout=30s"
+    )
+    assert 'deployment "roll" successfully rolled out' in status.stdout
+    table = get("deploy", "roll")
+    assert table[:5] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[5:9] == ["roll", "2/2", "2", "2"]
+
+    scaled = kubectl(kubeconfig, "scale", "rs", "solo", "--replicas=3", "-n", namespace)
+    assert "replicaset.apps/solo scaled" in scaled.stdout
+    eventually(lambda: get("rs", "solo", "-o", "jsonpath={.status.replicas}") == ["3"], "3 pods")
+    assert len(get("pods", "-l", "app=solo", "-o", "name")) == 3
 
 
 def test_pods_table_and_logs(

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("standin")
     [
         ("apis/policy/v1", "poddisruptionbudgets", "pdb"),
         ("apis/apps/v1", "deployments", "deploy"),
+        ("apis/apps/v1", "replicasets", "rs"),
         ("api/v1", "services", "svc"),
     ],
 )

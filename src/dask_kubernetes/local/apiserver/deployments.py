@@ -1,26 +1,45 @@
-"""A tiny Deployment controller (the controller-manager's part a stand-in needs): keeps
-`spec.replicas` pods from the template, owned by the Deployment, and reports status.
-Template changes replace pods (Recreate); there are no ReplicaSets."""
+"""The Deployment controller (kube-controller-manager's, cut down to what a stand-in needs).
+
+Each pod template gets a ReplicaSet `<deployment>-<pod-template-hash>` the Deployment controls
+(revision annotated); the strategy moves replicas from old ReplicaSets to the new one, and the
+ReplicaSets' status becomes the Deployment's. RollingUpdate follows Kubernetes: the new
+ReplicaSet grows while all stay within `replicas + maxSurge`, old ones shrink while
+`replicas - maxUnavailable` pods stay available. Recreate scales old ReplicaSets to 0 and the new
+one up once the old ones report no pods (pods still terminating are not waited for). Old
+ReplicaSets beyond `revisionHistoryLimit` are deleted.
+
+Not done: proportional scaling of a Deployment resized mid-rollout, `paused` (a paused Deployment
+still scales but makes no new ReplicaSet), progress deadlines, adopting orphaned ReplicaSets
+other than the one the template's name points at, hash collision counts."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import hashlib
 import json
 import logging
-import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from .backends import is_ready
+from . import clock
 from .errors import APIError
 from .objects import DeleteOptions, ObjectAPI
+from .replicasets import (
+    Controller,
+    Key,
+    compact,
+    controller_ref,
+    owner_ref,
+    replicas,
+    resource,
+    spec_int,
+)
 from .resources import ResourceType
-from .store import StoredEvent, Subscription
+from .store import StoredEvent
 
 log = logging.getLogger(__name__)
 HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
 
 
 def template_hash(deployment: dict[str, Any]) -> str:
@@ -29,154 +48,273 @@ def template_hash(deployment: dict[str, Any]) -> str:
     return digest[:10]
 
 
-class DeploymentController:
-    """Reconciles a Deployment whenever it or one of its pods changes."""
+def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    template = copy.deepcopy(template)
+    labels = (template.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(HASH_LABEL, None)
+    return template
+
+
+def _template(obj: dict[str, Any]) -> dict[str, Any]:
+    return dict((obj.get("spec") or {}).get("template") or {})
+
+
+def _count(obj: dict[str, Any] | None, field: str) -> int:
+    return int(((obj or {}).get("status") or {}).get(field, 0))
+
+
+def revision(obj: dict[str, Any]) -> int:
+    try:
+        return int((obj["metadata"].get("annotations") or {}).get(REVISION, 0))
+    except ValueError:
+        return 0
+
+
+def _scaled(value: Any, total: int, round_up: bool) -> int:
+    """An IntOrString (`2` or `"25%"`) in pods."""
+    if isinstance(value, str) and value.endswith("%"):
+        share = int(value[:-1]) * total
+        return -(-share // 100) if round_up else share // 100
+    return int(value)
+
+
+def is_recreate(deployment: dict[str, Any]) -> bool:
+    strategy = (deployment.get("spec") or {}).get("strategy") or {}
+    return bool(strategy.get("type") == "Recreate")
+
+
+def fenceposts(deployment: dict[str, Any]) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) in pods, as Kubernetes resolves them (Recreate: 0, 0)."""
+    if is_recreate(deployment):
+        return 0, 0
+    wanted = replicas(deployment)
+    rolling = ((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+    surge = _scaled(rolling.get("maxSurge", "25%"), wanted, round_up=True)
+    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), wanted, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return surge, min(unavailable, wanted)
+
+
+def set_condition(status: dict[str, Any], kind: str, ok: bool, reason: str, message: str) -> None:
+    """Kubernetes' SetDeploymentCondition: no change when status and reason are unchanged."""
+    conditions = status.get("conditions") or []
+    current: dict[str, Any] = next((c for c in conditions if c.get("type") == kind), {})
+    state = "True" if ok else "False"
+    if current.get("status") == state and current.get("reason") == reason:
+        return
+    now = clock.now()
+    since = current.get("lastTransitionTime", now) if current.get("status") == state else now
+    condition = {
+        "type": kind,
+        "status": state,
+        "lastUpdateTime": now,
+        "lastTransitionTime": since,
+        "reason": reason,
+        "message": message,
+    }
+    status["conditions"] = [c for c in conditions if c.get("type") != kind] + [condition]
+
+
+def new_replicas(
+    deployment: dict[str, Any], new: dict[str, Any] | None, olds: list[dict[str, Any]]
+) -> int:
+    """What the new ReplicaSet should have now (Kubernetes' NewRSNewReplicas): Recreate waits
+    for the old ones to be empty; RollingUpdate grows it within `replicas + maxSurge` pods."""
+    wanted, current = replicas(deployment), replicas(new) if new else 0
+    if is_recreate(deployment):
+        settled = all(not replicas(rs) and not _count(rs, "replicas") for rs in olds)
+        return wanted if settled else min(current, wanted)
+    if current >= wanted:
+        return wanted
+    room = wanted + fenceposts(deployment)[0] - current - sum(map(replicas, olds))
+    return current + max(0, min(room, wanted - current))
+
+
+def old_replicas(
+    deployment: dict[str, Any], new: dict[str, Any], olds: list[dict[str, Any]]
+) -> list[int]:
+    """What each old ReplicaSet keeps (Kubernetes' reconcileOldReplicaSets): Recreate keeps
+    none; RollingUpdate drops unhealthy pods first, then available ones while `replicas -
+    maxUnavailable` stay available, oldest ReplicaSet first."""
+    counts = [0 if is_recreate(deployment) else replicas(rs) for rs in olds]
+    min_available = replicas(deployment) - fenceposts(deployment)[1]
+    budget = sum(counts) + _count(new, "availableReplicas") - min_available
+    if budget <= 0:
+        return counts
+    for index, rs in enumerate(olds):
+        cut = max(min(budget, counts[index] - _count(rs, "availableReplicas")), 0)
+        counts[index] -= cut
+        budget -= cut
+    surplus = sum(_count(rs, "availableReplicas") for rs in [new, *olds]) - min_available
+    for index in range(len(olds)):
+        cut = max(min(counts[index], surplus), 0)
+        counts[index] -= cut
+        surplus -= cut
+    return counts
+
+
+class DeploymentController(Controller):
+    """Reconciles a Deployment whenever it or one of its ReplicaSets changes."""
 
     def __init__(self, objects: ObjectAPI) -> None:
-        self._objects = objects
-        deployments = objects.resources.lookup("apps", "v1", "deployments")
-        pods = objects.resources.lookup("", "v1", "pods")
-        assert deployments is not None and pods is not None
-        self._deployments: ResourceType = deployments
-        self._pods: ResourceType = pods
-        self._tasks: list[asyncio.Task[None]] = []
-        self._subscriptions: list[Subscription] = []
+        self._deployments = resource(objects, "apps", "deployments")
+        self._replica_sets = resource(objects, "apps", "replicasets")
+        super().__init__(objects, (self._deployments, self._replica_sets))
 
-    def start(self) -> None:
-        store = self._objects.store
-        for resource in (self._deployments, self._pods):
-            subscription, _ = store.subscribe(resource.storage_key, store.revision)
-            self._subscriptions.append(subscription)
-            self._tasks.append(asyncio.get_running_loop().create_task(self._follow(subscription)))
+    def affected(self, event: StoredEvent) -> Iterable[Key]:
+        return self.owners_of(event, self._replica_sets, "Deployment")
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        self._subscriptions.clear()
-
-    async def _follow(self, subscription: Subscription) -> None:
-        try:
-            while (event := await subscription.queue.get()) is not None:
-                batch, closed = [event], False
-                while not subscription.queue.empty():
-                    queued = subscription.queue.get_nowait()
-                    if queued is None:
-                        closed = True
-                        break
-                    batch.append(queued)
-                for namespace, name in sorted(self._affected(batch)):
-                    self.reconcile_named(namespace, name)
-                if closed:
-                    return
-        finally:
-            self._objects.store.unsubscribe(subscription)
-
-    def pending_events(self) -> int:
-        """Events not yet handled (0 means every write so far has been reconciled)."""
-        return sum(subscription.queue.qsize() for subscription in self._subscriptions)
-
-    def _affected(self, events: list[StoredEvent]) -> set[tuple[str, str]]:
-        """The Deployments these events concern: the one changed, or the pods' owners — a
-        change reconciles only what it touches."""
-        affected: set[tuple[str, str]] = set()
-        for event in events:
-            if event.storage == self._deployments.storage_key:
-                if event.type != "DELETED":
-                    affected.add((event.namespace, event.object["metadata"]["name"]))
-                continue
-            for obj in (event.object, event.previous):
-                for ref in (obj or {}).get("metadata", {}).get("ownerReferences") or []:
-                    if ref.get("kind") == "Deployment" and ref.get("name"):
-                        affected.add((event.namespace, ref["name"]))
-        return affected
-
-    def reconcile_named(self, namespace: str, name: str) -> None:
-        deployment = self._objects.store.get(self._deployments.storage_key, namespace, name)
-        if deployment is None or deployment["metadata"].get("deletionTimestamp"):
-            return
-        try:
-            self.reconcile(deployment)
-        except APIError as error:
-            log.debug("deployment reconcile of %s/%s: %s", namespace, name, error.message)
-
-    def _owned_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        owned = self._objects.store.dependents(
-            deployment["metadata"]["uid"], self._pods.storage_key
-        )
-        return [pod for _, pod in owned]
+    def manages(self, obj: dict[str, Any]) -> bool:
+        return not obj["metadata"].get("deletionTimestamp")
 
     def reconcile(self, deployment: dict[str, Any]) -> None:
-        meta = deployment["metadata"]
-        namespace = meta["namespace"]
-        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
-        current_hash = template_hash(deployment)
-        pods = [
-            p for p in self._owned_pods(deployment) if not p["metadata"].get("deletionTimestamp")
-        ]
-        current = [
-            p for p in pods if p["metadata"].get("labels", {}).get(HASH_LABEL) == current_hash
-        ]
-        stale = [p for p in pods if p not in current]
-        for pod in stale + current[wanted:]:
-            with contextlib.suppress(APIError):
+        uid = deployment["metadata"]["uid"]
+        owned = sorted(
+            (
+                rs
+                for _, rs in self._objects.store.dependents(uid, self._replica_sets.storage_key)
+                if controller_ref(rs).get("uid") == uid
+                and not rs["metadata"].get("deletionTimestamp")
+            ),
+            key=lambda rs: (rs["metadata"]["creationTimestamp"], rs["metadata"]["name"]),
+        )
+        template = _without_hash(_template(deployment))
+        new = next((rs for rs in owned if _without_hash(_template(rs)) == template), None)
+        olds = [rs for rs in owned if rs is not new]
+        next_revision = max(map(revision, olds), default=0) + 1
+        if new is None and (deployment.get("spec") or {}).get("paused"):
+            self._report(deployment, None, olds)
+            return
+        target, scaled = new_replicas(deployment, new, olds), False
+        if new is None:
+            new = self._create(deployment, target, next_revision)
+        else:
+            if revision(new) < next_revision:
+                self._write(self._replica_sets, new, annotations={REVISION: str(next_revision)})
+            scaled = replicas(new) != target
+            if scaled:  # old ones wait for the next pass, as in Kubernetes
+                self._write(self._replica_sets, new, replicas=target)
+        if revision(deployment) != revision(new):
+            self._write(self._deployments, deployment, annotations={REVISION: str(revision(new))})
+        if not scaled:
+            for rs, count in zip(olds, old_replicas(deployment, new, olds), strict=True):
+                if replicas(rs) != count:
+                    self._write(self._replica_sets, rs, replicas=count)
+        self._clean_up(deployment, olds)
+        self._report(deployment, new, olds)
+
+    def _clean_up(self, deployment: dict[str, Any], olds: list[dict[str, Any]]) -> None:
+        """Delete the oldest idle ReplicaSets beyond `revisionHistoryLimit`."""
+        limit = spec_int(deployment, "revisionHistoryLimit", 10)
+        for rs in sorted(olds, key=revision)[: max(len(olds) - limit, 0)]:
+            meta = rs["metadata"]
+            settled = _count(rs, "observedGeneration") >= meta.get("generation", 1)
+            if not replicas(rs) and not _count(rs, "replicas") and settled:
                 self._objects.delete(
-                    self._pods, namespace, pod["metadata"]["name"], DeleteOptions()
+                    self._replica_sets, meta["namespace"], meta["name"], DeleteOptions()
                 )
-        for _ in range(wanted - len(current)):
-            self._objects.create(self._pods, namespace, self._pod_for(deployment, current_hash))
-        self._report(deployment, wanted)
 
-    def _pod_for(self, deployment: dict[str, Any], current_hash: str) -> dict[str, Any]:
-        meta = deployment["metadata"]
-        template = copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
-        pod_meta = template.get("metadata") or {}
-        labels = dict(pod_meta.get("labels") or {})
-        labels[HASH_LABEL] = current_hash
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
+    def _write(
+        self,
+        kind: ResourceType,
+        obj: dict[str, Any],
+        *,
+        replicas: int | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> None:
+        """Update a Deployment or ReplicaSet, and the caller's copy with it."""
+        meta = obj["metadata"]
+        updated = copy.deepcopy(obj)
+        if replicas is not None:
+            updated.setdefault("spec", {})["replicas"] = replicas
+        if annotations:
+            updated["metadata"]["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+        obj.update(self._objects.update(kind, meta["namespace"], meta["name"], updated))
+
+    def _create(self, deployment: dict[str, Any], count: int, number: int) -> dict[str, Any]:
+        meta, spec = deployment["metadata"], deployment.get("spec") or {}
+        hashed = template_hash(deployment)
+        template = _template(deployment)
+        labels = {**((template.get("metadata") or {}).get("labels") or {}), HASH_LABEL: hashed}
+        template["metadata"] = {**(template.get("metadata") or {}), "labels": labels}
+        selector = copy.deepcopy(spec.get("selector") or {})
+        selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: hashed}
+        rs_spec = {"replicas": count, "selector": selector, "template": template}
+        if "minReadySeconds" in spec:
+            rs_spec["minReadySeconds"] = spec["minReadySeconds"]
+        name = f"{meta['name']}-{hashed}"
+        body = {
+            "apiVersion": self._replica_sets.api_version,
+            "kind": self._replica_sets.kind,
             "metadata": {
-                "name": f"{meta['name']}-{current_hash[:8]}-{uuid.uuid4().hex[:5]}",
+                "name": name,
                 "labels": labels,
-                "annotations": dict(pod_meta.get("annotations") or {}),
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": meta["name"],
-                        "uid": meta["uid"],
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
+                "annotations": {REVISION: str(number)},
+                "ownerReferences": [owner_ref(deployment, self._deployments)],
             },
-            "spec": template.get("spec") or {},
+            "spec": rs_spec,
         }
+        try:
+            return self._objects.create(self._replica_sets, meta["namespace"], body)
+        except APIError as error:
+            if error.code != 409:
+                raise
+        orphan = self._objects.get(self._replica_sets, meta["namespace"], name)
+        if controller_ref(orphan) or _without_hash(_template(orphan)) != _without_hash(template):
+            raise APIError(409, f"replicaset {name} exists and is not this deployment's")
+        refs = orphan["metadata"].get("ownerReferences") or []
+        orphan["metadata"]["ownerReferences"] = [*refs, owner_ref(deployment, self._deployments)]
+        return self._objects.update(self._replica_sets, meta["namespace"], name, orphan)
 
-    def _report(self, deployment: dict[str, Any], wanted: int) -> None:
-        pods = [
-            p for p in self._owned_pods(deployment) if not p["metadata"].get("deletionTimestamp")
-        ]
-        ready = sum(1 for p in pods if is_ready(p))
-        status = {
-            "observedGeneration": deployment["metadata"].get("generation", 1),
-            "replicas": len(pods),
-            "updatedReplicas": len(pods),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "unavailableReplicas": max(wanted - ready, 0),
-        }
-        status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
-        if (deployment.get("status") or {}) == status:
+    def _report(
+        self, deployment: dict[str, Any], new: dict[str, Any] | None, olds: list[dict[str, Any]]
+    ) -> None:
+        """Kubernetes' calculateStatus and syncRolloutStatus, from the ReplicaSets' status."""
+        everything = ([new] if new else []) + olds
+        wanted = replicas(deployment)
+        available = sum(_count(rs, "availableReplicas") for rs in everything)
+        previous = deployment.get("status") or {}
+        status = compact(
+            {
+                "observedGeneration": deployment["metadata"].get("generation", 1),
+                "replicas": sum(_count(rs, "replicas") for rs in everything),
+                "updatedReplicas": _count(new, "replicas"),
+                "readyReplicas": sum(_count(rs, "readyReplicas") for rs in everything),
+                "availableReplicas": available,
+                "unavailableReplicas": max(sum(map(replicas, everything)) - available, 0),
+            },
+            "observedGeneration",
+        )
+        status["conditions"] = copy.deepcopy(previous.get("conditions") or [])
+        if available >= wanted - fenceposts(deployment)[1]:
+            set_condition(
+                status,
+                "Available",
+                True,
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+            )
+        else:
+            set_condition(
+                status,
+                "Available",
+                False,
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            )
+        if new is not None:
+            name = new["metadata"]["name"]
+            counts = (status.get("updatedReplicas", 0), status.get("replicas", 0), available)
+            if counts == (wanted, wanted, wanted):
+                reason, message = "NewReplicaSetAvailable", "has successfully progressed."
+            else:
+                reason, message = "ReplicaSetUpdated", "is progressing."
+            set_condition(status, "Progressing", True, reason, f'ReplicaSet "{name}" {message}')
+        if previous == status:
             return
         meta = deployment["metadata"]
         updated = copy.deepcopy(deployment)
         updated["status"] = status
-        with contextlib.suppress(APIError):
-            self._objects.update(
-                self._deployments, meta["namespace"], meta["name"], updated, "status"
-            )
+        self._objects.update(self._deployments, meta["namespace"], meta["name"], updated, "status")

@@ -49,6 +49,20 @@ class ResourceType:
         return (self.group, self.plural)
 
 
+def _scalable_app(plural: str, kind: str, short_name: str) -> ResourceType:
+    """An `apps/v1` workload with `status` and `scale` subresources."""
+    return ResourceType(
+        "apps",
+        "v1",
+        plural,
+        kind,
+        short_names=(short_name,),
+        status=True,
+        scale=ScaleSpec(".spec.replicas", ".status.replicas", ".spec.selector"),
+        categories=("all",),
+    )
+
+
 def _core(plural: str, kind: str, **kwargs: Any) -> ResourceType:
     return ResourceType("", "v1", plural, kind, **kwargs)
 
@@ -78,16 +92,8 @@ BUILTINS: tuple[ResourceType, ...] = (
     _core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
     _core("nodes", "Node", namespaced=False, short_names=("no",), status=True),
     _core("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), status=True),
-    ResourceType(
-        "apps",
-        "v1",
-        "deployments",
-        "Deployment",
-        short_names=("deploy",),
-        status=True,
-        scale=ScaleSpec(".spec.replicas", ".status.replicas", ".status.selector"),
-        categories=("all",),
-    ),
+    _scalable_app("deployments", "Deployment", "deploy"),
+    _scalable_app("replicasets", "ReplicaSet", "rs"),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
     ResourceType(

@@ -1,5 +1,5 @@
 """The `scale` subresource: an `autoscaling/v1` Scale view of the replica paths a resource
-(a Deployment, or a CRD declaring `subresources.scale`) names."""
+(a Deployment, a ReplicaSet, or a CRD declaring `subresources.scale`) names."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .errors import APIError, conflict
 from .objects import ObjectAPI
 from .patch import apply_patch
 from .resources import ResourceType
+from .selectors import selector_to_string
 
 
 def _dotted(obj: dict[str, Any], path: str) -> Any:
@@ -39,6 +40,8 @@ def get_scale(
     status: dict[str, Any] = {"replicas": _dotted(obj, resource.scale.status_replicas_path) or 0}
     if resource.scale.label_selector_path:
         selector = _dotted(obj, resource.scale.label_selector_path)
+        if isinstance(selector, dict):  # a built-in kind's `spec.selector`
+            selector = selector_to_string(selector)
         if selector:
             status["selector"] = selector
     return {

@@ -19,6 +19,7 @@ from .gc import GarbageCollector
 from .ipalloc import ClusterIPAllocator
 from .kinds import DEFAULT_NAMESPACES
 from .objects import ObjectAPI
+from .replicasets import ReplicaSetController
 from .requestinfo import RequestInfo, parse_request
 from .resources import ResourceRegistry
 from .routes import ResourceRoutes, json_response
@@ -55,6 +56,7 @@ class APIServer:
         self.objects = ObjectAPI(self.store, self.resources, self.allocator)
         self._gc: GarbageCollector | None = None
         self._deployments: DeploymentController | None = None
+        self._replica_sets: ReplicaSetController | None = None
         self._routes = ResourceRoutes(self.objects, self.faults, self.state_dir, bookmark_interval)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -78,6 +80,13 @@ class APIServer:
             raise RuntimeError("the API server is not started")
         return self._deployments
 
+    @property
+    def replicaset_controller(self) -> ReplicaSetController:
+        """The running ReplicaSet controller (tests await `pending_events() == 0`)."""
+        if self._replica_sets is None:
+            raise RuntimeError("the API server is not started")
+        return self._replica_sets
+
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._gc = GarbageCollector(self.objects)
@@ -85,6 +94,8 @@ class APIServer:
         self._gc.start()
         self._deployments = DeploymentController(self.objects)
         self._deployments.start()
+        self._replica_sets = ReplicaSetController(self.objects)
+        self._replica_sets.start()
         for name in DEFAULT_NAMESPACES:
             self.objects.ensure_namespace(name)
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -116,6 +127,9 @@ class APIServer:
         if self._deployments is not None:
             await self._deployments.stop()
             self._deployments = None
+        if self._replica_sets is not None:
+            await self._replica_sets.stop()
+            self._replica_sets = None
         if self._gc is not None:
             await self._gc.stop()
             self._gc = None

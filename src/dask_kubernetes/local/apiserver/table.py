@@ -114,6 +114,11 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
         ("Up-to-date", lambda d: _status(d).get("updatedReplicas", 0)),
         ("Available", lambda d: _status(d).get("availableReplicas", 0)),
     ],
+    ("apps", "replicasets"): [
+        ("Desired", lambda rs: _spec(rs).get("replicas", 1)),
+        ("Current", lambda rs: _status(rs).get("replicas", 0)),
+        ("Ready", lambda rs: _status(rs).get("readyReplicas", 0)),
+    ],
     ("apiextensions.k8s.io", "customresourcedefinitions"): [
         ("Created At", lambda c: c["metadata"].get("creationTimestamp")),
     ],
