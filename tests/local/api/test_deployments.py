@@ -407,3 +407,29 @@ def test_a_recreated_deployment_adopts_its_orphaned_replica_set(cluster: Cluster
     assert controller_of(adopted).uid == again.metadata.uid
     assert {p.metadata.name for p in cluster.pods()} == {p.metadata.name for p in pods}
     assert len(cluster.replica_sets()) == 1
+
+
+def test_the_server_stores_kubernetes_defaults(cluster: Cluster) -> None:
+    """Clients read defaults back (helm's --wait uses the rolling update's maxUnavailable)."""
+    manifest = deployment(2)
+    del manifest["spec"]["replicas"]
+    cluster.apps.create_namespaced_deployment(cluster.namespace, manifest)
+    stored = cluster.deployment()
+    assert stored.spec.replicas == 1
+    assert stored.spec.revision_history_limit == 10
+    assert stored.spec.progress_deadline_seconds == 600
+    assert stored.spec.strategy.type == "RollingUpdate"
+    assert stored.spec.strategy.rolling_update.max_unavailable == "25%"
+    assert stored.spec.strategy.rolling_update.max_surge == "25%"
+    # An update that leaves a default out gets it again, and changes no generation.
+    generation = stored.metadata.generation
+    manifest = cluster.apps.api_client.sanitize_for_serialization(stored)
+    del manifest["spec"]["strategy"]
+    cluster.apps.replace_namespaced_deployment("scheduler", cluster.namespace, manifest)
+    again = cluster.deployment()
+    assert again.spec.strategy.type == "RollingUpdate"
+    assert again.metadata.generation == generation
+    recreate = deployment(1, strategy={"type": "Recreate"})
+    recreate["metadata"]["name"] = "recreated"
+    cluster.apps.create_namespaced_deployment(cluster.namespace, recreate)
+    assert cluster.deployment("recreated").spec.strategy.rolling_update is None

@@ -40,6 +40,27 @@ def prepare_pod(pod: dict[str, Any]) -> None:
     pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
 
 
+def is_workload(resource: ResourceType) -> bool:
+    return resource.group == "apps" and resource.plural in ("deployments", "replicasets")
+
+
+def default_workload(resource: ResourceType, obj: dict[str, Any]) -> None:
+    """The defaults a real API server stores for Deployments and ReplicaSets (clients such as
+    helm's `--wait` read them back, e.g. the rolling update's 25% maxUnavailable)."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    if resource.plural != "deployments":
+        return
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+
+
 def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> None:
     spec = service.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")

@@ -220,6 +220,8 @@ class ObjectAPI:
         elif kinds.is_crd(resource):
             kinds.prepare_crd(obj)
             self.resources.register_crd(obj)
+        elif kinds.is_workload(resource):
+            kinds.default_workload(resource, obj)
 
     def update(
         self,
@@ -279,6 +281,8 @@ class ObjectAPI:
         if resource.custom:
             new = self._admit(resource, new)
             meta = new["metadata"]
+        if kinds.is_workload(resource) and subresource != "status":
+            kinds.default_workload(resource, new)
         if _content(new, resource) != _content(current, resource):
             meta["generation"] = old_meta.get("generation", 1) + 1
         if kinds.is_core(resource, "services"):
