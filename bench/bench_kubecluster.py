@@ -6,8 +6,8 @@ KubeCluster with its own operator against a fresh stand-in, in its own virtual e
 - ours: `.venv`, `LocalKubernetes(operator=True)`;
 - upstream: `bench/.venvs/upstream` (`pip install dask-kubernetes==2026.3.0 distributed==<ours>`),
   its CRDs and its operator (`kopf run -m dask_kubernetes.operator.controller`). Upstream's
-  operator makes Deployments, which the stand-in stores but does not run, so this script adds a
-  minimal Deployment controller (pods from the template, owner references) for that side only.
+  operator makes one Deployment per worker; the stand-in runs them (Deployment -> ReplicaSet ->
+  Pod) as kube-controller-manager would.
 
 Measured: `KubeCluster(n_workers=2)` until two workers are connected, then `scale(20)` until
 twenty are. Run: .venv/bin/python bench/bench_kubecluster.py [--workers 20] [--repeat 1]
@@ -23,14 +23,13 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import kr8s
 import yaml
-from kr8s.objects import CustomResourceDefinition, Pod
+from kr8s.objects import CustomResourceDefinition
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM_VENV = ROOT / "bench" / ".venvs" / "upstream"
@@ -104,71 +103,6 @@ def upstream_crds() -> list[dict[str, Any]]:
     return crds
 
 
-class DeploymentController:
-    """Just enough of kube-controller-manager for upstream: Deployment replicas -> owned Pods."""
-
-    def __init__(self, kubeconfig: str) -> None:
-        self.api = kr8s.api(kubeconfig=kubeconfig)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench deployments", daemon=True)
-
-    def __enter__(self) -> DeploymentController:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(Exception):
-                self._reconcile()
-            self._stop.wait(0.1)
-
-    def _reconcile(self) -> None:
-        pods = list(self.api.get("pods", namespace=kr8s.ALL, raw=True))
-        for deployment in self.api.get("deployments", namespace=kr8s.ALL, raw=True):
-            meta = deployment["metadata"]
-            owned = [
-                p
-                for p in pods
-                if any(
-                    o.get("uid") == meta["uid"] for o in p["metadata"].get("ownerReferences", [])
-                )
-                and not p["metadata"].get("deletionTimestamp")
-            ]
-            wanted = deployment["spec"].get("replicas", 1)
-            for _ in range(wanted - len(owned)):
-                self._create_pod(deployment)
-            for extra in owned[wanted:]:
-                Pod(extra, api=self.api).delete()
-
-    def _create_pod(self, deployment: Any) -> None:
-        meta = deployment["metadata"]
-        template = deployment["spec"]["template"]
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": f"{meta['name']}-{secrets.token_hex(3)}",
-                "namespace": meta["namespace"],
-                "labels": template.get("metadata", {}).get("labels", {}),
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": meta["name"],
-                        "uid": meta["uid"],
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": template["spec"],
-        }
-        Pod(pod, api=self.api).create()
-
-
 @contextlib.contextmanager
 def upstream_operator(kubeconfig: str, log: Path) -> Iterator[None]:
     env = dict(os.environ, KUBECONFIG=kubeconfig)
@@ -202,7 +136,7 @@ def run_upstream(workers: int, forward: bool) -> dict[str, float]:
     with LocalKubernetes(operator=False) as k8s:
         install_crds(k8s.kubeconfig, upstream_crds())
         log = Path(os.environ.get("BENCH_OPERATOR_LOG", Path(k8s.state_dir) / "operator.log"))
-        with DeploymentController(k8s.kubeconfig), upstream_operator(k8s.kubeconfig, log):
+        with upstream_operator(k8s.kubeconfig, log):
             return measure(UPSTREAM_PYTHON, k8s.kubeconfig, workers, forward)
 
 

@@ -132,6 +132,7 @@ def _run_one(
         group_url = f"{GROUP}/namespaces/{ns}/daskworkergroups/b-default"
         _wait("the default worker group", lambda: http.get(group_url).status_code == 200, 120)
         time.sleep(2)  # let creation handlers settle before the measured window
+        assert k8s.api_server is not None
         audit = k8s.api_server.audit
         first = len(audit)
         start = time.monotonic()
@@ -192,7 +193,7 @@ def main() -> int:
             results.append(result)
             print(
                 f"{result.name:>18}: {result.seconds:7.2f} s to {result.workers} worker pods, "
-                f"{result.requests} API requests ({result.requests / result.workers:.2f}/worker)"
+                f"{result.requests} API requests ({result.requests / result.workers:.3f}/worker)"
                 + (f"  [{result.note}]" if result.note else ""),
                 flush=True,
             )
@@ -206,7 +207,7 @@ def main() -> int:
         print(
             f"time ratio ours/upstream: {ours.seconds / theirs.seconds:.2f}; "
             "requests per worker ours/upstream: "
-            f"{(ours.requests / ours.workers) / (theirs.requests / theirs.workers):.2f}"
+            f"{(ours.requests / ours.workers) / (theirs.requests / theirs.workers):.3f}"
         )
     else:
         print(f"upstream venv missing ({UPSTREAM_PYTHON}); ran ours only")

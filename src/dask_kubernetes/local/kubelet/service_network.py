@@ -78,7 +78,7 @@ class ServiceNetwork:
 
     def _desired_routes(self) -> dict[ForwardKey, tuple[str, dict[str, Any]]]:
         routes: dict[ForwardKey, tuple[str, dict[str, Any]]] = {}
-        for key, service in self._services().items():
+        for key, service in list(self._services().items()):  # the informer updates it meanwhile
             spec = service.get("spec") or {}
             ips = []
             if spec.get("clusterIP") and spec["clusterIP"] != "None":
@@ -127,7 +127,7 @@ class ServiceNetwork:
             self.lb_pool.release(owner)
 
     async def _sync_load_balancers(self) -> None:
-        for key, service in self._services().items():
+        for key, service in list(self._services().items()):  # the informer updates it meanwhile
             if (service.get("spec") or {}).get("type") != "LoadBalancer":
                 continue
             ingress = [{"ip": self.lb_pool.allocate(key), "ipMode": "VIP"}]
@@ -143,7 +143,7 @@ class ServiceNetwork:
 
     async def _sync_endpoints(self) -> None:
         pods = list(self._pods().values())
-        for key, service in self._services().items():
+        for key, service in list(self._services().items()):  # the informer updates it meanwhile
             if not (service.get("spec") or {}).get("selector"):
                 continue  # Selector-less Services have user-managed Endpoints.
             subsets = endpoints_subsets(service, pods)
@@ -184,7 +184,7 @@ class ServiceNetwork:
     def _sync_dns(self) -> None:
         ready: dict[str, list[str]] = {}
         pods = list(self._pods().values())
-        for key, service in self._services().items():
+        for key, service in list(self._services().items()):  # the informer updates it meanwhile
             ready[key] = sorted(
                 str(p["status"]["podIP"]) for p in pods if selects(service, p) and pod_is_ready(p)
             )

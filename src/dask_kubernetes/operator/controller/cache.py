@@ -103,9 +103,13 @@ class Ghosts:
     _next: dict[str, float] = field(default_factory=dict)
 
     def due(self, key: str) -> bool:
-        """True at most once per `every` seconds per key (the first call is due)."""
+        """True once per `every` seconds per key, the first time `every` after the first call
+        (kopf's index is exact right after its initial listing)."""
         now = time.monotonic()
-        if self._next.get(key, 0.0) > now:
+        if key not in self._next:
+            self._next[key] = now + self.every
+            return False
+        if self._next[key] > now:
             return False
         self._next[key] = now + self.every
         return True

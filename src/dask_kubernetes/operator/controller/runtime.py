@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dask_kubernetes.operator.controller.cache import Expectations, Ghosts
+from dask_kubernetes.operator.controller.status import StatusWriter
 from dask_kubernetes.operator.kube import Kube
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Runtime:
     debouncer: Debouncer = field(default_factory=Debouncer)
     expectations: Expectations = field(default_factory=Expectations)
     ghosts: Ghosts = field(default_factory=Ghosts)
+    status: StatusWriter = field(default_factory=StatusWriter)
 
 
 def runtime(memo: Any) -> Runtime:

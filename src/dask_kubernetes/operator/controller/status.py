@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import Any
 
+from dask_kubernetes.operator.kube import Kube
 from dask_kubernetes.operator.manifests import condition
 
 
@@ -37,3 +39,37 @@ def apply(
     patch_status: MutableMapping[str, Any], current: Mapping[str, Any], desired: Mapping[str, Any]
 ) -> None:
     patch_status.update(changes(current, desired))
+
+
+class StatusWriter:
+    """PATCHes `status` with only what changed, remembering its own writes.
+
+    An event handler and a timer may reconcile the same object from bodies taken before either
+    wrote; comparing with what this process last wrote (one writer at a time per object) keeps
+    them from writing the same change twice. Only the operator writes these statuses, so its
+    memory is a valid overlay.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._written: dict[str, dict[str, Any]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._limit = limit
+
+    async def write(
+        self, kube: Kube, path: str, body: Mapping[str, Any], desired: Mapping[str, Any]
+    ) -> bool:
+        """True when a PATCH was sent (`path` is the object's, without `/status`)."""
+        uid = str(body["metadata"].get("uid", path))
+        async with self._locks.setdefault(uid, asyncio.Lock()):
+            current = {**(body.get("status") or {}), **self._written.get(uid, {})}
+            delta = changes(current, desired)
+            if not delta:
+                return False
+            await kube.patch(f"{path}/status", {"status": delta})
+            self._written.pop(uid, None)  # re-insert last: the oldest entries go first
+            self._written[uid] = {**current, **delta}
+        while len(self._written) > self._limit:
+            oldest = next(iter(self._written))
+            del self._written[oldest]
+            self._locks.pop(oldest, None)
+        return True

@@ -13,7 +13,6 @@ from dask_kubernetes.operator import manifests as m
 from dask_kubernetes.operator.controller import cache, events
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import changes
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
@@ -151,26 +150,34 @@ async def _adopt(rt: Runtime, group: Mapping[str, Any]) -> None:
         )
 
 
-async def _handle(memo: Any, views: Views, body: kopf.Body, patch: kopf.Patch) -> None:
-    rt = runtime(memo)
+async def _converge(rt: Runtime, views: Views, body: Mapping[str, Any]) -> None:
+    """Reconcile, then write the status the group should show (one PATCH, only on a change)."""
     await _adopt(rt, body)
     desired_status = await reconcile(rt, views, body)
     reason = desired_status.get("reason")
     if reason and (body.get("status") or {}).get("reason") != reason:  # once, not every tick
         events.warning(body, reason="ClusterNotFound", message=desired_status["reason"])
-    patch.status.update(changes(body.get("status") or {}, desired_status))
+    meta = body["metadata"]
+    path = resource_path(meta["namespace"], "daskworkergroups", meta["name"])
+    await rt.status.write(rt.kube, path, body, desired_status)
 
 
-@kopf.on.resume(GROUP, id="resume", backoff=RETRY)
-@kopf.on.create(GROUP, id="create", backoff=RETRY)
-@kopf.on.update(GROUP, id="scale", field="spec.worker.replicas", backoff=RETRY)
-async def on_change(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    await _handle(memo, Views.of(kwargs), body, patch)
+@kopf.on.event(GROUP)
+async def on_group_event(memo: Any, body: kopf.Body, event: Any, **kwargs: Any) -> None:
+    """Created, scaled, edited, or found at start-up: converge on what it says now.
+
+    Level-triggered on every event rather than kopf's create/update handlers, so kopf writes no
+    per-object state (annotations) and a scale to N costs N pod creations and one status PATCH.
+    Errors are logged; the timer below converges within seconds.
+    """
+    if event.get("type") == "DELETED" or m.is_terminating(body):
+        return
+    await _converge(runtime(memo), Views.of(kwargs), body)
 
 
-@kopf.timer(GROUP, id="converge", interval=5.0, initial_delay=5.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    await _handle(memo, Views.of(kwargs), body, patch)
+@kopf.timer(GROUP, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
+async def on_timer(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
+    await _converge(runtime(memo), Views.of(kwargs), body)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "worker"}, when=_worker_gone)
@@ -186,9 +193,6 @@ async def on_worker_gone(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     async def run() -> None:
         current = await rt.kube.get(path)
         if current is not None and not m.is_terminating(current):
-            status = await reconcile(rt, views, current)
-            delta = changes(current.get("status") or {}, status)
-            if delta:
-                await rt.kube.patch(f"{path}/status", {"status": delta})
+            await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
 
     rt.debouncer.trigger(path, run)
