@@ -6,9 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from operator_examples import local_cluster
 
 from dask_kubernetes.operator.controller import cache
-from dask_kubernetes.operator.controller.cache import Expectations, Ghosts
+from dask_kubernetes.operator.controller import cluster as cluster_handlers
+from dask_kubernetes.operator.controller.cache import Expectations, Ghosts, Views
+from dask_kubernetes.operator.controller.runtime import Runtime
 from dask_kubernetes.operator.controller.status import StatusWriter
 
 LABELS = {"dask.org/workergroup-name": "g"}
@@ -177,3 +180,44 @@ async def test_concurrent_writers_send_one_patch() -> None:
         writer.write(kube, "/g", stale, {"replicas": 200}),  # type: ignore[arg-type]
     )
     assert sorted(sent) == [False, True] and len(kube.patches) == 1
+
+
+class _FakeKube(_RecordingKube):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def list(self, path: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        self.calls.append(f"LIST {path}")
+        return []  # the server lost every Pod the index still shows
+
+    async def create(self, path: str, manifest: dict[str, Any]) -> bool:
+        self.calls.append(f"POST {path}")
+        return False  # 409: it exists
+
+
+@pytest.mark.asyncio
+async def test_resync_lists_pods_and_recreates_children_the_cache_may_wrongly_hold() -> None:
+
+    kube = _FakeKube()
+    rt = Runtime(kube)  # type: ignore[arg-type]
+    rt.ghosts = Ghosts(every=0.0)
+    stale_pod = _with_uid("c-default-worker-0", "u0")
+    views = Views(
+        pods={("ns", "c"): [stale_pod]},  # type: ignore[arg-type]
+        services={("ns", "c-scheduler"): [{}]},  # type: ignore[arg-type]
+        clusters={},  # type: ignore[arg-type]
+        groups={("ns", "c-default"): [{}]},  # type: ignore[arg-type]
+    )
+    body = local_cluster("c")
+    body["metadata"] |= {"namespace": "ns", "uid": "cu"}
+    body |= {"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskCluster"}
+    await cluster_handlers._resync(rt, views, body)  # first call: the index is fresh
+    assert kube.calls == []
+    await cluster_handlers._resync(rt, views, body)
+    assert kube.calls == [
+        "LIST /api/v1/namespaces/ns/pods",
+        "POST /api/v1/namespaces/ns/services",
+        "POST /apis/kubernetes.dask.org/v1/namespaces/ns/daskworkergroups",
+    ]
+    assert rt.ghosts.hide([stale_pod]) == []

@@ -48,18 +48,19 @@ async def _ensure_scheduler(
     return scheduler
 
 
-async def _ensure_children(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
-    """The Service and default worker group, created only when the cache lacks them."""
+async def _ensure_children(
+    rt: Runtime, views: Views, cluster: Mapping[str, Any], *, trust_cache: bool = True
+) -> None:
+    """The Service and default worker group, created when the cache lacks them (or, with
+    `trust_cache=False`, created anyway: a 409 then confirms they exist)."""
     namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
     service = m.scheduler_service(cluster)
-    if not cache.exists(views.services, namespace, service["metadata"]["name"]) and (
-        await rt.kube.create(resource_path(namespace, "services"), service)
-    ):
+    cached = trust_cache and cache.exists(views.services, namespace, service["metadata"]["name"])
+    if not cached and await rt.kube.create(resource_path(namespace, "services"), service):
         events.normal(cluster, reason="ServiceCreated", message=m.scheduler_name(name))
     group = m.default_worker_group(cluster)
-    if not cache.exists(views.groups, namespace, group["metadata"]["name"]) and (
-        await rt.kube.create(resource_path(namespace, "daskworkergroups"), group)
-    ):
+    cached = trust_cache and cache.exists(views.groups, namespace, group["metadata"]["name"])
+    if not cached and await rt.kube.create(resource_path(namespace, "daskworkergroups"), group):
         events.normal(cluster, reason="WorkerGroupCreated", message=group["metadata"]["name"])
 
 
@@ -161,12 +162,18 @@ async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any)
 
 
 async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
-    """Now and then, check the index's Pods of this cluster against a LIST (see `Ghosts`)."""
+    """Now and then, check the cache against the API server: the index's Pods of this cluster
+    against a LIST (see `Ghosts`), and its Service and default group by creating them (409)."""
     namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
     if rt.ghosts.due(f"{namespace}/{name}"):
         before = cache.cluster_pods(views.pods, namespace, name)
         listed = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
         rt.ghosts.record(before, listed)
+        if (
+            not m.is_terminating(cluster)
+            and (cluster.get("status") or {}).get("phase") != "Closing"
+        ):
+            await _ensure_children(rt, views, cluster, trust_cache=False)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "scheduler"})
