@@ -212,6 +212,7 @@ async def test_resync_lists_pods_and_recreates_children_the_cache_may_wrongly_ho
     body = local_cluster("c")
     body["metadata"] |= {"namespace": "ns", "uid": "cu"}
     body |= {"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskCluster"}
+    body["status"] = {"phase": "Running"}
     await cluster_handlers._resync(rt, views, body)  # first call: the index is fresh
     assert kube.calls == []
     await cluster_handlers._resync(rt, views, body)

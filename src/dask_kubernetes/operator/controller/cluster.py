@@ -169,10 +169,8 @@ async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None
         before = cache.cluster_pods(views.pods, namespace, name)
         listed = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
         rt.ghosts.record(before, listed)
-        if (
-            not m.is_terminating(cluster)
-            and (cluster.get("status") or {}).get("phase") != "Closing"
-        ):
+        live = (cluster.get("status") or {}).get("phase") in ("Created", "Running")
+        if live and not m.is_terminating(cluster):  # not Error (invalid), Closing or deleting
             await _ensure_children(rt, views, cluster, trust_cache=False)
 
 
