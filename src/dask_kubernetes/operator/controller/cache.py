@@ -1,8 +1,9 @@
 """What the operator knows of the cluster, kept by kopf from the watch streams it already has.
 
 Reconciles read these indexes instead of asking the API server on every pass (an informer
-cache, as client-go's controllers have), so an idle cluster costs no requests and scaling to N
-workers costs N creations and a status patch. kopf fills every index before it runs a handler.
+cache, as client-go's controllers have), so scaling to N workers costs N creations and a status
+patch, and an idle cluster only a check a minute (`Ghosts`). kopf fills every index before it
+runs a handler.
 
 The cache lags the server by one watch event, so `Expectations` remembers the Pods this process
 created or deleted until the cache has caught up (client-go's ReplicaSet controller does the
