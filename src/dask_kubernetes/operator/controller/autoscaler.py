@@ -12,7 +12,7 @@ import kopf
 from dask_kubernetes.operator import manifests as m
 from dask_kubernetes.operator.controller import events
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import changes
+from dask_kubernetes.operator.controller.status import apply_status
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
@@ -76,4 +76,4 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
 
 @kopf.timer(AUTOSCALER, id="adapt", interval=INTERVAL, backoff=RETRY)
 async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    patch.status.update(changes(body.get("status") or {}, await reconcile(runtime(memo), body)))
+    apply_status(patch, body, await reconcile(runtime(memo), body))

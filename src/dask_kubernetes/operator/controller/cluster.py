@@ -13,7 +13,7 @@ from dask_kubernetes.operator import manifests as m
 from dask_kubernetes.operator.controller import cache, events
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import changes, with_condition
+from dask_kubernetes.operator.controller.status import apply_status, changes, with_condition
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
@@ -129,17 +129,13 @@ async def close(rt: Runtime, namespace: str, name: str) -> None:
     await rt.kube.delete(path, propagation="Foreground")
 
 
-def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> None:
-    patch.status.update(changes(body.get("status") or {}, desired))
-
-
 @kopf.on.resume(CLUSTER, id="resume", backoff=RETRY)
 @kopf.on.create(CLUSTER, id="create", backoff=RETRY)
 async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     if not (body.get("status") or {}).get("phase"):
         patch.status["phase"] = "Pending"
     desired = await reconcile(runtime(memo), Views.of(kwargs), body)
-    _apply(body, patch, desired)
+    apply_status(patch, body, desired)
 
 
 @kopf.on.update(CLUSTER, id="scale", field="spec.worker.replicas", backoff=RETRY)
@@ -158,7 +154,7 @@ async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any)
     if await _close_if_idle(rt, body):
         return
     await _resync(rt, views, body)
-    _apply(body, patch, await reconcile(rt, views, body))
+    apply_status(patch, body, await reconcile(rt, views, body))
 
 
 async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:

@@ -12,7 +12,7 @@ from dask_kubernetes.operator.controller import cache, events
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import changes, now
+from dask_kubernetes.operator.controller.status import apply_status, changes, now
 from dask_kubernetes.operator.kube import resource_path
 
 JOB = "daskjobs.kubernetes.dask.org"
@@ -69,21 +69,17 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     return status
 
 
-def _apply(body: kopf.Body, patch: kopf.Patch, desired: Mapping[str, Any]) -> None:
-    patch.status.update(changes(body.get("status") or {}, desired))
-
-
 @kopf.on.resume(JOB, id="resume", backoff=RETRY)
 @kopf.on.create(JOB, id="create", backoff=RETRY)
 async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     if not (body.get("status") or {}).get("jobStatus"):
         patch.status["jobStatus"] = "JobCreated"
-    _apply(body, patch, await reconcile(runtime(memo), Views.of(kwargs), body))
+    apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
 @kopf.timer(JOB, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
 async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    _apply(body, patch, await reconcile(runtime(memo), Views.of(kwargs), body))
+    apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
 def _job_of(body: kopf.Body) -> str | None:

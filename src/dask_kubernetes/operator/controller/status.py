@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+
+import kopf
 
 from dask_kubernetes.operator.kube import Kube
 from dask_kubernetes.operator.manifests import condition
@@ -35,10 +37,9 @@ def with_condition(
     return conditions
 
 
-def apply(
-    patch_status: MutableMapping[str, Any], current: Mapping[str, Any], desired: Mapping[str, Any]
-) -> None:
-    patch_status.update(changes(current, desired))
+def apply_status(patch: kopf.Patch, body: Mapping[str, Any], desired: Mapping[str, Any]) -> None:
+    """Put into kopf's patch only the status fields that differ from the object's."""
+    patch.status.update(changes(body.get("status") or {}, desired))
 
 
 class StatusWriter:
