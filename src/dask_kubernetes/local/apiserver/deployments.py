@@ -23,6 +23,7 @@ from typing import Any
 
 from . import clock
 from .errors import APIError
+from .kinds import ROLLING_UPDATE_DEFAULT
 from .objects import DeleteOptions, ObjectAPI
 from .replicasets import (
     Controller,
@@ -90,8 +91,10 @@ def fenceposts(deployment: dict[str, Any]) -> tuple[int, int]:
         return 0, 0
     wanted = replicas(deployment)
     rolling = ((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
-    surge = _scaled(rolling.get("maxSurge", "25%"), wanted, round_up=True)
-    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), wanted, round_up=False)
+    surge = _scaled(rolling.get("maxSurge", ROLLING_UPDATE_DEFAULT), wanted, round_up=True)
+    unavailable = _scaled(
+        rolling.get("maxUnavailable", ROLLING_UPDATE_DEFAULT), wanted, round_up=False
+    )
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, min(unavailable, wanted)

@@ -11,6 +11,7 @@ from .ipalloc import ClusterIPAllocator
 from .resources import ResourceType
 
 POD_TERMINAL = ("Succeeded", "Failed")
+ROLLING_UPDATE_DEFAULT = "25%"  # a Deployment's maxSurge and maxUnavailable when unset
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -57,8 +58,8 @@ def default_workload(resource: ResourceType, obj: dict[str, Any]) -> None:
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
+        rolling.setdefault("maxUnavailable", ROLLING_UPDATE_DEFAULT)
+        rolling.setdefault("maxSurge", ROLLING_UPDATE_DEFAULT)
 
 
 def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> None:
