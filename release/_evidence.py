@@ -46,7 +46,8 @@ class KeyEnvelope:
 Evidence = SignedBundle | KeyEnvelope
 
 
-def _validation_reason(exc: ValidationError) -> str:
+def validation_reason(exc: ValidationError) -> str:
+    """The first error of a pydantic validation as one line: `where: what`."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "document"
     return f"{where}: {first.get('msg', 'invalid')}"
@@ -76,7 +77,7 @@ def load_attestation(path: Path) -> list[Evidence]:
     try:
         attestation = Attestation.model_validate_json(read_limited(path))
     except ValidationError as exc:
-        raise UsageError(f"{path}: not a PEP 740 attestation ({_validation_reason(exc)})") from None
+        raise UsageError(f"{path}: not a PEP 740 attestation ({validation_reason(exc)})") from None
     return [_attestation_bundle(attestation, path, None)]
 
 
@@ -86,7 +87,7 @@ def load_provenance(path: Path) -> list[Evidence]:
         provenance = Provenance.model_validate_json(read_limited(path))
     except ValidationError as exc:
         raise UsageError(
-            f"{path}: not a PEP 740 provenance object ({_validation_reason(exc)})"
+            f"{path}: not a PEP 740 provenance object ({validation_reason(exc)})"
         ) from None
     found: list[Evidence] = [
         _attestation_bundle(attestation, path, group.publisher)

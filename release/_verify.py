@@ -49,10 +49,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
+from sigstore.errors import Error as SigstoreError
 
 from release import _evidence as evidence_files
 from release._digests import digest_file
@@ -61,11 +62,11 @@ from release._errors import CheckFailed, UsageError
 from release._evidence import Evidence, KeyEnvelope, SignedBundle
 from release._policy import (
     PROJECT_POLICY,
+    TRUST_RECORD_OPTION,
     IdentityPolicy,
     Policy,
-    PublisherPolicy,
     load_policy_file,
-    parse_repository,
+    policy_from_options,
 )
 from release._verify_key import load_public_key, verify_key_envelopes
 from release._verify_report import Verdict, render
@@ -85,33 +86,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--ref", metavar="REF-or-glob")
     policy.add_argument("--environment", metavar="NAME")
     policy.add_argument("--trigger", metavar="EVENT")
+    policy.add_argument("--repository-id", metavar="ID", help="numeric (certificate ext. .15)")
+    policy.add_argument("--owner-id", metavar="ID", help="numeric (certificate ext. .17)")
     policy.add_argument("--identity", metavar="SAN")
     policy.add_argument("--issuer", metavar="URL")
     policy.add_argument("--policy", type=Path, metavar="TOML", help="a policy file")
+    policy.add_argument(
+        TRUST_RECORD_OPTION,
+        action="store_true",
+        help="take the environment from PyPI's publisher record in a provenance file, which is "
+        "not signed (trust the index that served it over TLS)",
+    )
     parser.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 
 
+_PUBLISHER_OPTIONS = (
+    "repository", "workflow", "ref", "environment", "trigger", "repository_id", "owner_id",
+)  # fmt: skip
+
+
 def _explicit_policy(args: argparse.Namespace) -> Policy | None:
-    publisher_options = (args.repository, args.workflow, args.ref, args.environment, args.trigger)
+    publisher_options = {name: getattr(args, name) for name in _PUBLISHER_OPTIONS}
+    given = any(value is not None for value in publisher_options.values())
     if args.identity:
-        if any(publisher_options):
+        if given:
             raise UsageError("--identity cannot be combined with --repository/--workflow/--ref")
-        return IdentityPolicy(args.identity, args.issuer)
+        return IdentityPolicy(identity=args.identity, issuer=args.issuer)
     if args.issuer:
         raise UsageError("--issuer needs --identity")
-    if any(publisher_options):
+    if given:
         if not (args.repository and args.workflow):
             raise UsageError("a publisher policy needs both --repository and --workflow")
-        forge, repository = parse_repository(args.repository)
-        return PublisherPolicy(
-            repository=repository,
-            workflow=args.workflow,
-            ref=args.ref,
-            environment=args.environment,
-            trigger=args.trigger,
-            forge=forge,
-        )
+        return policy_from_options(publisher_options)
     if args.policy:
         return load_policy_file(args.policy)[1]
     return None
@@ -189,9 +196,23 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
                 bundled_verifier(staging=args.staging), item, job.policy, name, job.sha256
             )
             types.append(predicate_type)
+        if signed and facts is not None:
+            assert job.policy is not None
+            facts = replace(facts, environment=_environment(job.policy, signed, args))
     except CheckFailed as exc:
         return Verdict(name, reason=str(exc))
     return Verdict(name, facts=facts, predicate_types=tuple(sorted(set(types))))
+
+
+def _environment(
+    policy: Policy, signed: list[SignedBundle], args: argparse.Namespace
+) -> str | None:
+    """The environment, once per file: only PyPI's unsigned publisher records can name it."""
+    records = [item.publisher for item in signed if item.publisher is not None]
+    try:
+        return policy.check_environment(records, trust_records=args.trust_index_publisher)
+    except SigstoreError as exc:
+        raise CheckFailed(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

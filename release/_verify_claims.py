@@ -2,7 +2,8 @@
 
 Why: the verdict line and `--json` report what PyPI shows on a file page; those facts live
 in the certificate's Sigstore extensions (OID 1.3.6.1.4.1.57264.1.*), already verified by the
-time they are read here.
+time they are read here. Each fact is reported with its source, so a reader sees which facts
+were proven by a signature and which were taken from an unsigned record.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ RUNNER_ENVIRONMENT = x509.ObjectIdentifier(_SIGSTORE_OID + "11")
 SOURCE_REPOSITORY_URI = x509.ObjectIdentifier(_SIGSTORE_OID + "12")
 SOURCE_REPOSITORY_DIGEST = x509.ObjectIdentifier(_SIGSTORE_OID + "13")
 SOURCE_REPOSITORY_REF = x509.ObjectIdentifier(_SIGSTORE_OID + "14")
+SOURCE_REPOSITORY_ID = x509.ObjectIdentifier(_SIGSTORE_OID + "15")
 SOURCE_REPOSITORY_OWNER_URI = x509.ObjectIdentifier(_SIGSTORE_OID + "16")
+SOURCE_REPOSITORY_OWNER_ID = x509.ObjectIdentifier(_SIGSTORE_OID + "17")
 BUILD_CONFIG_URI = x509.ObjectIdentifier(_SIGSTORE_OID + "18")
 BUILD_CONFIG_DIGEST = x509.ObjectIdentifier(_SIGSTORE_OID + "19")
 BUILD_TRIGGER = x509.ObjectIdentifier(_SIGSTORE_OID + "20")
 SOURCE_REPOSITORY_VISIBILITY = x509.ObjectIdentifier(_SIGSTORE_OID + "22")
+
+# Where a reported fact comes from.
+FROM_CERTIFICATE = "signed: Fulcio certificate"
+FROM_STATEMENT = "signed: in-toto statement"
+FROM_LOG = "signed: Rekor transparency log"
+FROM_KEY = "signed: the key given with --key"
+FROM_PUBLISHER_RECORD = "unsigned: provenance publisher record"
 
 
 def extension_text(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
@@ -72,15 +82,20 @@ class SignerFacts:
     repository: str | None  # owner/name
     repository_uri: str | None
     owner: str | None
+    repository_id: str | None
+    owner_id: str | None
     repository_access: str | None
     runner_environment: str | None
     workflow: str | None
+    workflow_path: str | None  # in the repository, e.g. .github/workflows/release.yml
     commit: str | None
     ref: str | None
     trigger_event: str | None
     log_index: int | None = None
     integrated_time: int | None = None
     key_id: str | None = None
+    source: str = FROM_CERTIFICATE  # of every fact above but the log's and the key's
+    environment: str | None = None  # only ever from PyPI's (unsigned) publisher record
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> SignerFacts:
@@ -98,15 +113,19 @@ class SignerFacts:
         build_config = extension_text(cert, BUILD_CONFIG_URI)
         repository = repo_uri.split("://", 1)[-1].split("/", 1)[-1] if repo_uri else None
         identities = subject_identities(cert)
+        workflow = _split_build_config(build_config, repo_uri or "") if build_config else None
         return cls(
             identity=identities[0] if identities else "(no identity)",
             token_issuer=extension_text(cert, ISSUER) or extension_text(cert, ISSUER_V1),
             repository=repository,
             repository_uri=repo_uri,
             owner=extension_text(cert, SOURCE_REPOSITORY_OWNER_URI),
+            repository_id=extension_text(cert, SOURCE_REPOSITORY_ID),
+            owner_id=extension_text(cert, SOURCE_REPOSITORY_OWNER_ID),
             repository_access=extension_text(cert, SOURCE_REPOSITORY_VISIBILITY),
             runner_environment=extension_text(cert, RUNNER_ENVIRONMENT),
-            workflow=_split_build_config(build_config, repo_uri or "") if build_config else None,
+            workflow=workflow,
+            workflow_path=None,  # the Build Config URI is checked whole (policy.BuildConfigIs)
             commit=extension_text(cert, BUILD_CONFIG_DIGEST)
             or extension_text(cert, SOURCE_REPOSITORY_DIGEST),
             ref=extension_text(cert, SOURCE_REPOSITORY_REF),
@@ -137,6 +156,8 @@ class SignerFacts:
         return {
             "owner": self.owner,
             "repository": self.repository,
+            "repository_id": self.repository_id,
+            "owner_id": self.owner_id,
             "repository_access": self.repository_access,
             "token_issuer": self.token_issuer,
             "runner_environment": self.runner_environment,
@@ -148,4 +169,19 @@ class SignerFacts:
             "log_index": self.log_index,
             "integrated_time": self.integrated_time,
             "signer": self.identity if self.key_id is None else f"key {self.key_id}",
+            "environment": self.environment,
         }
+
+    def sourced(self) -> list[tuple[str, object, str]]:
+        """Every known fact as (name, value, source): signed by what, or taken from where."""
+        special = {
+            "log_index": FROM_LOG,
+            "integrated_time": FROM_LOG,
+            "environment": FROM_PUBLISHER_RECORD,
+            "signer": FROM_KEY if self.key_id is not None else self.source,
+        }
+        return [
+            (name, value, special.get(name, self.source))
+            for name, value in self.pypi_provenance().items()
+            if value is not None
+        ]

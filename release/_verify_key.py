@@ -1,7 +1,8 @@
 """Verify our key-signed DSSE envelopes (`release attest --key`) against a file.
 
 Why: offline rehearsals and tests sign with a local key instead of Sigstore; the same
-statement checks apply, and the build facts come from the signed SLSA provenance.
+statement checks apply, and the build facts come from the signed SLSA provenance: the policy
+holds them to every field it names, and refuses a field the statement does not carry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from release._errors import CheckFailed, UsageError
 from release._evidence import KeyEnvelope, read_limited
 from release._policy import Policy
 from release._statements import PYPI_PUBLISH, SLSA_PROVENANCE
-from release._verify_claims import SignerFacts
+from release._verify_claims import FROM_STATEMENT, SignerFacts
 from release._verify_statement import check_statement
 
 
@@ -44,27 +45,39 @@ def _owner_name(uri: str) -> str | None:
     return uri or None
 
 
+def _text(value: Any) -> str | None:
+    """A fact as the statement gives it; absent, empty and non-text values are unknown."""
+    return value if isinstance(value, str) and value else None
+
+
 def facts_from_slsa(statement: dict[str, Any], key_id: str) -> SignerFacts:
     """Where the build ran, as the signed SLSA provenance states it."""
     build = _get(statement, "predicate", "buildDefinition")
-    workflow = _get(build, "externalParameters", "workflow") or {}
-    repository_uri = str(workflow.get("repository") or "")
-    path = str(workflow.get("path") or "")
-    source = (_get(build, "resolvedDependencies") or [{}])[0]
-    internal = _get(build, "internalParameters", "github") or {}
+    workflow = _get(build, "externalParameters", "workflow")
+    workflow = workflow if isinstance(workflow, dict) else {}
+    repository_uri = _text(workflow.get("repository")) or ""
+    path = _text(workflow.get("path"))
+    dependencies = _get(build, "resolvedDependencies")
+    source = dependencies[0] if isinstance(dependencies, list) and dependencies else {}
+    internal = _get(build, "internalParameters", "github")
+    internal = internal if isinstance(internal, dict) else {}
     return SignerFacts(
         identity=str(_get(statement, "predicate", "runDetails", "builder", "id") or ""),
         token_issuer=None,
         repository=_owner_name(repository_uri),
         repository_uri=repository_uri or None,
         owner=repository_uri.rsplit("/", 1)[0] if repository_uri else None,
+        repository_id=_text(internal.get("github_repository_id")),
+        owner_id=_text(internal.get("github_repository_owner_id")),
         repository_access=None,
-        runner_environment=internal.get("runner_environment"),
-        workflow=path.rsplit("/", 1)[-1] or None,
-        commit=_get(source, "digest", "gitCommit"),
-        ref=workflow.get("ref"),
-        trigger_event=internal.get("event_name"),
+        runner_environment=_text(internal.get("runner_environment")),
+        workflow=path.removeprefix(".github/workflows/") if path else None,
+        workflow_path=path,
+        commit=_text(_get(source, "digest", "gitCommit")),
+        ref=_text(workflow.get("ref")),
+        trigger_event=_text(internal.get("event_name")),
         key_id=key_id,
+        source=FROM_STATEMENT,
     )
 
 

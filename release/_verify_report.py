@@ -1,7 +1,9 @@
 """Verdict lines and the `--json` report.
 
-Why: one stable line per file is what a security team greps and pastes into a ticket; the
-JSON carries the same facts under the names PyPI shows on a file page.
+Why: one stable line per file (`OK ...` / `FAIL ...`) is what a security team greps and pastes
+into a ticket; under a passing line, each fact is listed with its source (which signature
+proved it, or which unsigned record it was taken from). The JSON carries the same facts under
+the names PyPI shows on a file page, and the same list of facts with their sources.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class Verdict:
             return f"OK {self.filename}  {self.facts.summary()}"
         return f"FAIL {self.filename}: {self.reason}"
 
+    def lines(self) -> list[str]:
+        """The verdict line, then (for a pass) one indented line per fact with its source."""
+        facts = self.facts.sourced() if self.ok and self.facts is not None else []
+        return [self.line()] + [f"    {name}: {value}  ({source})" for name, value, source in facts]
+
     def as_json(self) -> dict[str, object]:
         return {
             "file": self.filename,
@@ -37,10 +44,14 @@ class Verdict:
             "reason": self.reason,
             "predicate_types": list(self.predicate_types),
             "provenance": self.facts.pypi_provenance() if self.facts else None,
+            "facts": [
+                {"name": name, "value": value, "source": source}
+                for name, value, source in (self.facts.sourced() if self.facts else [])
+            ],
         }
 
 
 def render(verdicts: list[Verdict], *, as_json: bool) -> str:
     if as_json:
         return json.dumps([v.as_json() for v in verdicts], indent=2)
-    return "\n".join(v.line() for v in verdicts)
+    return "\n".join(line for v in verdicts for line in v.lines())

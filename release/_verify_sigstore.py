@@ -8,6 +8,7 @@ adds PyPI's rules on top and turns failures into plain reasons.
 from __future__ import annotations
 
 from cryptography import x509
+from pydantic import ValidationError
 from pypi_attestations import GitHubPublisher, GitLabPublisher
 from sigstore.errors import Error as SigstoreError
 from sigstore.verify import Verifier
@@ -43,12 +44,22 @@ def _plain(exc: Exception) -> str:
 def _publisher_record_policy(evidence: SignedBundle) -> sigstore_policy.VerificationPolicy | None:
     """PyPI's own publisher record must agree with the certificate too (like PyPI checks)."""
     publisher = evidence.publisher
-    if isinstance(publisher, GitHubPublisher):
-        return PublisherPolicy(publisher.repository, publisher.workflow).sigstore_policy()
-    if isinstance(publisher, GitLabPublisher):
-        return PublisherPolicy(
-            publisher.repository, publisher.workflow_filepath, forge="gitlab"
-        ).sigstore_policy()
+    try:
+        if isinstance(publisher, GitHubPublisher):
+            return PublisherPolicy(
+                repository=publisher.repository, workflow=publisher.workflow
+            ).sigstore_policy()
+        if isinstance(publisher, GitLabPublisher):
+            return PublisherPolicy(
+                repository=publisher.repository,
+                workflow=publisher.workflow_filepath,
+                forge="gitlab",
+            ).sigstore_policy()
+    except ValidationError:
+        named = getattr(publisher, "repository", None)
+        raise CheckFailed(
+            f"PyPI's publisher record names no usable repository ({named!r})"
+        ) from None
     return None
 
 
@@ -64,9 +75,5 @@ def verify_signed_bundle(
         payload_type, payload = verifier.verify_dsse(evidence.bundle, sigstore_policy.AllOf(checks))
     except (SigstoreError, x509.ExtensionNotFound, ValueError) as exc:
         raise CheckFailed(_plain(exc)) from None
-    try:
-        policy.check_environment(evidence.publisher)
-    except SigstoreError as exc:
-        raise CheckFailed(str(exc)) from None
     statement = check_statement(payload_type, payload, filename, sha256)
     return SignerFacts.from_bundle(evidence.bundle), str(statement["predicateType"])

@@ -1,13 +1,16 @@
 """Checks on a signed statement's content: right file, right digest, known predicate.
 
 Why: a valid signature only proves who signed *some* statement; these checks tie it to the
-exact file on disk, so evidence for one file never vouches for another.
+exact file on disk, so evidence for one file never vouches for another (not even for the same
+wheel renamed with a build tag: pypi-attestations refuses that too).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from release._dists import same_distribution
 from release._errors import CheckFailed, UsageError
@@ -38,6 +41,18 @@ def _subject(doc: dict[str, Any]) -> tuple[str, str]:
     return name, sha256
 
 
+def _build_tag(filename: str) -> str:
+    """A wheel's optional build tag (`1` in `x-1.0-1-py3-none-any.whl`): part of its identity,
+    as for pypi-attestations, so a wheel renamed with one is not the attested wheel."""
+    if not filename.endswith(".whl"):
+        return ""
+    try:
+        build = parse_wheel_filename(filename)[2]
+    except InvalidWheelFilename:
+        return ""  # same_distribution has refused such a name already
+    return "".join(str(part) for part in build)
+
+
 def check_statement(
     payload_type: str, payload: bytes, filename: str, sha256: str
 ) -> dict[str, Any]:
@@ -50,6 +65,11 @@ def check_statement(
         same = False
     if not same:
         raise CheckFailed(f"the attestation is for {name!r}, not for this file")
+    if _build_tag(name) != _build_tag(filename):
+        raise CheckFailed(
+            f"the attestation is for {name!r}, not for this file (the wheel's build tag "
+            f"differs: {_build_tag(filename) or 'none'} instead of {_build_tag(name) or 'none'})"
+        )
     if subject_sha256.lower() != sha256:
         raise CheckFailed(
             "the file's sha256 differs from the attested one (the file was changed "

@@ -33,7 +33,9 @@ def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        )
     return repr(value)
 
 
@@ -56,11 +58,11 @@ WRONG_FOR_ID = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(field=st.sampled_from(["repository", "workflow", *TEXT_FIELDS]), value=WRONG_FOR_TEXT)
-def test_a_text_field_of_another_type_is_refused(
-    tmp_path: Path, field: str, value: object
-) -> None:
+def test_a_text_field_of_another_type_is_refused(tmp_path: Path, field: str, value: object) -> None:
     path = _write(tmp_path / "policy.toml", {**GOOD, field: value})
     with pytest.raises(UsageError) as refused:
         load_policy_file(path)
@@ -68,7 +70,9 @@ def test_a_text_field_of_another_type_is_refused(
     assert field in str(refused.value)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(field=st.sampled_from(ID_FIELDS), value=WRONG_FOR_ID)
 def test_an_id_of_another_type_is_refused(tmp_path: Path, field: str, value: object) -> None:
     path = _write(tmp_path / "policy.toml", {**GOOD, field: value})
@@ -77,7 +81,9 @@ def test_an_id_of_another_type_is_refused(tmp_path: Path, field: str, value: obj
     assert field in str(refused.value)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     key=st.from_regex(r"[a-z_]{1,12}", fullmatch=True).filter(lambda k: k not in KNOWN),
     value=st.one_of(PRINTABLE, st.integers(), st.booleans()),
@@ -87,13 +93,17 @@ def test_an_unknown_key_is_refused(tmp_path: Path, key: str, value: object, top:
     if top and key in ("project", "publisher"):
         return
     extra = {key: value}
-    path = _write(tmp_path / "policy.toml", GOOD if top else {**GOOD, **extra}, extra if top else None)
+    path = _write(
+        tmp_path / "policy.toml", GOOD if top else {**GOOD, **extra}, extra if top else None
+    )
     with pytest.raises(UsageError) as refused:
         load_policy_file(path)
     assert key in str(refused.value)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     publisher=st.dictionaries(
         st.sampled_from(sorted(KNOWN)),

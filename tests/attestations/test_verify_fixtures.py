@@ -25,6 +25,11 @@ GITLAB_IDENTITY = (
 TOB_POLICY = ("--repository", "trailofbits/pypi-attestations", "--workflow", "release.yml")
 
 
+def _verdicts(out: str) -> list[str]:
+    """The verdict lines, without the indented fact lines under each passing one."""
+    return [line for line in out.splitlines() if not line.startswith(" ")]
+
+
 def test_sigstore_provenance_verifies_like_reference(
     release: Callable[..., object], reference: Callable[..., object], attestation_fixtures: Path
 ) -> None:
@@ -36,11 +41,11 @@ def test_sigstore_provenance_verifies_like_reference(
         "--ref", "refs/tags/*",
     )  # fmt: skip
     assert ours.code == 0, ours.err
-    assert ours.out.strip() == (
+    assert _verdicts(ours.out) == [
         "OK sigstore-3.6.1.tar.gz  sigstore/sigstore-python "
         "release.yml@896cfe13105495e6dc6f8faf23e1007da35edeeb refs/tags/v3.6.1 "
         "(log index 156716889)"
-    )
+    ]
     ref = reference(
         "verify", "pypi", "--offline", "--repository", "https://github.com/sigstore/sigstore-python",
         "--provenance-file", provenance, dist,
@@ -69,6 +74,8 @@ def test_pypi_attestations_evidence_beside_the_file(
     assert report["provenance"] == {
         "owner": "https://github.com/trailofbits",
         "repository": "trailofbits/pypi-attestations",
+        "repository_id": "772247423",
+        "owner_id": "2314423",
         "repository_access": "public",
         "token_issuer": "https://token.actions.githubusercontent.com",
         "runner_environment": "github-hosted",
@@ -78,6 +85,7 @@ def test_pypi_attestations_evidence_beside_the_file(
         "log_index": report["provenance"]["log_index"],
         "integrated_time": report["provenance"]["integrated_time"],
         "signer": TOB_IDENTITY,
+        "environment": None,
     }
     assert isinstance(report["provenance"]["log_index"], int)
     ref = reference(
@@ -289,7 +297,7 @@ def test_many_files_one_call_each_judged_alone(
     _flip_one_byte(bad)
     ours = release("verify", good, bad, *TOB_POLICY)
     assert ours.code == 1
-    first, second = ours.out.splitlines()
+    first, second = _verdicts(ours.out)
     assert first.startswith(f"OK {PYPI_ATT}  trailofbits/pypi-attestations release.yml@")
     assert second.startswith(f"FAIL {PYPI_ATT}: ")
 
@@ -365,7 +373,7 @@ def test_evidence_options_pair_with_files_in_order(
     prov = attestation_fixtures / f"{PYPI_ATT}.provenance"
     ours = release("verify", one, two, "--provenance", prov, "--provenance", prov, *TOB_POLICY)
     assert ours.code == 1
-    assert [line.split()[0] for line in ours.out.splitlines()] == ["OK", "FAIL"]
+    assert [line.split()[0] for line in _verdicts(ours.out)] == ["OK", "FAIL"]
     uneven = release("verify", one, two, "--provenance", prov, *TOB_POLICY)
     assert uneven.code == 2
     assert "give it once per DIST" in uneven.err

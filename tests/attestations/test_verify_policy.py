@@ -11,7 +11,7 @@ from pypi_attestations import Attestation
 from sigstore.errors import VerificationError
 
 from release._errors import UsageError
-from release._policy import PROJECT_POLICY, PublisherPolicy, load_policy_file, parse_repository
+from release._policy import PROJECT_POLICY, PublisherPolicy, load_policy_file, policy_from_options
 from release._verify import _policy_for
 
 TOB = "pypi_attestations-0.0.19.tar.gz.publish.attestation"
@@ -30,9 +30,10 @@ def test_project_policy_file() -> None:
         repository="dask/dask-kubernetes",
         workflow="release.yml",
         ref="refs/tags/*",
-        environment="pypi",
+        trigger="push",
         runner_environment="github-hosted",
     )
+    assert policy.environment is None  # no signature can show it: see the file's comment
 
 
 def test_project_policy_is_the_default_only_for_our_files() -> None:
@@ -51,26 +52,27 @@ def test_project_policy_refuses_another_projects_certificate(tob_cert: x509.Cert
         policy.sigstore_policy().verify(tob_cert)
 
 
+def _tob(**fields: str) -> PublisherPolicy:
+    return PublisherPolicy.model_validate(
+        {"repository": "trailofbits/pypi-attestations", "workflow": "release.yml", **fields}
+    )
+
+
 @pytest.mark.parametrize(
     ("policy", "error"),
     [
-        (PublisherPolicy("trailofbits/pypi-attestations", "release.yml", ref="refs/tags/v*"), None),
-        (PublisherPolicy("trailofbits/pypi-attestations", "release.yml", trigger="release"), None),
+        (_tob(ref="refs/tags/v*"), None),
+        (_tob(trigger="release"), None),
+        (_tob(repository_id="772247423", owner_id="2314423"), None),
+        (_tob(trigger="push"), "the trigger event is release"),
+        (_tob(runner_environment="self-hosted"), "the runner is github-hosted"),
         (
-            PublisherPolicy("trailofbits/pypi-attestations", "release.yml", trigger="push"),
-            "the trigger event is release",
-        ),
-        (
-            PublisherPolicy(
-                "trailofbits/pypi-attestations", "release.yml", runner_environment="self-hosted"
-            ),
-            "the runner is github-hosted",
-        ),
-        (
-            PublisherPolicy("trailofbits/pypi-attestations", "release.yml", forge="gitlab"),
+            _tob(forge="gitlab"),
             "the OIDC token issuer is https://token.actions.githubusercontent.com",
         ),
-        (PublisherPolicy("trailofbits/pypi-attestations", "ci.yml"), "the policy expects ci.yml"),
+        (_tob(workflow="ci.yml"), "the policy expects ci.yml"),
+        (_tob(repository_id="772247424"), "the repository ID is 772247423"),
+        (_tob(owner_id="1"), "the owner ID is 2314423, the policy expects 1"),
     ],
 )
 def test_publisher_checks(
@@ -92,13 +94,14 @@ def test_publisher_checks(
     ],
 )
 def test_parse_repository(text: str, expected: tuple[str, str]) -> None:
-    assert parse_repository(text) == expected
+    policy = policy_from_options({"repository": text, "workflow": "release.yml"})
+    assert (policy.forge, policy.repository) == expected
 
 
 @pytest.mark.parametrize("text", ["dask", "a/b/c", "https://example.com/a/b", "/x"])
 def test_parse_repository_refuses(text: str) -> None:
-    with pytest.raises(UsageError):
-        parse_repository(text)
+    with pytest.raises(UsageError, match="repository: expected OWNER/NAME"):
+        policy_from_options({"repository": text, "workflow": "release.yml"})
 
 
 def test_policy_file_errors(tmp_path: Path, release: Callable[..., object]) -> None:

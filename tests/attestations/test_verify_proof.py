@@ -127,7 +127,8 @@ def test_every_fact_is_listed_with_its_source(
 # ---- repository and owner IDs (Fulcio extensions .15 and .17) -------------------------------
 
 IDS = {
-    SIGSTORE: (("--provenance", f"{SIGSTORE}.provenance", *SIGSTORE_POLICY), "447691086", "71096353"),
+    SIGSTORE: (("--provenance", f"{SIGSTORE}.provenance", *SIGSTORE_POLICY), "447691086",
+               "71096353"),
     PYPI_ATT: (("--attestation", f"{PYPI_ATT}.publish.attestation", *TOB_POLICY), "772247423",
                "2314423"),
     GITLAB: (("--attestation", f"{GITLAB}.publish.attestation", "--repository",
