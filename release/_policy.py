@@ -221,8 +221,8 @@ class PublisherPolicy(BaseModel):
             raise VerificationError(f"{unproven}, and this evidence has no publisher record")
         if not trust_records:
             raise VerificationError(
-                f"{unproven}; PyPI's publisher record names one but is not signed: pass "
-                f"{TRUST_RECORD_OPTION} to accept it"
+                f"{unproven}; PyPI's publisher record in the provenance is not signed: pass "
+                f"{TRUST_RECORD_OPTION} to accept what it says"
             )
         if len(found) != 1:
             raise VerificationError("PyPI's publisher records disagree on the environment")

@@ -19,28 +19,37 @@ Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it
                           `release attest --key`; checks the key instead of Sigstore
   With several files, repeated --provenance/--attestation pair with files in order.
 
-Who must have signed (the policy):
+Who must have signed (the policy). Every field is proven from a signature (the Fulcio
+certificate; with --key, the signed in-toto statement) or the file FAILs with the reason:
   --repository OWNER/NAME --workflow FILE.yml   a GitHub Actions publisher (a GitLab
         project is given as https://gitlab.com/GROUP/NAME with --workflow .gitlab-ci.yml)
     [--ref 'refs/tags/*']   the git ref, exact or a glob (quote it)
-    [--environment NAME]    the deployment environment in PyPI's publisher record
     [--trigger EVENT]       the workflow trigger, e.g. push or release
+    [--repository-id ID] [--owner-id ID]   the numeric GitHub/GitLab IDs, as PyPI's Trusted
+                            Publishing pins them (they survive renames; names do not)
+    [--environment NAME]    the deployment environment: no signature shows it, so it FAILs
+                            unless you also pass --trust-index-publisher
   --identity SAN [--issuer URL]   an exact certificate identity (e-mail or URI)
-  --policy FILE                    read the publisher from a TOML file (see below)
+  --policy FILE                    read the publisher from a TOML file (attestations/policy.toml
+                                   shows the keys; unknown keys and wrong types: exit 2)
+  --trust-index-publisher          take the environment from PyPI's publisher record in a
+                                   provenance file: it is not signed, you trust the index
+                                   that served it (over TLS); the report labels it unsigned
   --staging                        the file was signed on Sigstore's staging instance
   Files of dask-kubernetes default to attestations/policy.toml (this repository,
-  release.yml, environment pypi, tags only). Other projects need a policy. The
-  environment is not in the certificate: it is checked against PyPI's publisher
-  record whenever a provenance object is given.
+  release.yml, tags only, pushed, GitHub-hosted runner). Other projects need a policy.
 
 Output: one line per file, then the exit code says it all.
   OK <file>  <owner/repo> <workflow>@<commit> <ref> (log index N)
+      <fact>: <value>  (signed: Fulcio certificate | signed: in-toto statement |
+                        signed: Rekor transparency log | unsigned: provenance publisher record)
   FAIL <file>: <why, in plain words>
   exit 0: every file passed; 1: at least one failed; 2: unusable input (missing file,
-  garbled or oversized evidence, unknown version, bad options).
-  --json prints per file the verdict and the facts PyPI shows on the file page
-  (owner, repository, repository_access, token_issuer, runner_environment,
-  publication_workflow, trigger_event, ref, log_index, integrated_time).
+  garbled or oversized evidence, unknown version, bad options or policy file).
+  --json prints per file the verdict, the facts PyPI shows on the file page
+  (owner, repository, repository_id, owner_id, repository_access, token_issuer,
+  runner_environment, publication_workflow, trigger_event, ref, log_index,
+  integrated_time) and `facts`: each fact with its source.
 
 See docs/VERIFYING.md for a step-by-step walk-through.
 """
