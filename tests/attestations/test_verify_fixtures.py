@@ -313,19 +313,6 @@ def test_no_evidence_is_a_failure(
     assert "no attestation or provenance found" in ours.out
 
 
-def test_environment_is_checked_against_pypi_publisher_record(
-    release: Callable[..., object], attestation_fixtures: Path
-) -> None:
-    """sigstore's provenance names no environment, so a policy demanding one cannot pass."""
-    ours = release(
-        "verify", attestation_fixtures / SIGSTORE, "--provenance",
-        attestation_fixtures / f"{SIGSTORE}.provenance", "--repository", "sigstore/sigstore-python",
-        "--workflow", "release.yml", "--environment", "pypi",
-    )  # fmt: skip
-    assert ours.code == 1
-    assert "environment" in ours.out
-
-
 def test_sigstore_bundles_in_intoto_jsonl(
     release: Callable[..., object], fixture_copy: Callable[..., Path], attestation_fixtures: Path
 ) -> None:
