@@ -69,7 +69,10 @@ def _refused(release: Callable[..., Any], dist: Path, policy: Path, needle: str)
 
 
 FUZZ = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100,
+    deadline=None,
+    database=None,  # nothing is written under the checkout
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -108,9 +111,7 @@ def test_an_unknown_key_is_refused(
     _refused(release, attestation_fixtures / DIST, path, key)
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@FUZZ
 @given(
     publisher=st.dictionaries(
         st.sampled_from(sorted(KNOWN)),
