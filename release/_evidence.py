@@ -49,7 +49,9 @@ Evidence = SignedBundle | KeyEnvelope
 def validation_reason(exc: ValidationError) -> str:
     """The first error of a pydantic validation as one line: `where: what`."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "document"
+    loc = first.get("loc", ())
+    where = ".".join(p if isinstance(p, str) and p.isprintable() else repr(p) for p in loc)
+    where = where or "document"
     return f"{where}: {first.get('msg', 'invalid')}"
 
 

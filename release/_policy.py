@@ -128,7 +128,7 @@ class PublisherPolicy(BaseModel):
             if split is None:
                 return {**data, "repository": text}
             if data.get("forge", split[0]) != split[0]:
-                raise ValueError(f"repository {text} is not on {data['forge']}")
+                raise ValueError(f"repository {text!r} is not on {data['forge']!r}")
             return {**data, "forge": split[0], "repository": split[1]}
         return data
 

@@ -144,6 +144,10 @@ BROKEN = {
     "repository is not OWNER/NAME": '[publisher]\nrepository = "a/b/c"\nworkflow = "w"\n',
     "empty workflow": '[publisher]\nrepository = "a/b"\nworkflow = ""\n',
     "not TOML": "[publisher\n",
+    "a key with a line break": '[publisher]\nrepository = "a/b"\nworkflow = "w"\n"x\\ny" = 1\n',
+    "forge contradicts the URL": (
+        '[publisher]\nrepository = "https://gitlab.com/a/b\\n"\nworkflow = "w"\nforge = "github"\n'
+    ),
 }
 
 
