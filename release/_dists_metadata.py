@@ -89,7 +89,7 @@ def checked_metadata(path: Path) -> DistMetadata:
         raise UsageError(
             f"not a normalised distribution file name: {name!r} (expected {expected!r})"
         )
-    stem = _name_and_version(name)
+    stem = name_version_stem(name)
     try:
         if dist.kind == "wheel":
             member, raw = _wheel_metadata(path, stem)
@@ -109,8 +109,8 @@ def checked_metadata(path: Path) -> DistMetadata:
     return found
 
 
-def _name_and_version(filename: str) -> str:
-    """`name-version` as the (normalised) file name spells it: the metadata directory's name."""
+def name_version_stem(filename: str) -> str:
+    """`name-version` as the file name spells it: where a normalised name's metadata lives."""
     if filename.endswith(SDIST_SUFFIX):
         return filename[: -len(SDIST_SUFFIX)]
     return "-".join(filename[: -len(WHEEL_SUFFIX)].split("-")[:2])

@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
@@ -108,27 +108,6 @@ def k8s_namespace(k8s_cluster: K8sCluster, make_namespace: Callable[[K8sCluster]
     return make_namespace(k8s_cluster)
 
 
-class MakeDist(Protocol):
-    def __call__(
-        self,
-        directory: Path,
-        filename: str,
-        *,
-        name: str = "dask-kubernetes",
-        version: str = "2026.3.0",
-        member: str | None = None,
-        metadata: bytes | None = None,
-        padding: int = 0,
-    ) -> Path: ...
-
-
-def _stem(filename: str) -> str:
-    """`name-version` as the file name spells it (the metadata directory's usual name)."""
-    if filename.endswith(".tar.gz"):
-        return filename.removesuffix(".tar.gz")
-    return "-".join(filename.removesuffix(".whl").split("-")[:2])
-
-
 def _make_dist(
     directory: Path,
     filename: str,
@@ -143,20 +122,22 @@ def _make_dist(
 
     Byte-stable: fixed timestamps, and `padding` pseudo-random (incompressible) bytes.
     """
+    from release._dists_metadata import name_version_stem  # only the release tests need it
+
     if metadata is None:
         metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
     pad = hashlib.shake_256(filename.encode()).digest(padding)
     path = directory / filename
     if filename.endswith(".whl"):
-        member = member or f"{_stem(filename)}.dist-info/METADATA"
+        member = member or f"{name_version_stem(filename)}.dist-info/METADATA"
         with zipfile.ZipFile(path, "w") as archive:
             for arcname, data in ((member, metadata), ("dask_kubernetes/pad.bin", pad)):
                 archive.writestr(zipfile.ZipInfo(arcname, (2026, 3, 1, 0, 0, 0)), data)
         return path
-    member = member or f"{_stem(filename)}/PKG-INFO"
+    member = member or f"{name_version_stem(filename)}/PKG-INFO"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for arcname, data in ((f"{_stem(filename)}/pad.bin", pad), (member, metadata)):
+        for arcname, data in ((f"{name_version_stem(filename)}/pad.bin", pad), (member, metadata)):
             info = tarfile.TarInfo(arcname)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
@@ -165,5 +146,6 @@ def _make_dist(
 
 
 @pytest.fixture(scope="session")
-def make_dist() -> MakeDist:
+def make_dist() -> Callable[..., Path]:
+    """`_make_dist`: small real distributions for the release tests."""
     return _make_dist

@@ -263,3 +263,18 @@ def test_an_oversized_pkg_info_is_refused(tmp_path: Path, make_dist: MakeDist) -
     sdist = make_dist(tmp_path, SDIST, metadata=huge + bytes(MAX_METADATA_BYTES))
     with pytest.raises(UsageError, match="not a small regular file"):
         checked_metadata(sdist)
+
+
+def test_a_wheel_with_two_metadata_entries_is_refused(
+    tmp_path: Path, make_dist: MakeDist, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = make_dist(tmp_path, WHEEL)
+    forged = b"Metadata-Version: 2.1\nName: evil\nVersion: 2026.3.0\n"
+    with (
+        pytest.warns(UserWarning, match="Duplicate name"),
+        zipfile.ZipFile(wheel, "a") as archive,
+    ):
+        archive.writestr("dask_kubernetes-2026.3.0.dist-info/METADATA", forged)
+    assert "found dask_kubernetes-2026.3.0.dist-info/METADATA, dask_kubernetes" in refused(
+        tmp_path, capsys
+    )
