@@ -1,8 +1,11 @@
 """Re-hash the distributions in DIR and compare them with manifest.json and SHA256SUMS.
 
 Every problem is reported, not just the first: a changed file (which digests differ), a file
-listed but missing, a distribution present but unlisted, and disagreement between manifest.json,
-SHA256SUMS and requirements.txt. Exit 0 when everything matches, 1 otherwise.
+listed but missing, a distribution present but unlisted, a distribution whose own metadata is
+not the release's, a missing companion (manifest.json, SHA256SUMS, requirements.txt, or an
+attestation the manifest lists), and disagreement between manifest.json, SHA256SUMS and
+requirements.txt. Exit 0 when everything matches, 1 otherwise; 2 only for unusable input (a
+garbled manifest.json or SHA256SUMS).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import dataclasses
 from pathlib import Path
 
 from release._dists import find_distributions, is_distribution_name, parse_distribution_name
+from release._dists_metadata import checked_metadata
 from release._errors import CheckFailed, UsageError
 from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
 from release._hash_records import MANIFEST_NAME, FileRecord, Manifest, load_manifest, record_file
@@ -45,18 +49,32 @@ def check_directory(directory: Path) -> CheckReport:
     directory = Path(directory)
     if not directory.is_dir():
         raise UsageError(f"not a directory: {directory}")
+    present = {path.name: path for path in find_distributions(directory, allow_empty=True)}
+    problems = [
+        Problem("missing", name, "companion file")
+        for name in (MANIFEST_NAME, SUMS_NAME, REQUIREMENTS_NAME)
+        if not (directory / name).is_file()
+    ]
+    if not (directory / MANIFEST_NAME).is_file():
+        # Nothing can be verified without the manifest: report what is missing and stop.
+        return CheckReport(directory, (), tuple(problems))
     manifest = load_manifest(directory / MANIFEST_NAME)
     sums = _load_sums(directory / SUMS_NAME)
-    present = {path.name: path for path in find_distributions(directory, allow_empty=True)}
-    problems: list[Problem] = []
+    attestations = {
+        record.filename: directory / record.filename
+        for record in manifest.attestations
+        if (directory / record.filename).is_file()
+    }
     verified: list[FileRecord] = []
-    for expected in manifest.files:
-        path = present.get(expected.filename)
+    for expected in manifest.files + manifest.attestations:
+        path = present.get(expected.filename) or attestations.get(expected.filename)
         if path is None:
             problems.append(Problem("missing", expected.filename, f"listed in {MANIFEST_NAME}"))
             continue
         actual = record_file(path)
         found = _compare(expected, actual, sums)
+        if not found and expected.filename in present:
+            found = _metadata(manifest, path)
         problems += found
         if not found:
             verified.append(actual)
@@ -70,20 +88,35 @@ def check_directory(directory: Path) -> CheckReport:
     return CheckReport(directory, tuple(verified), tuple(problems))
 
 
-def _compare(expected: FileRecord, actual: FileRecord, sums: dict[str, str]) -> list[Problem]:
+def _metadata(manifest: Manifest, path: Path) -> list[Problem]:
+    """A listed distribution must be what its own metadata and the manifest say it is."""
+    try:
+        meta = checked_metadata(path)
+    except UsageError as exc:
+        return [Problem("refused", path.name, str(exc))]
+    if (meta.project, str(meta.version)) != (manifest.project, manifest.version):
+        detail = f"its {meta.member} says {meta.project} {meta.version}"
+        return [Problem("inconsistent", path.name, detail)]
+    return []
+
+
+def _compare(
+    expected: FileRecord, actual: FileRecord, sums: dict[str, str] | None
+) -> list[Problem]:
     name = expected.filename
     found = []
     differing = [f for f in _COMPARED if getattr(actual, f) != getattr(expected, f)]
     if differing:
         found.append(Problem("mismatch", name, "differs in " + ", ".join(differing)))
-    if sums.get(name, actual.sha256) != actual.sha256:
+    if sums is not None and sums.get(name, actual.sha256) != actual.sha256:
         found.append(Problem("mismatch", name, f"sha256 differs from {SUMS_NAME}"))
     return found
 
 
-def _load_sums(path: Path) -> dict[str, str]:
-    if not path.exists():
-        raise UsageError(f"no {SUMS_NAME} at {path}")
+def _load_sums(path: Path) -> dict[str, str] | None:
+    """SHA256SUMS, or None when it is missing (reported as a missing companion)."""
+    if not path.is_file():
+        return None
     return parse_sums(_read_text(path), path)
 
 
@@ -94,10 +127,12 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 
-def _consistency(manifest: Manifest, sums: dict[str, str], directory: Path) -> list[Problem]:
+def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Path) -> list[Problem]:
     """manifest.json, SHA256SUMS and requirements.txt must describe the same files."""
     problems: list[Problem] = []
-    listed = manifest.by_name()
+    listed = {record.filename for record in manifest.files + manifest.attestations}
+    if sums is None:
+        sums = dict.fromkeys(listed, "")  # reported as missing already; nothing to compare
     for name in sorted(set(sums) - set(listed)):
         problems.append(Problem("inconsistent", name, f"in {SUMS_NAME} but not {MANIFEST_NAME}"))
     for name in sorted(set(listed) - set(sums)):
@@ -110,7 +145,7 @@ def _consistency(manifest: Manifest, sums: dict[str, str], directory: Path) -> l
                     Problem("inconsistent", record.filename, "not the manifest's project/version")
                 )
     requirements = directory / REQUIREMENTS_NAME
-    if requirements.exists():
+    if requirements.is_file():
         pin, hashes = requirement_hashes(_read_text(requirements))
         if pin != f"{manifest.project}=={manifest.version}":
             problems.append(Problem("inconsistent", REQUIREMENTS_NAME, f"pins {pin!r}"))

@@ -42,6 +42,9 @@ COMPANION_SUFFIXES = (
     ".pem",
 )
 
+# What `release attest` writes beside each distribution; `manifest` lists the ones present.
+ATTESTATION_SUFFIXES = (".intoto.jsonl", ".publish.attestation")
+
 Kind = Literal["wheel", "sdist"]
 
 
@@ -95,7 +98,9 @@ def normalized_filename(filename: str) -> str:
     stem = f"{canonicalize_name(dist.project).replace('-', '_')}-{dist.version}"
     if dist.kind == "sdist":
         return stem + SDIST_SUFFIX
-    return f"{stem}-{_wheel_tags(filename)}{WHEEL_SUFFIX}"
+    parts = filename[: -len(WHEEL_SUFFIX)].split("-")
+    build = f"-{parts[2]}" if len(parts) == 6 else ""  # an optional build tag, kept as written
+    return f"{stem}{build}-{_wheel_tags(filename)}{WHEEL_SUFFIX}"
 
 
 def same_distribution(a: str, b: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from release._digests import FileDigests, digest_file
-from release._dists import is_distribution_name, parse_distribution_name
+from release._dists import ATTESTATION_SUFFIXES, is_distribution_name, parse_distribution_name
 from release._errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -47,13 +47,19 @@ class Manifest:
     project: str
     version: str
     files: tuple[FileRecord, ...]
+    # The attestations present when the manifest was written (after `release attest`); `check`
+    # then requires each of them. Omitted from the JSON when empty.
+    attestations: tuple[FileRecord, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "version": SCHEMA_VERSION,
             "project": {"name": self.project, "version": self.version},
             "files": [record.as_json() for record in self.files],
         }
+        if self.attestations:
+            document["attestations"] = [record.as_json() for record in self.attestations]
+        return document
 
     def dumps(self) -> str:
         return json.dumps(self.as_json(), indent=2) + "\n"
@@ -116,11 +122,23 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
     name, version = project.get("name"), project.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         raise UsageError(f"{path}: project needs string 'name' and 'version'")
+    attestations = data.get("attestations", [])
+    if not isinstance(attestations, list):
+        raise UsageError(f"{path}: 'attestations' must be a list")
     records = tuple(_parse_record(entry, path) for entry in files)
-    names = [record.filename for record in records]
+    attested = tuple(_parse_record(entry, path) for entry in attestations)
+    names = [record.filename for record in records + attested]
     if len(set(names)) != len(names):
         raise UsageError(f"{path}: a file is listed twice")
-    return Manifest(name, version, records)
+    listed = {record.filename for record in records}
+    for record in attested:
+        if not any(
+            record.filename == f"{dist}{suffix}"
+            for dist in listed
+            for suffix in ATTESTATION_SUFFIXES
+        ):
+            raise UsageError(f"{path}: {record.filename} is not an attestation of a listed file")
+    return Manifest(name, version, records, attested)
 
 
 def _parse_record(entry: object, path: Path) -> FileRecord:

@@ -3,6 +3,11 @@
 Each file is read once; its sha256, md5 and blake2b-256 (the digests PyPI shows) are computed
 together. The table PyPI shows for the files is printed, so it can be compared by eye.
 
+The project and version come from each distribution's own metadata (METADATA / PKG-INFO), never
+from its file name, and a file whose normalised name disagrees is refused: so requirements.txt
+holds only a validated name, a version and hashes. Attestations already beside the distributions
+(`release attest` ran first) are listed too, and `check` then requires them.
+
 `--json FILE...` prints the same records for arbitrary files to stdout and writes nothing.
 """
 
@@ -13,7 +18,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release._dists import find_distributions, parse_distribution_name
+from release._dists import ATTESTATION_SUFFIXES, find_distributions
+from release._dists_metadata import checked_metadata
 from release._errors import UsageError
 from release._hash_outputs import (
     REQUIREMENTS_NAME,
@@ -37,21 +43,30 @@ if TYPE_CHECKING:
 
 def build_manifest(directory: Path) -> Manifest:
     """Records for the distributions in `directory`; they must share one project and version."""
+    directory = Path(directory)
     paths = find_distributions(directory)
-    names = {parse_distribution_name(path.name) for path in paths}
-    releases = {(dist.project, str(dist.version)) for dist in names}
+    found = [checked_metadata(path) for path in paths]
+    releases = {(meta.project, str(meta.version)) for meta in found}
     if len(releases) != 1:
         listed = ", ".join(f"{project} {version}" for project, version in sorted(releases))
         raise UsageError(f"{directory} mixes several releases: {listed}")
     ((project, version),) = releases
-    return Manifest(project, version, tuple(record_file(path) for path in paths))
+    attestations = [
+        directory / f"{path.name}{suffix}" for path in paths for suffix in ATTESTATION_SUFFIXES
+    ]
+    return Manifest(
+        project,
+        version,
+        tuple(record_file(path) for path in paths),
+        tuple(record_file(path) for path in attestations if path.exists()),
+    )
 
 
 def write_manifest(directory: Path) -> Manifest:
     """Hash `directory` and (atomically) write its manifest.json, SHA256SUMS, requirements.txt."""
     directory = Path(directory)
     manifest = build_manifest(directory)
-    write_atomically(directory / SUMS_NAME, render_sums(manifest.files))
+    write_atomically(directory / SUMS_NAME, render_sums(manifest.files + manifest.attestations))
     write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
     write_atomically(directory / MANIFEST_NAME, manifest.dumps())
     return manifest

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import os
+import tarfile
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +106,46 @@ def make_namespace() -> Iterator[Callable[[K8sCluster], str]]:
 def k8s_namespace(k8s_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
     """A fresh namespace in `k8s_cluster`, deleted (with everything in it) afterwards."""
     return make_namespace(k8s_cluster)
+
+
+def _make_dist(
+    directory: Path,
+    filename: str,
+    *,
+    name: str = "dask-kubernetes",
+    version: str = "2026.3.0",
+    member: str | None = None,
+    metadata: bytes | None = None,
+    padding: int = 0,
+) -> Path:
+    """A small but real wheel or sdist (by suffix) whose metadata says `name` `version`.
+
+    Byte-stable: fixed timestamps, and `padding` pseudo-random (incompressible) bytes.
+    """
+    from release._dists_metadata import name_version_stem  # only the release tests need it
+
+    if metadata is None:
+        metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    pad = hashlib.shake_256(filename.encode()).digest(padding)
+    path = directory / filename
+    if filename.endswith(".whl"):
+        member = member or f"{name_version_stem(filename)}.dist-info/METADATA"
+        with zipfile.ZipFile(path, "w") as archive:
+            for arcname, data in ((member, metadata), ("dask_kubernetes/pad.bin", pad)):
+                archive.writestr(zipfile.ZipInfo(arcname, (2026, 3, 1, 0, 0, 0)), data)
+        return path
+    member = member or f"{name_version_stem(filename)}/PKG-INFO"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for arcname, data in ((f"{name_version_stem(filename)}/pad.bin", pad), (member, metadata)):
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_dist() -> Callable[..., Path]:
+    """`_make_dist`: small real distributions for the release tests."""
+    return _make_dist

@@ -48,10 +48,10 @@ def built_dir(two_builds: TwoBuilds, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_release(tmp_path: Path) -> Path:
-    """A directory with a validly named (but not real) wheel and sdist: fast hashing tests."""
+def fake_release(tmp_path: Path, make_dist: Callable[..., Path]) -> Path:
+    """A directory with a small real wheel and sdist (metadata only, no code): fast tests."""
     directory = tmp_path / "fake-dist"
     directory.mkdir()
-    (directory / "dask_kubernetes-2026.3.0-py3-none-any.whl").write_bytes(b"wheel " * 23_550)
-    (directory / "dask_kubernetes-2026.3.0.tar.gz").write_bytes(b"sdist bytes " * 7_000)
+    make_dist(directory, "dask_kubernetes-2026.3.0-py3-none-any.whl", padding=141_000)
+    make_dist(directory, "dask_kubernetes-2026.3.0.tar.gz", padding=84_000)
     return directory

@@ -13,6 +13,8 @@ from release._check import check_directory
 from release._manifest import write_manifest
 from release.cli import main
 
+MakeDist = Callable[..., Path]  # the conftest fixture: a small real wheel or sdist
+
 WHEEL = "dask_kubernetes-2026.3.0-py3-none-any.whl"
 SDIST = "dask_kubernetes-2026.3.0.tar.gz"
 
@@ -32,7 +34,7 @@ def flip_one_byte(path: Path, offset: int = 100) -> None:
 def test_clean_directory_passes(listed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(listed)]) == 0
     out = capsys.readouterr().out
-    assert "ok: 2 file(s) match" in out and "141.3 kB" in out
+    assert "ok: 2 file(s) match" in out and WHEEL in out and SDIST in out
 
 
 def test_reports_changed_byte_missing_and_extra_files_together(
@@ -105,7 +107,13 @@ BAD_MANIFESTS: dict[str, Callable[[Path], object]] = {
     "newline": lambda p: _rewrite(p, _set_first_name(WHEEL + "\nx.whl")),
     "absolute": lambda p: _rewrite(p, _set_first_name("/etc/passwd")),
     "bad digest": lambda p: _rewrite(p, lambda d: d["files"][0].__setitem__("md5", "zz")),
-    "missing": lambda p: p.unlink(),
+    "attestations not a list": lambda p: _rewrite(p, lambda d: d.__setitem__("attestations", {})),
+    "attestation of nothing listed": lambda p: _rewrite(
+        p,
+        lambda d: d.__setitem__(
+            "attestations", [{**d["files"][0], "filename": "x.whl.intoto.jsonl"}]
+        ),
+    ),
 }
 
 
@@ -139,3 +147,99 @@ def test_symlink_out_of_the_directory_is_exit_2(
     (listed / "dask_kubernetes-2026.3.0-py2-none-any.whl").symlink_to(outside)
     assert main(["check", str(listed)]) == 2
     assert "symlink leads outside" in capsys.readouterr().err
+
+
+COMPANIONS = ("manifest.json", "SHA256SUMS", "requirements.txt")
+
+
+@pytest.mark.parametrize("companion", COMPANIONS)
+def test_each_missing_companion_fails_the_check(
+    listed: Path, companion: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (listed / companion).unlink()
+    problems = {(p.kind, p.filename) for p in check_directory(listed).problems}
+    assert ("missing", companion) in problems
+    assert main(["check", str(listed)]) == 1
+    out, err = capsys.readouterr()
+    assert f"missing: {companion}: companion file" in out
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_every_missing_companion_is_reported_at_once(listed: Path) -> None:
+    for companion in COMPANIONS:
+        (listed / companion).unlink()
+    problems = sorted((p.kind, p.filename) for p in check_directory(listed).problems)
+    assert problems == sorted(("missing", name) for name in COMPANIONS)
+
+
+def test_a_companion_replaced_by_a_directory_is_missing(listed: Path) -> None:
+    (listed / "requirements.txt").unlink()
+    (listed / "requirements.txt").mkdir()
+    assert ("missing", "requirements.txt") in {
+        (p.kind, p.filename) for p in check_directory(listed).problems
+    }
+
+
+ATTESTATIONS = (f"{WHEEL}.intoto.jsonl", f"{SDIST}.intoto.jsonl", f"{WHEEL}.publish.attestation")
+
+
+@pytest.fixture
+def attested(fake_release: Path) -> Path:
+    """A release whose manifest was written after its attestations: it lists them."""
+    for name in ATTESTATIONS:
+        (fake_release / name).write_text(f'{{"fake attestation": "{name}"}}\n')
+    manifest = write_manifest(fake_release)
+    assert [record.filename for record in manifest.attestations] == sorted(
+        ATTESTATIONS, key=lambda n: (not n.startswith(WHEEL), n)
+    )
+    return fake_release
+
+
+def test_listed_attestations_are_checked(
+    attested: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(attested)]) == 0
+    assert "ok: 5 file(s) match" in capsys.readouterr().out
+    sums = (attested / "SHA256SUMS").read_text()
+    assert all(name in sums for name in ATTESTATIONS)
+
+
+@pytest.mark.parametrize("attestation", ATTESTATIONS)
+def test_each_missing_attestation_fails_the_check(attested: Path, attestation: str) -> None:
+    (attested / attestation).unlink()
+    problems = [(p.kind, p.filename) for p in check_directory(attested).problems]
+    assert problems == [("missing", attestation)]
+    assert main(["check", str(attested)]) == 1
+
+
+def test_a_changed_attestation_fails_the_check(attested: Path) -> None:
+    (attested / ATTESTATIONS[0]).write_text('{"forged": true}\n')
+    kinds = [(p.kind, p.filename) for p in check_directory(attested).problems]
+    assert kinds == [("mismatch", ATTESTATIONS[0]), ("mismatch", ATTESTATIONS[0])]
+
+
+def test_a_relisted_wheel_whose_metadata_disagrees_fails_the_check(
+    listed: Path, make_dist: MakeDist
+) -> None:
+    # Whoever can rewrite every companion still cannot make check accept a file whose own
+    # METADATA names another version: the contents are read, not just hashed.
+    make_dist(
+        listed, WHEEL, version="2026.9.9", member="dask_kubernetes-2026.3.0.dist-info/METADATA"
+    )
+    write_manifest_unchecked(listed)
+    problems = [(p.kind, p.filename) for p in check_directory(listed).problems]
+    assert problems == [("refused", WHEEL)]
+    assert main(["check", str(listed)]) == 1
+
+
+def write_manifest_unchecked(directory: Path) -> None:
+    """Rewrite manifest.json, SHA256SUMS and requirements.txt for the files as they are now,
+    bypassing the metadata check (what an attacker with write access could do)."""
+    from release._hash_outputs import render_requirements, render_sums
+    from release._hash_records import Manifest, record_file
+
+    files = tuple(record_file(directory / name) for name in (WHEEL, SDIST))
+    manifest = Manifest("dask-kubernetes", "2026.3.0", files)
+    (directory / "manifest.json").write_text(manifest.dumps())
+    (directory / "SHA256SUMS").write_text(render_sums(files))
+    (directory / "requirements.txt").write_text(render_requirements(manifest))

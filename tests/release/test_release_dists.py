@@ -46,6 +46,9 @@ def test_normalises_names_as_pypi_does() -> None:
     assert same_distribution("Dask.Kubernetes-2026.03.0-py3-none-any.whl", WHEEL)
     assert not same_distribution(WHEEL, SDIST)
     assert not same_distribution(WHEEL, "dask_kubernetes-2026.3.1-py3-none-any.whl")
+    # A build tag is part of the name: kept, not silently dropped.
+    built = "dask_kubernetes-2026.3.0-1-py3-none-any.whl"
+    assert normalized_filename(built) == built
 
 
 def test_finds_distributions_sorted_and_skips_companions(tmp_path: Path) -> None:

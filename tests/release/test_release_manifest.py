@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,15 @@ from release.cli import main
 
 WHEEL = "dask_kubernetes-2026.3.0-py3-none-any.whl"
 SDIST = "dask_kubernetes-2026.3.0.tar.gz"
+MakeDist = Callable[..., Path]  # the conftest fixture: a small real wheel or sdist
 
 
 def test_writes_the_three_outputs(fake_release: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["manifest", str(fake_release)]) == 0
     table = capsys.readouterr().out
-    assert "141.3 kB" in table and "84.0 kB" in table and "source" in table and "py3" in table
+    sizes = {name: (fake_release / name).stat().st_size for name in (WHEEL, SDIST)}
+    assert all(pypi_size(size) in table for size in sizes.values())
+    assert "source" in table and "py3" in table
 
     document = json.loads((fake_release / "manifest.json").read_text())
     assert document["version"] == 1
@@ -37,7 +41,7 @@ def test_writes_the_three_outputs(fake_release: Path, capsys: pytest.CaptureFixt
         "blake2b_256",
     ]
     wheel = document["files"][0]
-    assert wheel["size"] == 141_300 and wheel["python_tag"] == "py3"
+    assert wheel["size"] == sizes[WHEEL] and wheel["python_tag"] == "py3"
     assert wheel["sha256"] in table and wheel["md5"] in table and wheel["blake2b_256"] in table
 
     sums = subprocess.run(
@@ -72,11 +76,11 @@ def test_pypi_size_format() -> None:
 
 
 def test_interrupted_write_leaves_previous_manifest_intact(
-    fake_release: Path, monkeypatch: pytest.MonkeyPatch
+    fake_release: Path, monkeypatch: pytest.MonkeyPatch, make_dist: MakeDist
 ) -> None:
     write_manifest(fake_release)
     before = (fake_release / "manifest.json").read_bytes()
-    (fake_release / WHEEL).write_bytes(b"a different wheel")
+    make_dist(fake_release, WHEEL, padding=10)  # a different wheel
 
     def interrupted(self: Path, target: Path) -> Path:
         raise KeyboardInterrupt
@@ -91,8 +95,8 @@ def test_interrupted_write_leaves_previous_manifest_intact(
     assert [p.name for p in fake_release.iterdir() if p.name.startswith(".")] == []
 
 
-def test_refuses_a_directory_mixing_releases(fake_release: Path) -> None:
-    (fake_release / "dask_kubernetes-2026.4.0.tar.gz").write_bytes(b"newer")
+def test_refuses_a_directory_mixing_releases(fake_release: Path, make_dist: MakeDist) -> None:
+    make_dist(fake_release, "dask_kubernetes-2026.4.0.tar.gz", version="2026.4.0")
     with pytest.raises(UsageError, match="mixes several releases"):
         write_manifest(fake_release)
     assert not (fake_release / "manifest.json").exists()

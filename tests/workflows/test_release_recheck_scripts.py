@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL = "dask_kubernetes-2026.3.0-py3-none-any.whl"
 SDIST = "dask_kubernetes-2026.3.0.tar.gz"
+MakeDist = Callable[..., Path]  # the root conftest fixture: a small real wheel or sdist
 
 
 def step(job: dict[str, Any], name_start: str) -> dict[str, Any]:
@@ -53,14 +55,16 @@ def manifest(workspace: Path) -> None:
 
 @pytest.fixture(scope="module")
 def pristine(
-    tmp_path_factory: pytest.TempPathFactory, release_workflow: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory,
+    release_workflow: dict[str, Any],
+    make_dist: MakeDist,
 ) -> tuple[Path, dict[str, str]]:
     """A workspace after the build job: dist/ with its manifest, chart/, and the job's outputs."""
     workspace = tmp_path_factory.mktemp("build-job")
     dist = workspace / "dist"
     dist.mkdir()
-    (dist / WHEEL).write_bytes(b"a wheel " * 3000)
-    (dist / SDIST).write_bytes(b"an sdist " * 3000)
+    make_dist(dist, WHEEL, padding=24_000)
+    make_dist(dist, SDIST, padding=27_000)
     (dist / "build-toolchain.json").write_text('{"what": "the build job\'s toolchain record"}\n')
     manifest(workspace)
     (workspace / "chart").mkdir()
@@ -125,10 +129,10 @@ def test_a_swapped_toolchain_record_is_refused(
 
 
 def test_a_swapped_distribution_is_refused(
-    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any]
+    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any], make_dist: MakeDist
 ) -> None:
     workspace, recorded = built
-    (workspace / "dist" / WHEEL).write_bytes(b"an evil wheel " * 3000)
+    make_dist(workspace / "dist", WHEEL, padding=23_999)  # an evil wheel
     proc = recheck(workspace, recorded, release_workflow, "attest")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert WHEEL in proc.stdout + proc.stderr
@@ -136,11 +140,11 @@ def test_a_swapped_distribution_is_refused(
 
 @pytest.mark.slow
 def test_a_swapped_artifact_with_a_fresh_manifest_is_refused(
-    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any]
+    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any], make_dist: MakeDist
 ) -> None:
     """Self-consistent but not what the build job made: only the recorded digests catch it."""
     workspace, recorded = built
-    (workspace / "dist" / WHEEL).write_bytes(b"an evil wheel " * 3000)
+    make_dist(workspace / "dist", WHEEL, padding=23_999)  # an evil wheel
     manifest(workspace)
     assert bash("python -m release check dist", workspace, {}).returncode == 0
     proc = recheck(workspace, recorded, release_workflow, "publish")
