@@ -1,5 +1,5 @@
 """Fixtures for the API server tests: a real `APIServer` on a loopback port, in its own thread
-(so synchronous clients and kubectl can use it), and a kubeconfig pointing at it.
+(so synchronous clients and kubectl can use it), and a kubeconfig with its admin token.
 
 With `DASK_KUBERNETES_TEST_KUBECONFIG` set, the tests written purely against the Kubernetes API run
 against that cluster instead; those needing the stand-in's internals (state dir, faults, audit)
@@ -57,12 +57,12 @@ class ServerThread:
         self.loop.close()
 
 
-def write_kubeconfig(path: Path, url: str) -> Path:
+def write_kubeconfig(path: Path, server: APIServer) -> Path:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "local", "cluster": {"server": url}}],
-        "users": [{"name": "local", "user": {"token": "local"}}],
+        "clusters": [{"name": "local", "cluster": {"server": server.url}}],
+        "users": [{"name": "local", "user": {"token": server.admin_token}}],
         "contexts": [
             {
                 "name": "local",
@@ -101,7 +101,7 @@ def kubeconfig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if EXTERNAL_KUBECONFIG:
         return Path(EXTERNAL_KUBECONFIG)
     server: APIServer = request.getfixturevalue("server")
-    return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server.url)
+    return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server)
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def private_server(tmp_path: Path) -> Iterator[ServerThread]:
 
 @pytest.fixture
 def private_kubeconfig(private_server: ServerThread, tmp_path: Path) -> Path:
-    return write_kubeconfig(tmp_path / "private-kubeconfig", private_server.server.url)
+    return write_kubeconfig(tmp_path / "private-kubeconfig", private_server.server)
 
 
 @pytest.fixture

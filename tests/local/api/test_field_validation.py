@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import authorized
 
 from dask_kubernetes.local.apiserver import APIServer
 
@@ -50,7 +51,7 @@ def send(
     server: APIServer, method: str, path: str, body: Any = None
 ) -> tuple[int, dict[str, Any], list[str]]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
+    request = authorized(server, f"{server.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
