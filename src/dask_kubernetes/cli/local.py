@@ -59,7 +59,8 @@ async def _serve(
 @click.option(
     "--no-tls",
     is_flag=True,
-    help="Serve plain HTTP instead of HTTPS (the bearer token is still required).",
+    help="Serve plain HTTP instead of HTTPS (the token is still required; kubectl and helm "
+    "send no token over plain HTTP, so only Python clients work then).",
 )
 def local(
     kubeconfig: Path | None, port: int, state_dir: Path | None, no_operator: bool, no_tls: bool

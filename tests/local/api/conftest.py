@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
 from dask_kubernetes.local.apiserver import APIServer
+from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_kubeconfig
 
 T = TypeVar("T")
 EXTERNAL_KUBECONFIG = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
@@ -58,21 +58,10 @@ class ServerThread:
 
 
 def write_kubeconfig(path: Path, server: APIServer) -> Path:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "local", "cluster": {"server": server.url}}],
-        "users": [{"name": "local", "user": {"token": server.admin_token}}],
-        "contexts": [
-            {
-                "name": "local",
-                "context": {"cluster": "local", "user": "local", "namespace": "default"},
-            }
-        ],
-        "current-context": "local",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
+    """A kubeconfig with the server's admin token (and CA), written by the stand-in's own writer."""
+    return write_standin_kubeconfig(
+        path, server.url, token=server.admin_token, ca_pem=server.ca_pem, name="local"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +69,8 @@ def server_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTh
     """One shared server for the suite, as a real cluster would be; tests isolate by namespace."""
     if EXTERNAL_KUBECONFIG:
         pytest.skip(STANDIN_ONLY)
-    thread = ServerThread(tmp_path_factory.mktemp("apiserver"), bookmark_interval=0.2)
+    # HTTPS, as `LocalKubernetes` serves: kubectl and helm send no token over plain HTTP.
+    thread = ServerThread(tmp_path_factory.mktemp("apiserver"), bookmark_interval=0.2, tls=True)
     with thread:
         yield thread
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import authorized
+from api_support import open_api
 
 from dask_kubernetes.local.apiserver import APIServer
 
@@ -51,10 +51,10 @@ def send(
     server: APIServer, method: str, path: str, body: Any = None
 ) -> tuple[int, dict[str, Any], list[str]]:
     data = json.dumps(body).encode() if body is not None else None
-    request = authorized(server, f"{server.url}{path}", data=data, method=method)
+    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_api(server, request, timeout=10) as response:
             return response.status, json.load(response), response.headers.get_all("Warning") or []
     except urllib.error.HTTPError as error:
         return error.code, json.load(error), error.headers.get_all("Warning") or []

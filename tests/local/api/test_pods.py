@@ -14,7 +14,7 @@ from pathlib import Path
 
 import kr8s.asyncio
 import pytest
-from api_support import authorized
+from api_support import open_api
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -226,20 +226,14 @@ def test_service_and_pod_proxy_reach_ready_pods_only(
     bind_and_run(core, namespace, "web", ready=False)
     base = f"{server.url}/api/v1/namespaces/{namespace}"
     with pytest.raises(urllib.error.HTTPError) as unready:
-        urllib.request.urlopen(
-            authorized(server, f"{base}/services/dash:http/proxy/status"), timeout=10
-        )
+        open_api(server, f"{base}/services/dash:http/proxy/status", timeout=10)
     assert unready.value.code == 503
     core.patch_namespaced_pod_status(
         "web", namespace, {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     )
-    with urllib.request.urlopen(
-        authorized(server, f"{base}/services/dash:http/proxy/status?x=1"), timeout=10
-    ) as r:
+    with open_api(server, f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
         assert json.load(r) == {"path": "/status?x=1"}
-    with urllib.request.urlopen(
-        authorized(server, f"{base}/pods/web:{http_port}/proxy/info"), timeout=10
-    ) as r:
+    with open_api(server, f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
         assert json.load(r) == {"path": "/info"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from api_support import authorized
+from api_support import open_api
 from kubernetes import client
 
 from dask_kubernetes.local.apiserver import APIServer
@@ -14,8 +14,8 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 def get_table(server: APIServer, url: str) -> dict:
-    request = authorized(server, url, headers={"Accept": TABLE})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    request = urllib.request.Request(url, headers={"Accept": TABLE})
+    with open_api(server, request, timeout=10) as response:
         return json.load(response)
 
 
@@ -51,8 +51,8 @@ def test_watch_as_table(server: APIServer, k8s: client.ApiClient, namespace: str
     core = client.CoreV1Api(k8s)
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "t"}})
     url = f"{server.url}/api/v1/namespaces/{namespace}/configmaps?watch=true&timeoutSeconds=0.3"
-    request = authorized(server, url, headers={"Accept": TABLE})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    request = urllib.request.Request(url, headers={"Accept": TABLE})
+    with open_api(server, request, timeout=10) as response:
         events = [json.loads(line) for line in response]
     assert [e["type"] for e in events] == ["ADDED"]
     assert events[0]["object"]["kind"] == "Table"

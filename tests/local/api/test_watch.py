@@ -11,7 +11,7 @@ from pathlib import Path
 import kr8s
 import kr8s.asyncio
 import pytest
-from api_support import authorized
+from api_support import open_api
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
@@ -97,8 +97,8 @@ def test_too_old_resource_version_is_gone(private_kubeconfig: Path) -> None:
 
 def _raw_watch(server: APIServer, url: str, query: str, limit: int) -> list[dict]:
     lines = []
-    request = authorized(server, f"{url}?watch=true&{query}")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    request = urllib.request.Request(f"{url}?watch=true&{query}")
+    with open_api(server, request, timeout=10) as response:
         for line in response:
             lines.append(json.loads(line))
             if len(lines) >= limit:
@@ -108,7 +108,7 @@ def _raw_watch(server: APIServer, url: str, query: str, limit: int) -> list[dict
 
 def test_bookmarks_when_asked(server: APIServer, namespace: str) -> None:
     url = f"{server.url}/api/v1/namespaces/{namespace}/configmaps"
-    with urllib.request.urlopen(authorized(server, url), timeout=10) as response:
+    with open_api(server, url, timeout=10) as response:
         version = json.load(response)["metadata"]["resourceVersion"]
     events = _raw_watch(server, url, f"resourceVersion={version}&allowWatchBookmarks=true", 1)
     assert events[0]["type"] == "BOOKMARK"
