@@ -68,8 +68,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    for tls in (False, True):
-        rounds = [one_round(tls, args.requests) for _ in range(args.rounds)]
+    results: dict[bool, list[Round]] = {False: [], True: []}
+    for _ in range(args.rounds):  # interleaved, so a busy machine slows both alike
+        for tls in (False, True):
+            results[tls].append(one_round(tls, args.requests))
+    for tls, rounds in results.items():
         start = statistics.median(r.start_seconds for r in rounds)
         kept = statistics.median(r.kept_alive_per_second for r in rounds)
         fresh = statistics.median(r.new_connection_per_second for r in rounds)
