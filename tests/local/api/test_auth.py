@@ -73,6 +73,11 @@ def test_only_what_a_real_server_shows_anonymously_is_open(private_server: Any) 
     for path in ("/api", "/apis", "/api/v1", "/openapi/v2", "/openapi/v3", "/api/v1/namespaces"):
         status, body = send(url + path)
         assert_unauthorized(status, body)
+    # An open prefix does not open what lies behind it.
+    status, body = send(url + "/healthz/../api/v1/namespaces")
+    assert status in (200, 401) and "items" not in str(body)
+    status, body = send(url + "/version/../api/v1/namespaces/default/pods", "POST", POD)
+    assert status in (401, 405)
 
 
 def test_streams_and_proxies_need_the_token(private_server: Any) -> None:
