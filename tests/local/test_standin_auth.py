@@ -94,6 +94,7 @@ def test_another_local_user_can_neither_read_the_kubeconfig_nor_start_a_pod(
     system_python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
     with LocalKubernetes(kubeconfig=kubeconfig) as k8s:
         assert kubeconfig.stat().st_mode & 0o777 == 0o600
+        assert k8s.state_dir.stat().st_mode & 0o077 == 0  # pods' and the kubelet's files
         attack = subprocess.run(
             [system_python, "-c", ATTACK, str(kubeconfig), k8s.url, str(marker)],
             preexec_fn=_as_nobody,

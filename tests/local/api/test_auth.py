@@ -143,5 +143,6 @@ def test_pod_tokens_are_bound_to_their_pod_and_cannot_mint_more(private_server: 
     status, _ = send(f"{base}/pods/holder?gracePeriodSeconds=0", "DELETE", **admin)
     assert status == 200
     assert_unauthorized(*send(f"{base}/configmaps", **as_pod))
+    assert len(server.auth) == 1  # only the admin's: the dead pod's token is forgotten
     assert send(f"{base}/configmaps", **admin)[0] == 200
     assert server.audit[-1].user == "kubernetes-admin"

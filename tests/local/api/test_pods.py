@@ -189,7 +189,9 @@ async def test_kr8s_portforward(
 def http_port() -> Iterator[int]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps({"path": self.path}).encode()
+            # Echo the credentials too: the API server must not pass the caller's token on.
+            auth = self.headers.get("Authorization")
+            body = json.dumps({"path": self.path, "authorization": auth}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -232,9 +234,9 @@ def test_service_and_pod_proxy_reach_ready_pods_only(
         "web", namespace, {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     )
     with open_api(server, f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
-        assert json.load(r) == {"path": "/status?x=1"}
+        assert json.load(r) == {"path": "/status?x=1", "authorization": None}
     with open_api(server, f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
-        assert json.load(r) == {"path": "/info"}
+        assert json.load(r) == {"path": "/info", "authorization": None}
 
 
 def test_pod_status_patch_does_not_touch_spec(k8s: client.ApiClient, namespace: str) -> None:

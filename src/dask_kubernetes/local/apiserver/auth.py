@@ -95,12 +95,18 @@ class Authenticator:
             if hmac.compare_digest(token.encode(), wanted):
                 found = identity
         if found is not None and found.pod is not None and not self._pod_alive(found.pod):
-            self.revoke_pod(found.pod.uid)
+            self._forget_dead_pods()
             return None
         return found
 
-    def revoke_pod(self, uid: str) -> None:
-        self._tokens = {t: i for t, i in self._tokens.items() if i.pod is None or i.pod.uid != uid}
+    def _forget_dead_pods(self) -> None:
+        """Drop the tokens of pods that are gone (they are refused anyway), so tokens stay few."""
+        self._tokens = {
+            t: i for t, i in self._tokens.items() if i.pod is None or self._pod_alive(i.pod)
+        }
+
+    def __len__(self) -> int:
+        return len(self._tokens)
 
     def token_request(
         self, caller: Identity, namespace: str, service_account: str, body: Any
@@ -121,6 +127,7 @@ class Authenticator:
             pod = BoundPod(namespace, str(ref["name"]), str(ref["uid"]))
             if not self._pod_alive(pod):
                 raise APIError(400, f'pod "{pod.name}" with uid {pod.uid} does not exist')
+        self._forget_dead_pods()
         token = self.issue(service_account_user(namespace, service_account), pod)
         expires = datetime.datetime.now(datetime.timezone.utc) + TOKEN_LIFETIME
         return {
