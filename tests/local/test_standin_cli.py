@@ -58,15 +58,15 @@ class Foreground:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("argv", "signum"),
+    ("argv", "signum", "scheme"),
     [
-        ([DASK, "kubernetes", "local"], signal.SIGINT),
-        ([sys.executable, "-m", "dask", "kubernetes", "local"], signal.SIGTERM),
+        ([DASK, "kubernetes", "local"], signal.SIGINT, "https"),
+        ([sys.executable, "-m", "dask", "kubernetes", "local", "--no-tls"], signal.SIGTERM, "http"),
     ],
-    ids=["dask-sigint", "python-m-dask-sigterm"],
+    ids=["dask-sigint", "python-m-dask-sigterm-no-tls"],
 )
 def test_foreground_ready_serves_and_stops_cleanly(
-    argv: list[str], signum: int, tmp_path: Path
+    argv: list[str], signum: int, scheme: str, tmp_path: Path
 ) -> None:
     kubeconfig, state_dir = tmp_path / "kubeconfig", tmp_path / "state"
     cli = Foreground(
@@ -74,7 +74,7 @@ def test_foreground_ready_serves_and_stops_cleanly(
     )
     try:
         ready = cli.wait_ready()
-        url = re.search(r"http://127\.0\.0\.1:\d+", ready)
+        url = re.search(rf"{scheme}://127\.0\.0\.1:\d+", ready)
         assert url is not None
         config = yaml.safe_load(kubeconfig.read_text())
         assert config["clusters"][0]["cluster"]["server"] == url.group(0)
@@ -101,3 +101,22 @@ def test_bad_kubeconfig_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "not a kubeconfig" in result.stderr
     assert "Traceback" not in result.stderr
     assert bad.read_text() == "- not\n- a kubeconfig\n"
+
+
+def test_kubeconfig_in_a_world_writable_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: another user could swap the file holding the token
+    state_dir = tmp_path / "s"
+    options = ["--kubeconfig", str(shared / "config"), "--state-dir", str(state_dir)]
+    result = subprocess.run(
+        [DASK, "kubernetes", "local", *options, "--no-operator"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "writable by every user" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(shared.iterdir()) == []
+    assert processes_of(state_dir.resolve()) == []

@@ -21,7 +21,7 @@ def _operator_available() -> bool:
 
 
 async def _serve(
-    state_dir: Path | None, kubeconfig: Path | None, port: int, operator: bool
+    state_dir: Path | None, kubeconfig: Path | None, port: int, operator: bool, tls: bool
 ) -> None:
     from dask_kubernetes.local import LocalKubernetes  # needs the `local` extra (aiohttp)
 
@@ -30,7 +30,7 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with LocalKubernetes(
-        state_dir, operator=operator, kubeconfig=kubeconfig, port=port
+        state_dir, operator=operator, kubeconfig=kubeconfig, port=port, tls=tls
     ) as k8s:
         extra = " with the dask-kubernetes operator" if operator else ""
         click.echo(f"dask-kubernetes local: ready at {k8s.url}{extra}")
@@ -56,13 +56,24 @@ async def _serve(
     help="Where logs and pod files go (default: a temporary directory, removed on exit).",
 )
 @click.option("--no-operator", is_flag=True, help="Do not start the dask-kubernetes operator.")
-def local(kubeconfig: Path | None, port: int, state_dir: Path | None, no_operator: bool) -> None:
-    """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C."""
+@click.option(
+    "--no-tls",
+    is_flag=True,
+    help="Serve plain HTTP instead of HTTPS (the token is still required; kubectl and helm "
+    "send no token over plain HTTP, so only Python clients work then).",
+)
+def local(
+    kubeconfig: Path | None, port: int, state_dir: Path | None, no_operator: bool, no_tls: bool
+) -> None:
+    """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C.
+
+    Every API request needs the bearer token written into the kubeconfig (mode 0600).
+    """
     from dask_kubernetes.local.kubeconfig import KubeconfigError
 
     operator = not no_operator and _operator_available()
     try:
-        asyncio.run(_serve(state_dir, kubeconfig, port, operator))
+        asyncio.run(_serve(state_dir, kubeconfig, port, operator, not no_tls))
     except KubeconfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -21,13 +21,15 @@ from typing import Any, TypeVar
 
 from dask_kubernetes.local.address_plan import AddressClaim, AddressPlan
 from dask_kubernetes.local.apiserver import APIServer
+from dask_kubernetes.local.apiserver.auth import node_user, service_account_user
 from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
-from dask_kubernetes.local.kubelet import Kubelet
+from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
 from dask_kubernetes.local.watchdog import Watchdog
 
 T = TypeVar("T")
+OPERATOR_USER = service_account_user("dask-operator", "dask-kubernetes-operator")
 
 
 class LocalKubernetesError(Exception):
@@ -44,6 +46,7 @@ class LocalKubernetes:
         operator: bool = False,
         kubeconfig: str | Path | None = None,
         port: int = 0,
+        tls: bool = True,
     ) -> None:
         self._owns_state_dir = state_dir is None
         base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
@@ -51,6 +54,7 @@ class LocalKubernetes:
         self._kubeconfig_target = Path(kubeconfig).expanduser() if kubeconfig else None
         self.kubeconfig = str(self._kubeconfig_target or self.state_dir / "kubeconfig")
         self.port = port
+        self.tls = tls
         self.operator = operator
         self.plan: AddressPlan | None = None
         self.api_server: APIServer | None = None
@@ -82,7 +86,7 @@ class LocalKubernetes:
             raise LocalKubernetesError(
                 "operator=True but dask_kubernetes.operator is not installed in this environment"
             )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._started = True
         try:
             self._claim = AddressClaim.acquire()
@@ -92,22 +96,35 @@ class LocalKubernetes:
                 port=self.port,
                 state_dir=self.state_dir,
                 service_cidr=self.plan.service_cidr,
+                tls=self.tls,
             )
             self._watchdog = Watchdog(self.state_dir)
             await self._watchdog.start()
-            await self.api_server.start()
-            write_kubeconfig(Path(self.kubeconfig), self.url)
+            server = self.api_server
+            await server.start()
+            ca_pem = server.ca_pem
+            write_kubeconfig(
+                Path(self.kubeconfig), self.url, token=server.admin_token, ca_pem=ca_pem
+            )
             self._wrote_kubeconfig = True
             self.kubelet = Kubelet(
                 self.url,
                 self.state_dir,
+                token=server.auth.issue(node_user(NODE_NAME)),
+                ca_pem=ca_pem,
                 pod_cidr=self.plan.pod_cidr,
                 load_balancer_cidr=self.plan.load_balancer_cidr,
             )
             await self.kubelet.start()
             if self.operator:
-                await install_operator_crds(self.url)
-                self._operator_process = OperatorProcess(self.kubeconfig, self.state_dir)
+                await install_operator_crds(self.url, token=server.admin_token, ca_pem=ca_pem)
+                operator_kubeconfig = write_kubeconfig(
+                    self.state_dir / "operator-kubeconfig",
+                    self.url,
+                    token=server.auth.issue(OPERATOR_USER),
+                    ca_pem=ca_pem,
+                )
+                self._operator_process = OperatorProcess(str(operator_kubeconfig), self.state_dir)
                 await self._operator_process.start()
         except BaseException:
             await self.stop()

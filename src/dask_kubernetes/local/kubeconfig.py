@@ -2,11 +2,16 @@
 
 If the target file exists, only our own cluster/user/context entries are replaced; every other entry
 stays, so `--kubeconfig ~/.kube/config` adds a context instead of destroying the user's setup.
+
+The file carries the bearer token (whoever reads it can run code as the stand-in's user), so it is
+written with mode 0600, and never into a directory other users can write to (they could swap it).
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,8 @@ def merged_kubeconfig(
     existing: dict[str, Any],
     server_url: str,
     *,
+    token: str,
+    ca_pem: bytes | None = None,
     name: str = CONTEXT_NAME,
     namespace: str = "default",
 ) -> dict[str, Any]:
@@ -48,8 +55,11 @@ def merged_kubeconfig(
     config.setdefault("apiVersion", "v1")
     config.setdefault("kind", "Config")
     config.setdefault("preferences", {})
-    cluster = {"name": name, "cluster": {"server": server_url}}
-    user = {"name": name, "user": {"token": "dask-kubernetes-local"}}
+    server: dict[str, str] = {"server": server_url}
+    if ca_pem is not None:
+        server["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    cluster = {"name": name, "cluster": server}
+    user = {"name": name, "user": {"token": token}}
     context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
     config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
     config["users"] = _replace_named(list(config.get("users") or []), user)
@@ -59,11 +69,31 @@ def merged_kubeconfig(
     return config
 
 
-def write_kubeconfig(path: Path, server_url: str, *, name: str = CONTEXT_NAME) -> Path:
-    """Merge our context into the kubeconfig at `path` atomically and return the path."""
+def _refuse_shared_directory(directory: Path) -> None:
+    mode = directory.stat().st_mode
+    if mode & stat.S_IWOTH:
+        raise KubeconfigError(
+            f"{directory} is writable by every user; put the kubeconfig (it holds the access "
+            "token) in a private directory"
+        )
+
+
+def write_kubeconfig(
+    path: Path,
+    server_url: str,
+    *,
+    token: str,
+    ca_pem: bytes | None = None,
+    name: str = CONTEXT_NAME,
+    namespace: str = "default",
+) -> Path:
+    """Merge our context into the kubeconfig at `path` atomically (mode 0600); return the path."""
     path = Path(path).expanduser()
-    config = merged_kubeconfig(_load_existing(path), server_url, name=name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    config = merged_kubeconfig(
+        _load_existing(path), server_url, token=token, ca_pem=ca_pem, name=name, namespace=namespace
+    )
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _refuse_shared_directory(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:

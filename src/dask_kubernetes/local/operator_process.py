@@ -19,11 +19,13 @@ _OPERATOR_STOP_GRACE = 5.0
 _CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-async def install_operator_crds(api_url: str, timeout: float = 30.0) -> None:
+async def install_operator_crds(
+    api_url: str, *, token: str, ca_pem: bytes | None = None, timeout: float = 30.0
+) -> None:
     """Create the Dask CRDs (keeping existing ones) and wait until their group is served."""
     from dask_kubernetes.operator.crds import API_VERSION, load_crds
 
-    client = ApiClient(api_url)
+    client = ApiClient(api_url, token=token, ca_pem=ca_pem)
     try:
         for crd in load_crds():
             try:
@@ -41,7 +43,7 @@ async def install_operator_crds(api_url: str, timeout: float = 30.0) -> None:
 
 
 class OperatorProcess:
-    """`python -m dask_kubernetes.operator` with the stand-in's kubeconfig; output in a log file."""
+    """`python -m dask_kubernetes.operator` with its own kubeconfig; output in a log file."""
 
     def __init__(self, kubeconfig: str, state_dir: Path) -> None:
         self.kubeconfig = kubeconfig

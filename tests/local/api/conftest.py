@@ -1,5 +1,5 @@
 """Fixtures for the API server tests: a real `APIServer` on a loopback port, in its own thread
-(so synchronous clients and kubectl can use it), and a kubeconfig pointing at it.
+(so synchronous clients and kubectl can use it), and a kubeconfig with its admin token.
 
 With `DASK_KUBERNETES_TEST_KUBECONFIG` set, the tests written purely against the Kubernetes API run
 against that cluster instead; those needing the stand-in's internals (state dir, faults, audit)
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
 from dask_kubernetes.local.apiserver import APIServer
+from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_kubeconfig
 
 T = TypeVar("T")
 EXTERNAL_KUBECONFIG = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
@@ -57,22 +57,11 @@ class ServerThread:
         self.loop.close()
 
 
-def write_kubeconfig(path: Path, url: str) -> Path:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "local", "cluster": {"server": url}}],
-        "users": [{"name": "local", "user": {"token": "local"}}],
-        "contexts": [
-            {
-                "name": "local",
-                "context": {"cluster": "local", "user": "local", "namespace": "default"},
-            }
-        ],
-        "current-context": "local",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
+def write_kubeconfig(path: Path, server: APIServer) -> Path:
+    """A kubeconfig with the server's admin token (and CA), written by the stand-in's own writer."""
+    return write_standin_kubeconfig(
+        path, server.url, token=server.admin_token, ca_pem=server.ca_pem, name="local"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +69,8 @@ def server_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTh
     """One shared server for the suite, as a real cluster would be; tests isolate by namespace."""
     if EXTERNAL_KUBECONFIG:
         pytest.skip(STANDIN_ONLY)
-    thread = ServerThread(tmp_path_factory.mktemp("apiserver"), bookmark_interval=0.2)
+    # HTTPS, as `LocalKubernetes` serves: kubectl and helm send no token over plain HTTP.
+    thread = ServerThread(tmp_path_factory.mktemp("apiserver"), bookmark_interval=0.2, tls=True)
     with thread:
         yield thread
 
@@ -101,7 +91,7 @@ def kubeconfig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if EXTERNAL_KUBECONFIG:
         return Path(EXTERNAL_KUBECONFIG)
     server: APIServer = request.getfixturevalue("server")
-    return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server.url)
+    return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server)
 
 
 @pytest.fixture
@@ -116,7 +106,7 @@ def private_server(tmp_path: Path) -> Iterator[ServerThread]:
 
 @pytest.fixture
 def private_kubeconfig(private_server: ServerThread, tmp_path: Path) -> Path:
-    return write_kubeconfig(tmp_path / "private-kubeconfig", private_server.server.url)
+    return write_kubeconfig(tmp_path / "private-kubeconfig", private_server.server)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import open_api
 
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.apiserver.resources import BUILTINS, ResourceType
@@ -45,7 +46,7 @@ def call(server: APIServer, method: str, path: str, body: Any = None) -> dict[st
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/merge-patch+json")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with open_api(server, request, timeout=10) as response:
         return dict(json.load(response))
 
 
@@ -93,7 +94,7 @@ def test_crd_table_shows_created_at(server: APIServer) -> None:
     try:
         request = urllib.request.Request(f"{server.url}{path}/tables.stamps.dask.org")
         request.add_header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_api(server, request, timeout=10) as response:
             table = json.load(response)
         assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Created At"]
         assert table["rows"][0]["cells"] == [

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import kr8s
+from api_support import open_api
 from kubernetes import client, config, watch
 
 from dask_kubernetes.local.apiserver import Faults
@@ -34,14 +35,14 @@ def test_injected_errors_are_status_bodies(private_server: Any, private_kubeconf
     private_server.call(lambda: server.faults.configure(error_rate=1.0, error_codes=(500,)))
     url = f"{server.url}/api/v1/namespaces/default/configmaps"
     try:
-        urllib.request.urlopen(url, timeout=5)
+        open_api(server, url, timeout=5)
     except urllib.error.HTTPError as error:
         body = json.load(error)
         assert (error.code, body["kind"], body["code"]) == (500, "Status", 500)
     else:
         raise AssertionError("expected an injected 500")
     private_server.call(server.faults.clear)
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with open_api(server, url, timeout=5) as response:
         assert response.status == 200
 
 
@@ -63,7 +64,7 @@ def test_delay_is_added(private_server: Any) -> None:
     server = private_server.server
     private_server.call(lambda: server.faults.configure(delay_seconds=0.3))
     started = time.monotonic()
-    urllib.request.urlopen(f"{server.url}/api/v1/namespaces", timeout=5).close()
+    open_api(server, f"{server.url}/api/v1/namespaces", timeout=5).close()
     assert time.monotonic() - started >= 0.3
 
 

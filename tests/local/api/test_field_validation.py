@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import open_api
 
 from dask_kubernetes.local.apiserver import APIServer
 
@@ -53,7 +54,7 @@ def send(
     request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_api(server, request, timeout=10) as response:
             return response.status, json.load(response), response.headers.get_all("Warning") or []
     except urllib.error.HTTPError as error:
         return error.code, json.load(error), error.headers.get_all("Warning") or []

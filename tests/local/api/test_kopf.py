@@ -120,7 +120,9 @@ async def test_kopf_operator_reconciles_with_peering(
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server=server.url, scheme="Bearer", token="local")
+        return kopf.ConnectionInfo(
+            server=server.url, scheme="Bearer", token=server.admin_token, ca_data=server.ca_pem
+        )
 
     @kopf.on.create(group, "v1", "widgets", id="created", registry=registry)
     def created(spec: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> dict[str, Any]:

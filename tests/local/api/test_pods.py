@@ -14,6 +14,7 @@ from pathlib import Path
 
 import kr8s.asyncio
 import pytest
+from api_support import open_api
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -188,7 +189,9 @@ async def test_kr8s_portforward(
 def http_port() -> Iterator[int]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps({"path": self.path}).encode()
+            # Echo the credentials too: the API server must not pass the caller's token on.
+            auth = self.headers.get("Authorization")
+            body = json.dumps({"path": self.path, "authorization": auth}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -225,15 +228,15 @@ def test_service_and_pod_proxy_reach_ready_pods_only(
     bind_and_run(core, namespace, "web", ready=False)
     base = f"{server.url}/api/v1/namespaces/{namespace}"
     with pytest.raises(urllib.error.HTTPError) as unready:
-        urllib.request.urlopen(f"{base}/services/dash:http/proxy/status", timeout=10)
+        open_api(server, f"{base}/services/dash:http/proxy/status", timeout=10)
     assert unready.value.code == 503
     core.patch_namespaced_pod_status(
         "web", namespace, {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     )
-    with urllib.request.urlopen(f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
-        assert json.load(r) == {"path": "/status?x=1"}
-    with urllib.request.urlopen(f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
-        assert json.load(r) == {"path": "/info"}
+    with open_api(server, f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
+        assert json.load(r) == {"path": "/status?x=1", "authorization": None}
+    with open_api(server, f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
+        assert json.load(r) == {"path": "/info", "authorization": None}
 
 
 def test_pod_status_patch_does_not_touch_spec(k8s: client.ApiClient, namespace: str) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
+from api_support import open_api
 
 from dask_kubernetes.local.apiserver import APIServer
 
@@ -24,6 +24,6 @@ pytestmark = pytest.mark.usefixtures("standin")
 def test_short_names_in_discovery(
     server: APIServer, group_version: str, plural: str, short_name: str
 ) -> None:
-    with urllib.request.urlopen(f"{server.url}/{group_version}", timeout=10) as response:
+    with open_api(server, f"{server.url}/{group_version}", timeout=10) as response:
         resources = {r["name"]: r for r in json.load(response)["resources"]}
     assert short_name in resources[plural].get("shortNames", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
+from api_support import open_api
 from kubernetes import client
 
 from dask_kubernetes.local.apiserver import APIServer
@@ -12,9 +13,9 @@ from dask_kubernetes.local.apiserver import APIServer
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
-def get_table(url: str) -> dict:
+def get_table(server: APIServer, url: str) -> dict:
     request = urllib.request.Request(url, headers={"Accept": TABLE})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with open_api(server, request, timeout=10) as response:
         return json.load(response)
 
 
@@ -28,14 +29,14 @@ def test_service_and_pod_tables(server: APIServer, k8s: client.ApiClient, namesp
         {"metadata": {"name": "w"}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
     )
     base = f"{server.url}/api/v1/namespaces/{namespace}"
-    services = get_table(f"{base}/services")
+    services = get_table(server, f"{base}/services")
     assert services["kind"] == "Table"
     names = [c["name"] for c in services["columnDefinitions"]]
     assert names == ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"]
     row = services["rows"][0]
     assert row["cells"][:5] == ["sched", "ClusterIP", service.spec.cluster_ip, "<none>", "8786/TCP"]
     assert row["object"]["metadata"]["name"] == "sched"
-    pod = get_table(f"{base}/pods/w")
+    pod = get_table(server, f"{base}/pods/w")
     assert [c["name"] for c in pod["columnDefinitions"]][:4] == [
         "Name",
         "Ready",
@@ -51,7 +52,7 @@ def test_watch_as_table(server: APIServer, k8s: client.ApiClient, namespace: str
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "t"}})
     url = f"{server.url}/api/v1/namespaces/{namespace}/configmaps?watch=true&timeoutSeconds=0.3"
     request = urllib.request.Request(url, headers={"Accept": TABLE})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with open_api(server, request, timeout=10) as response:
         events = [json.loads(line) for line in response]
     assert [e["type"] for e in events] == ["ADDED"]
     assert events[0]["object"]["kind"] == "Table"

@@ -35,7 +35,7 @@ async def test_https_with_a_verifiable_ca(tmp_path: Path) -> None:
                             },
                         }
                     ],
-                    "users": [{"name": "local", "user": {"token": "x"}}],
+                    "users": [{"name": "local", "user": {"token": server.admin_token}}],
                     "contexts": [
                         {"name": "local", "context": {"cluster": "local", "user": "local"}}
                     ],

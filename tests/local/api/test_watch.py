@@ -11,6 +11,7 @@ from pathlib import Path
 import kr8s
 import kr8s.asyncio
 import pytest
+from api_support import open_api
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
@@ -94,9 +95,10 @@ def test_too_old_resource_version_is_gone(private_kubeconfig: Path) -> None:
     api.close()
 
 
-def _raw_watch(url: str, query: str, limit: int) -> list[dict]:
+def _raw_watch(server: APIServer, url: str, query: str, limit: int) -> list[dict]:
     lines = []
-    with urllib.request.urlopen(f"{url}?watch=true&{query}", timeout=10) as response:
+    request = urllib.request.Request(f"{url}?watch=true&{query}")
+    with open_api(server, request, timeout=10) as response:
         for line in response:
             lines.append(json.loads(line))
             if len(lines) >= limit:
@@ -106,16 +108,16 @@ def _raw_watch(url: str, query: str, limit: int) -> list[dict]:
 
 def test_bookmarks_when_asked(server: APIServer, namespace: str) -> None:
     url = f"{server.url}/api/v1/namespaces/{namespace}/configmaps"
-    with urllib.request.urlopen(url) as response:
+    with open_api(server, url, timeout=10) as response:
         version = json.load(response)["metadata"]["resourceVersion"]
-    events = _raw_watch(url, f"resourceVersion={version}&allowWatchBookmarks=true", 1)
+    events = _raw_watch(server, url, f"resourceVersion={version}&allowWatchBookmarks=true", 1)
     assert events[0]["type"] == "BOOKMARK"
     assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= int(version)
 
 
 def test_timeout_seconds_ends_the_stream(server: APIServer, namespace: str) -> None:
     url = f"{server.url}/api/v1/namespaces/{namespace}/configmaps"
-    events = _raw_watch(url, "resourceVersion=1&timeoutSeconds=0.2", 100)
+    events = _raw_watch(server, url, "resourceVersion=1&timeoutSeconds=0.2", 100)
     assert all(e["type"] != "ERROR" for e in events)
 
 

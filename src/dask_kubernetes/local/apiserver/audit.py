@@ -15,6 +15,7 @@ class AuditRecord:
     name: str
     user_agent: str
     code: int = 0
+    user: str = ""  # the authenticated user; empty for a request that was refused (401)
 
     @property
     def rbac_resource(self) -> str:

@@ -1,5 +1,5 @@
 """`APIServer`: the aiohttp application, its lifecycle, and the cross-cutting request concerns
-(fault injection, audit, `Status` error bodies)."""
+(authentication, fault injection, audit, `Status` error bodies)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp import web
 
 from . import nonresource, openapi
 from .audit import AuditRecord
+from .auth import UNAUTHORIZED, Authenticator, BoundPod, Identity, is_anonymous_path
 from .deployments import DeploymentController
 from .errors import APIError, status_body
 from .faults import Faults
@@ -22,7 +23,7 @@ from .objects import ObjectAPI
 from .replicasets import ReplicaSetController
 from .requestinfo import RequestInfo, parse_request
 from .resources import ResourceRegistry
-from .routes import ResourceRoutes, json_response
+from .routes import ResourceRoutes, json_response, read_json
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class APIServer:
         self._deployments: DeploymentController | None = None
         self._replica_sets: ReplicaSetController | None = None
         self._routes = ResourceRoutes(self.objects, self.faults, self.state_dir, bookmark_interval)
+        self.auth = Authenticator(self._pod_alive)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._tls_files: tuple[Path, Path] | None = None
@@ -72,6 +74,23 @@ class APIServer:
     def ca_file(self) -> Path | None:
         """The CA certificate clients must trust when `tls=True`."""
         return self._tls_files[0] if self._tls_files else None
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The CA certificate (PEM) for kubeconfigs' certificate-authority-data when `tls=True`."""
+        return self.ca_file.read_bytes() if self.ca_file else None
+
+    @property
+    def admin_token(self) -> str:
+        """The bearer token of the admin user (what the stand-in's kubeconfig carries)."""
+        return self.auth.admin_token
+
+    def _pod_alive(self, pod: BoundPod) -> bool:
+        try:
+            found = self.objects.get(self._routes.pods, pod.namespace, pod.name)
+        except APIError:
+            return False
+        return bool(found["metadata"].get("uid") == pod.uid)
 
     @property
     def deployment_controller(self) -> DeploymentController:
@@ -142,7 +161,9 @@ class APIServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    def _record(self, request: web.Request, info: RequestInfo, code: int) -> None:
+    def _record(
+        self, request: web.Request, info: RequestInfo, code: int, identity: Identity | None
+    ) -> None:
         self.audit.append(
             AuditRecord(
                 verb=info.verb,
@@ -153,14 +174,20 @@ class APIServer:
                 name=info.name,
                 user_agent=request.headers.get("User-Agent", ""),
                 code=code,
+                user=identity.user if identity else "",
             )
         )
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         info = parse_request(request.method, request.path, dict(request.query))
         code = 500
+        # Authentication comes first, before any handler (and before a WebSocket upgrade).
+        identity = self.auth.authenticate(request.headers)
         try:
-            response = await self._serve(request, info)
+            if identity is None and not is_anonymous_path(request.path):
+                code = 401
+                return json_response(UNAUTHORIZED, 401)
+            response = await self._serve(request, info, identity)
             code = response.status
             return response
         except APIError as error:
@@ -174,9 +201,11 @@ class APIServer:
             return json_response(status_body(500, "InternalError", str(error)), 500)
         finally:
             if info.is_resource:
-                self._record(request, info, code)
+                self._record(request, info, code, identity)
 
-    async def _serve(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, info: RequestInfo, identity: Identity | None
+    ) -> web.StreamResponse:
         if self.faults.delay_seconds > 0:
             await asyncio.sleep(self.faults.delay_seconds)
         if not info.is_resource:
@@ -191,4 +220,10 @@ class APIServer:
         injected = self.faults.error_for(info.verb)
         if injected is not None:
             raise APIError(injected, f"injected fault ({injected}) for {info.verb} {info.resource}")
+        if info.group == "" and (info.resource, info.subresource) == ("serviceaccounts", "token"):
+            if info.verb != "create" or identity is None:
+                raise APIError(405, f"{request.method} is not supported on serviceaccounts/token")
+            body = await read_json(request)
+            answer = self.auth.token_request(identity, info.namespace, info.name, body)
+            return json_response(answer, 201)
         return await self._routes.handle(request, info)

@@ -1,4 +1,8 @@
-"""The few Kubernetes API calls the kubelet makes, over plain HTTP like a real kubelet.
+"""The few Kubernetes API calls the kubelet makes, with its own bearer token, over HTTPS when the
+API server serves it (verified against the stand-in's CA).
+
+The token goes on each API request, not on the session: the session also runs the pods' HTTP probes,
+which must not see it.
 
 Transient failures (5xx, 429, connection errors — also the API server's injected faults) are retried
 with back-off, so callers see either a result or a definite answer such as 404/409.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -31,9 +36,15 @@ class ApiError(Exception):
 class ApiClient:
     """An aiohttp session bound to one API server URL."""
 
-    def __init__(self, base_url: str, *, attempts: int = 8) -> None:
+    def __init__(
+        self, base_url: str, *, token: str, ca_pem: bytes | None = None, attempts: int = 8
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.attempts = attempts
+        self._auth = {"Authorization": f"Bearer {token}"}
+        self._ssl: ssl.SSLContext | bool = True
+        if ca_pem is not None:
+            self._ssl = ssl.create_default_context(cadata=ca_pem.decode())
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -62,13 +73,20 @@ class ApiClient:
         """One API call with retries of transient failures; returns the decoded body."""
         delay = 0.05
         data = None if body is None else json.dumps(body)
-        headers = {"Content-Type": content_type} if body is not None else {}
+        headers = dict(self._auth)
+        if body is not None:
+            headers["Content-Type"] = content_type
         retry_on = _RETRY_STATUSES | ({409} if retry_conflict else set())
         for attempt in range(self.attempts):
             last = attempt == self.attempts - 1
             try:
                 async with self.session.request(
-                    method, self.base_url + path, data=data, params=params, headers=headers
+                    method,
+                    self.base_url + path,
+                    data=data,
+                    params=params,
+                    headers=headers,
+                    ssl=self._ssl,
                 ) as response:
                     text = await response.text()
                     decoded = json.loads(text) if text else None
@@ -101,7 +119,7 @@ class ApiClient:
         }
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
         async with self.session.get(
-            self.base_url + path, params=params, timeout=timeout
+            self.base_url + path, params=params, timeout=timeout, headers=self._auth, ssl=self._ssl
         ) as response:
             if response.status >= 400:
                 raise ApiError(response.status, await response.text())

@@ -23,7 +23,7 @@ from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, Api
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
 from dask_kubernetes.local.kubelet.informer import Informer, object_key
 from dask_kubernetes.local.kubelet.ip_pool import AddressPool
-from dask_kubernetes.local.kubelet.pod_host import PodHost
+from dask_kubernetes.local.kubelet.pod_host import PodHost, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.kubelet.service_network import ServiceNetwork
@@ -48,6 +48,8 @@ class Kubelet:
         api_url: str,
         state_dir: Path,
         *,
+        token: str,
+        ca_pem: bytes | None = None,
         pod_cidr: str,
         load_balancer_cidr: str,
         node_name: str = NODE_NAME,
@@ -55,7 +57,8 @@ class Kubelet:
         self.api_url = api_url
         self.state_dir = Path(state_dir)
         self.node_name = node_name
-        self.client = ApiClient(api_url)
+        self.ca_pem = ca_pem
+        self.client = ApiClient(api_url, token=token, ca_pem=ca_pem)
         self.pod_ips = AddressPool(pod_cidr)
         self.dns_path = self.state_dir / "dns.json"
         self.pods = Informer(self.client, "/api/v1/pods", self._on_pod)
@@ -83,15 +86,13 @@ class Kubelet:
         if not self.dns_path.exists():
             self.dns_path.write_text('{"hosts": {}}')
         url = urlsplit(self.api_url)
-        pod_kubeconfig = write_kubeconfig(self.state_dir / "pod-kubeconfig", self.api_url)
         return PodHost(
             state_dir=self.state_dir,
             shim_dir=install_shims(self.state_dir / "bin"),
             hook_dir=hook_dir,
             dns_path=self.dns_path,
             api_host=url.hostname or "127.0.0.1",
-            api_port=url.port or 80,
-            kubeconfig=pod_kubeconfig,
+            api_port=url.port or (443 if url.scheme == "https" else 80),
             session=self.client.session,
         )
 
@@ -207,9 +208,38 @@ class Kubelet:
                 data.objects[(kind, name)] = obj
         return data
 
+    async def _write_pod_kubeconfig(self, host: PodHost, pod: dict[str, Any]) -> None:
+        """The pod's own kubeconfig: a service-account token bound to this pod, never ours."""
+        meta = pod["metadata"]
+        namespace = meta["namespace"]
+        account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [],
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta["name"],
+                    "uid": _uid(pod),
+                },
+            },
+        }
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+        answer = await self.client.request("POST", path, body=request)
+        write_kubeconfig(
+            pod_kubeconfig(host, pod),
+            self.api_url,
+            token=answer["status"]["token"],
+            ca_pem=self.ca_pem,
+            namespace=namespace,
+        )
+
     async def _start_pod(self, key: str, pod: dict[str, Any]) -> None:
         assert self._host is not None
         sources = await self._fetch_sources(pod)
+        await self._write_pod_kubeconfig(self._host, pod)
         pod_ip = self.pod_ips.allocate(_uid(pod))
         runner = PodRunner(
             self._host,

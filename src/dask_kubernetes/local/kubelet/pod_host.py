@@ -31,7 +31,6 @@ class PodHost:
     dns_path: Path
     api_host: str
     api_port: int
-    kubeconfig: Path
     session: aiohttp.ClientSession
 
     def log_path(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
@@ -43,6 +42,11 @@ def pod_dir(host: PodHost, pod: Mapping[str, Any]) -> Path:
     """The pod's private directory: default working directory and TMPDIR."""
     meta = pod["metadata"]
     return host.state_dir / "pods" / str(meta["namespace"]) / str(meta["name"])
+
+
+def pod_kubeconfig(host: PodHost, pod: Mapping[str, Any]) -> Path:
+    """The pod's own kubeconfig (its service-account token), written by the kubelet (mode 0600)."""
+    return pod_dir(host, pod) / "kubeconfig"
 
 
 def process_environment(
@@ -61,8 +65,8 @@ def process_environment(
         "HOSTNAME": hostname,
         "KUBERNETES_SERVICE_HOST": host.api_host,
         "KUBERNETES_SERVICE_PORT": str(host.api_port),
-        # No service-account token here: in-pod API clients find the stand-in via KUBECONFIG.
-        "KUBECONFIG": str(host.kubeconfig),
+        # No service-account token files: in-pod API clients use the pod's own KUBECONFIG.
+        "KUBECONFIG": str(pod_kubeconfig(host, pod)),
         "PYTHONUNBUFFERED": "1",
     }
     env |= declared
