@@ -65,6 +65,23 @@ def read_limited(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _refuse_boolean_versions(raw: bytes, path: Path) -> None:
+    """pydantic accepts `true` for `Literal[1]` (True == 1); PEP 740 says the integer 1."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # the model's own parse reports it
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("version"), bool):
+                raise UsageError(f"{path}: 'version' must be the integer 1, not a boolean")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _attestation_bundle(
     attestation: Attestation, source: Path, publisher: PypiPublisher | None
 ) -> SignedBundle:
@@ -76,8 +93,10 @@ def _attestation_bundle(
 
 def load_attestation(path: Path) -> list[Evidence]:
     """One PEP 740 attestation object."""
+    raw = read_limited(path)
+    _refuse_boolean_versions(raw, path)
     try:
-        attestation = Attestation.model_validate_json(read_limited(path))
+        attestation = Attestation.model_validate_json(raw)
     except ValidationError as exc:
         raise UsageError(f"{path}: not a PEP 740 attestation ({validation_reason(exc)})") from None
     return [_attestation_bundle(attestation, path, None)]
@@ -85,8 +104,10 @@ def load_attestation(path: Path) -> list[Evidence]:
 
 def load_provenance(path: Path) -> list[Evidence]:
     """A PEP 740 provenance object as PyPI's integrity API serves it."""
+    raw = read_limited(path)
+    _refuse_boolean_versions(raw, path)
     try:
-        provenance = Provenance.model_validate_json(read_limited(path))
+        provenance = Provenance.model_validate_json(raw)
     except ValidationError as exc:
         raise UsageError(
             f"{path}: not a PEP 740 provenance object ({validation_reason(exc)})"

@@ -78,6 +78,14 @@ def test_wrong_version(
     _assert_usage_error(release("verify", dist, *POLICY), "version")
 
 
+def test_boolean_version(
+    release: Callable[..., object], dist: Path, real_attestation: dict[str, object]
+) -> None:
+    """pydantic takes `true` for `Literal[1]`; PEP 740 says the integer 1 (found by the fuzz)."""
+    _write(dist, ".publish.attestation", json.dumps({**real_attestation, "version": True}))
+    _assert_usage_error(release("verify", dist, *POLICY), "version", "boolean")
+
+
 def test_base64_garbage(
     release: Callable[..., object], dist: Path, real_attestation: dict[str, object]
 ) -> None:
