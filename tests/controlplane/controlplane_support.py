@@ -1,4 +1,4 @@
-"""Shared by the control-plane tests: run the CLI, find Go and the built binaries, or skip saying why."""
+"""For the control-plane tests: run the CLI, find Go and the built binaries, or skip saying why."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ CLI = [sys.executable, "-m", "dask_kubernetes.local.controlplane"]
 BUILD_HINT = "python -m dask_kubernetes.local.controlplane build"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )

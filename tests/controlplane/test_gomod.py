@@ -1,4 +1,4 @@
-"""tools/kube/kubernetes/go.mod maps every staging module the way k8s.io/kubernetes' own go.mod says.
+"""tools/kube/kubernetes/go.mod maps each staging module the way k8s.io/kubernetes' own go.mod says.
 
 The committed file is checked against the generator (which reads Kubernetes' go.mod at the pinned
 tag from Go's module cache), and a tampered copy is caught.
@@ -98,7 +98,12 @@ def test_a_tampered_replace_is_caught_and_regenerated(tmp_path: Path) -> None:
     root = _copy_modules(tmp_path)
     gomod = root / "kubernetes" / "go.mod"
     original = gomod.read_text()
-    gomod.write_text(original.replace("k8s.io/client-go v0.37.2", "k8s.io/client-go v0.36.3"))
+    tampered = original.replace(
+        "k8s.io/client-go => k8s.io/client-go v0.37.2",
+        "k8s.io/client-go => k8s.io/client-go v0.36.3",
+    )
+    assert tampered != original
+    gomod.write_text(tampered)
     line = assert_one_line_error(run_cli("gomod", "--check", "--modules", str(root)), 1)
     assert "k8s.io/client-go" in line
     fixed = run_cli("gomod", "--modules", str(root))

@@ -1,3 +1,5 @@
+// Pins etcd for the local control plane: its own module, so its dependency graph never moves
+// Kubernetes' (and the other way round). Build: go build -o etcd go.etcd.io/etcd/server/v3
 module github.com/dask/dask-kubernetes/tools/kube/etcd
 
 go 1.26.0

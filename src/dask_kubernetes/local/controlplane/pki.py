@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=7)
-SERVICE_IP = "10.96.0.1"  # the first address of --service-cluster-ip-range: the `kubernetes` Service
+SERVICE_IP = (
+    "10.96.0.1"  # the first address of --service-cluster-ip-range: the `kubernetes` Service
+)
 API_SERVER_NAMES = (
     "localhost",
     "kubernetes",
@@ -67,12 +69,18 @@ class Authority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
-            )  # fmt: skip
+            )
             .sign(key, hashes.SHA256())
         )
         authority = cls(directory, name, key, certificate)
@@ -110,7 +118,8 @@ class Authority:
         )
         if server_names:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([_general_name(n) for n in server_names]), critical=False
+                x509.SubjectAlternativeName([_general_name(n) for n in server_names]),
+                critical=False,
             )
         certificate = builder.sign(self.key, hashes.SHA256())
         pair = Pair(self.directory / f"{name}.crt", self.directory / f"{name}.key")

@@ -32,9 +32,11 @@ ADMIN_GROUP = "system:masters"
 
 
 class ControlPlane:
-    """Start with `start()` (or `with ControlPlane(bin_dir) as plane:`), then use `admin_kubeconfig`."""
+    """`start()` it (or `with ControlPlane(bin_dir) as plane:`), then use `admin_kubeconfig`."""
 
-    def __init__(self, binaries: Path, directory: Path | None = None, *, timeout: float = 180.0) -> None:
+    def __init__(
+        self, binaries: Path, directory: Path | None = None, *, timeout: float = 180.0
+    ) -> None:
         self.binaries = binaries
         self._owned = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="dask-kubernetes-plane-"))
@@ -67,9 +69,13 @@ class ControlPlane:
         pki.mkdir(parents=True, exist_ok=True)
         loopback = (LOOPBACK, "localhost")
         etcd_ca = Authority.create(pki, "etcd-ca")
-        etcd_client = etcd_ca.issue("apiserver-etcd-client", "kube-apiserver-etcd-client", client=True)
+        etcd_client = etcd_ca.issue(
+            "apiserver-etcd-client", "kube-apiserver-etcd-client", client=True
+        )
         ca = Authority.create(pki, "ca")
-        admin = ca.issue("admin", "dask-kubernetes-admin", organizations=(ADMIN_GROUP,), client=True)
+        admin = ca.issue(
+            "admin", "dask-kubernetes-admin", organizations=(ADMIN_GROUP,), client=True
+        )
         as_admin = TLSClient(ca.cert_path, admin.cert, admin.key)
 
         etcd = Etcd(
@@ -78,8 +84,12 @@ class ControlPlane:
             etcd_ca.cert_path,
             etcd_ca.issue("etcd-server", "etcd", server_names=loopback),
         )
-        self._launch("etcd", etcd.argv(), etcd.health_url,
-                     TLSClient(etcd_ca.cert_path, etcd_client.cert, etcd_client.key))  # fmt: skip
+        self._launch(
+            "etcd",
+            etcd.argv(),
+            etcd.health_url,
+            TLSClient(etcd_ca.cert_path, etcd_client.cert, etcd_client.key),
+        )
 
         service_account = service_account_keys(pki)
         apiserver = APIServer(
@@ -88,23 +98,33 @@ class ControlPlane:
             etcd_ca.cert_path,
             etcd_client,
             ca.cert_path,
-            ca.issue("apiserver", "kube-apiserver",
-                     server_names=(LOOPBACK, SERVICE_IP, *API_SERVER_NAMES)),  # fmt: skip
+            ca.issue(
+                "apiserver",
+                "kube-apiserver",
+                server_names=(LOOPBACK, SERVICE_IP, *API_SERVER_NAMES),
+            ),
             service_account,
         )
         self._launch("kube-apiserver", apiserver.argv(), apiserver.health_url, as_admin)
         self.api_url = apiserver.url
-        client_kubeconfig(self.admin_kubeconfig, apiserver.url, ca.cert_path, admin, name="dask-kubernetes-plane")
+        client_kubeconfig(
+            self.admin_kubeconfig, apiserver.url, ca.cert_path, admin, name="dask-kubernetes-plane"
+        )
 
         identity = "system:kube-controller-manager"
         kcm_kubeconfig = client_kubeconfig(
-            self.directory / "controller-manager.kubeconfig", apiserver.url, ca.cert_path,
-            ca.issue("controller-manager-client", identity, client=True), name=identity,
-        )  # fmt: skip
+            self.directory / "controller-manager.kubeconfig",
+            apiserver.url,
+            ca.cert_path,
+            ca.issue("controller-manager-client", identity, client=True),
+            name=identity,
+        )
         manager = ControllerManager(
             self.binaries / "kube-controller-manager",
             kcm_kubeconfig,
-            ca.issue("controller-manager-serving", "kube-controller-manager", server_names=loopback),
+            ca.issue(
+                "controller-manager-serving", "kube-controller-manager", server_names=loopback
+            ),
             Pair(ca.cert_path, pki / "ca.key"),
             service_account.key,
         )
@@ -112,9 +132,12 @@ class ControlPlane:
 
         identity = "system:kube-scheduler"
         scheduler_kubeconfig = client_kubeconfig(
-            self.directory / "scheduler.kubeconfig", apiserver.url, ca.cert_path,
-            ca.issue("scheduler-client", identity, client=True), name=identity,
-        )  # fmt: skip
+            self.directory / "scheduler.kubeconfig",
+            apiserver.url,
+            ca.cert_path,
+            ca.issue("scheduler-client", identity, client=True),
+            name=identity,
+        )
         scheduler = Scheduler(
             self.binaries / "kube-scheduler",
             scheduler_kubeconfig,

@@ -93,7 +93,9 @@ class Process:
         while time.monotonic() < deadline:
             if self.popen is None or self.popen.poll() is not None:
                 code = self.popen.returncode if self.popen else None
-                raise ComponentError(f"{self.name} exited ({code}) before it was healthy: {self.log_tail()}")
+                raise ComponentError(
+                    f"{self.name} exited ({code}) before it was healthy: {self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(url, context=context, timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
@@ -104,7 +106,9 @@ class Process:
             except (OSError, ssl.SSLError) as exc:
                 last = str(exc)
             time.sleep(POLL_SECONDS)
-        raise ComponentError(f"{self.name} not healthy at {url} after {timeout:.0f}s ({last}): {self.log_tail()}")
+        raise ComponentError(
+            f"{self.name} not healthy at {url} after {timeout:.0f}s ({last}): {self.log_tail()}"
+        )
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM our PID, SIGKILL it after `grace` seconds, and reap it."""
