@@ -118,7 +118,9 @@ def toolchain(executable: Path) -> Go:
     env = dict(os.environ)
     for name in ("GOFLAGS", "GOWORK", "GOROOT", "GOOS", "GOARCH", "GOTOOLCHAIN"):
         env.pop(name, None)
-    env.update(GOTOOLCHAIN="local", GOWORK="off", CGO_ENABLED="0", GOFLAGS="-mod=readonly")
+    env.update(
+        GOTOOLCHAIN="local", GOWORK="off", CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false"
+    )
     answer = _run([str(executable), "env", "GOPROXY", "GOVERSION", "GOOS", "GOARCH"], env)
     lines = answer.splitlines()
     if len(lines) != 4 or not all(lines[1:]):
