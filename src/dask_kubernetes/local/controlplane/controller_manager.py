@@ -6,41 +6,24 @@ instance), and it signs service-account tokens with the plane's key and CSRs wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from dask_kubernetes.local.controlplane.component import LoopbackComponent
 from dask_kubernetes.local.controlplane.pki import Pair
-from dask_kubernetes.local.controlplane.process import LOOPBACK, free_port
 
 
 @dataclass
-class ControllerManager:
-    binary: Path
-    kubeconfig: Path
-    serving: Pair
+class ControllerManager(LoopbackComponent):
     ca: Pair
     service_account_key: Path
-    port: int = field(default_factory=free_port)
-
-    @property
-    def health_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}/healthz"
 
     def argv(self) -> list[str]:
         return [
-            str(self.binary),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={self.port}",
-            f"--tls-cert-file={self.serving.cert}",
-            f"--tls-private-key-file={self.serving.key}",
+            *super().argv(),
             f"--root-ca-file={self.ca.cert}",
             f"--cluster-signing-cert-file={self.ca.cert}",
             f"--cluster-signing-key-file={self.ca.key}",
             f"--service-account-private-key-file={self.service_account_key}",
             "--use-service-account-credentials=true",
-            "--leader-elect=false",
-            "--profiling=false",
         ]

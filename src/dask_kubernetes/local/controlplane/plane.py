@@ -111,38 +111,25 @@ class ControlPlane:
             self.admin_kubeconfig, apiserver.url, ca.cert_path, admin, name="dask-kubernetes-plane"
         )
 
-        identity = "system:kube-controller-manager"
-        kcm_kubeconfig = client_kubeconfig(
-            self.directory / "controller-manager.kubeconfig",
-            apiserver.url,
-            ca.cert_path,
-            ca.issue("controller-manager-client", identity, client=True),
-            name=identity,
-        )
+        def identity(name: str) -> tuple[Path, Pair]:
+            """Kubeconfig as `system:NAME` and a loopback serving certificate for component NAME."""
+            kubeconfig = client_kubeconfig(
+                self.directory / f"{name}.kubeconfig",
+                apiserver.url,
+                ca.cert_path,
+                ca.issue(f"{name}-client", f"system:{name}", client=True),
+                name=f"system:{name}",
+            )
+            return kubeconfig, ca.issue(f"{name}-serving", name, server_names=loopback)
+
         manager = ControllerManager(
             self.binaries / "kube-controller-manager",
-            kcm_kubeconfig,
-            ca.issue(
-                "controller-manager-serving", "kube-controller-manager", server_names=loopback
-            ),
-            Pair(ca.cert_path, pki / "ca.key"),
-            service_account.key,
+            *identity("kube-controller-manager"),
+            ca=Pair(ca.cert_path, pki / "ca.key"),
+            service_account_key=service_account.key,
         )
         self._launch("kube-controller-manager", manager.argv(), manager.health_url, as_admin)
-
-        identity = "system:kube-scheduler"
-        scheduler_kubeconfig = client_kubeconfig(
-            self.directory / "scheduler.kubeconfig",
-            apiserver.url,
-            ca.cert_path,
-            ca.issue("scheduler-client", identity, client=True),
-            name=identity,
-        )
-        scheduler = Scheduler(
-            self.binaries / "kube-scheduler",
-            scheduler_kubeconfig,
-            ca.issue("scheduler-serving", "kube-scheduler", server_names=loopback),
-        )
+        scheduler = Scheduler(self.binaries / "kube-scheduler", *identity("kube-scheduler"))
         self._launch("kube-scheduler", scheduler.argv(), scheduler.health_url, as_admin)
 
     def stop(self) -> None:

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from dask_kubernetes.local.controlplane.pki import Pair
-from dask_kubernetes.local.controlplane.process import LOOPBACK, free_port
+from dask_kubernetes.local.controlplane.component import LoopbackComponent
 
 
 @dataclass
-class Scheduler:
-    binary: Path
-    kubeconfig: Path
-    serving: Pair
-    port: int = field(default_factory=free_port)
-
-    @property
-    def health_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}/healthz"
-
-    def argv(self) -> list[str]:
-        return [
-            str(self.binary),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={self.port}",
-            f"--tls-cert-file={self.serving.cert}",
-            f"--tls-private-key-file={self.serving.key}",
-            "--leader-elect=false",
-            "--profiling=false",
-        ]
+class Scheduler(LoopbackComponent):
+    """Nothing beyond the shared flags: the default scheduling profile."""
