@@ -41,6 +41,13 @@ def test_unusable_input_is_one_line_and_exit_2(args: list[str], needle: str) -> 
     assert needle in line
 
 
+def test_a_cache_dir_that_is_a_file_is_unusable_input(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    line = assert_one_line_error(run_cli("build", "--cache-dir", str(not_a_dir / "cache")), 2)
+    assert "cache directory" in line
+
+
 def test_warm_build_takes_seconds_and_prints_the_recorded_hashes() -> None:
     built = built_binaries()
     started = time.monotonic()

@@ -81,11 +81,20 @@ def _toolchain(cache_root: Path, modules: Modules) -> Go:
     return toolchain(executable)
 
 
+def _cache_root(given: Path | None) -> Path:
+    cache_root: Path = given or user_cache_root()
+    try:
+        cache_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use {cache_root} as the cache directory: {exc.strerror}") from exc
+    return cache_root
+
+
 def _build(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     modules = _modules(args.modules)
-    cache_root = args.cache_dir or user_cache_root()
+    cache_root = _cache_root(args.cache_dir)
     go = _toolchain(cache_root, modules)
     built = build(go, modules, cache_root, rebuild=args.rebuild, jobs=args.jobs)
     state = "cached" if built.warm else "built"
@@ -100,7 +109,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _gomod(args: argparse.Namespace) -> int:
     modules = _modules(args.modules)
-    cache_root = args.cache_dir or user_cache_root()
+    cache_root = _cache_root(args.cache_dir)
     go = _toolchain(cache_root, modules)
     path = modules.kubernetes / "go.mod"
     ours = path.read_text()
@@ -130,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     except (BuildError, ToolchainError, GoModError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the disk filled up mid-build
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
