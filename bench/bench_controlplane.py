@@ -1,0 +1,91 @@
+"""Start-up time of the real control plane (etcd, kube-apiserver, controller manager, scheduler)
+next to the stand-in emulator (`LocalKubernetes`, no operator).
+
+Why: the real plane is the stronger test bed (real RBAC, real schema validation), but the suite can
+only afford it if starting it costs seconds. "Cold binaries" evicts the five binaries from the page
+cache first (posix_fadvise DONTNEED on those files only, nothing else on the machine), as on the
+first start after a build or a reboot; "warm" is every start after that.
+
+Run: .venv/bin/python bench/bench_controlplane.py [--repeat 3]
+(needs `python -m dask_kubernetes.local.controlplane build` first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from dask_kubernetes.local import LocalKubernetes
+from dask_kubernetes.local.controlplane.build import BINARIES, entry_directory, pins
+from dask_kubernetes.local.controlplane.golang import toolchain, user_cache_root
+from dask_kubernetes.local.controlplane.gomod import default_modules
+from dask_kubernetes.local.controlplane.plane import ControlPlane
+
+
+def binaries() -> Path:
+    go = shutil.which("go")
+    if go is None:
+        sys.exit("bench_controlplane: needs `go` on PATH to find the build")
+    modules = default_modules()
+    tool = toolchain(Path(go))
+    directory = entry_directory(user_cache_root(), tool, modules, pins(tool, modules)) / "bin"
+    if not directory.is_dir():
+        sys.exit(
+            "bench_controlplane: not built; run python -m dask_kubernetes.local.controlplane build"
+        )
+    return directory
+
+
+def evict(directory: Path) -> None:
+    for name in BINARIES:
+        descriptor = os.open(directory / name, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+
+
+def start_plane(directory: Path) -> tuple[float, dict[str, float]]:
+    started = time.monotonic()
+    plane = ControlPlane(directory)
+    plane.start()
+    elapsed = time.monotonic() - started
+    plane.stop()
+    return elapsed, dict(plane.start_seconds)
+
+
+def start_standin() -> float:
+    started = time.monotonic()
+    with LocalKubernetes():
+        elapsed = time.monotonic() - started
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    directory = binaries()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    evict(directory)
+    cold, parts = start_plane(directory)
+    print(f"  real plane, cold binaries   {cold:6.2f} s  {parts}")
+    warm = []
+    for _ in range(args.repeat):
+        seconds, parts = start_plane(directory)
+        warm.append(seconds)
+        print(f"  real plane, warm binaries   {seconds:6.2f} s  {parts}")
+    standin = [start_standin() for _ in range(args.repeat)]
+    print(f"  real plane, warm, median    {statistics.median(warm):6.2f} s")
+    print(f"  stand-in emulator, median   {statistics.median(standin):6.2f} s")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+if __name__ == "__main__":
+    main()
