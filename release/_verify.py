@@ -66,7 +66,7 @@ from sigstore.errors import Error as SigstoreError
 
 from release import _evidence as evidence_files
 from release._digests import digest_file
-from release._dists import parse_distribution_name
+from release._dists import release_project
 from release._errors import CheckFailed, UsageError
 from release._evidence import Evidence, KeyEnvelope, SignedBundle
 from release._policy import (
@@ -156,7 +156,7 @@ def _policy_for(dist: Path, explicit: Policy | None) -> Policy | None:
     if explicit is not None:
         return explicit
     project, own = load_policy_file(PROJECT_POLICY)
-    return own if parse_distribution_name(dist.name).project == project else None
+    return own if release_project(dist.name) == project else None
 
 
 def _plan(args: argparse.Namespace) -> list[_Job]:
@@ -169,7 +169,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
     for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
         if not dist.is_file():
             raise UsageError(f"{dist}: no such file")
-        parse_distribution_name(dist.name)
+        release_project(dist.name)
         found: list[Evidence] = []
         for path in provs:
             found += evidence_files.load_provenance(path)
