@@ -95,7 +95,7 @@ def files_table(manifest: Manifest) -> Table:
     """PyPI's table of the release's files, for summaries."""
     from release._hash_table import render_table
 
-    return render_table(manifest.files, title=f"{manifest.project} {manifest.version}")
+    return render_table(manifest.released, title=f"{manifest.project} {manifest.version}")
 
 
 def records_json(paths: list[Path]) -> str:
