@@ -173,9 +173,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="sha256:HEX",
         help="the pushed operator image's digest; the chart then pulls it by digest",
     )
+    parser.add_argument(
+        "--print-version",
+        action="store_true",
+        help="only print the version the chart and image tag get (release.yml tags the image)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.print_version:
+        print(chart_version(release_version(args.dir)))
+        return 0
     chart = package(args.dir, args.out or args.dir, args.image_digest)
     print(f"packaged {chart.path.name} (chart and appVersion {chart.version})")
     if args.image_digest:
