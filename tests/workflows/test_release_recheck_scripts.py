@@ -210,3 +210,62 @@ def test_the_chart_job_pushes_only_the_attested_chart(
     assert bash(script["run"], workspace, env).returncode == 0
     (workspace / "chart" / CHART).write_bytes(b"chart" * 98 + b"evil!")
     assert bash(script["run"], workspace, env).returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "pushed"),
+    [
+        ("ghcr.io/dask/dask-kubernetes-operator@sha256:" + "ab" * 32, True),
+        ("ghcr.io/evil/dask-kubernetes-operator@sha256:" + "ab" * 32, False),
+        ("ghcr.io/dask/dask-kubernetes-operator@sha256:abc", False),
+        ("", False),
+    ],
+)
+def test_the_image_job_hands_on_only_a_digest_of_its_own_repository(
+    built: tuple[Path, dict[str, str]],
+    release_workflow: dict[str, Any],
+    tmp_path: Path,
+    reference: str,
+    pushed: bool,
+) -> None:
+    """The push step runs with a stand-in `docker` (no daemon here) that reports `reference`."""
+    workspace, _ = built
+    job = release_workflow["jobs"]["image"]
+    push = next(s for s in job["steps"] if s.get("id") == "push")
+    bin_dir, calls = tmp_path / "bin", tmp_path / "docker-calls"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'if [ "$1" = inspect ]; then printf "%s\\n" "{reference}"; fi\n'
+    )
+    fake.chmod(0o755)
+    outputs = tmp_path / "github_output"
+    env = {
+        "GITHUB_OUTPUT": str(outputs),
+        "IMAGE_REPOSITORY": job["env"]["IMAGE_REPOSITORY"],
+        "PATH": os.pathsep.join(
+            [str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", push["run"]],
+        cwd=workspace,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "DASK_K8S_NO_BOOTSTRAP": "1"},
+        capture_output=True,
+        text=True,
+    )
+    logged = calls.read_text().splitlines()
+    tag = "ghcr.io/dask/dask-kubernetes-operator:2026.3.0"
+    assert logged[:2] == [
+        f"build --file release/docker/Dockerfile --tag {tag} .",
+        f"push {tag}",
+    ], "the image is tagged with the wheel's own version"
+    written = outputs.read_text() if outputs.exists() else ""
+    if pushed:
+        assert proc.returncode == 0, proc.stderr
+        assert written == f"digest={reference.split('@')[1]}\n"
+    else:
+        assert proc.returncode != 0
+        assert written == "", "no digest is handed on"
