@@ -5,6 +5,9 @@ recorded in Sigstore's transparency log, and does the signed statement name this
 with this sha256? No network is used: Sigstore's trust root bundled with sigstore-python
 is the anchor.
 
+The operator's Helm chart archive (dask-kubernetes-operator-VERSION.tgz, from the GitHub
+release or `helm pull`) is a file like the others: same evidence, same policy, same output.
+
 Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it):
 
   curl -sL https://pypi.org/integrity/<project>/<version>/<file>/provenance \\
