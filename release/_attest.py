@@ -1,11 +1,12 @@
-"""Write in-toto attestations for every distribution in DIR.
+"""Write in-toto attestations for every distribution in DIR (and the chart archive, if any).
 
 For each wheel/sdist, `<file>.intoto.jsonl` gets one signed line per statement: a PyPI
 publish statement and a SLSA provenance v1 statement, each naming the file and its sha256
 as the only subject. With --key the lines are DSSE envelopes signed with a local key
 (`release keygen`); with --sigstore they are Sigstore bundles signed keylessly with the
 CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI accepts on
-upload) is written too. Check the result with `release verify`.
+upload) is written too (not for the chart: PyPI never sees it; its two statements are both
+Sigstore bundles in `.intoto.jsonl`). Check the result with `release verify`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 from release._attest_files import write_atomic
 from release._attest_key import envelope_lines, load_signer
-from release._attest_sigstore import open_signer, sign_distribution
+from release._attest_sigstore import open_signer, sign_distribution, sign_statements
 from release._build_toolchain import read_record
 from release._digests import digest_file
-from release._dists import TOOLCHAIN_NAME, find_distributions
+from release._dists import TOOLCHAIN_NAME, find_charts, find_distributions, is_distribution_name
 from release._errors import UsageError
 from release._provenance import (
     BuildContext,
@@ -66,7 +67,7 @@ def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]
     if record is None:
         return locked_toolchain()
     for dist, sha256 in digests.items():
-        if not record.describes(dist.name, sha256):
+        if is_distribution_name(dist.name) and not record.describes(dist.name, sha256):
             raise UsageError(
                 f"{directory / TOOLCHAIN_NAME} was not written for {dist.name} as it is now "
                 "(rebuild, or remove it to attest with the lock's pins)"
@@ -75,7 +76,9 @@ def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]
 
 
 def run(args: argparse.Namespace) -> int:
-    dists = find_distributions(args.dir)
+    dists = find_distributions(args.dir, allow_empty=True) + find_charts(args.dir)
+    if not dists:
+        raise UsageError(f"nothing to attest (.whl, .tar.gz, chart .tgz) in {args.dir}")
     mtimes = [datetime.fromtimestamp(d.stat().st_mtime, timezone.utc) for d in dists]
     started = _moment(args.started_on) if args.started_on else min(mtimes)
     digests = {dist: digest_file(dist).sha256 for dist in dists}
@@ -91,7 +94,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with open_signer(staging=args.staging) as sigstore_signer:
         for dist, sha256 in digests.items():
-            slsa = _statements(dist, sha256, predicate)[1]
+            publish, slsa = _statements(dist, sha256, predicate)
+            if not is_distribution_name(
+                dist.name
+            ):  # the chart: no PEP 740 file, PyPI never sees it
+                write_atomic(
+                    Path(f"{dist}.intoto.jsonl"), sign_statements(sigstore_signer, publish, slsa)
+                )
+                print(f"attested {dist.name} -> .intoto.jsonl (Sigstore)")
+                continue
             jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa)
             write_atomic(Path(f"{dist}.intoto.jsonl"), jsonl)
             write_atomic(Path(f"{dist}.publish.attestation"), pep740)

@@ -56,3 +56,12 @@ def sign_distribution(
         raise CheckFailed(f"{filename}: Sigstore signing failed ({exc})") from None
     jsonl = "".join(line.replace("\n", "") + "\n" for line in lines)
     return jsonl.encode(), publish.model_dump_json().encode()
+
+
+def sign_statements(signer: Signer, *statements: dict[str, Any]) -> bytes:
+    """`.intoto.jsonl` of one Sigstore DSSE bundle per statement (a file PyPI never sees)."""
+    try:
+        bundles = [signer.sign_dsse(Statement(encode(item))).to_json() for item in statements]
+    except SigstoreError as exc:
+        raise CheckFailed(f"Sigstore signing failed ({exc})") from None
+    return "".join(line.replace("\n", "") + "\n" for line in bundles).encode()

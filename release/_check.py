@@ -1,5 +1,6 @@
 """Re-hash the distributions in DIR and compare them with manifest.json and SHA256SUMS.
 
+The operator's chart archive, when the manifest lists one, is re-hashed the same way.
 Every problem is reported, not just the first: a changed file (which digests differ), a file
 listed but missing, a distribution present but unlisted, a distribution whose own metadata is
 not the release's, a missing companion (manifest.json, SHA256SUMS, requirements.txt, or an
@@ -14,7 +15,12 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from release._dists import find_distributions, is_distribution_name, parse_distribution_name
+from release._dists import (
+    find_charts,
+    find_distributions,
+    is_distribution_name,
+    parse_distribution_name,
+)
 from release._dists_metadata import checked_metadata
 from release._errors import CheckFailed, UsageError
 from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
@@ -50,6 +56,7 @@ def check_directory(directory: Path) -> CheckReport:
     if not directory.is_dir():
         raise UsageError(f"not a directory: {directory}")
     present = {path.name: path for path in find_distributions(directory, allow_empty=True)}
+    present.update({path.name: path for path in find_charts(directory)})
     problems = [
         Problem("missing", name, "companion file")
         for name in (MANIFEST_NAME, SUMS_NAME, REQUIREMENTS_NAME)
@@ -66,14 +73,14 @@ def check_directory(directory: Path) -> CheckReport:
         if (directory / record.filename).is_file()
     }
     verified: list[FileRecord] = []
-    for expected in manifest.files + manifest.attestations:
+    for expected in manifest.released + manifest.attestations:
         path = present.get(expected.filename) or attestations.get(expected.filename)
         if path is None:
             problems.append(Problem("missing", expected.filename, f"listed in {MANIFEST_NAME}"))
             continue
         actual = record_file(path)
         found = _compare(expected, actual, sums)
-        if not found and expected.filename in present:
+        if not found and is_distribution_name(expected.filename) and expected.filename in present:
             found = _metadata(manifest, path)
         problems += found
         if not found:
@@ -130,7 +137,7 @@ def _read_text(path: Path) -> str:
 def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Path) -> list[Problem]:
     """manifest.json, SHA256SUMS and requirements.txt must describe the same files."""
     problems: list[Problem] = []
-    listed = {record.filename for record in manifest.files + manifest.attestations}
+    listed = {record.filename for record in manifest.released + manifest.attestations}
     if sums is None:
         sums = dict.fromkeys(listed, "")  # reported as missing already; nothing to compare
     for name in sorted(set(sums) - set(listed)):

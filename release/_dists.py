@@ -8,6 +8,7 @@ companion files may sit next to one, and when two file names denote the same dis
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,13 @@ SDIST_SUFFIX = ".tar.gz"
 TOOLCHAIN_NAME = "build-toolchain.json"
 # Files the release toolkit itself writes next to the distributions.
 COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", "requirements.txt", TOOLCHAIN_NAME})
+# The Helm chart released beside the distributions: `dask-kubernetes-operator-VERSION.tgz`.
+CHART_NAME = "dask-kubernetes-operator"
+CHART_SUFFIX = ".tgz"
+CHART_PROJECT = "dask-kubernetes"
+_CHART_FILE = re.compile(
+    rf"{CHART_NAME}-(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?){re.escape(CHART_SUFFIX)}"
+)
 # Public keys that verify key-signed attestations (`local-attestation-key.pub`).
 KEY_SUFFIX = ".pub"
 # Per-distribution companions (`X.whl.publish.attestation`, bundles, signatures, provenance).
@@ -44,6 +52,8 @@ COMPANION_SUFFIXES = (
 
 # What `release attest` writes beside each distribution; `manifest` lists the ones present.
 ATTESTATION_SUFFIXES = (".intoto.jsonl", ".publish.attestation")
+
+RELEASE_SUFFIXES = (WHEEL_SUFFIX, SDIST_SUFFIX, CHART_SUFFIX)
 
 Kind = Literal["wheel", "sdist"]
 
@@ -73,8 +83,35 @@ def is_companion_name(name: str) -> bool:
     """Files that may sit next to distributions without being one (ours, or dotfiles)."""
     if name.startswith(".") or name in COMPANION_NAMES or name.endswith(KEY_SUFFIX):
         return True
-    names_a_distribution = f"{WHEEL_SUFFIX}." in name or f"{SDIST_SUFFIX}." in name
+    names_a_distribution = any(f"{suffix}." in name for suffix in RELEASE_SUFFIXES)
     return names_a_distribution and name.endswith(COMPANION_SUFFIXES)
+
+
+def chart_filename(version: str) -> str:
+    return f"{CHART_NAME}-{version}{CHART_SUFFIX}"
+
+
+def chart_version_of(filename: str) -> str | None:
+    """The version a chart archive's file name states, or None if it is no chart name."""
+    match = _CHART_FILE.fullmatch(filename)
+    return match.group(1) if match else None
+
+
+def release_project(filename: str) -> str:
+    """The project a release file belongs to (the chart is dask-kubernetes'); UsageError if
+    the name is neither a distribution nor the chart."""
+    if chart_version_of(filename) is not None:
+        return CHART_PROJECT
+    return parse_distribution_name(filename).project
+
+
+def find_charts(directory: Path) -> list[Path]:
+    """The chart archives directly in `directory`, sorted by name (regular files only)."""
+    found = sorted(p for p in Path(directory).iterdir() if chart_version_of(p.name) is not None)
+    for path in found:
+        if path.is_symlink() or not path.is_file():
+            raise UsageError(f"not a regular file: {path}")
+    return found
 
 
 def parse_distribution_name(filename: str) -> DistName:
@@ -104,7 +141,11 @@ def normalized_filename(filename: str) -> str:
 
 
 def same_distribution(a: str, b: str) -> bool:
-    """Whether two file names denote one distribution once normalised (a subject vs a file)."""
+    """Whether two file names denote one distribution once normalised (a subject vs a file).
+
+    A chart archive has no normalisation: it is the same only under its exact name."""
+    if chart_version_of(a) is not None or chart_version_of(b) is not None:
+        return a == b
     return parse_distribution_name(a).key == parse_distribution_name(b).key
 
 
@@ -123,7 +164,7 @@ def find_distributions(directory: Path, *, allow_empty: bool = False) -> list[Pa
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
         if entry.is_symlink() and not _inside(_resolve(entry), root):
             raise UsageError(f"symlink leads outside {directory}: {entry.name}")
-        if entry.is_dir() or is_companion_name(entry.name):
+        if entry.is_dir() or is_companion_name(entry.name) or chart_version_of(entry.name):
             continue
         if not is_distribution_name(entry.name):
             raise UsageError(f"not a distribution: {entry}")

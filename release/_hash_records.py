@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from release._digests import FileDigests, digest_file
-from release._dists import ATTESTATION_SUFFIXES, is_distribution_name, parse_distribution_name
+from release._dists import (
+    ATTESTATION_SUFFIXES,
+    chart_version_of,
+    is_distribution_name,
+    parse_distribution_name,
+)
 from release._errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -50,6 +55,9 @@ class Manifest:
     # The attestations present when the manifest was written (after `release attest`); `check`
     # then requires each of them. Omitted from the JSON when empty.
     attestations: tuple[FileRecord, ...] = ()
+    # The Helm chart archive(s) released beside the distributions (`release chart`); omitted
+    # from the JSON when empty. Not in `files`: requirements.txt pins only distributions.
+    charts: tuple[FileRecord, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -57,6 +65,8 @@ class Manifest:
             "project": {"name": self.project, "version": self.version},
             "files": [record.as_json() for record in self.files],
         }
+        if self.charts:
+            document["charts"] = [record.as_json() for record in self.charts]
         if self.attestations:
             document["attestations"] = [record.as_json() for record in self.attestations]
         return document
@@ -65,7 +75,12 @@ class Manifest:
         return json.dumps(self.as_json(), indent=2) + "\n"
 
     def by_name(self) -> dict[str, FileRecord]:
-        return {record.filename: record for record in self.files}
+        return {record.filename: record for record in self.files + self.charts}
+
+    @property
+    def released(self) -> tuple[FileRecord, ...]:
+        """Every attestable file: the distributions, then the charts."""
+        return self.files + self.charts
 
 
 def _python_tag(filename: str) -> str | None:
@@ -122,15 +137,19 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
     name, version = project.get("name"), project.get("version")
     if not isinstance(name, str) or not isinstance(version, str):
         raise UsageError(f"{path}: project needs string 'name' and 'version'")
-    attestations = data.get("attestations", [])
-    if not isinstance(attestations, list):
-        raise UsageError(f"{path}: 'attestations' must be a list")
+    attestations, chart_entries = data.get("attestations", []), data.get("charts", [])
+    if not isinstance(attestations, list) or not isinstance(chart_entries, list):
+        raise UsageError(f"{path}: 'attestations' and 'charts' must be lists")
     records = tuple(_parse_record(entry, path) for entry in files)
     attested = tuple(_parse_record(entry, path) for entry in attestations)
-    names = [record.filename for record in records + attested]
+    charts = tuple(_parse_record(entry, path) for entry in chart_entries)
+    for record in charts:
+        if chart_version_of(record.filename) is None:
+            raise UsageError(f"{path}: {record.filename} is not a chart archive name")
+    names = [record.filename for record in records + attested + charts]
     if len(set(names)) != len(names):
         raise UsageError(f"{path}: a file is listed twice")
-    listed = {record.filename for record in records}
+    listed = {record.filename for record in records + charts}
     for record in attested:
         if not any(
             record.filename == f"{dist}{suffix}"
@@ -138,7 +157,7 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
             for suffix in ATTESTATION_SUFFIXES
         ):
             raise UsageError(f"{path}: {record.filename} is not an attestation of a listed file")
-    return Manifest(name, version, records, attested)
+    return Manifest(name, version, records, attested, charts)
 
 
 def _parse_record(entry: object, path: Path) -> FileRecord:

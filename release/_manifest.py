@@ -1,5 +1,8 @@
 """Hash every distribution in DIR and write manifest.json, SHA256SUMS and requirements.txt.
 
+The operator's chart archive in DIR (`release chart`), if any, is listed too (under "charts", in
+SHA256SUMS, never in requirements.txt); its version must be the release's.
+
 Each file is read once; its sha256, md5 and blake2b-256 (the digests PyPI shows) are computed
 together. The table PyPI shows for the files is printed, so it can be compared by eye.
 
@@ -18,7 +21,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release._dists import ATTESTATION_SUFFIXES, find_distributions
+from packaging.version import Version
+
+from release._chart import chart_version
+from release._dists import ATTESTATION_SUFFIXES, chart_version_of, find_charts, find_distributions
 from release._dists_metadata import checked_metadata
 from release._errors import UsageError
 from release._hash_outputs import (
@@ -51,14 +57,21 @@ def build_manifest(directory: Path) -> Manifest:
         listed = ", ".join(f"{project} {version}" for project, version in sorted(releases))
         raise UsageError(f"{directory} mixes several releases: {listed}")
     ((project, version),) = releases
+    charts = find_charts(directory)
+    for chart in charts:
+        if chart_version_of(chart.name) != chart_version(Version(version)):
+            raise UsageError(f"{chart.name} is not the chart of {project} {version}")
     attestations = [
-        directory / f"{path.name}{suffix}" for path in paths for suffix in ATTESTATION_SUFFIXES
+        directory / f"{path.name}{suffix}"
+        for path in paths + charts
+        for suffix in ATTESTATION_SUFFIXES
     ]
     return Manifest(
         project,
         version,
         tuple(record_file(path) for path in paths),
         tuple(record_file(path) for path in attestations if path.exists()),
+        tuple(record_file(path) for path in charts),
     )
 
 
@@ -66,7 +79,7 @@ def write_manifest(directory: Path) -> Manifest:
     """Hash `directory` and (atomically) write its manifest.json, SHA256SUMS, requirements.txt."""
     directory = Path(directory)
     manifest = build_manifest(directory)
-    write_atomically(directory / SUMS_NAME, render_sums(manifest.files + manifest.attestations))
+    write_atomically(directory / SUMS_NAME, render_sums(manifest.released + manifest.attestations))
     write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
     write_atomically(directory / MANIFEST_NAME, manifest.dumps())
     return manifest
@@ -82,7 +95,7 @@ def files_table(manifest: Manifest) -> Table:
     """PyPI's table of the release's files, for summaries."""
     from release._hash_table import render_table
 
-    return render_table(manifest.files, title=f"{manifest.project} {manifest.version}")
+    return render_table(manifest.released, title=f"{manifest.project} {manifest.version}")
 
 
 def records_json(paths: list[Path]) -> str:

@@ -1,6 +1,6 @@
 """Rehearse the release workflow locally, in release.yml's order:
 
-  build, manifest, unit tests, e2e on the local stand-in, attest, verify + check, summary.
+  build, chart, manifest, unit tests, e2e on the local stand-in, attest, verify + check, summary.
 
 Each step runs as its own `python -m release ...` or pytest process, as the workflow runs it.
 Work happens in a staging directory beside --out; only a pipeline that passed every step
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from release._bootstrap import ROOT
+from release._dists import chart_version_of
 from release._errors import CheckFailed, UsageError
 
 LOCAL_KEY_NAME = "local-attestation-key"
@@ -39,6 +40,7 @@ class Step:
     skipped: str | None = None
     after: Callable[[Path], object] | None = None
     keep_stdout: bool = False
+    note: str = ""  # shown beside a step that passed
 
 
 @dataclass
@@ -89,7 +91,9 @@ def _pytest(*args: str) -> list[str]:
 
 def _distributions(stage: Path) -> list[str]:
     return sorted(
-        str(p) for p in stage.iterdir() if p.is_file() and p.name.endswith((".whl", ".tar.gz"))
+        str(p)
+        for p in stage.iterdir()
+        if p.is_file() and (p.name.endswith((".whl", ".tar.gz")) or chart_version_of(p.name))
     )
 
 
@@ -124,6 +128,13 @@ def plan(args: argparse.Namespace, keydir: Path) -> list[Step]:
     no_tests = "--skip-tests was given" if args.skip_tests else None
     return [
         Step("build", lambda s: [_release("build", "--out", str(s), *allow_dirty)]),
+        # No image is built locally, so the chart is tag-pinned here (its output says so);
+        # release.yml passes --image-digest with the digest it pushed.
+        Step(
+            "chart",
+            lambda s: [_release("chart", str(s))],
+            note="image tag-pinned: no image is built locally; release.yml pins its digest",
+        ),
         Step("manifest", lambda s: [_release("manifest", str(s))]),
         Step("unit tests", lambda s: [_pytest("-m", "not e2e", "tests")], skipped=no_tests),
         Step(
@@ -199,7 +210,7 @@ def _run_step(step: Step, stage: Path, logs: Path, result: PipelineResult) -> Ou
     log, stdout = logs / f"{slug}.log", logs / f"{slug}.stdout"
     started = time.monotonic()
     code = _run_commands(step.commands(stage), log, stdout if step.keep_stdout else None)
-    outcome = Outcome(step.name, "ok", time.monotonic() - started)
+    outcome = Outcome(step.name, "ok", time.monotonic() - started, step.note)
     if code != 0:
         outcome.status = "failed"
         outcome.detail = f"exit {code}: {_last_error(stdout, log)}"

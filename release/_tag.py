@@ -2,8 +2,9 @@
 
 Checks: VERSION is CalVer (YYYY.M.P) and newer than the latest tag; the work tree is clean and on
 the default branch, level with its remote when one is configured; CHANGELOG.md has an entry for
-VERSION; the chart's CRDs match the operator's and Chart.yaml's version and appVersion equal
-VERSION. It never pushes: it prints the push command that starts the release workflow.
+VERSION; the chart's CRDs match the operator's, and Chart.yaml holds the version placeholder
+(`release chart` writes VERSION into it at package time) with no image tag or digest pinned.
+It never pushes: it prints the push command that starts the release workflow.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from release._chart import CHART_DIR, PLACEHOLDER
 from release._errors import CheckFailed
 from release._tag_git import Git
 from release._tag_version import CalVer, latest
 
-CHART_DIR = Path("charts") / "dask-kubernetes-operator"
 CHANGELOG = Path("CHANGELOG.md")
 CRDS_MODULE = "dask_kubernetes.operator.crds"
 
@@ -169,7 +169,9 @@ class CrdsInSync:
 
 
 class ChartVersion:
-    """The chart is released with the package; its version and appVersion must say so."""
+    """One source for versions: the tag. `release chart` writes it into Chart.yaml's version and
+    appVersion (the image tag follows appVersion), so the committed chart must hold only the
+    placeholder there and pin no image tag or digest of its own: anything else would drift."""
 
     name = "chart version"
 
@@ -178,20 +180,36 @@ class ChartVersion:
         # and the CLI imports every command module to build its --help.
         import yaml
 
-        path = CHART_DIR / "Chart.yaml"
-        try:
-            chart = yaml.safe_load((ctx.repo / path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CheckFailed(f"{path} is missing") from None
-        except yaml.YAMLError as exc:
-            raise CheckFailed(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(chart, dict):
-            raise CheckFailed(f"{path} is not a mapping")
+        chart = _yaml_mapping(ctx.repo / CHART_DIR / "Chart.yaml", yaml)
         for key in ("version", "appVersion"):
             found = str(chart.get(key, "")).strip()
-            if found != str(ctx.version):
-                raise CheckFailed(f"{path} {key} is {found or 'unset'}, not {ctx.version}")
-        return f"{path} version and appVersion are {ctx.version}"
+            if found != PLACEHOLDER:
+                raise CheckFailed(
+                    f"{CHART_DIR / 'Chart.yaml'} {key} is {found or 'unset'}, not the placeholder "
+                    f"{PLACEHOLDER} (`release chart` writes {ctx.version} at package time)"
+                )
+        values = _yaml_mapping(ctx.repo / CHART_DIR / "values.yaml", yaml)
+        image = values.get("image")
+        image = image if isinstance(image, dict) else {}
+        for key in ("tag", "digest"):
+            if image.get(key, "") != "":
+                raise CheckFailed(
+                    f"{CHART_DIR / 'values.yaml'} pins image.{key} {image[key]!r}; leave it empty "
+                    f"(the release's chart pulls {ctx.version} by the digest it pushed)"
+                )
+        return f"placeholders in Chart.yaml; {ctx.version} is written when the chart is packaged"
+
+
+def _yaml_mapping(path: Path, yaml: Any) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckFailed(f"{path.name} is missing from {path.parent}") from None
+    except yaml.YAMLError as exc:
+        raise CheckFailed(f"{path.name} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(document, dict):
+        raise CheckFailed(f"{path.name} is not a mapping")
+    return document
 
 
 ALL_CHECKS: tuple[TagCheck, ...] = (

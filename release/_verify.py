@@ -5,6 +5,9 @@ recorded in Sigstore's transparency log, and does the signed statement name this
 with this sha256? No network is used: Sigstore's trust root bundled with sigstore-python
 is the anchor.
 
+The operator's Helm chart archive (dask-kubernetes-operator-VERSION.tgz, from the GitHub
+release or `helm pull`) is a file like the others: same evidence, same policy, same output.
+
 Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it):
 
   curl -sL https://pypi.org/integrity/<project>/<version>/<file>/provenance \\
@@ -66,7 +69,7 @@ from sigstore.errors import Error as SigstoreError
 
 from release import _evidence as evidence_files
 from release._digests import digest_file
-from release._dists import parse_distribution_name
+from release._dists import release_project
 from release._errors import CheckFailed, UsageError
 from release._evidence import Evidence, KeyEnvelope, SignedBundle
 from release._policy import (
@@ -156,7 +159,7 @@ def _policy_for(dist: Path, explicit: Policy | None) -> Policy | None:
     if explicit is not None:
         return explicit
     project, own = load_policy_file(PROJECT_POLICY)
-    return own if parse_distribution_name(dist.name).project == project else None
+    return own if release_project(dist.name) == project else None
 
 
 def _plan(args: argparse.Namespace) -> list[_Job]:
@@ -169,7 +172,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
     for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
         if not dist.is_file():
             raise UsageError(f"{dist}: no such file")
-        parse_distribution_name(dist.name)
+        release_project(dist.name)
         found: list[Evidence] = []
         for path in provs:
             found += evidence_files.load_provenance(path)

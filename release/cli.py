@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("release._build", "build a reproducible sdist and wheel"),
     "manifest": ("release._manifest", "write manifest.json, SHA256SUMS and requirements.txt"),
     "check": ("release._check", "re-hash distributions against manifest.json and SHA256SUMS"),
+    "chart": ("release._chart", "package the Helm chart reproducibly for the release in DIR"),
     "keygen": ("release._keygen", "write a local signing key pair"),
     "attest": ("release._attest", "write in-toto attestations for every distribution"),
     "verify": ("release._verify", "verify distributions against their attestations, offline"),

@@ -138,3 +138,28 @@ def test_sigstore_without_ambient_identity_is_a_usage_error(
     assert result.code == 2  # type: ignore[attr-defined]
     assert "ambient OIDC identity" in result.err  # type: ignore[attr-defined]
     assert list(where.iterdir()) == [where / "rfc8785-0.1.2-py3-none-any.whl"]
+
+
+def test_sigstore_attests_the_chart_with_bundles_only(
+    release: Callable[..., object],
+    stand_in: StandInSigner,
+    fixture_copy: Callable[..., Path],
+) -> None:
+    """The chart gets the publish and SLSA statements as Sigstore bundles (no PEP 740 file:
+    pypi-attestations accepts only wheel/sdist names), and verify takes the Sigstore path."""
+    where = fixture_copy("rfc8785-0.1.2-py3-none-any.whl")
+    assert release("chart", where).code == 0  # type: ignore[attr-defined]
+    chart = where / "dask-kubernetes-operator-0.1.2.tgz"
+    result = release("attest", where, "--sigstore")
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert len(stand_in.signed) == 4  # wheel and chart: publish + SLSA each
+    assert not Path(f"{chart}.publish.attestation").exists()
+    bundles = [
+        Bundle.from_json(line) for line in Path(f"{chart}.intoto.jsonl").read_text().splitlines()
+    ]
+    statements = [json.loads(b._dsse_envelope._inner.payload) for b in bundles]  # type: ignore[union-attr]
+    assert [s["subject"][0]["name"] for s in statements] == [chart.name] * 2
+    assert statements[1]["predicateType"] == SLSA_PROVENANCE
+    verdict = release("verify", chart, "--identity", WORKFLOW)
+    assert verdict.code == 1  # type: ignore[attr-defined]
+    assert "does not chain to Sigstore's root of trust" in verdict.out  # type: ignore[attr-defined]

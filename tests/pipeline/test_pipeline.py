@@ -65,12 +65,16 @@ def test_pipeline_produces_checked_attested_distributions(
         "local-attestation-key.pub",
     ):
         assert required in names
-    for dist in wheels + sdists:
+    charts = [n for n in names if n.endswith(".tgz")]
+    assert len(charts) == 1 and charts[0].startswith("dask-kubernetes-operator-"), names
+    for dist in wheels + sdists + charts:
         assert f"{dist}.intoto.jsonl" in names
     assert "local-attestation-key" not in names, "the private key must never land in --out"
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists)
-    for step in ("build", "manifest", "attest", "verify", "check"):
+    assert [c["filename"] for c in manifest["charts"]] == charts
+    assert "image tag-pinned" in proc.stdout, "the local chart must say it is not digest-pinned"
+    for step in ("build", "chart", "manifest", "attest", "verify", "check"):
         assert step in proc.stdout
     assert "skipped" in proc.stdout
     assert "sha256" in proc.stdout.lower()
@@ -82,10 +86,11 @@ def test_pipeline_output_verifies_again_independently(
     _, out = rehearsal
     check = _release(clone, "check", str(out))
     assert check.returncode == 0, check.stdout + check.stderr
-    dists = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+    dists = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz", ".tgz")))
     verify = _release(clone, "verify", *dists, "--key", str(out / "local-attestation-key.pub"))
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert verify.stdout.count("OK ") == 2
+    assert verify.stdout.count("OK ") == 3
+    assert "OK dask-kubernetes-operator-" in verify.stdout
 
 
 def test_failing_step_stops_and_leaves_previous_output_intact(clone: Path, tmp_path: Path) -> None:

@@ -64,6 +64,9 @@ def changelog(version: str, body: str = "### Fixed\n\n- Something real.\n") -> s
     )
 
 
+PLACEHOLDER = "0.0.0"
+
+
 def chart(version: str, app_version: str | None = None) -> str:
     app = app_version or version
     return (
@@ -96,7 +99,7 @@ def release(tmp_path: Path, isolated_git: Path) -> Iterator[Release]:
     git(repo, "remote", "set-url", "origin", str(remote))
     rel = Release(repo, remote)
     rel.write("CHANGELOG.md", changelog(VERSION))
-    rel.write("charts/dask-kubernetes-operator/Chart.yaml", chart(VERSION))
+    rel.write("charts/dask-kubernetes-operator/Chart.yaml", chart(PLACEHOLDER))
     operator = repo / "src" / "dask_kubernetes" / "operator"
     if not (operator / "__init__.py").exists():
         rel.write("src/dask_kubernetes/operator/__init__.py", "")
@@ -289,17 +292,40 @@ def test_missing_crds_module_is_a_clear_failure(
 @pytest.mark.parametrize(
     ("chart_text", "reason"),
     [
-        (chart("2098.12.0", VERSION), "Chart.yaml version is 2098.12.0, not 2099.1.0"),
-        (chart(VERSION, "2098.12.0"), "Chart.yaml appVersion is 2098.12.0, not 2099.1.0"),
-        ("apiVersion: v2\nname: x\n", "Chart.yaml version is unset, not 2099.1.0"),
+        # A maintainer "bumping" the chart by hand is drift from the one source (the tag).
+        (chart(VERSION), "Chart.yaml version is 2099.1.0, not the placeholder 0.0.0"),
+        (chart(PLACEHOLDER, VERSION), "Chart.yaml appVersion is 2099.1.0, not the placeholder"),
+        (chart("2098.12.0", PLACEHOLDER), "Chart.yaml version is 2098.12.0, not the placeholder"),
+        ("apiVersion: v2\nname: x\n", "Chart.yaml version is unset, not the placeholder 0.0.0"),
         ("version: [unclosed\n", "Chart.yaml is not valid YAML"),
     ],
 )
-def test_chart_version_and_app_version_must_equal_the_version(
+def test_chart_must_hold_the_version_placeholder(
     release: Release, capsys: pytest.CaptureFixture[str], chart_text: str, reason: str
 ) -> None:
     release.write("charts/dask-kubernetes-operator/Chart.yaml", chart_text)
     release.commit("chart drift")
+    assert_refused(release, capsys, reason)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('  tag: "2098.12.0"', "values.yaml pins image.tag '2098.12.0'"),
+        ('  digest: "sha256:' + "a" * 64 + '"', "values.yaml pins image.digest 'sha256:aaaa"),
+    ],
+)
+def test_chart_values_must_not_pin_an_image_of_their_own(
+    release: Release, capsys: pytest.CaptureFixture[str], line: str, reason: str
+) -> None:
+    values = release.repo / "charts/dask-kubernetes-operator/values.yaml"
+    key = line.split(":")[0]
+    text = "\n".join(
+        line if ln.startswith(f"{key}:") else ln for ln in values.read_text().split("\n")
+    )
+    assert text != values.read_text()
+    release.write("charts/dask-kubernetes-operator/values.yaml", text)
+    release.commit("values drift")
     assert_refused(release, capsys, reason)
 
 

@@ -6,10 +6,12 @@ inputs honest offline.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -53,7 +55,9 @@ def test_base_image_is_pinned_by_digest() -> None:
 def test_image_installs_only_hash_pinned_requirements_and_the_checked_wheel() -> None:
     text = (DOCKER / "Dockerfile").read_text()
     assert "--require-hashes" in text and "-r /tmp/requirements.txt" in text
-    assert "pip install --no-deps /tmp/dist/*.whl" in text
+    assert "COPY dist/SHA256SUMS dist/*.whl /tmp/dist/" in text
+    assert "sh /tmp/install-wheel.sh /tmp/dist" in text
+    assert "pip install --no-deps /tmp/dist/*.whl" not in text, "never a wheel unchecked"
     assert "pip check" in text
     assert "USER 1000:1000" in text
 
@@ -93,3 +97,60 @@ def test_runtime_subset_is_closed_under_dependencies() -> None:
                     missing.add(f"{dist_name} -> {name}")
     assert checked >= len(names) - 10, "most of the subset is installed here to inspect"
     assert missing == set()
+
+
+def _install_wheel(directory: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PIP_TARGET": str(target),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+    }
+    return subprocess.run(
+        ["sh", str(DOCKER / "install-wheel.sh"), str(directory)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def _installable_wheel(directory: Path) -> Path:
+    """The smallest wheel pip installs: METADATA, WHEEL and RECORD."""
+    info = "dask_kubernetes-2026.3.0.dist-info"
+    members = {
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: dask-kubernetes\nVersion: 2026.3.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/RECORD": "",
+    }
+    path = directory / "dask_kubernetes-2026.3.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(zipfile.ZipInfo(name, (2026, 3, 1, 0, 0, 0)), text)
+    return path
+
+
+def test_the_image_refuses_a_wheel_other_than_the_listed_one(tmp_path: Path) -> None:
+    """install-wheel.sh (the Dockerfile's wheel step) installs by SHA256SUMS' hash only."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheel = _installable_wheel(dist)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (dist / "SHA256SUMS").write_text(f"{digest}  {wheel.name}\n")
+    installed = _install_wheel(dist, tmp_path / "ok")
+    assert installed.returncode == 0, installed.stderr
+    assert list((tmp_path / "ok").glob("dask_kubernetes-2026.3.0.dist-info"))
+    data = bytearray(wheel.read_bytes())
+    data[-30] ^= 0x01  # one changed byte (in the zip's central directory)
+    wheel.write_bytes(bytes(data))
+    refused = _install_wheel(dist, tmp_path / "changed")
+    assert refused.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in refused.stderr
+    assert not (tmp_path / "changed").exists() or not list((tmp_path / "changed").iterdir())
+    (dist / "SHA256SUMS").write_text(f"{digest}  other.whl\n")
+    unlisted = _install_wheel(dist, tmp_path / "unlisted")
+    assert unlisted.returncode == 1
+    assert (
+        unlisted.stderr.strip() == f"install-wheel: {wheel.name} is not listed in {dist}/SHA256SUMS"
+    )

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-JOBS = {"build", "test", "kind-e2e", "attest", "publish", "github-release"}
-ORDER = ["build", "test", "attest", "publish", "github-release"]
+JOBS = {"build", "test", "kind-e2e", "image", "attest", "chart", "publish", "github-release"}
+ORDER = ["build", "test", "image", "attest", "chart", "publish", "github-release"]
 CANONICAL = "github.repository == 'dask/dask-kubernetes'"
 
 
@@ -66,6 +66,8 @@ def test_jobs_run_in_release_order(release_workflow: dict[str, Any]) -> None:
         assert earlier in ancestors(jobs, later), f"{later} must come after {earlier}"
     assert {"build"} <= ancestors(jobs, "kind-e2e")
     assert {"test", "kind-e2e"} <= needs(jobs["attest"]), "attest only what passed every test"
+    assert {"test", "kind-e2e"} <= needs(jobs["image"]), "push only an image of a tested wheel"
+    assert "image" in needs(jobs["attest"]), "the chart is packaged with the pushed digest"
     assert needs(jobs["build"]) == set()
 
 
@@ -114,7 +116,9 @@ def test_permissions_are_least_privilege(release_workflow: dict[str, Any]) -> No
         assert "permissions" in job, f"{name} must state its permissions"
         writes = {scope for scope, level in job["permissions"].items() if level == "write"}
         expected = {
+            "image": {"packages", "id-token", "attestations"},
             "attest": {"id-token"},
+            "chart": {"packages"},
             "publish": {"id-token"},
             "github-release": {"contents"},
         }.get(name, set())
@@ -124,7 +128,7 @@ def test_permissions_are_least_privilege(release_workflow: dict[str, Any]) -> No
 def test_publish_uses_trusted_publishing_only_for_canonical_tags(
     release_workflow: dict[str, Any], workflows_dir: Path
 ) -> None:
-    for name in ("publish", "github-release"):
+    for name in ("image", "chart", "publish", "github-release"):
         job = release_workflow["jobs"][name]
         condition = job["if"]
         assert "github.event_name == 'push'" in condition, "never on workflow_dispatch"
@@ -160,6 +164,7 @@ def recheck_index(job_steps: list[dict[str, Any]]) -> int:
     [
         ("test", "python -m pytest"),
         ("kind-e2e", "docker build"),
+        ("image", "docker build"),
         ("attest", "python -m release attest dist --sigstore"),
         ("publish", "pypa/gh-action-pypi-publish@"),
         ("github-release", "gh release create"),
@@ -194,14 +199,14 @@ def test_build_records_the_digests_it_is_checked_against(
         "python -m release build --out dist",
         "python -m release manifest dist",
         "python -m release check dist",
-        "helm package charts/dask-kubernetes-operator",
     ):
         assert command in runs, command
+    assert "helm package" not in runs, "the chart is packaged after the image digest exists"
     outputs = build["outputs"]
-    for key in ("manifest-sha256", "sums-sha256", "chart-sha256"):
+    for key in ("manifest-sha256", "sums-sha256", "toolchain-sha256"):
         assert outputs[key] == f"${{{{ steps.digests.outputs.{key} }}}}"
     uploads = [s for s in steps(build) if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert {u["with"]["name"] for u in uploads} == {"dist", "chart"}
+    assert {u["with"]["name"] for u in uploads} == {"dist"}
 
 
 def test_github_release_attaches_the_evidence(release_workflow: dict[str, Any]) -> None:
@@ -212,10 +217,16 @@ def test_github_release_attaches_the_evidence(release_workflow: dict[str, Any]) 
         "dist/SHA256SUMS",
         "dist/requirements.txt",
         "attestations-out/*",
-        "chart/*.tgz",
+        "dist/*.tgz",
     ):
         assert asset in runs, asset
     assert '"$CHART_SHA256"' in runs and '"$ATTESTATIONS_SHA256"' in runs
+    # The attached manifest.json and SHA256SUMS cover the chart: written after it joins dist/.
+    assert runs.index("cp attestations-out/* chart/*.tgz dist/") < runs.index(
+        "python -m release manifest dist"
+    )
+    assert runs.index("python -m release manifest dist") < runs.index("gh release create")
+    assert "dist/*.tar.gz dist/*.whl dist/*.tgz" in runs, "the chart is verified too"
 
 
 def test_attest_is_the_only_signing_step_before_publish(
@@ -236,3 +247,52 @@ def test_concurrency_is_per_ref_and_never_cancels_a_release(
     workflow = release_workflow
     assert "github.ref" in workflow["concurrency"]["group"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def test_image_is_built_from_the_checked_wheel_pushed_and_attested_by_digest(
+    release_workflow: dict[str, Any],
+) -> None:
+    job = release_workflow["jobs"]["image"]
+    assert job["environment"]["name"] == "pypi"
+    assert job["outputs"]["digest"] == "${{ steps.push.outputs.digest }}"
+    push = next(s for s in steps(job) if s.get("id") == "push")
+    for needed in (
+        "python -m release chart dist --print-version",
+        "docker build --file release/docker/Dockerfile",
+        'docker push "$IMAGE_REPOSITORY:$version"',
+        '[[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]]',
+        'echo "digest=$digest" >> "$GITHUB_OUTPUT"',
+    ):
+        assert needed in push["run"], needed
+    attest = [
+        s for s in steps(job) if s.get("uses", "").startswith("actions/attest-build-provenance@")
+    ]
+    assert len(attest) == 1
+    assert attest[0]["with"] == {
+        "subject-name": job["env"]["IMAGE_REPOSITORY"],
+        "subject-digest": "${{ steps.push.outputs.digest }}",
+        "push-to-registry": True,
+    }
+    names = [s.get("id") or s.get("uses") or s.get("name") for s in steps(job)]
+    assert names.index("push") < names.index(attest[0]["uses"])
+    logout = next(s for s in steps(job) if "docker logout" in s.get("run", ""))
+    assert logout["if"] == "always()"
+
+
+def test_chart_is_packaged_with_the_pushed_digest_attested_and_pushed_to_one_place(
+    release_workflow: dict[str, Any],
+) -> None:
+    from release._chart import OCI_REPOSITORY
+
+    jobs = release_workflow["jobs"]
+    attest_steps = steps(jobs["attest"])
+    package = next(s for s in attest_steps if "python -m release chart" in s.get("run", ""))
+    assert package["env"] == {"IMAGE_DIGEST": "${{ needs.image.outputs.digest }}"}
+    assert package["run"] == 'python -m release chart dist --image-digest "$IMAGE_DIGEST"'
+    runs = [s.get("run", "") for s in attest_steps]
+    index = runs.index(package["run"])
+    assert "python -m release attest dist --sigstore" in runs[index + 1], "attested after packaging"
+    assert jobs["attest"]["outputs"]["chart-sha256"] == "${{ steps.digests.outputs.chart-sha256 }}"
+    chart_runs = "\n".join(s.get("run", "") for s in steps(jobs["chart"]))
+    assert f"helm push chart/*.tgz {OCI_REPOSITORY}" in chart_runs
+    assert "chart" in needs(jobs["publish"]), "PyPI only after the image and chart are out"

