@@ -1,0 +1,125 @@
+"""What upstream dask-kubernetes' docs tell users to run with kubectl, against the stand-in.
+
+`kubectl explain daskcluster.spec` (needs the CRD's schema in the OpenAPI v3 document, tagged
+with its group/version/kind) and `kubectl port-forward svc/NAME LOCAL:PORT` for the dashboard
+(kubectl speaks SPDY/3.1 tunnelled over a WebSocket; see local/apiserver/spdy.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import urllib.request
+from typing import Any
+
+import pytest
+from standin_support import create_pod, create_service, is_ready, python_pod, service, wait_for
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+
+HTTP_SERVER = (
+    "import http.server\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        body = ('via kubectl ' + self.path).encode()\n"
+    "        self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers(); self.wfile.write(body)\n"
+    "http.server.HTTPServer(('', 8787), H).serve_forever()\n"
+)
+
+
+def kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", kubeconfig, *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def with_crds(k8s_cluster_with_operator: Any) -> str:
+    """The stand-in running the operator (which installs its CRDs), once they are served."""
+    import kr8s
+
+    api = kr8s.api(kubeconfig=k8s_cluster_with_operator.kubeconfig)
+    wait_for(
+        lambda: {"daskclusters", "daskworkergroups"} <= {r["name"] for r in api.api_resources()},
+        "the Dask resources to be served",
+    )
+    return str(k8s_cluster_with_operator.kubeconfig)
+
+
+def test_explain_daskcluster_spec(with_crds: str) -> None:
+    done = kubectl(with_crds, "explain", "daskcluster.spec")
+    assert done.returncode == 0, done.stderr
+    assert "KIND:       DaskCluster" in done.stdout
+    assert "GROUP:      kubernetes.dask.org" in done.stdout
+    for field in ("scheduler", "worker"):
+        assert f"\n  {field}\t" in done.stdout, done.stdout
+
+
+def test_explain_a_nested_field(with_crds: str) -> None:
+    done = kubectl(with_crds, "explain", "daskworkergroup.spec.worker.replicas")
+    assert done.returncode == 0, done.stderr
+    assert "FIELD: replicas <integer>" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fetch(port: int, path: str) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
+def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) -> None:
+    kubeconfig = k8s_cluster.kubeconfig
+    pod = python_pod(
+        "dashboard",
+        k8s_namespace,
+        HTTP_SERVER,
+        labels={"app": "dashboard"},
+        restart_policy="Always",
+        ports=[{"name": "http-dashboard", "containerPort": 8787}],
+        readinessProbe={"tcpSocket": {"port": "http-dashboard"}, "periodSeconds": 1},
+    )
+    created = create_pod(kubeconfig, pod)
+    create_service(
+        kubeconfig,
+        service(
+            "dashboard",
+            k8s_namespace,
+            {"app": "dashboard"},
+            [{"name": "http-dashboard", "port": 8787, "targetPort": "http-dashboard"}],
+        ),
+    )
+    wait_for(lambda: is_ready(created), "the dashboard pod to be ready")
+    local = _free_port()
+    assert KUBECTL is not None
+    command = [KUBECTL, "--kubeconfig", kubeconfig, "-n", k8s_namespace, "port-forward"]
+    with subprocess.Popen(
+        [*command, "svc/dashboard", f"{local}:8787"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as forward:
+        try:
+            assert forward.stdout is not None
+            first = forward.stdout.readline()
+            assert f"Forwarding from 127.0.0.1:{local} -> 8787" in first, (
+                first + (forward.stderr.read() if forward.poll() is not None else "")
+            )
+            # Several requests, each a new connection: a stream pair per connection.
+            for path in ("/status", "/info/main/workers.html", "/status"):
+                assert _fetch(local, path) == f"via kubectl {path}"
+        finally:
+            forward.terminate()
+            _, errors = forward.communicate(timeout=30)
+    assert "error" not in errors.lower(), errors
