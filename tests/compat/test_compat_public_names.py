@@ -1,4 +1,4 @@
-"""Every public name upstream dask-kubernetes 2026.3.0 exports imports from ours, and means the same.
+"""Every public name upstream dask-kubernetes 2026.3.0 exports imports from ours, meaning the same.
 
 The list is `upstream_names.json`, generated from upstream's wheel by `make_upstream_names.py`.
 """

@@ -35,9 +35,9 @@ print("created", cluster.name, flush=True)
 def test_script_exiting_without_close_deletes_its_cluster(
     operator_cluster: Any, namespace: str
 ) -> None:
+    script = textwrap.dedent(SCRIPT_WITHOUT_CLOSE)
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SCRIPT_WITHOUT_CLOSE)]
-        + ["unclosed", namespace, IMAGE, str(RESOURCE_TIMEOUT)],
+        [sys.executable, "-c", script, "unclosed", namespace, IMAGE, str(RESOURCE_TIMEOUT)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -121,8 +121,8 @@ def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: 
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
-            assert first.startswith("Scheduler at: tcp://127.0.0.1:"), (
-                first + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+            assert first.startswith("Scheduler at: tcp://127.0.0.1:"), first + (
+                process.stderr.read() if process.poll() is not None and process.stderr else ""
             )
         finally:
             process.terminate()
@@ -150,7 +150,10 @@ def test_cli_delete_several_names(operator_cluster: Any, namespace: str) -> None
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"Deleted {namespace}/first", f"Deleted {namespace}/second"]
+    assert result.stdout.splitlines() == [
+        f"Deleted {namespace}/first",
+        f"Deleted {namespace}/second",
+    ]
     wait_until(
         lambda: not object_names(operator_cluster.kubeconfig, "daskclusters", namespace),
         60,
@@ -158,9 +161,7 @@ def test_cli_delete_several_names(operator_cluster: Any, namespace: str) -> None
     )
 
 
-def test_cli_delete_reports_missing_names_and_fails(
-    operator_cluster: Any, namespace: str
-) -> None:
+def test_cli_delete_reports_missing_names_and_fails(operator_cluster: Any, namespace: str) -> None:
     KubeCluster(
         name="present",
         namespace=namespace,

@@ -109,7 +109,13 @@ def test_version_names_this_package() -> None:
     import dask_kubernetes
 
     result = subprocess.run(
-        [sys.executable, "-c", "from dask.cli import run_cli; run_cli()", "kubernetes", "--version"],
+        [
+            sys.executable,
+            "-c",
+            "from dask.cli import run_cli; run_cli()",
+            "kubernetes",
+            "--version",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

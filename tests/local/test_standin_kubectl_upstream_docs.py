@@ -113,8 +113,8 @@ def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) ->
         try:
             assert forward.stdout is not None
             first = forward.stdout.readline()
-            assert f"Forwarding from 127.0.0.1:{local} -> 8787" in first, (
-                first + (forward.stderr.read() if forward.poll() is not None else "")
+            assert f"Forwarding from 127.0.0.1:{local} -> 8787" in first, first + (
+                forward.stderr.read() if forward.poll() is not None else ""
             )
             # Several requests, each a new connection: a stream pair per connection.
             for path in ("/status", "/info/main/workers.html", "/status"):

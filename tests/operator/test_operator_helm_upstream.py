@@ -136,14 +136,21 @@ def test_metrics_monitors_render_when_enabled() -> None:
         *("-f", str(UPSTREAM_VALUES)),
         *("--set", "metrics.scheduler.enabled=true"),
         *("--set", "metrics.scheduler.serviceMonitor.enabled=true"),
-        *("--set", "metrics.worker.enabled=true", "--set", "metrics.worker.podMonitor.enabled=true"),
+        *(
+            "--set",
+            "metrics.worker.enabled=true",
+            "--set",
+            "metrics.worker.podMonitor.enabled=true",
+        ),
         *("--set", "metrics.worker.podMonitor.namespace=monitoring"),
         *("--set", "metrics.scheduler.serviceMonitor.namespaceSelector.any=true"),
     )
     [service_monitor] = _of_kind(docs, "ServiceMonitor")
     [pod_monitor] = _of_kind(docs, "PodMonitor")
     assert service_monitor["apiVersion"] == pod_monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert service_monitor["spec"]["selector"] == {"matchLabels": {"dask.org/component": "scheduler"}}
+    assert service_monitor["spec"]["selector"] == {
+        "matchLabels": {"dask.org/component": "scheduler"}
+    }
     assert service_monitor["spec"]["namespaceSelector"] == {"any": True}
     assert service_monitor["spec"]["endpoints"][0]["port"] == "http-dashboard"
     assert service_monitor["spec"]["targetLabels"] == ["dask.org/cluster-name"]
@@ -159,6 +166,11 @@ def test_metrics_monitors_lint() -> None:
         *("lint", "--strict", str(CHART), "-f", str(UPSTREAM_VALUES)),
         *("--set", "metrics.scheduler.enabled=true"),
         *("--set", "metrics.scheduler.serviceMonitor.enabled=true"),
-        *("--set", "metrics.worker.enabled=true", "--set", "metrics.worker.podMonitor.enabled=true"),
+        *(
+            "--set",
+            "metrics.worker.enabled=true",
+            "--set",
+            "metrics.worker.podMonitor.enabled=true",
+        ),
     )
     assert done.returncode == 0, done.stdout + done.stderr

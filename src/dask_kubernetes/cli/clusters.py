@@ -241,7 +241,9 @@ def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: f
         for name in dict.fromkeys(names):  # once each, in the order given
             try:
                 if not await delete_cluster(api, name, ns, timeout if wait else None):
-                    raise ClusterNotFoundError(f"No Dask cluster named {name!r} in namespace {ns!r}")
+                    raise ClusterNotFoundError(
+                        f"No Dask cluster named {name!r} in namespace {ns!r}"
+                    )
             except KubeClusterError as exc:
                 failures.append(str(exc))
                 continue

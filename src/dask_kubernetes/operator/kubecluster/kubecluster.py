@@ -32,6 +32,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from dask_kubernetes import config
+
 from .errors import (
     ClusterExistsError,
     ClusterNotFoundError,
@@ -500,17 +501,24 @@ def _reap_clusters() -> None:
     """
     for cluster in list(KubeCluster._instances):
         if cluster.shutdown_on_close and cluster.status != Status.closed:
-            if cluster.asynchronous:
-                continue  # its event loop is the caller's, and is gone by now
             try:
-                cluster.close(timeout=REAP_TIMEOUT)
-            except Exception as exc:
+                if cluster.asynchronous:
+                    # Its event loop was the caller's and has ended: delete on a loop of our own.
+                    asyncio.run(_delete_unclosed(cluster.name, cluster.namespace))
+                else:
+                    cluster.close(timeout=REAP_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - at exit: report it, never a traceback
                 print(
                     f"dask-kubernetes: could not delete DaskCluster {cluster.name!r} at exit "
                     f"({type(exc).__name__}: {exc}); delete it with "
                     f"`dask kubernetes delete {cluster.name} -n {cluster.namespace}`",
                     file=sys.stderr,
                 )
+
+
+async def _delete_unclosed(name: str, namespace: str | None) -> None:
+    api = await connect()
+    await delete_cluster(api, name, namespace or str(api.namespace), REAP_TIMEOUT)
 
 
 # Reap while the interpreter can still run threads: `atexit` handlers run after
