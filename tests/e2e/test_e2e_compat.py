@@ -51,6 +51,38 @@ def test_script_exiting_without_close_deletes_its_cluster(
     assert "unclosed" not in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
 
 
+ASYNC_SCRIPT_WITHOUT_CLOSE = """
+import asyncio, sys
+from dask_kubernetes.operator import KubeCluster
+
+async def main():
+    cluster = await KubeCluster(name=sys.argv[1], namespace=sys.argv[2], image=sys.argv[3],
+                                n_workers=0, resource_timeout=float(sys.argv[4]), quiet=True,
+                                asynchronous=True)
+    print("created", cluster.name, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_async_script_exiting_without_close_deletes_its_cluster(
+    operator_cluster: Any, namespace: str
+) -> None:
+    script = textwrap.dedent(ASYNC_SCRIPT_WITHOUT_CLOSE)
+    result = subprocess.run(
+        [sys.executable, "-c", script, "unclosed-async", namespace, IMAGE, str(RESOURCE_TIMEOUT)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "KUBECONFIG": operator_cluster.kubeconfig},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "created unclosed-async" in result.stdout
+    assert "could not delete" not in result.stderr, result.stderr[-2000:]
+    names = object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
+    assert "unclosed-async" not in names
+
+
 def test_connected_script_exiting_leaves_the_cluster(operator_cluster: Any, namespace: str) -> None:
     """The other half of upstream's rule: a cluster we only connected to is not ours to delete."""
     with KubeCluster(

@@ -123,3 +123,41 @@ def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) ->
             forward.terminate()
             _, errors = forward.communicate(timeout=30)
     assert "error" not in errors.lower(), errors
+
+
+def test_kubectl_port_forward_to_a_closed_port_reports_it(
+    k8s_cluster: Any, k8s_namespace: str
+) -> None:
+    """Nothing listens on the pod port: kubectl is told why on the error stream, as a kubelet
+    would tell it, and the local connection is closed instead of hanging."""
+    kubeconfig = k8s_cluster.kubeconfig
+    created = create_pod(
+        kubeconfig,
+        python_pod(
+            "idle",
+            k8s_namespace,
+            "import time; time.sleep(600)",
+            readinessProbe={"exec": {"command": ["true"]}, "periodSeconds": 1},
+        ),
+    )
+    wait_for(lambda: is_ready(created), "the idle pod to be ready")
+    local = _free_port()
+    assert KUBECTL is not None
+    command = [KUBECTL, "--kubeconfig", kubeconfig, "-n", k8s_namespace, "port-forward"]
+    with subprocess.Popen(
+        [*command, "pod/idle", f"{local}:9"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as forward:
+        try:
+            assert forward.stdout is not None
+            assert f"Forwarding from 127.0.0.1:{local} -> 9" in forward.stdout.readline()
+            assert _fetch(local, "/") is None
+            # kubectl gives up on the session once the pod side reported an error.
+            forward.wait(timeout=30)
+        finally:
+            if forward.poll() is None:
+                forward.terminate()
+            _, errors = forward.communicate(timeout=30)
+    assert "error forwarding port 9 to pod" in errors, errors

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 
 import aiohttp
@@ -16,6 +17,7 @@ from aiohttp import web
 from . import spdy
 from .errors import APIError
 
+logger = logging.getLogger(__name__)
 SUBPROTOCOLS = (spdy.SUBPROTOCOL, "v4.channel.k8s.io", "portforward.k8s.io")
 
 
@@ -61,8 +63,9 @@ async def _serve_spdy(ws: web.WebSocketResponse, address: str) -> web.WebSocketR
                 await session.feed(message.data)
             if session.closed:
                 break
-    except spdy.ProtocolError:
-        pass  # nothing sensible to answer in a broken session: hang up
+    except spdy.ProtocolError as exc:
+        # Nothing sensible to answer in a broken session: say why here, and hang up.
+        logger.warning("port-forward: ending a SPDY session: %s", exc)
     finally:
         await session.close()
         await ws.close()

@@ -502,8 +502,9 @@ def _reap_clusters() -> None:
     for cluster in list(KubeCluster._instances):
         if cluster.shutdown_on_close and cluster.status != Status.closed:
             try:
-                if cluster.asynchronous:
-                    # Its event loop was the caller's and has ended: delete on a loop of our own.
+                if _loop_is_gone(cluster):
+                    # An asynchronous cluster's loop was the caller's and has ended (asyncio.run
+                    # returned): delete it on a loop of our own.
                     asyncio.run(_delete_unclosed(cluster.name, cluster.namespace))
                 else:
                     cluster.close(timeout=REAP_TIMEOUT)
@@ -514,6 +515,11 @@ def _reap_clusters() -> None:
                     f"`dask kubernetes delete {cluster.name} -n {cluster.namespace}`",
                     file=sys.stderr,
                 )
+
+
+def _loop_is_gone(cluster: KubeCluster) -> bool:
+    loop = getattr(cluster.loop, "asyncio_loop", None)
+    return loop is None or bool(loop.is_closed())
 
 
 async def _delete_unclosed(name: str, namespace: str | None) -> None:
