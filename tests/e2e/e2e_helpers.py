@@ -41,3 +41,16 @@ def cluster_pods(kubeconfig: str, namespace: str, name: str) -> list[Any]:
     api = kr8s.api(kubeconfig=kubeconfig)
     selector = f"dask.org/cluster-name={name}"
     return list(api.get(Pod, namespace=namespace, label_selector=selector))
+
+
+def kube_cluster(name: str, namespace: str, **options: Any) -> Any:
+    """A quiet KubeCluster with the e2e image and timeout (no workers unless asked)."""
+    from dask_kubernetes.operator.kubecluster import KubeCluster
+
+    settings: dict[str, Any] = {
+        "image": IMAGE,
+        "n_workers": 0,
+        "resource_timeout": RESOURCE_TIMEOUT,
+        "quiet": True,
+    }
+    return KubeCluster(name=name, namespace=namespace, **(settings | options))

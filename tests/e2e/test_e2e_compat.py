@@ -16,9 +16,14 @@ from typing import Any
 
 import pytest
 from distributed import Client
-from e2e_helpers import DASK_CLI, IMAGE, RESOURCE_TIMEOUT, object_names, wait_until
-
-from dask_kubernetes.operator.kubecluster import KubeCluster
+from e2e_helpers import (
+    DASK_CLI,
+    IMAGE,
+    RESOURCE_TIMEOUT,
+    kube_cluster,
+    object_names,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -32,25 +37,7 @@ print("created", cluster.name, flush=True)
 """
 
 
-def test_script_exiting_without_close_deletes_its_cluster(
-    operator_cluster: Any, namespace: str
-) -> None:
-    script = textwrap.dedent(SCRIPT_WITHOUT_CLOSE)
-    result = subprocess.run(
-        [sys.executable, "-c", script, "unclosed", namespace, IMAGE, str(RESOURCE_TIMEOUT)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "KUBECONFIG": operator_cluster.kubeconfig},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "created unclosed" in result.stdout
-    assert "could not delete" not in result.stderr, result.stderr[-2000:]
-    assert "after interpreter shutdown" not in result.stderr, result.stderr[-2000:]
-    # The exit hook waits for the deletion to finish, so it is gone as the process ends.
-    assert "unclosed" not in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
-
-
+SCRIPT_ARGS = (IMAGE, str(RESOURCE_TIMEOUT))
 ASYNC_SCRIPT_WITHOUT_CLOSE = """
 import asyncio, sys
 from dask_kubernetes.operator import KubeCluster
@@ -65,34 +52,32 @@ asyncio.run(main())
 """
 
 
-def test_async_script_exiting_without_close_deletes_its_cluster(
-    operator_cluster: Any, namespace: str
+@pytest.mark.parametrize(
+    ("script", "name"),
+    [(SCRIPT_WITHOUT_CLOSE, "unclosed"), (ASYNC_SCRIPT_WITHOUT_CLOSE, "unclosed-async")],
+    ids=["sync", "asynchronous"],
+)
+def test_script_exiting_without_close_deletes_its_cluster(
+    operator_cluster: Any, namespace: str, script: str, name: str
 ) -> None:
-    script = textwrap.dedent(ASYNC_SCRIPT_WITHOUT_CLOSE)
     result = subprocess.run(
-        [sys.executable, "-c", script, "unclosed-async", namespace, IMAGE, str(RESOURCE_TIMEOUT)],
+        [sys.executable, "-c", textwrap.dedent(script), name, namespace, *SCRIPT_ARGS],
         capture_output=True,
         text=True,
         timeout=240,
         env={**os.environ, "KUBECONFIG": operator_cluster.kubeconfig},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "created unclosed-async" in result.stdout
+    assert f"created {name}" in result.stdout
     assert "could not delete" not in result.stderr, result.stderr[-2000:]
-    names = object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
-    assert "unclosed-async" not in names
+    assert "after interpreter shutdown" not in result.stderr, result.stderr[-2000:]
+    # The exit hook waits for the deletion to finish, so it is gone as the process ends.
+    assert name not in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
 
 
 def test_connected_script_exiting_leaves_the_cluster(operator_cluster: Any, namespace: str) -> None:
     """The other half of upstream's rule: a cluster we only connected to is not ours to delete."""
-    with KubeCluster(
-        name="kept",
-        namespace=namespace,
-        image=IMAGE,
-        n_workers=0,
-        resource_timeout=RESOURCE_TIMEOUT,
-        quiet=True,
-    ):
+    with kube_cluster("kept", namespace):
         script = (
             "import sys\n"
             "from dask_kubernetes.operator import KubeCluster\n"
@@ -113,14 +98,8 @@ def test_node_port_service_without_listed_nodes(operator_cluster: Any, namespace
     if not operator_cluster.local:
         pytest.skip("a real cluster lists its nodes; this is about an API that lists none")
     assert object_names(operator_cluster.kubeconfig, "nodes") == []  # the case being tested
-    with KubeCluster(
-        name="nodeport",
-        namespace=namespace,
-        image=IMAGE,
-        n_workers=1,
-        scheduler_service_type="NodePort",
-        resource_timeout=RESOURCE_TIMEOUT,
-        quiet=True,
+    with kube_cluster(
+        "nodeport", namespace, n_workers=1, scheduler_service_type="NodePort"
     ) as cluster:
         # No node to reach a node port on: the scheduler is port-forwarded, as for ClusterIP.
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
@@ -133,15 +112,7 @@ def test_node_port_service_without_listed_nodes(operator_cluster: Any, namespace
 def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: str) -> None:
     if not operator_cluster.local:
         pytest.skip("a real cluster lists its nodes; this is about an API that lists none")
-    with KubeCluster(
-        name="npcli",
-        namespace=namespace,
-        image=IMAGE,
-        n_workers=0,
-        scheduler_service_type="NodePort",
-        resource_timeout=RESOURCE_TIMEOUT,
-        quiet=True,
-    ):
+    with kube_cluster("npcli", namespace, scheduler_service_type="NodePort"):
         command = [*DASK_CLI, "kubernetes", "port-forward", "npcli"]
         process = subprocess.Popen(
             [*command, "-n", namespace],
@@ -163,15 +134,7 @@ def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: 
 
 def test_cli_delete_several_names(operator_cluster: Any, namespace: str) -> None:
     for name in ("first", "second"):
-        KubeCluster(
-            name=name,
-            namespace=namespace,
-            image=IMAGE,
-            n_workers=0,
-            shutdown_on_close=False,
-            resource_timeout=RESOURCE_TIMEOUT,
-            quiet=True,
-        ).close()
+        kube_cluster(name, namespace, shutdown_on_close=False).close()
     env = {**os.environ, "KUBECONFIG": operator_cluster.kubeconfig}
     dask = [*DASK_CLI, "kubernetes"]
     result = subprocess.run(
@@ -194,15 +157,7 @@ def test_cli_delete_several_names(operator_cluster: Any, namespace: str) -> None
 
 
 def test_cli_delete_reports_missing_names_and_fails(operator_cluster: Any, namespace: str) -> None:
-    KubeCluster(
-        name="present",
-        namespace=namespace,
-        image=IMAGE,
-        n_workers=0,
-        shutdown_on_close=False,
-        resource_timeout=RESOURCE_TIMEOUT,
-        quiet=True,
-    ).close()
+    kube_cluster("present", namespace, shutdown_on_close=False).close()
     result = subprocess.run(
         [*DASK_CLI, "kubernetes", "delete", "absent", "present", "-n", namespace],
         capture_output=True,

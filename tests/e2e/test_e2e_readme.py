@@ -19,9 +19,7 @@ from typing import Any
 
 import kr8s
 import pytest
-from e2e_helpers import IMAGE, RESOURCE_TIMEOUT
-
-from dask_kubernetes.operator.kubecluster import KubeCluster
+from e2e_helpers import kube_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -75,14 +73,7 @@ def test_second_example_as_written() -> None:
 
 def test_dashboard_is_served_on_the_stand_in(operator_cluster: Any, namespace: str) -> None:
     """bokeh is where the pods run, so the scheduler serves its dashboard, not a 404."""
-    with KubeCluster(
-        name="dash",
-        namespace=namespace,
-        image=IMAGE,
-        n_workers=0,
-        resource_timeout=RESOURCE_TIMEOUT,
-        quiet=True,
-    ) as cluster:
+    with kube_cluster("dash", namespace) as cluster:
         with urllib.request.urlopen(cluster.dashboard_link, timeout=30) as response:
             page = response.read().decode()
             assert response.status == 200

@@ -79,6 +79,34 @@ def _fetch(port: int, path: str) -> str | None:
         return None
 
 
+class PortForward:
+    """`kubectl port-forward TARGET LOCAL:REMOTE` running until the block ends; its stderr after."""
+
+    def __init__(self, kubeconfig: str, namespace: str, target: str, remote: int) -> None:
+        assert KUBECTL is not None
+        self.local = _free_port()
+        self.command = [KUBECTL, "--kubeconfig", kubeconfig, "-n", namespace, "port-forward"]
+        self.command += [target, f"{self.local}:{remote}"]
+        self.remote = remote
+        self.errors = ""
+
+    def __enter__(self) -> PortForward:
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        if f"Forwarding from 127.0.0.1:{self.local} -> {self.remote}" not in first:
+            self.__exit__()
+            raise AssertionError(f"kubectl port-forward did not start: {first}{self.errors}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        _, self.errors = self.process.communicate(timeout=30)
+
+
 def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) -> None:
     kubeconfig = k8s_cluster.kubeconfig
     pod = python_pod(
@@ -101,28 +129,11 @@ def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) ->
         ),
     )
     wait_for(lambda: is_ready(created), "the dashboard pod to be ready")
-    local = _free_port()
-    assert KUBECTL is not None
-    command = [KUBECTL, "--kubeconfig", kubeconfig, "-n", k8s_namespace, "port-forward"]
-    with subprocess.Popen(
-        [*command, "svc/dashboard", f"{local}:8787"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as forward:
-        try:
-            assert forward.stdout is not None
-            first = forward.stdout.readline()
-            assert f"Forwarding from 127.0.0.1:{local} -> 8787" in first, first + (
-                forward.stderr.read() if forward.poll() is not None else ""
-            )
-            # Several requests, each a new connection: a stream pair per connection.
-            for path in ("/status", "/info/main/workers.html", "/status"):
-                assert _fetch(local, path) == f"via kubectl {path}"
-        finally:
-            forward.terminate()
-            _, errors = forward.communicate(timeout=30)
-    assert "error" not in errors.lower(), errors
+    with PortForward(kubeconfig, k8s_namespace, "svc/dashboard", 8787) as forward:
+        # Several requests, each a new connection: a stream pair per connection.
+        for path in ("/status", "/info/main/workers.html", "/status"):
+            assert _fetch(forward.local, path) == f"via kubectl {path}"
+    assert "error" not in forward.errors.lower(), forward.errors
 
 
 def test_kubectl_port_forward_to_a_closed_port_reports_it(
@@ -141,23 +152,8 @@ def test_kubectl_port_forward_to_a_closed_port_reports_it(
         ),
     )
     wait_for(lambda: is_ready(created), "the idle pod to be ready")
-    local = _free_port()
-    assert KUBECTL is not None
-    command = [KUBECTL, "--kubeconfig", kubeconfig, "-n", k8s_namespace, "port-forward"]
-    with subprocess.Popen(
-        [*command, "pod/idle", f"{local}:9"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as forward:
-        try:
-            assert forward.stdout is not None
-            assert f"Forwarding from 127.0.0.1:{local} -> 9" in forward.stdout.readline()
-            assert _fetch(local, "/") is None
-            # kubectl gives up on the session once the pod side reported an error.
-            forward.wait(timeout=30)
-        finally:
-            if forward.poll() is None:
-                forward.terminate()
-            _, errors = forward.communicate(timeout=30)
-    assert "error forwarding port 9 to pod" in errors, errors
+    with PortForward(kubeconfig, k8s_namespace, "pod/idle", 9) as forward:
+        assert _fetch(forward.local, "/") is None
+        # kubectl gives up on the session once the pod side reported an error.
+        forward.process.wait(timeout=30)
+    assert "error forwarding port 9 to pod" in forward.errors, forward.errors

@@ -1,6 +1,6 @@
 """Regenerate `upstream_names.json`: the public names upstream dask-kubernetes 2026.3.0 exports.
 
-Run by hand: `.venv/bin/python tests/compat/make_upstream_names.py`. It downloads the upstream
+Run by hand: `.venv/bin/python tests/kubecluster/make_upstream_names.py`. It downloads the upstream
 wheel (no install) and reads the modules users import from with `ast`, so nothing of upstream's
 runs. A public name is one bound at module level (def, class, assignment, `from ... import`,
 listed in `__all__`) that does not start with an underscore, plus `__version__`; a plain
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from make_upstream_golden import download_upstream_wheel
+
 HERE = Path(__file__).resolve().parent
-UPSTREAM = "dask-kubernetes==2026.3.0"
 MODULES = {
     "dask_kubernetes": "dask_kubernetes/__init__.py",
     "dask_kubernetes.operator": "dask_kubernetes/operator/__init__.py",
@@ -59,17 +58,13 @@ def public_names(source: str) -> list[str]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", UPSTREAM, "-d", tmp],
-            check=True,
-        )
-        [wheel] = Path(tmp).glob("*.whl")
-        with zipfile.ZipFile(wheel) as archive:
-            names = {
-                module: public_names(archive.read(path).decode())
-                for module, path in MODULES.items()
-            }
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        zipfile.ZipFile(download_upstream_wheel(tmp)) as archive,
+    ):
+        names = {
+            module: public_names(archive.read(path).decode()) for module, path in MODULES.items()
+        }
     (HERE / "upstream_names.json").write_text(json.dumps(names, indent=1) + "\n")
 
 
