@@ -72,7 +72,7 @@ def test_upstream_values_render_our_operator() -> None:
 def test_upstream_keys_map_to_our_behaviour() -> None:
     docs = _render(
         *("-f", str(UPSTREAM_VALUES)),
-        *("--set", "rbac.cluster=false", "--set", "kopfArgs={--namespace=ops}"),
+        *("--set", "rbac.cluster=false", "--set", "kopfArgs={--namespace=ops,-v}"),
         *("--set", "image.name=registry.example/op", "--set", "image.tag=1.2.3"),
         *("--set-string", "extraEnv[0].name=EXTRA,extraEnv[0].value=1"),
         *("--set", "volumes[0].name=certs,volumes[0].configMap.name=certs"),
@@ -84,6 +84,7 @@ def test_upstream_keys_map_to_our_behaviour() -> None:
     pod = deployment["spec"]["template"]["spec"]
     assert container["image"] == "registry.example/op:1.2.3"
     assert "--namespace=ops" in container["args"] and "--all-namespaces" not in container["args"]
+    assert container["args"].count("--namespace=ops") == 1 and "--verbose" in container["args"]
     [role] = _of_kind(docs, "Role")  # rbac.cluster=false: upstream's way to say namespaced
     assert role["metadata"]["namespace"] == "ops"
     assert {"name": "EXTRA", "value": "1"} in container["env"]
