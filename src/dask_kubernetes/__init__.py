@@ -5,12 +5,19 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from . import config
+
 try:
     __version__ = version("dask-kubernetes")
 except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
     __version__ = "0.0.0"
 
-__all__ = ["KubeCluster", "__version__", "make_cluster_spec"]
+# Upstream's (setuptools-scm) shape: "2026.3.1.dev4+gabc" -> (2026, 3, 1, "dev4", "gabc").
+__version_tuple__: tuple[int | str, ...] = tuple(
+    int(part) if part.isdigit() else part for part in __version__.replace("+", ".").split(".")
+)
+
+__all__ = ["KubeCluster", "__version__", "config", "make_cluster_spec"]
 
 
 def __getattr__(name: str) -> Any:

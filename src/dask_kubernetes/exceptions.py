@@ -5,6 +5,7 @@ from __future__ import annotations
 from dask_kubernetes.operator.kubecluster.errors import (
     ClusterExistsError,
     ClusterNotFoundError,
+    CrashLoopBackOffError,
     KubeClusterError,
     KubernetesForbiddenError,
     KubernetesUnreachableError,
@@ -20,6 +21,7 @@ from dask_kubernetes.operator.kubecluster.errors import (
 __all__ = [
     "ClusterExistsError",
     "ClusterNotFoundError",
+    "CrashLoopBackOffError",
     "KubeClusterError",
     "KubernetesForbiddenError",
     "KubernetesUnreachableError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ from kr8s.objects import Pod
 IMAGE = os.environ.get("DASK_KUBERNETES_TEST_IMAGE", "ghcr.io/dask/dask:latest")
 # Generous: a real cluster may pull images; the stand-in is much faster than this.
 RESOURCE_TIMEOUT = float(os.environ.get("DASK_KUBERNETES_TEST_RESOURCE_TIMEOUT", "120"))
+# `dask ...` as a user runs it, with this interpreter's packages.
+DASK_CLI = [sys.executable, "-c", "from dask.cli import run_cli; run_cli()"]
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -38,3 +41,16 @@ def cluster_pods(kubeconfig: str, namespace: str, name: str) -> list[Any]:
     api = kr8s.api(kubeconfig=kubeconfig)
     selector = f"dask.org/cluster-name={name}"
     return list(api.get(Pod, namespace=namespace, label_selector=selector))
+
+
+def kube_cluster(name: str, namespace: str, **options: Any) -> Any:
+    """A quiet KubeCluster with the e2e image and timeout (no workers unless asked)."""
+    from dask_kubernetes.operator.kubecluster import KubeCluster
+
+    settings: dict[str, Any] = {
+        "image": IMAGE,
+        "n_workers": 0,
+        "resource_timeout": RESOURCE_TIMEOUT,
+        "quiet": True,
+    }
+    return KubeCluster(name=name, namespace=namespace, **(settings | options))

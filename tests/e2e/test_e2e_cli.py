@@ -8,20 +8,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from distributed import Client
-from e2e_helpers import IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
+from e2e_helpers import DASK_CLI, IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
 
 from dask_kubernetes.cli import kubernetes
 from dask_kubernetes.operator.kubecluster import KubeCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
-
-DASK_CLI = [sys.executable, "-c", "from dask.cli import run_cli; run_cli()"]
 
 
 def test_cluster_commands(operator_cluster: Any, namespace: str) -> None:

@@ -29,13 +29,19 @@ print(json.dumps({
 """
 
 
+def download_upstream_wheel(directory: str) -> Path:
+    """Upstream's wheel, downloaded (not installed) into `directory`."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", UPSTREAM, "-d", directory],
+        check=True,
+    )
+    [wheel] = Path(directory).glob("*.whl")
+    return wheel
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", UPSTREAM, "-d", tmp],
-            check=True,
-        )
-        [wheel] = Path(tmp).glob("*.whl")
+        wheel = download_upstream_wheel(tmp)
         unpacked = Path(tmp) / "unpacked"
         zipfile.ZipFile(wheel).extractall(unpacked)
         result = subprocess.run(

@@ -99,3 +99,33 @@ def test_unreachable_api_exits_1_with_one_line(
 def test_scale_rejects_negative(runner: CliRunner) -> None:
     result = runner.invoke(kubernetes, ["scale", "c", "-3"])
     assert result.exit_code == 2
+
+
+def test_version_names_this_package() -> None:
+    """`dask kubernetes --version`, run as a user runs it: this package's name and version."""
+    import subprocess
+    import sys
+
+    import dask_kubernetes
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dask.cli import run_cli; run_cli()",
+            "kubernetes",
+            "--version",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"dask-kubernetes, version {dask_kubernetes.__version__}"
+
+
+def test_delete_takes_several_names(runner: CliRunner) -> None:
+    result = runner.invoke(kubernetes, ["delete", "--help"])
+    assert result.exit_code == 0 and "NAME..." in result.output
+    missing = runner.invoke(kubernetes, ["delete"])
+    assert missing.exit_code == 2 and "Missing argument" in missing.output

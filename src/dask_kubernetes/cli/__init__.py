@@ -13,7 +13,7 @@ import click
 @click.group(
     name="kubernetes", help="Dask on Kubernetes: clusters, the operator, a local stand-in."
 )
-@click.version_option(package_name="dask-kubernetes")
+@click.version_option(package_name="dask-kubernetes", prog_name="dask-kubernetes")
 def kubernetes() -> None:
     pass
 

@@ -222,26 +222,39 @@ def scale(name: str, n: int, worker_group: str | None, namespace: str | None) ->
     click.echo(f"Scaled {ns}/{name} ({worker_group or 'default'}) to {n} workers")
 
 
-@kubernetes.command(help="Delete a Dask cluster and everything it owns.")
-@click.argument("name")
+@kubernetes.command(help="Delete Dask clusters, and everything each owns, by name.")
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
 @namespace_option
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until it is gone.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until gone.")
 @click.option("--timeout", type=float, default=120, show_default=True, help="Seconds to wait.")
 @reports_errors
-def delete(name: str, namespace: str | None, wait: bool, timeout: float) -> None:
-    from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError
+def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: float) -> None:
+    """Every name is tried; the command fails (exit 1) if any was missing or not deleted."""
+    from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError, KubeClusterError
     from dask_kubernetes.operator.kubecluster.kube import connect
     from dask_kubernetes.operator.kubecluster.operations import delete_cluster
 
-    async def act() -> str:
+    async def act() -> list[str]:
         api = await connect()
         ns = namespace or str(api.namespace)
-        if not await delete_cluster(api, name, ns, timeout if wait else None):
-            raise ClusterNotFoundError(f"No Dask cluster named {name!r} in namespace {ns!r}")
-        return ns
+        failures = []
+        for name in dict.fromkeys(names):  # once each, in the order given
+            try:
+                if not await delete_cluster(api, name, ns, timeout if wait else None):
+                    raise ClusterNotFoundError(
+                        f"No Dask cluster named {name!r} in namespace {ns!r}"
+                    )
+            except KubeClusterError as exc:
+                failures.append(str(exc))
+                continue
+            click.echo(f"Deleted {ns}/{name}")
+        return failures
 
-    ns = _run(act())
-    click.echo(f"Deleted {ns}/{name}")
+    failures = _run(act())
+    for failure in failures[:-1]:
+        click.echo(f"Error: {failure}", err=True)
+    if failures:
+        raise KubeClusterError(failures[-1])
 
 
 @kubernetes.command(

@@ -1,7 +1,7 @@
 """The Dask operator: CRDs, a kopf controller and their manifests.
 
 Kept light to import: the controller (and kopf) load only when the operator runs, and the
-KubeCluster API is imported on first use.
+KubeCluster API (with upstream's `discover` for dask-ctl) is imported on first use.
 """
 
 from __future__ import annotations
@@ -9,15 +9,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_KUBECLUSTER_NAMES = frozenset(
-    {"KubeCluster", "make_cluster_spec", "make_worker_spec", "make_scheduler_spec"}
-)
+# Upstream's public names, each with the module that defines it here.
+_LAZY_NAMES = {
+    "KubeCluster": "dask_kubernetes.operator.kubecluster",
+    "make_cluster_spec": "dask_kubernetes.operator.kubecluster",
+    "make_scheduler_spec": "dask_kubernetes.operator.kubecluster",
+    "make_worker_spec": "dask_kubernetes.operator.kubecluster",
+    "discover": "dask_kubernetes.operator.kubecluster.discovery",
+}
 
-__all__ = sorted(_KUBECLUSTER_NAMES)
+__all__ = sorted(_LAZY_NAMES)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _KUBECLUSTER_NAMES:
-        module = importlib.import_module("dask_kubernetes.operator.kubecluster")
-        return getattr(module, name)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,10 @@
 """A minimal OpenAPI v3 index: enough for kubectl to see that the server validates fields
 itself (`fieldValidation` among the PATCH operation's parameters — kubectl looks there, not at
-path-level parameters), so it skips client-side validation and needs no full schemas."""
+path-level parameters), so it skips client-side validation and needs no full schemas.
+
+Custom resources also carry their CRD's schema under `components.schemas`, tagged with the
+`x-kubernetes-group-version-kind` list a real API server puts there: `kubectl explain` finds a
+kind's schema by that tag alone, and fails without it."""
 
 from __future__ import annotations
 
@@ -71,5 +75,13 @@ def group_version(registry: ResourceRegistry, group: str, version: str) -> dict[
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": dict(_schema_entry(r) for r in resources if r.schema)},
     }
+
+
+def _schema_entry(resource: ResourceType) -> tuple[str, dict[str, Any]]:
+    """The definition name a real server uses (reversed group, version, kind) and the schema."""
+    reversed_group = ".".join(reversed(resource.group.split(".")))
+    name = f"{reversed_group}.{resource.version}.{resource.kind}"
+    gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+    return name, {**(resource.schema or {}), "x-kubernetes-group-version-kind": [gvk]}

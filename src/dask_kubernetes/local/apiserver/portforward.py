@@ -1,19 +1,24 @@
-"""`pods/portforward` over WebSocket (the channel protocol kr8s and client-go's websocket path
-speak): channel 2i carries data for the i-th port, 2i+1 its errors; each channel's first frame
-names the port."""
+"""`pods/portforward` over WebSocket, in the two protocols clients ask for.
+
+The channel protocol (kr8s): channel 2i carries data for the i-th port of `?ports=`, 2i+1 its
+errors; each channel's first frame names the port. SPDY tunnelled over the WebSocket (kubectl,
+subprotocol `SPDY/3.1+portforward.k8s.io`): the ports come in each stream's headers, see `spdy`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 
 import aiohttp
 from aiohttp import web
 
+from . import spdy
 from .errors import APIError
 
-SUBPROTOCOLS = ("v4.channel.k8s.io", "portforward.k8s.io")
+logger = logging.getLogger(__name__)
+SUBPROTOCOLS = (spdy.SUBPROTOCOL, "v4.channel.k8s.io", "portforward.k8s.io")
 
 
 def parse_ports(raw: list[str]) -> list[int]:
@@ -34,9 +39,42 @@ async def _close_when_done(tasks: list[asyncio.Task[None]], ws: web.WebSocketRes
     await ws.close()
 
 
-async def serve(request: web.Request, address: str, ports: list[int]) -> web.WebSocketResponse:
+async def serve(request: web.Request, address: str) -> web.WebSocketResponse:
+    """Serve whichever protocol the client chose; only the channel protocol takes `?ports=`."""
     ws = web.WebSocketResponse(protocols=SUBPROTOCOLS)
+    if spdy.SUBPROTOCOL not in _offered(request):
+        ports = parse_ports(request.query.getall("ports", []))
+        await ws.prepare(request)
+        return await _serve_channels(ws, address, ports)
     await ws.prepare(request)
+    return await _serve_spdy(ws, address)
+
+
+def _offered(request: web.Request) -> list[str]:
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+async def _serve_spdy(ws: web.WebSocketResponse, address: str) -> web.WebSocketResponse:
+    session = spdy.PortForwardSession(ws.send_bytes, address)
+    try:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                await session.feed(message.data)
+            if session.closed:
+                break
+    except spdy.ProtocolError as exc:
+        # Nothing sensible to answer in a broken session: say why here, and hang up.
+        logger.warning("port-forward: ending a SPDY session: %s", exc)
+    finally:
+        await session.close()
+        await ws.close()
+    return ws
+
+
+async def _serve_channels(
+    ws: web.WebSocketResponse, address: str, ports: list[int]
+) -> web.WebSocketResponse:
     writers: list[asyncio.StreamWriter] = []
     tasks: list[asyncio.Task[None]] = []
     try:

@@ -156,8 +156,7 @@ class ResourceRoutes:
             return await self.logs.serve(request, namespace, info.name)
         if info.subresource == "portforward" and resource is self.pods:
             address = backends.pod_address(self.objects, self.pods, namespace, info.name)
-            ports = portforward.parse_ports(request.query.getall("ports", []))
-            return await portforward.serve(request, address, ports)
+            return await portforward.serve(request, address)
         if info.subresource == "proxy" and resource is self.pods:
             address, port = backends.pod_target(self.objects, self.pods, namespace, info.name)
             return await proxy.relay(request, address, port, info.rest)

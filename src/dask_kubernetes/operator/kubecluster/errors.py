@@ -65,7 +65,11 @@ class PodPendingError(KubeClusterError, TimeoutError):
     """A pod stayed Pending for a reason that will not fix itself (unschedulable, bad image)."""
 
 
-class SchedulerStartupError(KubeClusterError, RuntimeError):
+class CrashLoopBackOffError(KubeClusterError, RuntimeError):
+    """A container keeps crashing (upstream's name; KubeCluster raises the subclass below)."""
+
+
+class SchedulerStartupError(CrashLoopBackOffError):
     """The scheduler container keeps failing; the message carries its logs."""
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures.thread  # noqa: F401  (its exit hook must be registered before ours)
 import contextlib
 import copy
 import logging
+import sys
+import threading
 import time
 import warnings
 import weakref
@@ -28,7 +31,8 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from . import config
+from dask_kubernetes import config
+
 from .errors import (
     ClusterExistsError,
     ClusterNotFoundError,
@@ -74,6 +78,8 @@ from .waiting import (
 )
 
 logger = logging.getLogger(__name__)
+# Seconds the exit hook waits for each unclosed cluster to be deleted.
+REAP_TIMEOUT = 30
 
 
 class KubeCluster(Cluster):
@@ -489,15 +495,44 @@ def _load_custom_spec(spec: str | Path | Mapping[str, Any] | None) -> dict[str, 
 
 
 def _reap_clusters() -> None:
-    """At exit, delete clusters this process created and never closed, as upstream does."""
+    """At exit, delete clusters this process created and never closed, as upstream does.
+
+    A cluster that cannot be deleted is named on stderr (never silently left running).
+    """
     for cluster in list(KubeCluster._instances):
         if cluster.shutdown_on_close and cluster.status != Status.closed:
-            with contextlib.suppress(Exception):
-                if not cluster.asynchronous:
-                    cluster.close(timeout=10)
+            try:
+                if _loop_is_gone(cluster):
+                    # An asynchronous cluster's loop was the caller's and has ended (asyncio.run
+                    # returned): delete it on a loop of our own.
+                    asyncio.run(_delete_unclosed(cluster.name, cluster.namespace))
+                else:
+                    cluster.close(timeout=REAP_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - at exit: report it, never a traceback
+                print(
+                    f"dask-kubernetes: could not delete DaskCluster {cluster.name!r} at exit "
+                    f"({type(exc).__name__}: {exc}); delete it with "
+                    f"`dask kubernetes delete {cluster.name} -n {cluster.namespace}`",
+                    file=sys.stderr,
+                )
 
 
-atexit.register(_reap_clusters)
+def _loop_is_gone(cluster: KubeCluster) -> bool:
+    loop = getattr(cluster.loop, "asyncio_loop", None)
+    return loop is None or bool(loop.is_closed())
+
+
+async def _delete_unclosed(name: str, namespace: str | None) -> None:
+    api = await connect()
+    await delete_cluster(api, name, namespace or str(api.namespace), REAP_TIMEOUT)
+
+
+# Reap while the interpreter can still run threads: `atexit` handlers run after
+# concurrent.futures has refused new work ("cannot schedule new futures after interpreter
+# shutdown"), which breaks the event loop's DNS lookups and so every API call. Hooks registered
+# with threading run first, when the main thread ends; it is what concurrent.futures itself uses.
+_register_before_thread_shutdown = getattr(threading, "_register_atexit", atexit.register)
+_register_before_thread_shutdown(_reap_clusters)
 
 
 __all__ = ["CreateMode", "KubeCluster", "KubeClusterError"]

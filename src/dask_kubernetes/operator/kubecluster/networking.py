@@ -1,7 +1,9 @@
 """Find an address for the scheduler Service that works from where this process runs.
 
-LoadBalancer: its ingress address. NodePort: a node's address. ClusterIP: the Service's DNS
-name inside the cluster, otherwise a port-forward through the API server.
+LoadBalancer: its ingress address. NodePort: a node's address and the node port, when the API
+lists a node with an address and the Service has a node port (a stand-in or a locked-down
+cluster may show neither). Otherwise, as for ClusterIP: the Service's DNS name inside the
+cluster, else a port-forward through the API server.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .kube import Api, get_object, list_objects
 from .portforward import ServicePortForwarder
 
 DNS_RETRY_INTERVAL = 0.5
+# Reachable from outside first; a hostname last, as it may not resolve off the cluster network.
+NODE_ADDRESS_PREFERENCE = ("ExternalIP", "InternalIP", "Hostname")
 
 
 def running_in_cluster() -> bool:
@@ -75,9 +79,9 @@ class SchedulerAddressResolver:
             host = ingress.get("hostname") or ingress.get("ip")
             return f"tcp://{host}:{service_port(service, port_name)}"
         if kind == "NodePort" and not running_in_cluster():
-            nodes = await list_objects(Node, None, self.api)
-            host = nodes[0].status.addresses[0].address
-            return f"tcp://{host}:{service_port(service, port_name, node_port=True)}"
+            node_address = await self._node_port_address(service, port_name)
+            if node_address is not None:
+                return node_address
         port = service_port(service, port_name)
         if await self._direct_dns_usable(port):
             return f"tcp://{self.service_name}.{self.namespace}:{port}"
@@ -85,6 +89,20 @@ class SchedulerAddressResolver:
             self.forwarder = ServicePortForwarder(self.service_name, self.namespace)
         local = await self.forwarder.forward(port, local_port)
         return f"tcp://127.0.0.1:{local}"
+
+    async def _node_port_address(self, service: Any, port_name: str) -> str | None:
+        """`tcp://node:nodePort`, or None when there is no node address or no node port."""
+        try:
+            port = service_port(service, port_name, node_port=True)
+        except (KeyError, TypeError):  # the Service has no nodePort allocated
+            return None
+        nodes = await list_objects(Node, None, self.api)
+        addresses = [a for node in nodes for a in node.raw.get("status", {}).get("addresses", [])]
+        for wanted in NODE_ADDRESS_PREFERENCE:
+            for address in addresses:
+                if address.get("type") == wanted and address.get("address"):
+                    return f"tcp://{address['address']}:{port}"
+        return None
 
     async def _direct_dns_usable(self, port: int) -> bool:
         if self.port_forward_cluster_ip:

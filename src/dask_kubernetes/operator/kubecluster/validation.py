@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN, VALID_CLUSTER_NAME
+
 from .errors import ValidationError
 
-KUBERNETES_MAX_NAME_LENGTH = 63
-# The longest object the operator derives from a cluster name is `<name>-scheduler`.
-MAX_CLUSTER_NAME_LENGTH = KUBERNETES_MAX_NAME_LENGTH - len("-scheduler")
-_VALID_NAME = re.compile(rf"^(?=.{{,{MAX_CLUSTER_NAME_LENGTH}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kept under this module's earlier name for callers; the value lives in `constants`.
+MAX_CLUSTER_NAME_LENGTH = MAX_CLUSTER_NAME_LEN
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
@@ -51,7 +51,7 @@ def expand_name(template: str) -> str:
 
 def validate_cluster_name(name: str) -> None:
     """Reject names Kubernetes would refuse, before creating anything."""
-    if not _VALID_NAME.match(name):
+    if not VALID_CLUSTER_NAME.match(name):
         raise ValidationError(
             f"The DaskCluster name {name!r} is invalid: use lower case letters, digits and '-', "
             "starting and ending with a letter or digit, at most "

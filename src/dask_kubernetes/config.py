@@ -1,5 +1,8 @@
 """The `kubernetes.*` Dask config keys KubeCluster reads, with upstream's defaults.
 
+At upstream's path (`dask_kubernetes.config`), registered on `import dask_kubernetes` as upstream
+does, so `dask.config.get("kubernetes.image")` works before any KubeCluster is made.
+
 Registered as defaults (not overrides), so a user's `~/.config/dask/kubernetes.yaml` or
 `DASK_KUBERNETES__*` environment variables still win, exactly as with upstream.
 """

@@ -1,0 +1,30 @@
+"""Naming limits shared by KubeCluster and its callers, at upstream's import path.
+
+Upstream dask-kubernetes exposes these as `dask_kubernetes.constants`; user code checks cluster
+names against them before calling `KubeCluster`, so they live here, once, and the validation
+in `operator.kubecluster.validation` reads them from here.
+"""
+
+from __future__ import annotations
+
+import re
+
+KUBECLUSTER_CONTAINER_NAME = "dask-container"
+KUBERNETES_MAX_RESOURCE_NAME_LENGTH = 63
+# The longest object the operator derives from a cluster name is `<name>-scheduler`.
+SCHEDULER_NAME_TEMPLATE = "{cluster_name}-scheduler"
+MAX_CLUSTER_NAME_LEN = KUBERNETES_MAX_RESOURCE_NAME_LENGTH - len(
+    SCHEDULER_NAME_TEMPLATE.format(cluster_name="")
+)
+# A DNS-1123 label no longer than MAX_CLUSTER_NAME_LEN.
+VALID_CLUSTER_NAME = re.compile(
+    rf"^(?=.{{,{MAX_CLUSTER_NAME_LEN}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+)
+
+__all__ = [
+    "KUBECLUSTER_CONTAINER_NAME",
+    "KUBERNETES_MAX_RESOURCE_NAME_LENGTH",
+    "MAX_CLUSTER_NAME_LEN",
+    "SCHEDULER_NAME_TEMPLATE",
+    "VALID_CLUSTER_NAME",
+]
