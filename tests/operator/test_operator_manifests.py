@@ -128,17 +128,6 @@ def test_job_cluster_and_runner() -> None:
     assert _env(runner)["DASK_SCHEDULER_ADDRESS"].startswith("tcp://simple-job-scheduler.ns.svc")
 
 
-@pytest.mark.parametrize("name", ["simple", "a", "a-b-1", "x" * m.MAX_CLUSTER_NAME_LENGTH])
-def test_valid_cluster_names(name: str) -> None:
-    m.validate_cluster_name(name)
-
-
-@pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "dots.no", "x" * 54])
-def test_invalid_cluster_names(name: str) -> None:
-    with pytest.raises(m.InvalidSpec):
-        m.validate_cluster_name(name)
-
-
 @pytest.mark.parametrize(
     ("desired", "minimum", "maximum", "current", "expected"),
     [

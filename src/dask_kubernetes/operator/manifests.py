@@ -6,11 +6,16 @@ No I/O here, so the shape of every object is unit tested without a cluster, and 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dask_kubernetes.operator.crds import API_VERSION
+from dask_kubernetes.operator.names import (
+    SCHEDULER_SUFFIX,
+    InvalidName,
+    check_cluster_name,
+    check_worker_group_name,
+)
 
 CLUSTER_LABEL = "dask.org/cluster-name"
 COMPONENT_LABEL = "dask.org/component"
@@ -36,28 +41,40 @@ SCHEDULER_ROUTES = (
     "distributed.http.scheduler.api",
 )
 
-MAX_NAME_LENGTH = 63
-_SCHEDULER_SUFFIX = "-scheduler"
-MAX_CLUSTER_NAME_LENGTH = MAX_NAME_LENGTH - len(_SCHEDULER_SUFFIX)
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
 Manifest = dict[str, Any]
 
 
-class InvalidSpec(ValueError):
-    """A resource the schema accepted but the operator cannot act on."""
+def check_names(obj: Mapping[str, Any]) -> None:
+    """Raise `InvalidName` unless every name in `obj` that the operator builds on is valid.
+
+    Its own name when names are derived from it (a cluster's Service, a job's cluster, a group's
+    Pods and label), and `spec.cluster`, which names another object. The CRD schemas say the
+    same, but an object stored before they did (or under a looser CRD) is refused here.
+    """
+    kind, meta = obj.get("kind"), obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    if kind in ("DaskCluster", "DaskJob"):
+        check_cluster_name(meta.get("name"), f"{kind} name")
+    elif kind == "DaskWorkerGroup":
+        check_worker_group_name(meta.get("name"))
+        check_cluster_name(spec.get("cluster"), "DaskWorkerGroup spec.cluster")
+    elif kind == "DaskAutoscaler":
+        check_cluster_name(spec.get("cluster"), "DaskAutoscaler spec.cluster")
+    else:
+        raise InvalidName(f"not a Dask resource: kind {kind!r}")
 
 
-def validate_cluster_name(name: str) -> None:
-    if len(name) > MAX_CLUSTER_NAME_LENGTH or not _DNS_LABEL.match(name):
-        raise InvalidSpec(
-            f"DaskCluster name {name!r} must be a lowercase RFC 1123 label of at most "
-            f"{MAX_CLUSTER_NAME_LENGTH} characters"
-        )
+def name_problem(obj: Mapping[str, Any]) -> str | None:
+    """Why `check_names` refuses `obj`, or None when it may be acted on."""
+    try:
+        check_names(obj)
+    except InvalidName as exc:
+        return str(exc)
+    return None
 
 
 def scheduler_name(cluster: str) -> str:
-    return f"{cluster}{_SCHEDULER_SUFFIX}"
+    return f"{cluster}{SCHEDULER_SUFFIX}"
 
 
 def default_worker_group_name(cluster: str) -> str:

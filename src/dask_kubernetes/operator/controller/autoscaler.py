@@ -27,6 +27,10 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
     """One autoscaling step; returns the status to show (desired workers or why nothing moved)."""
     meta, spec = autoscaler["metadata"], autoscaler["spec"]
     namespace, cluster = meta["namespace"], spec["cluster"]
+    problem = m.name_problem(autoscaler)
+    if problem:
+        rt.refusals.report(autoscaler, problem)
+        return {"reason": problem}
     minimum, maximum = int(spec["minimum"]), int(spec["maximum"])
     if minimum > maximum:
         reason = f"minimum {minimum} is above maximum {maximum}"
@@ -63,8 +67,8 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
     """Make the autoscaler a child of its cluster so it is deleted with it."""
     rt = runtime(memo)
     namespace = body["metadata"]["namespace"]
-    if body["metadata"].get("ownerReferences"):
-        return
+    if body["metadata"].get("ownerReferences") or m.name_problem(body):
+        return  # an invalid one: the timer says why
     cluster = await rt.kube.get(resource_path(namespace, "daskclusters", body["spec"]["cluster"]))
     if cluster is None:
         raise kopf.TemporaryError("its DaskCluster does not exist yet", delay=5)

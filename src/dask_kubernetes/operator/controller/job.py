@@ -14,6 +14,7 @@ from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import apply_status, changes, now
 from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
 
 JOB = "daskjobs.kubernetes.dask.org"
 RETRY = 1.0
@@ -34,12 +35,10 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     if status.get("jobStatus") in TERMINAL:
         return status
     status.setdefault("jobStatus", "JobCreated")
-    try:
-        m.validate_cluster_name(name)
-    except m.InvalidSpec as exc:
-        if status.get("reason") != str(exc):  # once, not on every timer tick
-            events.warning(job, reason="InvalidSpec", message=str(exc))
-        return status | {"jobStatus": "Failed", "reason": str(exc)}
+    problem = m.name_problem(job)
+    if problem:
+        rt.refusals.report(job, problem)
+        return status | {"jobStatus": "Failed", "reason": problem}
     runner = m.job_runner_name(name)
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
@@ -84,7 +83,8 @@ async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any)
 
 def _job_of(body: kopf.Body) -> str | None:
     for ref in body["metadata"].get("ownerReferences") or []:
-        if ref.get("kind") == "DaskJob":
+        # Anyone who can edit the cluster can write its ownerReferences: check the name.
+        if ref.get("kind") == "DaskJob" and is_label(ref.get("name"), MAX_CLUSTER_NAME_LENGTH):
             return str(ref["name"])
     return None
 
