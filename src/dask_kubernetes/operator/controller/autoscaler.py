@@ -10,9 +10,9 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller import events, periodic
+from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
@@ -78,6 +78,6 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
     )
 
 
-@kopf.timer(AUTOSCALER, id="adapt", interval=INTERVAL, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    apply_status(patch, body, await reconcile(runtime(memo), body))
+@periodic.every(periodic.AUTOSCALERS, INTERVAL)
+async def adapt(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await periodic.write_status(rt, "daskautoscalers", body, await reconcile(rt, body))

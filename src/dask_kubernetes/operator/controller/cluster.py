@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import apply_status, changes, with_condition
@@ -147,14 +147,13 @@ async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> 
     await runtime(memo).kube.patch(path, {"spec": {"worker": {"replicas": int(new)}}})
 
 
-@kopf.timer(CLUSTER, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    rt, views = runtime(memo), Views.of(kwargs)
+@periodic.every(periodic.CLUSTERS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
     if not m.name_problem(body):  # else reconcile only reports why, asking nothing
         if await _close_if_idle(rt, body):
             return
         await _resync(rt, views, body)
-    apply_status(patch, body, await reconcile(rt, views, body))
+    await periodic.write_status(rt, "daskclusters", body, await reconcile(rt, views, body))
 
 
 async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:

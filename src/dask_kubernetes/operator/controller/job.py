@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
@@ -76,9 +76,9 @@ async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
     apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
-@kopf.timer(JOB, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
+@periodic.every(periodic.JOBS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await periodic.write_status(rt, "daskjobs", body, await reconcile(rt, views, body))
 
 
 def _job_of(body: kopf.Body) -> str | None:

@@ -53,6 +53,8 @@ class Runtime:
     ghosts: Ghosts = field(default_factory=Ghosts)
     status: StatusWriter = field(default_factory=StatusWriter)
     refusals: Refusals = field(default_factory=Refusals)
+    #: Background tasks (the periodic reconciles), cancelled at shutdown.
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def runtime(memo: Any) -> Runtime:

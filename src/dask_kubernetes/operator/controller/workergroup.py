@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.kube import ApiError, resource_path
@@ -186,9 +186,9 @@ async def on_group_event(memo: Any, body: kopf.Body, event: Any, **kwargs: Any) 
     await _converge(runtime(memo), Views.of(kwargs), body)
 
 
-@kopf.timer(GROUP, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
-    await _converge(runtime(memo), Views.of(kwargs), body)
+@periodic.every(periodic.GROUPS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await _converge(rt, views, body)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "worker"}, when=_worker_gone)

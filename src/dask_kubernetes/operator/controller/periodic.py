@@ -1,0 +1,141 @@
+"""Periodic reconciles without kopf timers, so deleting a Dask resource never waits for us.
+
+kopf puts its finalizer on every object a `kopf.timer` serves (it must stop the timer before the
+object goes), so `kubectl delete daskcluster` hung whenever the operator was down. Here one task
+per kind walks the watch-fed index of that kind's objects every few seconds instead: nothing is
+written on the objects, and an object deleted meanwhile simply drops out of the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator.controller.cache import Views
+from dask_kubernetes.operator.controller.runtime import Runtime, runtime
+from dask_kubernetes.operator.kube import ApiError, resource_path
+
+CLUSTERS = "daskclusters.kubernetes.dask.org"
+GROUPS = "daskworkergroups.kubernetes.dask.org"
+JOBS = "daskjobs.kubernetes.dask.org"
+AUTOSCALERS = "daskautoscalers.kubernetes.dask.org"
+
+logger = logging.getLogger(__name__)
+
+Reconcile = Callable[[Runtime, Views, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Periodic:
+    index: str  # the kopf index (handler kwarg) holding this kind's objects
+    interval: float
+    run: Reconcile
+
+
+_SCHEDULE: list[_Periodic] = []
+
+
+def every(resource: str, interval: float) -> Callable[[Reconcile], Reconcile]:
+    """Run the decorated reconcile on each object of `resource` every `interval` seconds."""
+    index = {
+        CLUSTERS: "cluster_bodies",
+        GROUPS: "group_bodies",
+        JOBS: "job_bodies",
+        AUTOSCALERS: "autoscaler_bodies",
+    }[resource]
+
+    def register(run: Reconcile) -> Reconcile:
+        _SCHEDULE.append(_Periodic(index, interval, run))
+        return run
+
+    return register
+
+
+async def write_status(
+    rt: Runtime, plural: str, body: Mapping[str, Any], desired: Mapping[str, Any]
+) -> None:
+    """PATCH the changed status fields. A refused object's is best effort: a server without
+    CRD validation ratcheting answers 422 to any write on an object that fails its schema."""
+    meta = body["metadata"]
+    try:
+        await rt.status.write(
+            rt.kube, resource_path(meta["namespace"], plural, meta["name"]), body, desired
+        )
+    except ApiError as exc:
+        if exc.status != 422 or not m.name_problem(body):
+            raise
+
+
+def _body(body: kopf.Body, namespace: str | None, name: str) -> dict[tuple[str, str], Any]:
+    return {(namespace or "", name): copy.deepcopy(dict(body))}
+
+
+@kopf.index(CLUSTERS)
+def cluster_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    return _body(body, namespace, name)
+
+
+@kopf.index(GROUPS)
+def group_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    return _body(body, namespace, name)
+
+
+@kopf.index(JOBS)
+def job_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    return _body(body, namespace, name)
+
+
+@kopf.index(AUTOSCALERS)
+def autoscaler_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
+    return _body(body, namespace, name)
+
+
+def _not_started(memo: Any, **_: Any) -> bool:
+    return not runtime(memo).tasks
+
+
+async def _start(memo: Any, **indices: Any) -> None:
+    """Start the periodic reconciles from the first resource handler kopf runs: only then are
+    its indexes full, and only a handler's context can post Events (kopf's context variables)."""
+    rt = runtime(memo)
+    if not rt.tasks:
+        rt.tasks.append(asyncio.get_running_loop().create_task(_run(rt, indices)))
+
+
+for _resource in (CLUSTERS, GROUPS, JOBS, AUTOSCALERS):
+    kopf.on.event(_resource, id="periodic", when=_not_started)(_start)
+
+
+async def _run(rt: Runtime, indices: Mapping[str, Any]) -> None:
+    """Every registered reconcile, forever (cancel the task to stop)."""
+    await asyncio.gather(*(_loop(rt, indices, periodic) for periodic in _SCHEDULE))
+
+
+async def _loop(rt: Runtime, indices: Mapping[str, Any], periodic: _Periodic) -> None:
+    views = Views.of(indices)
+    index = indices[periodic.index]
+    while True:
+        await asyncio.sleep(periodic.interval)
+        bodies = [body for store in index.values() for body in store]
+        results = await asyncio.gather(
+            *(periodic.run(rt, views, body) for body in bodies), return_exceptions=True
+        )
+        for body, result in zip(bodies, results, strict=True):
+            if isinstance(result, Exception):
+                meta = body["metadata"]
+                logger.error(
+                    "periodic reconcile of %s %s/%s failed; retrying in %ss: %s",
+                    body.get("kind"),
+                    meta.get("namespace"),
+                    meta.get("name"),
+                    periodic.interval,
+                    result,
+                    exc_info=result,
+                )
