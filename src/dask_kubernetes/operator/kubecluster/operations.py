@@ -47,13 +47,16 @@ class ClusterSummary:
 def summarise(cluster: Any) -> ClusterSummary:
     raw = cluster.raw
     metadata = raw.get("metadata", {})
+    desired = raw.get("spec", {}).get("worker", {}).get("replicas")
     stamp = metadata.get("creationTimestamp")
     created = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
     return ClusterSummary(
         name=str(metadata.get("name")),
         namespace=str(metadata.get("namespace")),
         phase=str(raw.get("status", {}).get("phase", "Unknown")),
-        workers=raw.get("spec", {}).get("worker", {}).get("replicas"),
+        # The operator's count of the default group's workers: scaling changes the group, not
+        # the cluster's spec (which then shows the count it was created with).
+        workers=raw.get("status", {}).get("replicas", desired),
         created=created,
     )
 
