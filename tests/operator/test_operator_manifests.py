@@ -36,7 +36,7 @@ def test_scheduler_pod(cluster: dict[str, Any]) -> None:
     labels = pod["metadata"]["labels"]
     assert labels[m.CLUSTER_LABEL] == "simple" and labels[m.COMPONENT_LABEL] == "scheduler"
     assert labels["team"] == "a" and "kopf.zalando.org/x" not in labels
-    assert pod["metadata"]["annotations"] == {"note": "yes"}
+    assert pod["metadata"]["annotations"] == {"note": "yes"} | m.PINNED
     (owner,) = pod["metadata"]["ownerReferences"]
     assert owner["kind"] == "DaskCluster" and owner["uid"] == "uid-1" and owner["controller"]
     assert "distributed.http.scheduler.api" in _env(pod)[m.SCHEDULER_ROUTES_ENV]
@@ -99,7 +99,7 @@ def test_worker_metadata_overrides_parent() -> None:
     group["spec"]["worker"]["metadata"] = {"labels": {"tier": "worker"}, "annotations": {"a": "b"}}
     pod = m.worker_pod(group, "ns", 0)
     assert pod["metadata"]["labels"]["tier"] == "worker"
-    assert pod["metadata"]["annotations"] == {"a": "b"}
+    assert pod["metadata"]["annotations"] == {"a": "b"} | m.MOVABLE
 
 
 @pytest.mark.parametrize(
