@@ -6,12 +6,14 @@ an object can never go, and `kubectl delete` (or `KubeCluster.close()`) hangs.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import subprocess
 from typing import Any
 
 import kr8s
+import kr8s.asyncio
 import pytest
 from operator_examples import AUTOSCALER, WORKER_GROUP, job_example, local_cluster
 from operator_helpers import (
@@ -23,6 +25,8 @@ from operator_helpers import (
     make,
     wait_for,
 )
+
+from dask_kubernetes.operator.kubecluster.errors import ResourceTimeoutError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")]
 
@@ -100,3 +104,33 @@ def test_deleting_with_the_operator_down_does_not_hang(
         )
     finally:
         operator.start()
+
+
+def test_close_says_what_it_waits_for_and_gives_up(
+    k8s_cluster: Any,
+    kube: kr8s.Api,
+    ns: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`KubeCluster.close()` deletes through `delete_cluster` with upstream's default timeout of
+    an hour: it must report what blocks it and give up after a sensible default instead."""
+    from dask_kubernetes.operator.kubecluster import operations
+
+    monkeypatch.setattr(operations, "DELETE_TIMEOUT", 3.0)
+    monkeypatch.setattr(operations, "DELETE_REPORT_EVERY", 1.0)
+    manifest = local_cluster("held", replicas=0)
+    manifest["metadata"]["finalizers"] = ["example.com/hold"]  # someone else's, never removed
+    cluster = make(DaskCluster, manifest, ns, kube)
+
+    async def close() -> None:
+        api = await kr8s.asyncio.api(kubeconfig=k8s_cluster.kubeconfig)
+        await asyncio.wait_for(operations.delete_cluster(api, "held", ns, 3600), timeout=60)
+
+    try:
+        with pytest.raises(ResourceTimeoutError, match=r"after 3s .*example.com/hold"):
+            asyncio.run(close())
+        assert "example.com/hold" in caplog.text and "not deleted yet" in caplog.text
+    finally:
+        cluster.patch({"metadata": {"finalizers": None}})
+    wait_for("the cluster to go once released", lambda: not cluster.exists())
