@@ -28,6 +28,18 @@ def _runner(rt: Runtime, views: Views, namespace: str, name: str) -> dict[str, A
     return next((p for p in pods if p["metadata"]["name"] == runner), None)
 
 
+def _finished(status: Mapping[str, Any], outcome: str, name: str) -> dict[str, Any]:
+    """A terminal status with every field upstream's has (also when the job never ran)."""
+    end = now()
+    known = {
+        "clusterName": name,
+        "jobRunnerPodName": m.job_runner_name(name),
+        "startTime": end,  # it never ran: it started and ended at once
+    }
+    missing = {key: value for key, value in known.items() if not status.get(key)}
+    return dict(status) | missing | {"jobStatus": outcome, "endTime": end}
+
+
 async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[str, Any]:
     """Advance JobCreated → ClusterCreated → Running → Successful/Failed; return the new status."""
     name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
@@ -38,7 +50,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     problem = m.name_problem(job)
     if problem:
         rt.refusals.report(job, problem)
-        return status | {"jobStatus": "Failed", "reason": problem}
+        return _finished(status, "Failed", name) | {"reason": problem}
     runner = m.job_runner_name(name)
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
@@ -46,8 +58,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
         pod = _runner(rt, views, namespace, name)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase in _RUNNER_OUTCOME:
-            status |= {"jobStatus": _RUNNER_OUTCOME[phase], "endTime": now()}
-            status.setdefault("startTime", status["endTime"])
+            status = _finished(status, _RUNNER_OUTCOME[phase], name)
             events.normal(
                 job, reason="JobFinished", message=f"runner {phase}; deleting the cluster"
             )
