@@ -12,7 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import kr8s
 import operator_examples as examples
+import pytest
+from operator_examples import local_cluster
+from operator_helpers import DaskCluster, live, make, pods, wait_for
 
 from dask_kubernetes.operator import manifests as m
 
@@ -48,3 +52,26 @@ def test_the_users_own_choice_wins() -> None:
     group = _owned(examples.WORKER_GROUP)
     group["spec"]["worker"]["metadata"] = {"annotations": {SAFE_TO_EVICT: "false"}}
     assert m.worker_pod(group, "ns", 0)["metadata"]["annotations"][SAFE_TO_EVICT] == "false"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.usefixtures("operator_logs")
+def test_evicted_pods_come_back_and_say_how_they_may_be_moved(kube: kr8s.Api, ns: str) -> None:
+    """An eviction deletes the Pod (the stand-in has no eviction subresource, so the test deletes
+    it as the eviction would); the operator recreates it."""
+    manifest = local_cluster("moved", replicas=1)
+    manifest["spec"]["worker"]["spec"]["containers"][0]["args"] = ["sleep", "1000000"]
+    make(DaskCluster, manifest, ns, kube)
+    for component, movable in (("worker", "true"), ("scheduler", "false")):
+        selector = {"dask.org/cluster-name": "moved", "dask.org/component": component}
+        (pod,) = wait_for(f"the {component}", lambda s=selector: live(pods(kube, ns, s)))
+        assert pod.annotations[SAFE_TO_EVICT] == movable
+        assert any(ref.get("controller") for ref in pod.metadata["ownerReferences"])
+        pod.delete()
+        wait_for(
+            f"a new {component} Pod",
+            lambda s=selector, old=pod.metadata["uid"]: [
+                p for p in live(pods(kube, ns, s)) if p.metadata["uid"] != old
+            ],
+        )
