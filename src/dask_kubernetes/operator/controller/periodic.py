@@ -44,12 +44,7 @@ _SCHEDULE: list[_Periodic] = []
 
 def every(resource: str, interval: float) -> Callable[[Reconcile], Reconcile]:
     """Run the decorated reconcile on each object of `resource` every `interval` seconds."""
-    index = {
-        CLUSTERS: "cluster_bodies",
-        GROUPS: "group_bodies",
-        JOBS: "job_bodies",
-        AUTOSCALERS: "autoscaler_bodies",
-    }[resource]
+    index = _INDEXES[resource]
 
     def register(run: Reconcile) -> Reconcile:
         _SCHEDULE.append(_Periodic(index, interval, run))
@@ -73,28 +68,19 @@ async def write_status(
             raise
 
 
-def _body(body: kopf.Body, namespace: str | None, name: str) -> dict[tuple[str, str], Any]:
+def _body(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
     return {(namespace or "", name): copy.deepcopy(dict(body))}
 
 
-@kopf.index(CLUSTERS)
-def cluster_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
-    return _body(body, namespace, name)
-
-
-@kopf.index(GROUPS)
-def group_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
-    return _body(body, namespace, name)
-
-
-@kopf.index(JOBS)
-def job_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
-    return _body(body, namespace, name)
-
-
-@kopf.index(AUTOSCALERS)
-def autoscaler_bodies(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
-    return _body(body, namespace, name)
+#: Each kind's objects, whole, by (namespace, name): kopf keeps them from its watches.
+_INDEXES = {
+    CLUSTERS: "cluster_bodies",
+    GROUPS: "group_bodies",
+    JOBS: "job_bodies",
+    AUTOSCALERS: "autoscaler_bodies",
+}
+for _resource, _index in _INDEXES.items():
+    kopf.index(_resource, id=_index)(_body)
 
 
 def _not_started(memo: Any, **_: Any) -> bool:
@@ -119,23 +105,39 @@ async def _run(rt: Runtime, indices: Mapping[str, Any]) -> None:
 
 
 async def _loop(rt: Runtime, indices: Mapping[str, Any], periodic: _Periodic) -> None:
+    """Each tick, start the reconcile of every object whose previous one has finished: a slow
+    object (a scheduler that does not answer) delays only itself, as with kopf's timers."""
     views = Views.of(indices)
     index = indices[periodic.index]
-    while True:
-        await asyncio.sleep(periodic.interval)
-        bodies = [body for store in index.values() for body in store]
-        results = await asyncio.gather(
-            *(periodic.run(rt, views, body) for body in bodies), return_exceptions=True
+    running: dict[str, asyncio.Task[None]] = {}
+    try:
+        while True:
+            await asyncio.sleep(periodic.interval)
+            for store in list(index.values()):
+                for body in list(store):
+                    key = str(body["metadata"].get("uid"))
+                    if key in running and not running[key].done():
+                        continue
+                    running[key] = asyncio.create_task(_once(periodic, rt, views, body))
+            for key in [k for k, task in running.items() if task.done()]:
+                del running[key]
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+async def _once(periodic: _Periodic, rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    try:
+        await periodic.run(rt, views, body)
+    except Exception as exc:  # the next tick retries; log and carry on
+        meta = body["metadata"]
+        logger.error(
+            "periodic reconcile of %s %s/%s failed; retrying in %ss: %s",
+            body.get("kind"),
+            meta.get("namespace"),
+            meta.get("name"),
+            periodic.interval,
+            exc,
+            exc_info=exc,
         )
-        for body, result in zip(bodies, results, strict=True):
-            if isinstance(result, Exception):
-                meta = body["metadata"]
-                logger.error(
-                    "periodic reconcile of %s %s/%s failed; retrying in %ss: %s",
-                    body.get("kind"),
-                    meta.get("namespace"),
-                    meta.get("name"),
-                    periodic.interval,
-                    result,
-                    exc_info=result,
-                )
