@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,10 +54,15 @@ class OperatorProcess:
     """`python -m dask_kubernetes.operator` with the stand-in's kubeconfig, restartable."""
 
     def __init__(
-        self, kubeconfig: str, log_dir: Path, mode: tuple[str, ...] = ("--standalone",)
+        self,
+        kubeconfig: str,
+        log_dir: Path,
+        mode: tuple[str, ...] = ("--standalone",),
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.mode = mode
+        self.env = dict(env or {})
         self.log_path = log_dir / "operator.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -65,7 +71,7 @@ class OperatorProcess:
         self.port = _free_port()
         env = dict(os.environ) | {"KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
         env |= {"DASK_KUBERNETES_OPERATOR_AUTOSCALER_INTERVAL": "1"}
-        env |= {"DASK_KUBERNETES_OPERATOR_AUTOSCALER_COOLDOWN": "2"}
+        env |= {"DASK_KUBERNETES_OPERATOR_AUTOSCALER_COOLDOWN": "2"} | self.env
         argv = [sys.executable, "-m", "dask_kubernetes.operator", "--all-namespaces"]
         argv += [*self.mode, f"--liveness=http://127.0.0.1:{self.port}/healthz"]
         with self.log_path.open("ab") as log:
@@ -112,3 +118,29 @@ def live(pod_list: list[Any]) -> list[Any]:
         if not p.metadata.get("deletionTimestamp")
         and p.status.get("phase") not in ("Succeeded", "Failed")
     ]
+
+
+def _without_name_rules(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_name_rules(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _without_name_rules(v) for k, v in node.items() if k not in ("pattern", "maxLength")}
+
+
+@contextlib.contextmanager
+def crds_without_name_rules(api: kr8s.Api) -> Iterator[None]:
+    """Our CRDs as they were before their schemas checked names (no `pattern`, no `maxLength`),
+    restored on exit: what is created meanwhile is "a CR stored before the schema change"."""
+    from dask_kubernetes.operator.crds import load_crds
+
+    originals = load_crds()
+    try:
+        for crd in originals:
+            versions = _without_name_rules(crd["spec"]["versions"])
+            CRD.get(crd["metadata"]["name"], api=api).patch({"spec": {"versions": versions}})
+        yield
+    finally:
+        for crd in originals:
+            versions = crd["spec"]["versions"]
+            CRD.get(crd["metadata"]["name"], api=api).patch({"spec": {"versions": versions}})

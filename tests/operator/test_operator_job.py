@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import kr8s
@@ -67,6 +68,10 @@ def test_job_runs_on_its_cluster_then_cleans_up(kube: kr8s.Api, ns: str) -> None
     assert runner.status["phase"] == "Succeeded"
 
 
+#: Upstream's status timestamps: "%Y-%m-%dT%H:%M:%SZ".
+UPSTREAM_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def test_failed_job(kube: kr8s.Api, ns: str) -> None:
     make(DaskJob, _job("broken", "raise SystemExit(3)"), ns, kube)
     wait_for(
@@ -74,6 +79,11 @@ def test_failed_job(kube: kr8s.Api, ns: str) -> None:
         lambda: _job_status(kube, ns, "broken").get("jobStatus") == "Failed",
         timeout=60,
     )
+    status = _job_status(kube, ns, "broken")
+    assert (status["clusterName"], status["jobRunnerPodName"]) == ("broken", "broken-runner")
+    for field in ("startTime", "endTime"):
+        assert UPSTREAM_TIME.fullmatch(status[field]), (field, status[field])
+    assert status["startTime"] <= status["endTime"]
     wait_for(
         "the cluster to be removed",
         lambda: not list(kr8s.get("daskclusters", namespace=ns, api=kube)),

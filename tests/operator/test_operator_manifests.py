@@ -36,7 +36,7 @@ def test_scheduler_pod(cluster: dict[str, Any]) -> None:
     labels = pod["metadata"]["labels"]
     assert labels[m.CLUSTER_LABEL] == "simple" and labels[m.COMPONENT_LABEL] == "scheduler"
     assert labels["team"] == "a" and "kopf.zalando.org/x" not in labels
-    assert pod["metadata"]["annotations"] == {"note": "yes"}
+    assert pod["metadata"]["annotations"] == {"note": "yes"} | m.PINNED
     (owner,) = pod["metadata"]["ownerReferences"]
     assert owner["kind"] == "DaskCluster" and owner["uid"] == "uid-1" and owner["controller"]
     assert "distributed.http.scheduler.api" in _env(pod)[m.SCHEDULER_ROUTES_ENV]
@@ -99,7 +99,7 @@ def test_worker_metadata_overrides_parent() -> None:
     group["spec"]["worker"]["metadata"] = {"labels": {"tier": "worker"}, "annotations": {"a": "b"}}
     pod = m.worker_pod(group, "ns", 0)
     assert pod["metadata"]["labels"]["tier"] == "worker"
-    assert pod["metadata"]["annotations"] == {"a": "b"}
+    assert pod["metadata"]["annotations"] == {"a": "b"} | m.MOVABLE
 
 
 @pytest.mark.parametrize(
@@ -126,17 +126,6 @@ def test_job_cluster_and_runner() -> None:
     assert runner["metadata"]["labels"][m.COMPONENT_LABEL] == "job-runner"
     assert runner["spec"]["restartPolicy"] == "Never"
     assert _env(runner)["DASK_SCHEDULER_ADDRESS"].startswith("tcp://simple-job-scheduler.ns.svc")
-
-
-@pytest.mark.parametrize("name", ["simple", "a", "a-b-1", "x" * m.MAX_CLUSTER_NAME_LENGTH])
-def test_valid_cluster_names(name: str) -> None:
-    m.validate_cluster_name(name)
-
-
-@pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "dots.no", "x" * 54])
-def test_invalid_cluster_names(name: str) -> None:
-    with pytest.raises(m.InvalidSpec):
-        m.validate_cluster_name(name)
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import kr8s.asyncio
 
 from dask_kubernetes import __version__
 from dask_kubernetes.operator.crds import API_VERSION
+from dask_kubernetes.operator.names import InvalidName, check_label, check_subdomain
 
 #: Marks the operator's own requests in API server audit logs (the RBAC test keys on it).
 USER_AGENT = f"dask-kubernetes-operator/{__version__}"
@@ -38,14 +40,30 @@ def _decode(content: bytes) -> Any:
         return content.decode("utf-8", "replace")
 
 
+#: Plurals and subresources the operator addresses; nothing else can end up in a path.
+_PLURALS = frozenset(
+    {"pods", "services", "daskclusters", "daskworkergroups", "daskjobs", "daskautoscalers"}
+)
+_SUBRESOURCES = frozenset({"", "status"})
+
+
 def resource_path(namespace: str, plural: str, name: str = "", subresource: str = "") -> str:
-    """REST path of a namespaced core (`pods`) or Dask (`daskclusters`) resource."""
+    """REST path of a namespaced core (`pods`) or Dask (`daskclusters`) resource.
+
+    Every part is checked (a namespace is an RFC 1123 label, a name a subdomain) and quoted, so
+    no value from a custom resource can climb out of its namespace (`..`, `/`, `%2F`).
+    """
+    if plural not in _PLURALS or subresource not in _SUBRESOURCES:
+        raise InvalidName(f"the operator does not address {plural}/{subresource}")
+    if subresource and not name:
+        raise InvalidName(f"subresource {subresource!r} needs an object name")
     base = f"/apis/{API_VERSION}" if plural.startswith("dask") else "/api/v1"
-    path = f"{base}/namespaces/{namespace}/{plural}"
-    for part in (name, subresource):
-        if part:
-            path += f"/{part}"
-    return path
+    parts = [check_label(namespace, "namespace"), plural]
+    if name:
+        parts.append(check_subdomain(name, f"{plural} name"))
+    if subresource:
+        parts.append(subresource)
+    return "/".join([base, "namespaces", *(quote(part, safe="") for part in parts)])
 
 
 class Kube:
@@ -111,8 +129,19 @@ class Kube:
     async def proxy(
         self, method: str, namespace: str, service: str, port: str, path: str, payload: Any = None
     ) -> Any:
-        """Call a Service's HTTP port through the API server's `services/proxy`."""
-        url = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
+        """Call a Service's HTTP port through the API server's `services/proxy`.
+
+        The Service is named by checked labels, in `namespace` only; `path` is the operator's own
+        (a constant of the scheduler's API), never a value from a resource.
+        """
+        target = ":".join(
+            quote(check_label(part, what), safe="")
+            for part, what in ((service, "service name"), (port, "port name"))
+        )
+        url = (
+            f"/api/v1/namespaces/{quote(check_label(namespace, 'namespace'), safe='')}"
+            f"/services/{target}/proxy/{path.lstrip('/')}"
+        )
         content = None if payload is None else json.dumps(payload)
         _, body = await self._request(method, url, content=content)
         return body

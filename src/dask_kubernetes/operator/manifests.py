@@ -6,11 +6,16 @@ No I/O here, so the shape of every object is unit tested without a cluster, and 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dask_kubernetes.operator.crds import API_VERSION
+from dask_kubernetes.operator.names import (
+    SCHEDULER_SUFFIX,
+    InvalidName,
+    check_cluster_name,
+    check_worker_group_name,
+)
 
 CLUSTER_LABEL = "dask.org/cluster-name"
 COMPONENT_LABEL = "dask.org/component"
@@ -20,6 +25,14 @@ SCHEDULER_PORT = 8786
 SCHEDULER_PORT_NAME = "tcp-comm"
 DASHBOARD_PORT = 8787
 DASHBOARD_PORT_NAME = "http-dashboard"
+
+#: The cluster autoscaler moves a Pod of a custom controller only when this says "true".
+#: Workers are replaceable (the operator recreates them, the scheduler recomputes their data);
+#: the scheduler and a job's runner are not. `kubectl drain` needs only the controller
+#: ownerReference every Pod of ours has. A user's own annotation wins.
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+MOVABLE = {SAFE_TO_EVICT: "true"}
+PINNED = {SAFE_TO_EVICT: "false"}
 
 #: Metadata prefixes owned by kopf and kubectl: copying them would confuse those tools.
 IGNORED_PREFIXES = ("kopf.zalando.org", "kubectl.kubernetes.io")
@@ -36,28 +49,40 @@ SCHEDULER_ROUTES = (
     "distributed.http.scheduler.api",
 )
 
-MAX_NAME_LENGTH = 63
-_SCHEDULER_SUFFIX = "-scheduler"
-MAX_CLUSTER_NAME_LENGTH = MAX_NAME_LENGTH - len(_SCHEDULER_SUFFIX)
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
 Manifest = dict[str, Any]
 
 
-class InvalidSpec(ValueError):
-    """A resource the schema accepted but the operator cannot act on."""
+def check_names(obj: Mapping[str, Any]) -> None:
+    """Raise `InvalidName` unless every name in `obj` that the operator builds on is valid.
+
+    Its own name when names are derived from it (a cluster's Service, a job's cluster, a group's
+    Pods and label), and `spec.cluster`, which names another object. The CRD schemas say the
+    same, but an object stored before they did (or under a looser CRD) is refused here.
+    """
+    kind, meta = obj.get("kind"), obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    if kind in ("DaskCluster", "DaskJob"):
+        check_cluster_name(meta.get("name"), f"{kind} name")
+    elif kind == "DaskWorkerGroup":
+        check_worker_group_name(meta.get("name"))
+        check_cluster_name(spec.get("cluster"), "DaskWorkerGroup spec.cluster")
+    elif kind == "DaskAutoscaler":
+        check_cluster_name(spec.get("cluster"), "DaskAutoscaler spec.cluster")
+    else:
+        raise InvalidName(f"not a Dask resource: kind {kind!r}")
 
 
-def validate_cluster_name(name: str) -> None:
-    if len(name) > MAX_CLUSTER_NAME_LENGTH or not _DNS_LABEL.match(name):
-        raise InvalidSpec(
-            f"DaskCluster name {name!r} must be a lowercase RFC 1123 label of at most "
-            f"{MAX_CLUSTER_NAME_LENGTH} characters"
-        )
+def name_problem(obj: Mapping[str, Any]) -> str | None:
+    """Why `check_names` refuses `obj`, or None when it may be acted on."""
+    try:
+        check_names(obj)
+    except InvalidName as exc:
+        return str(exc)
+    return None
 
 
 def scheduler_name(cluster: str) -> str:
-    return f"{cluster}{_SCHEDULER_SUFFIX}"
+    return f"{cluster}{SCHEDULER_SUFFIX}"
 
 
 def default_worker_group_name(cluster: str) -> str:
@@ -84,13 +109,18 @@ def propagated(values: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def child_metadata(
-    parent_meta: Mapping[str, Any], template_meta: Mapping[str, Any] | None
+    parent_meta: Mapping[str, Any],
+    template_meta: Mapping[str, Any] | None,
+    defaults: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(labels, annotations) for a child: the parent's, overridden by the spec's own metadata."""
+    """(labels, annotations) for a child: `defaults` (annotations), then the parent's, then the
+    spec's own metadata, each overriding the one before."""
     template_meta = template_meta or {}
     labels = propagated(parent_meta.get("labels")) | dict(template_meta.get("labels") or {})
-    annotations = propagated(parent_meta.get("annotations")) | dict(
-        template_meta.get("annotations") or {}
+    annotations = (
+        dict(defaults or {})
+        | propagated(parent_meta.get("annotations"))
+        | dict(template_meta.get("annotations") or {})
     )
     return labels, annotations
 
@@ -149,16 +179,18 @@ def scheduler_pod(cluster: Mapping[str, Any]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _scheduler_metadata(cluster),
+        "metadata": _scheduler_metadata(cluster, PINNED),
         "spec": spec,
     }
 
 
-def _scheduler_metadata(cluster: Mapping[str, Any]) -> dict[str, Any]:
+def _scheduler_metadata(
+    cluster: Mapping[str, Any], defaults: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Scheduler Pod and Service share name, labels, annotations and owner."""
     name = cluster["metadata"]["name"]
     scheduler = cluster["spec"]["scheduler"]
-    labels, annotations = child_metadata(cluster["metadata"], scheduler.get("metadata"))
+    labels, annotations = child_metadata(cluster["metadata"], scheduler.get("metadata"), defaults)
     return _metadata(scheduler_name(name), labels | scheduler_labels(name), annotations, cluster)
 
 
@@ -208,7 +240,7 @@ def worker_pod(worker_group: Mapping[str, Any], namespace: str, index: int) -> M
     group = worker_group["metadata"]["name"]
     cluster = worker_group["spec"]["cluster"]
     worker = worker_group["spec"]["worker"]
-    labels, annotations = child_metadata(worker_group["metadata"], worker.get("metadata"))
+    labels, annotations = child_metadata(worker_group["metadata"], worker.get("metadata"), MOVABLE)
     labels |= worker_labels(cluster, group)
     name = worker_pod_name(group, index)
     env = {
@@ -258,7 +290,7 @@ def job_cluster(job: Mapping[str, Any]) -> Manifest:
 def job_runner_pod(job: Mapping[str, Any], namespace: str) -> Manifest:
     name = job["metadata"]["name"]
     runner = job["spec"]["job"]
-    labels, annotations = child_metadata(job["metadata"], runner.get("metadata"))
+    labels, annotations = child_metadata(job["metadata"], runner.get("metadata"), PINNED)
     labels |= {CLUSTER_LABEL: name, COMPONENT_LABEL: "job-runner"}
     spec = _with_env(runner["spec"], {"DASK_SCHEDULER_ADDRESS": scheduler_address(name, namespace)})
     spec.setdefault("restartPolicy", "Never")

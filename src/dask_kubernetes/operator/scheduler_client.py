@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+from yarl import URL
 
 from dask_kubernetes.operator.kube import Kube
 from dask_kubernetes.operator.manifests import DASHBOARD_PORT, DASHBOARD_PORT_NAME, scheduler_name
+from dask_kubernetes.operator.names import check_cluster_name, check_label
 
 #: `proxy` (through the API server) or `direct` (cluster DNS); default: direct when in a cluster.
 ACCESS_ENV = "DASK_KUBERNETES_OPERATOR_SCHEDULER_ACCESS"
@@ -60,6 +62,12 @@ class _DirectTransport:
             return await response.json(content_type=None)
 
 
+def scheduler_dashboard_url(namespace: str, cluster: str) -> URL:
+    """`http://<cluster>-scheduler.<namespace>.svc.cluster.local:8787`, from checked names."""
+    host = f"{scheduler_name(check_cluster_name(cluster))}.{check_label(namespace, 'namespace')}"
+    return URL.build(scheme="http", host=f"{host}.svc.cluster.local", port=DASHBOARD_PORT)
+
+
 def _use_proxy() -> bool:
     access = os.environ.get(ACCESS_ENV, "")
     if access in ("proxy", "direct"):
@@ -75,10 +83,16 @@ class SchedulerClient:
 
     @classmethod
     def for_cluster(cls, kube: Kube, namespace: str, cluster: str) -> SchedulerClient:
-        service = scheduler_name(cluster)
+        """The scheduler of DaskCluster `cluster` in `namespace`, and nothing else.
+
+        Both names are checked first (`InvalidName`), so a name from a custom resource can
+        neither pick another host (`evil:80/`) nor another namespace (`../`).
+        """
+        service = scheduler_name(check_cluster_name(cluster))
+        namespace = check_label(namespace, "namespace")
         if _use_proxy():
             return cls(_ProxyTransport(kube, namespace, service))
-        return cls.at_url(f"http://{service}.{namespace}.svc.cluster.local:{DASHBOARD_PORT}")
+        return cls.at_url(str(scheduler_dashboard_url(namespace, cluster)))
 
     @classmethod
     def at_url(cls, dashboard_url: str) -> SchedulerClient:

@@ -94,3 +94,53 @@ def test_min_and_max_items_are_enforced() -> None:
     _, causes = admit({"containers": ["a", "b", "c"]}, schema)
     assert [c["reason"] for c in causes] == ["FieldValueTooMany"]
     assert admit({"containers": ["a"]}, schema)[1] == []
+
+
+LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAMED = {
+    "type": "object",
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "properties": {"name": {"type": "string", "maxLength": 5, "pattern": LABEL}},
+        },
+        "spec": {
+            "type": "object",
+            "properties": {"cluster": {"type": "string", "maxLength": 5, "pattern": LABEL}},
+        },
+    },
+}
+
+
+def _named(name: str, cluster: str) -> dict:
+    return {
+        "apiVersion": "x/v1",
+        "kind": "X",
+        "metadata": {"name": name, "uid": "u"},
+        "spec": {"cluster": cluster},
+    }
+
+
+def test_pattern_and_max_length_are_enforced() -> None:
+    assert admit(_named("a", "ok"), NAMED)[1] == []
+    _, causes = admit(_named("a", "../x"), NAMED)
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.cluster", "FieldValueInvalid")]
+    _, causes = admit(_named("a", "abcdef"), NAMED)
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.cluster", "FieldValueTooLong")]
+
+
+def test_dollar_is_the_end_of_the_text_as_in_re2() -> None:
+    """Python's `$` also matches before a final newline; the API server's does not."""
+    _, causes = admit(_named("a", "ok\n"), NAMED)
+    assert [c["field"] for c in causes] == ["spec.cluster"]
+    escaped = {"type": "object", "properties": {"p": {"type": "string", "pattern": r"^a\$[$]$"}}}
+    assert admit({"p": "a$$"}, escaped)[1] == []
+
+
+def test_a_crd_may_restrict_metadata_name() -> None:
+    """Only when the schema declares it; the rest of metadata is left alone (not pruned)."""
+    admitted, causes = admit(_named("a.b", "ok"), NAMED)
+    assert [c["field"] for c in causes] == ["metadata.name"]
+    assert admitted["metadata"] == {"name": "a.b", "uid": "u"}
+    _, causes = admit(_named("a.b", "ok"), SCHEMA)  # declares no metadata: name not checked
+    assert "metadata.name" not in {c["field"] for c in causes}

@@ -194,7 +194,7 @@ def _check_scalar(value: Any, schema: Schema, field: str, causes: list[Cause]) -
             )
     if isinstance(value, str):
         pattern = schema.get("pattern")
-        if pattern and not re.search(pattern, value):
+        if pattern and not _matches(pattern, value):
             causes.append(
                 _cause(
                     "FieldValueInvalid",
@@ -208,6 +208,26 @@ def _check_scalar(value: Any, schema: Schema, field: str, causes: list[Cause]) -
             causes.append(_cause("FieldValueInvalid", field, "Too short"))
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """`pattern` as the API server's RE2 reads it: `$` is the end of the text, whereas Python's
+    `$` also matches before a trailing newline (so `"a\\n"` would pass `^[a-z]$`)."""
+    translated: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        translated.append(char)
+    return re.search("".join(translated), value) is not None
+
+
 def _check_object(value: dict[str, Any], schema: Schema, path: str, causes: list[Cause]) -> None:
     for name in schema.get("required") or []:
         if name not in value:
@@ -215,8 +235,8 @@ def _check_object(value: dict[str, Any], schema: Schema, path: str, causes: list
     properties = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     for key, item in value.items():
-        if not path and key in _ROOT_KEPT:
-            continue
+        if not path and key in _ROOT_KEPT and key not in properties:
+            continue  # a CRD may restrict metadata.name (and only that), as on a real server
         if key in properties:
             _validate(item, properties[key], _join(path, key), causes)
         elif isinstance(additional, dict):

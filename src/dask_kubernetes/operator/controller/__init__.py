@@ -6,7 +6,8 @@ from dask_kubernetes.operator.controller import (
     cluster,
     job,
     lifecycle,
+    periodic,
     workergroup,
 )
 
-__all__ = ["autoscaler", "cache", "cluster", "job", "lifecycle", "workergroup"]
+__all__ = ["autoscaler", "cache", "cluster", "job", "lifecycle", "periodic", "workergroup"]

@@ -10,9 +10,9 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import events
+from dask_kubernetes.operator.controller import events, periodic
+from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
@@ -27,6 +27,10 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
     """One autoscaling step; returns the status to show (desired workers or why nothing moved)."""
     meta, spec = autoscaler["metadata"], autoscaler["spec"]
     namespace, cluster = meta["namespace"], spec["cluster"]
+    problem = m.name_problem(autoscaler)
+    if problem:
+        rt.refusals.report(autoscaler, problem)
+        return {"reason": problem}
     minimum, maximum = int(spec["minimum"]), int(spec["maximum"])
     if minimum > maximum:
         reason = f"minimum {minimum} is above maximum {maximum}"
@@ -63,8 +67,8 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
     """Make the autoscaler a child of its cluster so it is deleted with it."""
     rt = runtime(memo)
     namespace = body["metadata"]["namespace"]
-    if body["metadata"].get("ownerReferences"):
-        return
+    if body["metadata"].get("ownerReferences") or m.name_problem(body):
+        return  # an invalid one: the timer says why
     cluster = await rt.kube.get(resource_path(namespace, "daskclusters", body["spec"]["cluster"]))
     if cluster is None:
         raise kopf.TemporaryError("its DaskCluster does not exist yet", delay=5)
@@ -74,6 +78,6 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
     )
 
 
-@kopf.timer(AUTOSCALER, id="adapt", interval=INTERVAL, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    apply_status(patch, body, await reconcile(runtime(memo), body))
+@periodic.every(periodic.AUTOSCALERS, INTERVAL)
+async def adapt(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await periodic.write_status(rt, "daskautoscalers", body, await reconcile(rt, body))

@@ -10,11 +10,12 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import apply_status, changes, with_condition
 from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
 CLUSTER = "daskclusters.kubernetes.dask.org"
@@ -68,12 +69,10 @@ async def reconcile(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> di
     """Create what is missing and return the status the cluster should show."""
     name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
     current = cluster.get("status") or {}
-    try:
-        m.validate_cluster_name(name)
-    except m.InvalidSpec as exc:
-        if current.get("reason") != str(exc):  # once, not on every timer tick
-            events.warning(cluster, reason="InvalidSpec", message=str(exc))
-        return {"phase": "Error", "reason": str(exc)}
+    problem = m.name_problem(cluster)
+    if problem:
+        rt.refusals.report(cluster, problem)
+        return {"phase": "Error", "reason": problem}
     if m.is_terminating(cluster):  # being deleted: create nothing more
         return {"phase": "Closing"}
     if current.get("phase") == "Closing":
@@ -141,20 +140,20 @@ async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
 @kopf.on.update(CLUSTER, id="scale", field="spec.worker.replicas", backoff=RETRY)
 async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> None:
     """`kubectl scale daskcluster` (or an edit) resizes the default worker group."""
-    if old is None or new is None:
+    if old is None or new is None or m.name_problem(body):
         return
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     path = resource_path(namespace, "daskworkergroups", m.default_worker_group_name(name))
     await runtime(memo).kube.patch(path, {"spec": {"worker": {"replicas": int(new)}}})
 
 
-@kopf.timer(CLUSTER, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    rt, views = runtime(memo), Views.of(kwargs)
-    if await _close_if_idle(rt, body):
-        return
-    await _resync(rt, views, body)
-    apply_status(patch, body, await reconcile(rt, views, body))
+@periodic.every(periodic.CLUSTERS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    if not m.name_problem(body):  # else reconcile only reports why, asking nothing
+        if await _close_if_idle(rt, body):
+            return
+        await _resync(rt, views, body)
+    await periodic.write_status(rt, "daskclusters", body, await reconcile(rt, views, body))
 
 
 async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
@@ -174,7 +173,7 @@ async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None
 async def on_scheduler_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """Reflect scheduler readiness promptly instead of on the next timer tick."""
     cluster = body["metadata"].get("labels", {}).get(m.CLUSTER_LABEL)
-    if not cluster:
+    if not is_label(cluster, MAX_CLUSTER_NAME_LENGTH):  # a label anyone who makes Pods can set
         return
     rt, views = runtime(memo), Views.of(kwargs)
     path = resource_path(body["metadata"]["namespace"], "daskclusters", cluster)

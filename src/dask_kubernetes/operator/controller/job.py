@@ -8,12 +8,13 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
 from dask_kubernetes.operator.controller.status import apply_status, changes, now
 from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
 
 JOB = "daskjobs.kubernetes.dask.org"
 RETRY = 1.0
@@ -27,6 +28,18 @@ def _runner(rt: Runtime, views: Views, namespace: str, name: str) -> dict[str, A
     return next((p for p in pods if p["metadata"]["name"] == runner), None)
 
 
+def _finished(status: Mapping[str, Any], outcome: str, name: str) -> dict[str, Any]:
+    """A terminal status with every field upstream's has (also when the job never ran)."""
+    end = now()
+    known = {
+        "clusterName": name,
+        "jobRunnerPodName": m.job_runner_name(name),
+        "startTime": end,  # it never ran: it started and ended at once
+    }
+    missing = {key: value for key, value in known.items() if not status.get(key)}
+    return dict(status) | missing | {"jobStatus": outcome, "endTime": end}
+
+
 async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[str, Any]:
     """Advance JobCreated → ClusterCreated → Running → Successful/Failed; return the new status."""
     name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
@@ -34,12 +47,10 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     if status.get("jobStatus") in TERMINAL:
         return status
     status.setdefault("jobStatus", "JobCreated")
-    try:
-        m.validate_cluster_name(name)
-    except m.InvalidSpec as exc:
-        if status.get("reason") != str(exc):  # once, not on every timer tick
-            events.warning(job, reason="InvalidSpec", message=str(exc))
-        return status | {"jobStatus": "Failed", "reason": str(exc)}
+    problem = m.name_problem(job)
+    if problem:
+        rt.refusals.report(job, problem)
+        return _finished(status, "Failed", name) | {"reason": problem}
     runner = m.job_runner_name(name)
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
@@ -47,8 +58,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
         pod = _runner(rt, views, namespace, name)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase in _RUNNER_OUTCOME:
-            status |= {"jobStatus": _RUNNER_OUTCOME[phase], "endTime": now()}
-            status.setdefault("startTime", status["endTime"])
+            status = _finished(status, _RUNNER_OUTCOME[phase], name)
             events.normal(
                 job, reason="JobFinished", message=f"runner {phase}; deleting the cluster"
             )
@@ -77,14 +87,15 @@ async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
     apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
 
 
-@kopf.timer(JOB, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
+@periodic.every(periodic.JOBS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await periodic.write_status(rt, "daskjobs", body, await reconcile(rt, views, body))
 
 
 def _job_of(body: kopf.Body) -> str | None:
     for ref in body["metadata"].get("ownerReferences") or []:
-        if ref.get("kind") == "DaskJob":
+        # Anyone who can edit the cluster can write its ownerReferences: check the name.
+        if ref.get("kind") == "DaskJob" and is_label(ref.get("name"), MAX_CLUSTER_NAME_LENGTH):
             return str(ref["name"])
     return None
 

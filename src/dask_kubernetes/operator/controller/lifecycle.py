@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +29,11 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
 @kopf.on.cleanup()
 async def shutdown(memo: Any, **_: Any) -> None:
     if hasattr(memo, "runtime"):
-        await runtime(memo).debouncer.close()
+        rt = runtime(memo)
+        for task in rt.tasks:
+            task.cancel()
+        await asyncio.gather(*rt.tasks, return_exceptions=True)
+        await rt.debouncer.close()
 
 
 @kopf.on.probe(id="now")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dask_kubernetes.operator.controller.cache import Expectations, Ghosts
+from dask_kubernetes.operator.controller.events import Refusals
 from dask_kubernetes.operator.controller.status import StatusWriter
 from dask_kubernetes.operator.kube import Kube
 
@@ -51,6 +52,9 @@ class Runtime:
     expectations: Expectations = field(default_factory=Expectations)
     ghosts: Ghosts = field(default_factory=Ghosts)
     status: StatusWriter = field(default_factory=StatusWriter)
+    refusals: Refusals = field(default_factory=Refusals)
+    #: Background tasks (the periodic reconciles), cancelled at shutdown.
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def runtime(memo: Any) -> Runtime:

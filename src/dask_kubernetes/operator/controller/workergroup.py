@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events
+from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.kube import ApiError, resource_path
+from dask_kubernetes.operator.names import is_label
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
 
 GROUP = "daskworkergroups.kubernetes.dask.org"
@@ -106,6 +108,9 @@ async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict
     """Converge the group's Pods on `spec.worker.replicas`; return the status it should show."""
     name, namespace = group["metadata"]["name"], group["metadata"]["namespace"]
     cluster = group["spec"]["cluster"]
+    problem = m.name_problem(group)
+    if problem:
+        return {"reason": problem}
     if m.is_terminating(group):  # being deleted: its Pods go with it
         return {}
     async with rt.locks[_owner(group)]:
@@ -152,13 +157,19 @@ async def _adopt(rt: Runtime, group: Mapping[str, Any]) -> None:
 
 async def _converge(rt: Runtime, views: Views, body: Mapping[str, Any]) -> None:
     """Reconcile, then write the status the group should show (one PATCH, only on a change)."""
+    meta = body["metadata"]
+    path = resource_path(meta["namespace"], "daskworkergroups", meta["name"])
+    problem = m.name_problem(body)
+    if problem:
+        rt.refusals.report(body, problem)
+        with contextlib.suppress(ApiError):  # 422 where the server lacks validation ratcheting
+            await rt.status.write(rt.kube, path, body, {"reason": problem})
+        return
     await _adopt(rt, body)
     desired_status = await reconcile(rt, views, body)
     reason = desired_status.get("reason")
     if reason and (body.get("status") or {}).get("reason") != reason:  # once, not every tick
-        events.warning(body, reason="ClusterNotFound", message=desired_status["reason"])
-    meta = body["metadata"]
-    path = resource_path(meta["namespace"], "daskworkergroups", meta["name"])
+        events.warning(body, reason="ClusterNotFound", message=reason)
     await rt.status.write(rt.kube, path, body, desired_status)
 
 
@@ -175,9 +186,9 @@ async def on_group_event(memo: Any, body: kopf.Body, event: Any, **kwargs: Any) 
     await _converge(runtime(memo), Views.of(kwargs), body)
 
 
-@kopf.timer(GROUP, id="converge", interval=3.0, initial_delay=3.0, backoff=RETRY)
-async def on_timer(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
-    await _converge(runtime(memo), Views.of(kwargs), body)
+@periodic.every(periodic.GROUPS, 3.0)
+async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
+    await _converge(rt, views, body)
 
 
 @kopf.on.event("pods", labels={m.COMPONENT_LABEL: "worker"}, when=_worker_gone)
@@ -185,7 +196,7 @@ async def on_worker_gone(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """A worker Pod died or vanished: replace it soon, once per burst of events."""
     labels, namespace = body["metadata"]["labels"], body["metadata"]["namespace"]
     group = labels.get(m.WORKERGROUP_LABEL)
-    if not group:
+    if not is_label(group):  # a label anyone who makes Pods can set
         return
     rt, views = runtime(memo), Views.of(kwargs)
     path = resource_path(namespace, "daskworkergroups", group)

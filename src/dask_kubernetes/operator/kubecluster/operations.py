@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ from .validation import validate_cluster_name, validate_worker_count
 UNBOUNDED_WORKERS = 2**31 - 1
 DELETE_POLL_INTERVAL = 0.25
 AUTOSCALER_GONE_TIMEOUT = 30.0
+#: Deleting a cluster waits at most this long (`close()`'s upstream default is an hour), saying
+#: every `DELETE_REPORT_EVERY` seconds what it is still waiting for.
+DELETE_TIMEOUT = 300.0
+DELETE_REPORT_EVERY = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,16 @@ class ClusterSummary:
 def summarise(cluster: Any) -> ClusterSummary:
     raw = cluster.raw
     metadata = raw.get("metadata", {})
+    desired = raw.get("spec", {}).get("worker", {}).get("replicas")
     stamp = metadata.get("creationTimestamp")
     created = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
     return ClusterSummary(
         name=str(metadata.get("name")),
         namespace=str(metadata.get("namespace")),
         phase=str(raw.get("status", {}).get("phase", "Unknown")),
-        workers=raw.get("spec", {}).get("worker", {}).get("replicas"),
+        # The operator's count of the default group's workers: scaling changes the group, not
+        # the cluster's spec (which then shows the count it was created with).
+        workers=raw.get("status", {}).get("replicas", desired),
         created=created,
     )
 
@@ -136,13 +146,40 @@ async def delete_cluster(api: Api, name: str, namespace: str, timeout: float | N
             await cluster.delete(propagation_policy="Foreground")
         if timeout is None:
             return True
-        await _wait_gone(cluster, timeout, f"cluster resource {name}")
+        await _wait_gone(cluster, min(timeout, DELETE_TIMEOUT), f"DaskCluster {name}")
     return True
 
 
+async def _blockers(obj: Any) -> str:
+    """What keeps `obj` (being deleted) from going, as a user can act on it."""
+    with contextlib.suppress(kr8s.NotFoundError):
+        await obj.refresh()
+    finalizers = list(obj.raw.get("metadata", {}).get("finalizers") or [])
+    if finalizers:
+        return (
+            f"its finalizers {finalizers} (whoever added them must remove them, or: kubectl "
+            f"patch {obj.kind.lower()} {obj.name} -n {obj.namespace} --type=merge "
+            """-p '{"metadata":{"finalizers":null}}')"""
+        )
+    return "the garbage collector, which deletes what it owns (Pods, Service, worker groups) first"
+
+
 async def _wait_gone(obj: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    report = start + DELETE_REPORT_EVERY
     while await obj.exists():
-        if time.monotonic() > deadline:
-            raise ResourceTimeoutError(f"Timed out deleting {what}")
+        now = time.monotonic()
+        if now > start + timeout:
+            blockers = await _blockers(obj)
+            raise ResourceTimeoutError(
+                f"Timed out after {timeout:.0f}s deleting {what}; waiting for {blockers}"
+            )
+        if now >= report:
+            report = now + DELETE_REPORT_EVERY
+            logger.warning(
+                "%s is not deleted yet (%.0fs); waiting for %s",
+                what,
+                now - start,
+                await _blockers(obj),
+            )
         await asyncio.sleep(DELETE_POLL_INTERVAL)
