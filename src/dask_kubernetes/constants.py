@@ -1,8 +1,7 @@
-"""Naming limits shared by KubeCluster and its callers, at upstream's import path.
+"""Naming limits at upstream's import path; the rules that use them live in operator/names.py.
 
 Upstream dask-kubernetes exposes these as `dask_kubernetes.constants`; user code checks cluster
-names against them before calling `KubeCluster`, so they live here, once, and the validation
-in `operator.kubecluster.validation` reads them from here.
+names against them before calling `KubeCluster`, so the numbers live here, once.
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ SCHEDULER_NAME_TEMPLATE = "{cluster_name}-scheduler"
 MAX_CLUSTER_NAME_LEN = KUBERNETES_MAX_RESOURCE_NAME_LENGTH - len(
     SCHEDULER_NAME_TEMPLATE.format(cluster_name="")
 )
-# A DNS-1123 label no longer than MAX_CLUSTER_NAME_LEN.
+# A DNS-1123 label no longer than MAX_CLUSTER_NAME_LEN, as upstream spells it. Python's `$` also
+# matches before a trailing newline: use `VALID_CLUSTER_NAME.fullmatch`, or the checks in
+# `dask_kubernetes.operator.names`, which the operator and KubeCluster use.
 VALID_CLUSTER_NAME = re.compile(
     rf"^(?=.{{,{MAX_CLUSTER_NAME_LEN}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 )

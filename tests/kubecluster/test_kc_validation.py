@@ -31,7 +31,7 @@ def test_valid_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "A", "-a", "a-", "a.b", "a_b", "x" * (MAX_CLUSTER_NAME_LENGTH + 1)]
+    "name", ["", "A", "-a", "a-", "a.b", "a_b", "a\n", "x" * (MAX_CLUSTER_NAME_LENGTH + 1)]
 )
 def test_invalid_names(name: str) -> None:
     with pytest.raises(ValidationError, match="invalid"):

@@ -11,16 +11,23 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
+from dask_kubernetes.constants import (
+    KUBERNETES_MAX_RESOURCE_NAME_LENGTH,
+    MAX_CLUSTER_NAME_LEN,
+    SCHEDULER_NAME_TEMPLATE,
+)
+
 #: RFC 1123 label (a Namespace, a Service, a label value that names an object).
 DNS1123_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_LABEL_MAX_LENGTH = 63
+DNS1123_LABEL_MAX_LENGTH = KUBERNETES_MAX_RESOURCE_NAME_LENGTH
 #: RFC 1123 subdomain (most object names): dot-separated labels.
 DNS1123_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 
-#: The longest name derived from a cluster's is its scheduler Service, `<cluster>-scheduler`.
-SCHEDULER_SUFFIX = "-scheduler"
-MAX_CLUSTER_NAME_LENGTH = DNS1123_LABEL_MAX_LENGTH - len(SCHEDULER_SUFFIX)
+#: The longest name derived from a cluster's is its scheduler Service, `<cluster>-scheduler`
+#: (upstream's public constants, `dask_kubernetes.constants`, hold the numbers).
+SCHEDULER_SUFFIX = SCHEDULER_NAME_TEMPLATE.format(cluster_name="")
+MAX_CLUSTER_NAME_LENGTH = MAX_CLUSTER_NAME_LEN
 #: A worker group's name is a label value on its Pods.
 MAX_WORKER_GROUP_NAME_LENGTH = DNS1123_LABEL_MAX_LENGTH
 

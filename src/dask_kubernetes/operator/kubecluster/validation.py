@@ -10,12 +10,10 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN, VALID_CLUSTER_NAME
+from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, InvalidName, check_cluster_name
 
 from .errors import ValidationError
 
-# Kept under this module's earlier name for callers; the value lives in `constants`.
-MAX_CLUSTER_NAME_LENGTH = MAX_CLUSTER_NAME_LEN
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
@@ -51,12 +49,14 @@ def expand_name(template: str) -> str:
 
 def validate_cluster_name(name: str) -> None:
     """Reject names Kubernetes would refuse, before creating anything."""
-    if not VALID_CLUSTER_NAME.match(name):
+    try:
+        check_cluster_name(name)
+    except InvalidName:
         raise ValidationError(
             f"The DaskCluster name {name!r} is invalid: use lower case letters, digits and '-', "
             "starting and ending with a letter or digit, at most "
             f"{MAX_CLUSTER_NAME_LENGTH} characters."
-        )
+        ) from None
 
 
 def validate_resources(resources: Any) -> None:
