@@ -12,6 +12,7 @@ import pytest
 from operator_helpers import CRD, OperatorProcess, wait_for
 from operator_rbac import RECORD_PERMISSIONS_ENV, used, write_permissions
 
+from dask_kubernetes.local.cluster import OPERATOR_USER
 from dask_kubernetes.operator.crds import load_crds
 
 
@@ -40,7 +41,11 @@ def dask_crds(kube: kr8s.Api) -> None:
 def operator(
     k8s_cluster: Any, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    runner = OperatorProcess(k8s_cluster.kubeconfig, tmp_path_factory.mktemp("operator"))
+    log_dir = tmp_path_factory.mktemp("operator")
+    kubeconfig = k8s_cluster.kubeconfig
+    if k8s_cluster.stand_in is not None:  # its own token, as the stand-in's own operator has
+        kubeconfig = str(k8s_cluster.stand_in.kubeconfig_for(OPERATOR_USER, log_dir / "kubeconfig"))
+    runner = OperatorProcess(kubeconfig, log_dir)
     runner.start()
     try:
         yield runner

@@ -118,11 +118,8 @@ class LocalKubernetes:
             await self.kubelet.start()
             if self.operator:
                 await install_operator_crds(self.url, token=server.admin_token, ca_pem=ca_pem)
-                operator_kubeconfig = write_kubeconfig(
-                    self.state_dir / "operator-kubeconfig",
-                    self.url,
-                    token=server.auth.issue(OPERATOR_USER),
-                    ca_pem=ca_pem,
+                operator_kubeconfig = self.kubeconfig_for(
+                    OPERATOR_USER, self.state_dir / "operator-kubeconfig"
                 )
                 self._operator_process = OperatorProcess(str(operator_kubeconfig), self.state_dir)
                 await self._operator_process.start()
@@ -130,6 +127,12 @@ class LocalKubernetes:
             await self.stop()
             raise
         return self
+
+    def kubeconfig_for(self, user: str, path: Path) -> Path:
+        """A kubeconfig (mode 0600) with a token of its own for `user`, so the audit log
+        (and fault injection) can tell that client's requests from everyone else's."""
+        server = self.api_server
+        return write_kubeconfig(path, self.url, token=server.auth.issue(user), ca_pem=server.ca_pem)
 
     async def stop(self) -> None:
         if not self._started:

@@ -30,6 +30,15 @@ def test_error_rate_is_deterministic_per_seed() -> None:
     assert per_verb.error_for("update") is None
 
 
+def test_faults_scoped_to_users_spare_everyone_else() -> None:
+    scoped = Faults(error_rate=1.0, users=frozenset({"operator"}))
+    assert scoped.error_for("create", "kubelet") is None
+    assert scoped.error_for("create", "") is None
+    assert scoped.error_for("create", "operator") in (500, 409)
+    scoped.clear()
+    assert scoped.error_for("create", "operator") is None
+
+
 def test_injected_errors_are_status_bodies(private_server: Any, private_kubeconfig: Path) -> None:
     server = private_server.server
     private_server.call(lambda: server.faults.configure(error_rate=1.0, error_codes=(500,)))

@@ -13,6 +13,7 @@ class Faults:
     error_rate: float = 0.0
     error_codes: tuple[int, ...] = (500, 409)
     verbs: frozenset[str] | None = None
+    users: frozenset[str] | None = None
     verb_rates: dict[str, float] = field(default_factory=dict)
     watch_close_after_events: int | None = None
     watch_close_after_seconds: float | None = None
@@ -31,6 +32,7 @@ class Faults:
         error_rate: float | None = None,
         error_codes: tuple[int, ...] | None = None,
         verbs: set[str] | frozenset[str] | None = None,
+        users: set[str] | frozenset[str] | None = None,
         verb_rates: dict[str, float] | None = None,
         watch_close_after_events: int | None = None,
         watch_close_after_seconds: float | None = None,
@@ -44,6 +46,8 @@ class Faults:
             self.error_codes = error_codes
         if verbs is not None:
             self.verbs = frozenset(verbs)
+        if users is not None:
+            self.users = frozenset(users)
         if verb_rates is not None:
             self.verb_rates = dict(verb_rates)
         if watch_close_after_events is not None:
@@ -60,15 +64,17 @@ class Faults:
         self.error_rate = 0.0
         self.error_codes = (500, 409)
         self.verbs = None
+        self.users = None
         self.verb_rates = {}
         self.watch_close_after_events = None
         self.watch_close_after_seconds = None
         self.delay_seconds = 0.0
 
-    def error_for(self, verb: str) -> int | None:
+    def error_for(self, verb: str, user: str = "") -> int | None:
         """The status code to fail this request with, or None to serve it. A rate in
-        `verb_rates` overrides `error_rate` for that verb; `verbs` limits `error_rate`."""
-        if verb == "watch":
+        `verb_rates` overrides `error_rate` for that verb; `verbs` limits `error_rate`;
+        `users` limits every fault to those authenticated users' requests."""
+        if verb == "watch" or (self.users is not None and user not in self.users):
             return None
         rate = self.verb_rates.get(verb)
         if rate is None:

@@ -217,7 +217,7 @@ class APIServer:
             if isinstance(body, str):
                 return web.Response(text=body)
             return json_response(body)
-        injected = self.faults.error_for(info.verb)
+        injected = self.faults.error_for(info.verb, identity.user if identity else "")
         if injected is not None:
             raise APIError(injected, f"injected fault ({injected}) for {info.verb} {info.resource}")
         if info.group == "" and (info.resource, info.subresource) == ("serviceaccounts", "token"):

@@ -13,7 +13,7 @@ from dask_kubernetes.operator import manifests as m
 from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status, changes, with_condition
+from dask_kubernetes.operator.controller.status import apply_status, with_condition
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
@@ -182,9 +182,9 @@ async def on_scheduler_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
         current = await rt.kube.get(path)
         if current is None or m.is_terminating(current):
             return
-        delta = changes(current.get("status") or {}, await reconcile(rt, views, current))
-        if delta:
-            await rt.kube.patch(f"{path}/status", {"status": delta})
+        # Through the same StatusWriter as the periodic reconcile: a PATCH past its memory
+        # would leave that memory stale (a later change back would then never be written).
+        await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
 
     rt.debouncer.trigger(path, run)
 

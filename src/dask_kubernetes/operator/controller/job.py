@@ -12,7 +12,7 @@ from dask_kubernetes.operator.controller import cache, events, periodic
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
 from dask_kubernetes.operator.controller.cache import Views
 from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status, changes, now
+from dask_kubernetes.operator.controller.status import apply_status, now
 from dask_kubernetes.operator.kube import resource_path
 from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
 
@@ -123,8 +123,7 @@ def _trigger(memo: Any, views: Views, body: kopf.Body) -> None:
         current = await rt.kube.get(path)
         if current is None:
             return
-        delta = changes(current.get("status") or {}, await reconcile(rt, views, current))
-        if delta:
-            await rt.kube.patch(f"{path}/status", {"status": delta})
+        # The periodic reconcile's StatusWriter: one writer, so its memory stays true.
+        await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
 
     rt.debouncer.trigger(path, run)
