@@ -14,6 +14,7 @@ from pathlib import Path
 from release._dists import find_distributions, is_distribution_name, parse_distribution_name
 from release._errors import CheckFailed, UsageError
 from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
+from release._lock_files import lock_files
 from release._hash_records import MANIFEST_NAME, FileRecord, Manifest, load_manifest, record_file
 
 _COMPARED = ("size", "sha256", "md5", "blake2b_256", "python_tag")
@@ -47,7 +48,8 @@ def check_directory(directory: Path) -> CheckReport:
         raise UsageError(f"not a directory: {directory}")
     manifest = load_manifest(directory / MANIFEST_NAME)
     sums = _load_sums(directory / SUMS_NAME)
-    present = {path.name: path for path in find_distributions(directory, allow_empty=True)}
+    found = [*find_distributions(directory, allow_empty=True), *lock_files(directory)]
+    present = {path.name: path for path in found}
     problems: list[Problem] = []
     verified: list[FileRecord] = []
     for expected in manifest.files:
@@ -114,7 +116,7 @@ def _consistency(manifest: Manifest, sums: dict[str, str], directory: Path) -> l
         pin, hashes = requirement_hashes(_read_text(requirements))
         if pin != f"{manifest.project}=={manifest.version}":
             problems.append(Problem("inconsistent", REQUIREMENTS_NAME, f"pins {pin!r}"))
-        if hashes != {record.sha256 for record in manifest.files}:
+        if hashes != {r.sha256 for r in manifest.files if is_distribution_name(r.filename)}:
             problems.append(
                 Problem("inconsistent", REQUIREMENTS_NAME, f"hashes differ from {MANIFEST_NAME}")
             )

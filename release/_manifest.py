@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from release._dists import find_distributions, parse_distribution_name
 from release._errors import UsageError
+from release._lock_files import has_lock, lock_files
 from release._hash_outputs import (
     REQUIREMENTS_NAME,
     SUMS_NAME,
@@ -44,6 +45,7 @@ def build_manifest(directory: Path) -> Manifest:
         listed = ", ".join(f"{project} {version}" for project, version in sorted(releases))
         raise UsageError(f"{directory} mixes several releases: {listed}")
     ((project, version),) = releases
+    paths += lock_files(directory)  # requirements*.txt, pylock*.toml, the SBOM: `release lock`
     return Manifest(project, version, tuple(record_file(path) for path in paths))
 
 
@@ -52,7 +54,8 @@ def write_manifest(directory: Path) -> Manifest:
     directory = Path(directory)
     manifest = build_manifest(directory)
     write_atomically(directory / SUMS_NAME, render_sums(manifest.files))
-    write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
+    if not has_lock(directory):  # a locked directory keeps the requirements.txt the lock wrote
+        write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
     write_atomically(directory / MANIFEST_NAME, manifest.dumps())
     return manifest
 

@@ -19,6 +19,10 @@ from release._errors import CheckFailed, UsageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("release._build", "build a reproducible sdist and wheel"),
     "manifest": ("release._manifest", "write manifest.json, SHA256SUMS and requirements.txt"),
+    "lock": (
+        "release._lock",
+        "lock the dependency closure with hashes: requirements.txt, pylock.toml, SBOM",
+    ),
     "check": ("release._check", "re-hash distributions against manifest.json and SHA256SUMS"),
     "keygen": ("release._keygen", "write a local signing key pair"),
     "attest": ("release._attest", "write in-toto attestations for every distribution"),
