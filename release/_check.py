@@ -14,8 +14,8 @@ from pathlib import Path
 from release._dists import find_distributions, is_distribution_name, parse_distribution_name
 from release._errors import CheckFailed, UsageError
 from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
-from release._lock_files import lock_files
 from release._hash_records import MANIFEST_NAME, FileRecord, Manifest, load_manifest, record_file
+from release._lock_files import lock_files
 
 _COMPARED = ("size", "sha256", "md5", "blake2b_256", "python_tag")
 
@@ -48,8 +48,8 @@ def check_directory(directory: Path) -> CheckReport:
         raise UsageError(f"not a directory: {directory}")
     manifest = load_manifest(directory / MANIFEST_NAME)
     sums = _load_sums(directory / SUMS_NAME)
-    found = [*find_distributions(directory, allow_empty=True), *lock_files(directory)]
-    present = {path.name: path for path in found}
+    on_disk = [*find_distributions(directory, allow_empty=True), *lock_files(directory)]
+    present = {path.name: path for path in on_disk}
     problems: list[Problem] = []
     verified: list[FileRecord] = []
     for expected in manifest.files:

@@ -140,8 +140,8 @@ def own_requirement(release: Release, extra: str | None) -> str:
 def render_requirements(release: Release, extra: str | None, body: str) -> str:
     install = f"pip install --require-hashes -r {requirements_name(extra)}"
     header = (
-        f"# {_spec(release, extra)} {release.version} and every dependency, pinned with the sha256\n"
-        f"# of each file, for Python >={MIN_PYTHON} on any platform (environment markers).\n"
+        f"# {_spec(release, extra)} {release.version} and every dependency, pinned with\n"
+        f"# the sha256 of each file, for Python >={MIN_PYTHON} on any platform (markers).\n"
         f"#   {install}\n"
         "# Written by `python -m release lock` (uv's universal resolution); do not edit.\n"
     )

@@ -85,7 +85,9 @@ def requirement_pins(text: str, env: Environment) -> dict[str, str]:
         if entry.startswith("-"):
             continue  # an option line (--find-links)
         requirement = Requirement(entry.split(" --hash=")[0])
-        if requirement.marker is not None and not requirement.marker.evaluate({**env, "extra": ""}):
+        if requirement.marker is not None and not requirement.marker.evaluate(
+            {**_as_strings(env), "extra": ""}
+        ):
             continue
         (pin,) = [s.version for s in requirement.specifier if s.operator == "=="] or [""]
         name = canonicalize_name(requirement.name)
@@ -93,6 +95,10 @@ def requirement_pins(text: str, env: Environment) -> dict[str, str]:
             raise CheckFailed(f"{name} is selected twice ({pins[name]} and {pin})")
         pins[name] = pin
     return pins
+
+
+def _as_strings(env: Environment) -> dict[str, str]:
+    return {key: str(value) for key, value in env.items()}
 
 
 def pylock_pins(lock: Pylock, python: tuple[int, int], platform: Platform) -> dict[str, str]:

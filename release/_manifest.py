@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from release._dists import find_distributions, parse_distribution_name
 from release._errors import UsageError
-from release._lock_files import has_lock, lock_files
 from release._hash_outputs import (
     REQUIREMENTS_NAME,
     SUMS_NAME,
@@ -31,6 +30,7 @@ from release._hash_records import (
     record_file,
 )
 from release._hash_records import load_manifest as _load_manifest_file
+from release._lock_files import has_lock, lock_files
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -29,7 +29,7 @@ from cyclonedx.output import make_outputter
 from cyclonedx.output.json import Json as JsonOutput
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
-from packaging.pylock import Pylock
+from packaging.pylock import PackageSdist, PackageWheel, Pylock
 
 from release._hash_outputs import write_atomically
 from release._lock_files import SBOM_NAME
@@ -86,7 +86,10 @@ def _components(locks: Iterable[Pylock], own: str) -> list[Component]:
             if package.name == own or package.version is None:
                 continue
             entry = files.setdefault((str(package.name), str(package.version)), {})
-            for file in [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]:
+            files_of: list[PackageWheel | PackageSdist] = [*(package.wheels or ())]
+            if package.sdist is not None:
+                files_of.append(package.sdist)
+            for file in files_of:
                 location = file.url or file.path or file.name or ""
                 entry[location] = str(file.hashes["sha256"])
     return [
