@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from release._lock_files import LOCK_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -62,6 +64,8 @@ def test_pipeline_produces_checked_attested_distributions(
         "manifest.json",
         "SHA256SUMS",
         "requirements.txt",
+        "pylock.toml",
+        "sbom.cdx.json",
         "local-attestation-key.pub",
     ):
         assert required in names
@@ -69,7 +73,7 @@ def test_pipeline_produces_checked_attested_distributions(
         assert f"{dist}.intoto.jsonl" in names
     assert "local-attestation-key" not in names, "the private key must never land in --out"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists)
+    assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists) | set(LOCK_NAMES)
     for step in ("build", "manifest", "attest", "verify", "check"):
         assert step in proc.stdout
     assert "skipped" in proc.stdout

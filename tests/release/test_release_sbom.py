@@ -1,0 +1,98 @@
+"""The CycloneDX SBOM `release lock` writes: schema-valid, and it says what the locks say.
+
+The schema check is cyclonedx-python-lib's strict JSON validator (CycloneDX 1.6, its bundled
+schemas, every format checked) with one substitution: jsonschema checks `iri-reference` with
+rfc3987-syntax's Earley parser, which takes minutes on the SBOM's ~400 file URLs, so that one
+format is checked with rfc3986-validator's URI-reference rule (our URLs are ASCII, where the
+two agree). The validator is shown to reject a damaged SBOM, so passing means something.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from packageurl import PackageURL
+from rfc3986_validator import validate_rfc3986
+
+from release._lock import parse_pylock
+from release._lock_files import SBOM_NAME, TARGETS, pylock_name
+from release._manifest import load_manifest
+
+pytestmark = pytest.mark.slow
+
+
+def validate(text: str) -> list[str]:
+    strict = JsonStrictValidator(SchemaVersion.V1_6)._validator  # the lib's schema and registry
+    checker = copy.deepcopy(strict.format_checker)
+    assert checker is not None and "iri-reference" in checker.checkers
+    checker.checks("iri-reference")(
+        lambda value: not isinstance(value, str) or validate_rfc3986(value, "URI_reference")
+    )
+    errors = strict.evolve(format_checker=checker).iter_errors(json.loads(text))
+    return [f"{list(error.absolute_path)}: {error.message}" for error in errors]
+
+
+def sbom(locked_release: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((locked_release / SBOM_NAME).read_text())
+    return data
+
+
+def test_sbom_is_valid_cyclonedx_1_6(locked_release: Path) -> None:
+    text = (locked_release / SBOM_NAME).read_text()
+    assert validate(text) == []
+    document = json.loads(text)
+    assert document["bomFormat"] == "CycloneDX" and document["specVersion"] == "1.6"
+    # The validator has teeth: a hash that is no hash is rejected.
+    document["components"][0]["externalReferences"][0]["hashes"][0]["content"] = "not-a-digest"
+    (error,) = validate(json.dumps(document))
+    assert "'not-a-digest' does not match" in error
+    # ... and so is a URL that is no URL (the substituted format check).
+    document = json.loads(text)
+    document["components"][0]["externalReferences"][0]["url"] = "http://exa mple/\x00"
+    (error,) = validate(json.dumps(document))
+    assert error.startswith("['components', 0, 'externalReferences', 0, 'url']")
+
+
+def test_root_is_our_release_with_its_file_digests(locked_release: Path) -> None:
+    manifest = load_manifest(locked_release)
+    root = sbom(locked_release)["metadata"]["component"]
+    assert (root["name"], root["version"]) == (manifest.project, manifest.version)
+    assert PackageURL.from_string(root["purl"]).to_dict() == {
+        **PackageURL("pypi", name="dask-kubernetes", version=manifest.version).to_dict()
+    }
+    assert root["licenses"] == [{"expression": "BSD-3-Clause"}]
+    digests = {ref["url"]: ref["hashes"][0]["content"] for ref in root["externalReferences"]}
+    own = {r.filename: r.sha256 for r in manifest.files if r.filename.endswith((".whl", ".gz"))}
+    assert digests == own and len(own) == 2
+
+
+def test_one_component_per_locked_version_with_every_file_hash(locked_release: Path) -> None:
+    locked: dict[tuple[str, str], set[str]] = {}
+    for extra in TARGETS:
+        lock = parse_pylock((locked_release / pylock_name(extra)).read_text(), "pylock")
+        for package in lock.packages:
+            if package.name == "dask-kubernetes":
+                continue
+            files = [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
+            hashes = locked.setdefault((str(package.name), str(package.version)), set())
+            hashes |= {str(f.hashes["sha256"]) for f in files}
+    components = sbom(locked_release)["components"]
+    found = {
+        (c["name"], c["version"]): {r["hashes"][0]["content"] for r in c["externalReferences"]}
+        for c in components
+    }
+    assert len(found) == len(components)  # one component per package version
+    assert found == locked
+    for component in components:
+        purl = PackageURL.from_string(component["purl"])
+        assert (purl.type, purl.name, purl.version) == (
+            "pypi",
+            component["name"],
+            component["version"],
+        )
