@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "release._lock",
         "lock the dependency closure with hashes: requirements.txt, pylock.toml, SBOM",
     ),
+    "rebuild": ("release._rebuild", "rebuild a wheel from its sdist and compare the bytes"),
     "check": ("release._check", "re-hash distributions against manifest.json and SHA256SUMS"),
     "keygen": ("release._keygen", "write a local signing key pair"),
     "attest": ("release._attest", "write in-toto attestations for every distribution"),
