@@ -14,12 +14,13 @@ whose subjects are the distributions.
 
 from __future__ import annotations
 
+import json
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.parser import BytesParser
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -31,6 +32,7 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 from packaging.pylock import PackageSdist, PackageWheel, Pylock
 
+from release._errors import UsageError
 from release._hash_outputs import write_atomically
 from release._lock_files import SBOM_NAME
 
@@ -121,6 +123,31 @@ def build_sbom(release: Release, locks: Iterable[Pylock]) -> str:
     outputter = make_outputter(bom, OutputFormat.JSON, SCHEMA)
     assert isinstance(outputter, JsonOutput)
     return outputter.output_as_string(indent=2) + "\n"
+
+
+def load_sbom(directory: Path, digests: Mapping[Path, str]) -> dict[str, Any] | None:
+    """DIR's SBOM for `release attest`, None when there is none; it must list every file.
+
+    A stale SBOM (written for another build) would vouch for files it never saw: refused.
+    """
+    path = Path(directory) / SBOM_NAME
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    root = data.get("metadata", {}).get("component", {}) if isinstance(data, dict) else {}
+    listed = {
+        h.get("content")
+        for ref in root.get("externalReferences", [])
+        for h in ref.get("hashes", [])
+    }
+    stale = sorted(dist.name for dist, sha256 in digests.items() if sha256 not in listed)
+    if stale:
+        raise UsageError(f"{path} does not list {', '.join(stale)} (run `release lock` again)")
+    result: dict[str, Any] = data
+    return result
 
 
 def write_sbom(directory: Path, release: Release, locks: Iterable[Pylock]) -> str:

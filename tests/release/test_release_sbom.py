@@ -9,8 +9,11 @@ two agree). The validator is shown to reject a damaged SBOM, so passing means so
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,12 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 from rfc3986_validator import validate_rfc3986
 
+from release._attest_key import envelope_lines, load_signer
 from release._lock import parse_pylock
 from release._lock_files import SBOM_NAME, TARGETS, pylock_name
 from release._manifest import load_manifest
+from release._statements import CYCLONEDX_BOM, statement
+from release.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +102,67 @@ def test_one_component_per_locked_version_with_every_file_hash(locked_release: P
             component["name"],
             component["version"],
         )
+
+
+@pytest.fixture
+def attested(locked_release: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the locked release, attested with a throwaway key: (dir, public key)."""
+    out = tmp_path / "dist"
+    shutil.copytree(locked_release, out)
+    key = tmp_path / "key"
+    assert main(["keygen", str(key)]) == 0
+    assert main(["attest", str(out), "--key", str(key)]) == 0
+    return out, tmp_path / "key.pub"
+
+
+def _dists(directory: Path) -> list[str]:
+    return sorted(str(p) for p in directory.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+
+
+def test_attest_signs_the_sbom_and_verify_says_it_vouches_for_each_file(
+    attested: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, public = attested
+    capsys.readouterr()
+    assert main(["verify", *_dists(out), "--key", str(public), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report) == 2
+    for entry in report:
+        assert entry["verdict"] == "OK"
+        assert CYCLONEDX_BOM in entry["predicate_types"]
+    line = (Path(_dists(out)[0] + ".intoto.jsonl")).read_text().splitlines()[-1]
+    payload = json.loads(base64.b64decode(json.loads(line)["payload"]))
+    assert payload["predicateType"] == CYCLONEDX_BOM
+    assert payload["predicate"] == json.loads((out / SBOM_NAME).read_text())
+
+
+def test_a_signed_sbom_that_does_not_list_the_file_fails_verify(
+    attested: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, public = attested
+    wheel = Path(next(p for p in _dists(out) if p.endswith(".whl")))
+    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    other = json.loads((out / SBOM_NAME).read_text())
+    for ref in other["metadata"]["component"]["externalReferences"]:
+        ref["hashes"][0]["content"] = "0" * 64  # another build's SBOM
+    lines = Path(f"{wheel}.intoto.jsonl").read_text().splitlines(keepends=True)
+    signer = load_signer(out.parent / "key")
+    forged = envelope_lines(signer, [statement(wheel.name, sha256, CYCLONEDX_BOM, other)])
+    Path(f"{wheel}.intoto.jsonl").write_bytes("".join(lines[:2]).encode() + forged)
+    capsys.readouterr()
+    assert main(["verify", str(wheel), "--key", str(public)]) == 1
+    assert "the SBOM's root component does not list" in capsys.readouterr().out
+
+
+def test_attest_refuses_a_stale_sbom(
+    locked_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(locked_release, out)
+    document = json.loads((out / SBOM_NAME).read_text())
+    document["metadata"]["component"]["externalReferences"] = []
+    (out / SBOM_NAME).write_text(json.dumps(document))
+    assert main(["keygen", str(tmp_path / "key")]) == 0
+    assert main(["attest", str(out), "--key", str(tmp_path / "key")]) == 2
+    assert "sbom.cdx.json does not list" in capsys.readouterr().err
+    assert not list(out.glob("*.intoto.jsonl"))
