@@ -14,7 +14,6 @@ whose subjects are the distributions.
 
 from __future__ import annotations
 
-import json
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -32,9 +31,11 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 from packaging.pylock import PackageSdist, PackageWheel, Pylock
 
+from release._attest_files import read_optional_json
 from release._errors import UsageError
 from release._hash_outputs import write_atomically
 from release._lock_files import SBOM_NAME
+from release._verify_sbom import root_digests
 
 if TYPE_CHECKING:
     from release._lock import Release
@@ -131,18 +132,12 @@ def load_sbom(directory: Path, digests: Mapping[Path, str]) -> dict[str, Any] | 
     A stale SBOM (written for another build) would vouch for files it never saw: refused.
     """
     path = Path(directory) / SBOM_NAME
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
+    data = read_optional_json(path)
+    if data is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    root = data.get("metadata", {}).get("component", {}) if isinstance(data, dict) else {}
-    listed = {
-        h.get("content")
-        for ref in root.get("externalReferences", [])
-        for h in ref.get("hashes", [])
-    }
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} is not a CycloneDX document")
+    listed = root_digests(data)
     stale = sorted(dist.name for dist, sha256 in digests.items() if sha256 not in listed)
     if stale:
         raise UsageError(f"{path} does not list {', '.join(stale)} (run `release lock` again)")
