@@ -51,3 +51,17 @@ def test_pipeline_locks_right_after_the_manifest(tmp_path: Path) -> None:
     assert names[:3] == ["build", "manifest", "lock"]
     (command,) = steps[2].commands(tmp_path / "stage")
     assert command[-2:] == ["lock", str(tmp_path / "stage")]
+
+
+def test_readme_shows_the_commands_the_tests_run() -> None:
+    """The install tests run exactly these lines (test_release_lock.py, with absolute paths)."""
+    readme = (WORKFLOW.parents[2] / "README.md").read_text()
+    section = readme.split("## For people who install with hashes", 1)[1].split("\n## ", 1)[0]
+    for line in (
+        "pip install --require-hashes -r requirements.txt ",
+        "pip install --require-hashes -r requirements-local.txt ",
+        "uv pip install -r pylock.toml ",
+        "uv pip install -r pylock.local.toml ",
+    ):
+        assert line in section, line
+    assert all(name in section for name in ("sbom.cdx.json", "manifest.json", "SHA256SUMS"))
