@@ -1,12 +1,14 @@
 """Write in-toto attestations for every distribution in DIR (and the chart archive, if any).
 
 For each wheel/sdist, `<file>.intoto.jsonl` gets one signed line per statement: a PyPI
-publish statement and a SLSA provenance v1 statement, each naming the file and its sha256
-as the only subject. With --key the lines are DSSE envelopes signed with a local key
-(`release keygen`); with --sigstore they are Sigstore bundles signed keylessly with the
-CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI accepts on
-upload) is written too (not for the chart: PyPI never sees it; its two statements are both
-Sigstore bundles in `.intoto.jsonl`). Check the result with `release verify`.
+publish statement, a SLSA provenance v1 statement and, when `release lock` wrote
+`sbom.cdx.json`, a CycloneDX SBOM statement (predicate type https://cyclonedx.org/bom), each
+naming the file and its sha256 as the only subject. With --key the lines are DSSE envelopes
+signed with a local key (`release keygen`); with --sigstore they are Sigstore bundles signed
+keylessly with the CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI
+accepts on upload) is written too (not for the chart: PyPI never sees it; its statements are
+all Sigstore bundles in `.intoto.jsonl`, and the SBOM, which describes the Python
+distributions, is not among them). Check the result with `release verify`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from release._provenance import (
     recorded_toolchain,
     slsa_predicate,
 )
-from release._statements import PYPI_PUBLISH, SLSA_PROVENANCE, statement
+from release._sbom import load_sbom
+from release._statements import CYCLONEDX_BOM, PYPI_PUBLISH, SLSA_PROVENANCE, statement
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,11 +57,16 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _statements(dist: Path, sha256: str, predicate: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
+def _statements(
+    dist: Path, sha256: str, predicate: dict[str, Any], sbom: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    found = [
         statement(dist.name, sha256, PYPI_PUBLISH, None),
         statement(dist.name, sha256, SLSA_PROVENANCE, predicate),
     ]
+    if sbom is not None:  # `release lock` wrote one: signed as a third statement
+        found.append(statement(dist.name, sha256, CYCLONEDX_BOM, sbom))
+    return found
 
 
 def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]]:
@@ -84,26 +92,28 @@ def run(args: argparse.Namespace) -> int:
     digests = {dist: digest_file(dist).sha256 for dist in dists}
     toolchain = _toolchain(args.dir, digests)
     predicate = slsa_predicate(BuildContext.detect(os.environ), started, max(mtimes), toolchain)
+    # The SBOM describes the Python distributions (its root lists their digests), not the chart.
+    sbom = load_sbom(args.dir, {d: h for d, h in digests.items() if is_distribution_name(d.name)})
     if args.key is not None:
         signer = load_signer(args.key)
         key_id = signer.public_key.keyid[:16]
         for dist, sha256 in digests.items():
-            lines = envelope_lines(signer, _statements(dist, sha256, predicate))
+            own_sbom = sbom if is_distribution_name(dist.name) else None
+            lines = envelope_lines(signer, _statements(dist, sha256, predicate, own_sbom))
             write_atomic(Path(f"{dist}.intoto.jsonl"), lines)
             print(f"attested {dist.name} -> {dist.name}.intoto.jsonl (key {key_id})")
         return 0
     with open_signer(staging=args.staging) as sigstore_signer:
         for dist, sha256 in digests.items():
-            publish, slsa = _statements(dist, sha256, predicate)
-            if not is_distribution_name(
-                dist.name
-            ):  # the chart: no PEP 740 file, PyPI never sees it
+            if not is_distribution_name(dist.name):  # the chart: no PEP 740 file, no SBOM
+                statements = _statements(dist, sha256, predicate, None)
                 write_atomic(
-                    Path(f"{dist}.intoto.jsonl"), sign_statements(sigstore_signer, publish, slsa)
+                    Path(f"{dist}.intoto.jsonl"), sign_statements(sigstore_signer, *statements)
                 )
                 print(f"attested {dist.name} -> .intoto.jsonl (Sigstore)")
                 continue
-            jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa)
+            slsa, *extra = _statements(dist, sha256, predicate, sbom)[1:]
+            jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa, extra)
             write_atomic(Path(f"{dist}.intoto.jsonl"), jsonl)
             write_atomic(Path(f"{dist}.publish.attestation"), pep740)
             print(f"attested {dist.name} -> .intoto.jsonl, .publish.attestation (Sigstore)")

@@ -8,7 +8,7 @@ accepts the resulting PEP 740 attestation on upload (`twine upload --attestation
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,13 +45,18 @@ def open_signer(*, staging: bool) -> Iterator[Signer]:
 
 
 def sign_distribution(
-    signer: Signer, filename: str, sha256: str, slsa_statement: dict[str, Any]
+    signer: Signer,
+    filename: str,
+    sha256: str,
+    slsa_statement: dict[str, Any],
+    extra_statements: Sequence[dict[str, Any]] = (),
 ) -> tuple[bytes, bytes]:
     """(`.intoto.jsonl` of Sigstore bundles, the PEP 740 `.publish.attestation` JSON)."""
     try:
         publish = Attestation.sign(signer, Distribution(name=filename, digest=sha256))
         slsa: Bundle = signer.sign_dsse(Statement(encode(slsa_statement)))
-        lines = [publish.to_bundle().to_json(), slsa.to_json()]
+        extra = [signer.sign_dsse(Statement(encode(doc))) for doc in extra_statements]
+        lines = [publish.to_bundle().to_json(), slsa.to_json(), *(b.to_json() for b in extra)]
     except (AttestationError, SigstoreError) as exc:
         raise CheckFailed(f"{filename}: Sigstore signing failed ({exc})") from None
     jsonl = "".join(line.replace("\n", "") + "\n" for line in lines)

@@ -33,7 +33,7 @@ def read_lock(path: Path) -> dict[NormalizedName, LockedPackage]:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     packages: dict[NormalizedName, LockedPackage] = {}
-    for entry in _logical_lines(text):
+    for entry in logical_lines(text):
         spec, *options = entry.split(" --hash=")
         try:
             requirement = Requirement(spec.strip())
@@ -50,7 +50,7 @@ def read_lock(path: Path) -> dict[NormalizedName, LockedPackage]:
     return packages
 
 
-def _logical_lines(text: str) -> list[str]:
+def logical_lines(text: str) -> list[str]:
     """Requirement entries with their backslash continuations joined and comments dropped."""
     entries: list[str] = []
     current = ""

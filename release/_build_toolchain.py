@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from release._attest_files import write_atomic
+from release._attest_files import read_optional_json, write_atomic
 from release._errors import UsageError
 
 RECORD_TYPE = "https://github.com/dask/dask-kubernetes/blob/main/docs/VERIFYING.md#build-toolchain"
@@ -97,12 +97,9 @@ def write_record(path: Path, record: ToolchainRecord) -> None:
 
 def read_record(path: Path) -> ToolchainRecord | None:
     """The record at `path`, None when there is none; UsageError when it is unusable."""
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
+    data = read_optional_json(path)
+    if data is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
     try:
         if not isinstance(data, dict) or data.get("_type") != RECORD_TYPE:
             raise ValueError("not a build-toolchain record")

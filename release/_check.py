@@ -25,6 +25,7 @@ from release._dists_metadata import checked_metadata
 from release._errors import CheckFailed, UsageError
 from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
 from release._hash_records import MANIFEST_NAME, FileRecord, Manifest, load_manifest, record_file
+from release._lock_files import lock_files
 
 _COMPARED = ("size", "sha256", "md5", "blake2b_256", "python_tag")
 
@@ -67,14 +68,16 @@ def check_directory(directory: Path) -> CheckReport:
         return CheckReport(directory, (), tuple(problems))
     manifest = load_manifest(directory / MANIFEST_NAME)
     sums = _load_sums(directory / SUMS_NAME)
-    attestations = {
+    # Listed companions are looked up by name: attestations, and the lock's files.
+    companions = {
         record.filename: directory / record.filename
-        for record in manifest.attestations
+        for record in manifest.attestations + manifest.locks
         if (directory / record.filename).is_file()
     }
+    present.update({path.name: path for path in lock_files(directory)})
     verified: list[FileRecord] = []
-    for expected in manifest.released + manifest.attestations:
-        path = present.get(expected.filename) or attestations.get(expected.filename)
+    for expected in manifest.hashed:
+        path = present.get(expected.filename) or companions.get(expected.filename)
         if path is None:
             problems.append(Problem("missing", expected.filename, f"listed in {MANIFEST_NAME}"))
             continue
@@ -137,7 +140,7 @@ def _read_text(path: Path) -> str:
 def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Path) -> list[Problem]:
     """manifest.json, SHA256SUMS and requirements.txt must describe the same files."""
     problems: list[Problem] = []
-    listed = {record.filename for record in manifest.released + manifest.attestations}
+    listed = {record.filename for record in manifest.hashed}
     if sums is None:
         sums = dict.fromkeys(listed, "")  # reported as missing already; nothing to compare
     for name in sorted(set(sums) - set(listed)):
@@ -156,7 +159,7 @@ def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Pat
         pin, hashes = requirement_hashes(_read_text(requirements))
         if pin != f"{manifest.project}=={manifest.version}":
             problems.append(Problem("inconsistent", REQUIREMENTS_NAME, f"pins {pin!r}"))
-        if hashes != {record.sha256 for record in manifest.files}:
+        if hashes != {r.sha256 for r in manifest.files if is_distribution_name(r.filename)}:
             problems.append(
                 Problem("inconsistent", REQUIREMENTS_NAME, f"hashes differ from {MANIFEST_NAME}")
             )

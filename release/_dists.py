@@ -22,13 +22,15 @@ from packaging.utils import (
 from packaging.version import Version
 
 from release._errors import UsageError
+from release._lock_files import LOCK_NAMES
 
 WHEEL_SUFFIX = ".whl"
 SDIST_SUFFIX = ".tar.gz"
 # The exact build toolchain, written by `release build` and read by `release attest`.
 TOOLCHAIN_NAME = "build-toolchain.json"
 # Files the release toolkit itself writes next to the distributions.
-COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", "requirements.txt", TOOLCHAIN_NAME})
+# (`release lock` adds requirements*.txt, pylock*.toml and the SBOM: _lock_files.LOCK_NAMES.)
+COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", TOOLCHAIN_NAME, *LOCK_NAMES})
 # The Helm chart released beside the distributions: `dask-kubernetes-operator-VERSION.tgz`.
 CHART_NAME = "dask-kubernetes-operator"
 CHART_SUFFIX = ".tgz"

@@ -12,6 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from release._build_lock import logical_lines
 from release._errors import UsageError
 from release._hash_records import FileRecord, Manifest, check_safe_filename
 
@@ -61,9 +62,13 @@ def render_requirements(manifest: Manifest) -> str:
 
 
 def requirement_hashes(text: str) -> tuple[str, set[str]]:
-    """The pin and the sha256 set of a `requirements.txt` written by `render_requirements`."""
-    joined = text.replace("\\\n", " ").split()
-    if not joined:
-        return "", set()
-    hashes = {item.removeprefix("--hash=sha256:") for item in joined[1:]}
-    return joined[0], hashes
+    """The pin and sha256 set of a requirements file's first requirement: our own files.
+
+    (`render_requirements` writes only that line; `release lock` writes it first, then the
+    dependencies, so this reads both.)
+    """
+    for entry in logical_lines(text):
+        if not entry.startswith("-"):
+            pin, *options = entry.split()
+            return pin, {item.removeprefix("--hash=sha256:") for item in options}
+    return "", set()

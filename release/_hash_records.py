@@ -21,6 +21,7 @@ from release._dists import (
     parse_distribution_name,
 )
 from release._errors import UsageError
+from release._lock_files import LOCK_NAMES
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -58,6 +59,9 @@ class Manifest:
     # The Helm chart archive(s) released beside the distributions (`release chart`); omitted
     # from the JSON when empty. Not in `files`: requirements.txt pins only distributions.
     charts: tuple[FileRecord, ...] = ()
+    # The dependency lock written by `release lock` (requirements*.txt, pylock*.toml, the SBOM);
+    # omitted from the JSON when empty. Hashed and checked, but neither attested nor pinned.
+    locks: tuple[FileRecord, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -67,6 +71,8 @@ class Manifest:
         }
         if self.charts:
             document["charts"] = [record.as_json() for record in self.charts]
+        if self.locks:
+            document["locks"] = [record.as_json() for record in self.locks]
         if self.attestations:
             document["attestations"] = [record.as_json() for record in self.attestations]
         return document
@@ -75,12 +81,17 @@ class Manifest:
         return json.dumps(self.as_json(), indent=2) + "\n"
 
     def by_name(self) -> dict[str, FileRecord]:
-        return {record.filename: record for record in self.files + self.charts}
+        return {record.filename: record for record in self.files + self.charts + self.locks}
 
     @property
     def released(self) -> tuple[FileRecord, ...]:
         """Every attestable file: the distributions, then the charts."""
         return self.files + self.charts
+
+    @property
+    def hashed(self) -> tuple[FileRecord, ...]:
+        """Every file SHA256SUMS lists and `check` re-hashes."""
+        return self.released + self.locks + self.attestations
 
 
 def _python_tag(filename: str) -> str | None:
@@ -138,15 +149,20 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
     if not isinstance(name, str) or not isinstance(version, str):
         raise UsageError(f"{path}: project needs string 'name' and 'version'")
     attestations, chart_entries = data.get("attestations", []), data.get("charts", [])
-    if not isinstance(attestations, list) or not isinstance(chart_entries, list):
-        raise UsageError(f"{path}: 'attestations' and 'charts' must be lists")
+    lock_entries = data.get("locks", [])
+    if not all(isinstance(v, list) for v in (attestations, chart_entries, lock_entries)):
+        raise UsageError(f"{path}: 'attestations', 'charts' and 'locks' must be lists")
     records = tuple(_parse_record(entry, path) for entry in files)
     attested = tuple(_parse_record(entry, path) for entry in attestations)
     charts = tuple(_parse_record(entry, path) for entry in chart_entries)
+    locks = tuple(_parse_record(entry, path) for entry in lock_entries)
+    for record in locks:
+        if record.filename not in LOCK_NAMES:
+            raise UsageError(f"{path}: {record.filename} is not a file `release lock` writes")
     for record in charts:
         if chart_version_of(record.filename) is None:
             raise UsageError(f"{path}: {record.filename} is not a chart archive name")
-    names = [record.filename for record in records + attested + charts]
+    names = [record.filename for record in records + attested + charts + locks]
     if len(set(names)) != len(names):
         raise UsageError(f"{path}: a file is listed twice")
     listed = {record.filename for record in records + charts}
@@ -157,7 +173,7 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
             for suffix in ATTESTATION_SUFFIXES
         ):
             raise UsageError(f"{path}: {record.filename} is not an attestation of a listed file")
-    return Manifest(name, version, records, attested, charts)
+    return Manifest(name, version, records, attested, charts, locks)
 
 
 def _parse_record(entry: object, path: Path) -> FileRecord:

@@ -42,6 +42,7 @@ from release._hash_records import (
     record_file,
 )
 from release._hash_records import load_manifest as _load_manifest_file
+from release._lock_files import has_lock, lock_files
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -72,6 +73,8 @@ def build_manifest(directory: Path) -> Manifest:
         tuple(record_file(path) for path in paths),
         tuple(record_file(path) for path in attestations if path.exists()),
         tuple(record_file(path) for path in charts),
+        # requirements*.txt, pylock*.toml, the SBOM: `release lock`
+        tuple(record_file(path) for path in lock_files(directory)),
     )
 
 
@@ -79,8 +82,9 @@ def write_manifest(directory: Path) -> Manifest:
     """Hash `directory` and (atomically) write its manifest.json, SHA256SUMS, requirements.txt."""
     directory = Path(directory)
     manifest = build_manifest(directory)
-    write_atomically(directory / SUMS_NAME, render_sums(manifest.released + manifest.attestations))
-    write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
+    write_atomically(directory / SUMS_NAME, render_sums(manifest.hashed))
+    if not has_lock(directory):  # a locked directory keeps the requirements.txt the lock wrote
+        write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
     write_atomically(directory / MANIFEST_NAME, manifest.dumps())
     return manifest
 

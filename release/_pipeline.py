@@ -1,6 +1,7 @@
 """Rehearse the release workflow locally, in release.yml's order:
 
-  build, chart, manifest, unit tests, e2e on the local stand-in, attest, verify + check, summary.
+  build, chart, manifest, lock, unit tests, e2e on the local stand-in, attest, verify + check,
+  summary.
 
 Each step runs as its own `python -m release ...` or pytest process, as the workflow runs it.
 Work happens in a staging directory beside --out; only a pipeline that passed every step
@@ -136,6 +137,7 @@ def plan(args: argparse.Namespace, keydir: Path) -> list[Step]:
             note="image tag-pinned: no image is built locally; release.yml pins its digest",
         ),
         Step("manifest", lambda s: [_release("manifest", str(s))]),
+        Step("lock (requirements, pylock, SBOM)", lambda s: [_release("lock", str(s))]),
         Step("unit tests", lambda s: [_pytest("-m", "not e2e", "tests")], skipped=no_tests),
         Step(
             "e2e on the local stand-in", lambda s: [_pytest("-m", "e2e", "tests")], skipped=no_tests

@@ -14,7 +14,8 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PYPI_PUBLISH = "https://docs.pypi.org/attestations/publish/v1"
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
-KNOWN_PREDICATE_TYPES = frozenset({PYPI_PUBLISH, SLSA_PROVENANCE})
+CYCLONEDX_BOM = "https://cyclonedx.org/bom"  # the SBOM `release lock` writes (release/_sbom.py)
+KNOWN_PREDICATE_TYPES = frozenset({PYPI_PUBLISH, SLSA_PROVENANCE, CYCLONEDX_BOM})
 
 
 def statement(

@@ -15,6 +15,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from release._dists import same_distribution
 from release._errors import CheckFailed, UsageError
 from release._statements import KNOWN_PREDICATE_TYPES, PAYLOAD_TYPE, STATEMENT_TYPE
+from release._verify_sbom import check_sbom_statement
 
 
 def _parse(payload_type: str, payload: bytes) -> dict[str, Any]:
@@ -78,4 +79,5 @@ def check_statement(
     predicate_type = doc.get("predicateType")
     if predicate_type not in KNOWN_PREDICATE_TYPES:
         raise CheckFailed(f"unknown predicate type {predicate_type!r}")
+    check_sbom_statement(doc, filename, sha256)
     return doc

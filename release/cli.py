@@ -19,6 +19,11 @@ from release._errors import CheckFailed, UsageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("release._build", "build a reproducible sdist and wheel"),
     "manifest": ("release._manifest", "write manifest.json, SHA256SUMS and requirements.txt"),
+    "lock": (
+        "release._lock",
+        "lock the dependency closure with hashes: requirements.txt, pylock.toml, SBOM",
+    ),
+    "rebuild": ("release._rebuild", "rebuild a wheel from its sdist and compare the bytes"),
     "check": ("release._check", "re-hash distributions against manifest.json and SHA256SUMS"),
     "chart": ("release._chart", "package the Helm chart reproducibly for the release in DIR"),
     "keygen": ("release._keygen", "write a local signing key pair"),

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from release._lock_files import LOCK_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -62,6 +64,8 @@ def test_pipeline_produces_checked_attested_distributions(
         "manifest.json",
         "SHA256SUMS",
         "requirements.txt",
+        "pylock.toml",
+        "sbom.cdx.json",
         "local-attestation-key.pub",
     ):
         assert required in names
@@ -72,9 +76,10 @@ def test_pipeline_produces_checked_attested_distributions(
     assert "local-attestation-key" not in names, "the private key must never land in --out"
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists)
+    assert {f["filename"] for f in manifest["locks"]} == set(LOCK_NAMES)
     assert [c["filename"] for c in manifest["charts"]] == charts
     assert "image tag-pinned" in proc.stdout, "the local chart must say it is not digest-pinned"
-    for step in ("build", "chart", "manifest", "attest", "verify", "check"):
+    for step in ("build", "chart", "manifest", "lock", "attest", "verify", "check"):
         assert step in proc.stdout
     assert "skipped" in proc.stdout
     assert "sha256" in proc.stdout.lower()

@@ -55,3 +55,20 @@ def fake_release(tmp_path: Path, make_dist: Callable[..., Path]) -> Path:
     make_dist(directory, "dask_kubernetes-2026.3.0-py3-none-any.whl", padding=141_000)
     make_dist(directory, "dask_kubernetes-2026.3.0.tar.gz", padding=84_000)
     return directory
+
+
+@pytest.fixture(scope="session")
+def locked_release(two_builds: TwoBuilds, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real build, its manifest, then `release lock` (uv resolves against the index here).
+
+    Read-only for the tests: copy it (`shutil.copytree`) before tampering.
+    """
+    from release.cli import main
+
+    out = tmp_path_factory.mktemp("locked") / "dist"
+    out.mkdir()
+    for path in two_builds[0]:
+        shutil.copy2(path, out / path.name)
+    assert main(["manifest", str(out)]) == 0
+    assert main(["lock", str(out)]) == 0
+    return out

@@ -1,0 +1,49 @@
+"""The files `release lock` writes beside the distributions, by name.
+
+Why a module of its own: the manifest lists them, `check` re-hashes them, `_dists` lets them sit
+next to the distributions and release.yml attaches them; all of those must agree on the names,
+and none of them should import the resolver to learn them. Standard library only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The extras users install, each locked in files of its own. The wheel's other extras are listed
+# with the reason they are not locked; an extra in neither list stops `release lock`.
+LOCKED_EXTRAS: tuple[str, ...] = ("local",)
+UNLOCKED_EXTRAS: dict[str, str] = {"test": "the project's own test tooling, not for users"}
+
+REQUIREMENTS_NAME = "requirements.txt"
+PYLOCK_NAME = "pylock.toml"
+SBOM_NAME = "sbom.cdx.json"
+
+
+def requirements_name(extra: str | None) -> str:
+    """`requirements.txt` for the base install, `requirements-EXTRA.txt` with an extra."""
+    return REQUIREMENTS_NAME if extra is None else f"requirements-{extra}.txt"
+
+
+def pylock_name(extra: str | None) -> str:
+    """`pylock.toml`, or PEP 751's named form `pylock.EXTRA.toml`."""
+    return PYLOCK_NAME if extra is None else f"pylock.{extra}.toml"
+
+
+TARGETS: tuple[str | None, ...] = (None, *LOCKED_EXTRAS)
+LOCK_NAMES: tuple[str, ...] = (
+    *(requirements_name(extra) for extra in TARGETS),
+    *(pylock_name(extra) for extra in TARGETS),
+    SBOM_NAME,
+)
+
+
+def has_lock(directory: Path) -> bool:
+    """Whether `release lock` has written its files in `directory` (its pylock.toml is there)."""
+    return (Path(directory) / PYLOCK_NAME).is_file()
+
+
+def lock_files(directory: Path) -> list[Path]:
+    """The lock's files present in `directory`, sorted by name; none before `release lock`."""
+    if not has_lock(directory):
+        return []
+    return sorted((p for n in LOCK_NAMES if (p := Path(directory) / n).is_file()), key=str)
