@@ -23,9 +23,9 @@ from release._dists import (
 )
 from release._dists_metadata import checked_metadata
 from release._errors import CheckFailed, UsageError
-from release._hash_outputs import REQUIREMENTS_NAME, SUMS_NAME, parse_sums, requirement_hashes
+from release._hash_outputs import SUMS_NAME, parse_sums, requirement_hashes
 from release._hash_records import MANIFEST_NAME, FileRecord, Manifest, load_manifest, record_file
-from release._lock_files import lock_files
+from release._lock_files import REQUIREMENTS_NAME, lock_files
 
 _COMPARED = ("size", "sha256", "md5", "blake2b_256", "python_tag")
 

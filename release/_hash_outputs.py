@@ -17,7 +17,6 @@ from release._errors import UsageError
 from release._hash_records import FileRecord, Manifest, check_safe_filename
 
 SUMS_NAME = "SHA256SUMS"
-REQUIREMENTS_NAME = "requirements.txt"
 _SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 
 

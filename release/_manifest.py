@@ -28,7 +28,6 @@ from release._dists import ATTESTATION_SUFFIXES, chart_version_of, find_charts, 
 from release._dists_metadata import checked_metadata
 from release._errors import UsageError
 from release._hash_outputs import (
-    REQUIREMENTS_NAME,
     SUMS_NAME,
     render_requirements,
     render_sums,
@@ -42,7 +41,7 @@ from release._hash_records import (
     record_file,
 )
 from release._hash_records import load_manifest as _load_manifest_file
-from release._lock_files import has_lock, lock_files
+from release._lock_files import REQUIREMENTS_NAME, has_lock, lock_files
 
 if TYPE_CHECKING:
     from rich.table import Table

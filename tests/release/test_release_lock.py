@@ -172,8 +172,8 @@ def test_pylock_installs_with_uv_and_matches_pip(
 
 
 def test_lock_files_are_in_the_manifest_and_checked(locked_release: Path, tmp_path: Path) -> None:
-    listed = {record.filename for record in load_manifest(locked_release).files}
-    assert set(LOCK_NAMES) <= listed
+    listed = {record.filename for record in load_manifest(locked_release).locks}
+    assert set(LOCK_NAMES) == listed
     sums = (locked_release / "SHA256SUMS").read_text()
     assert all(f"  {name}\n" in sums for name in LOCK_NAMES)
     assert check_directory(locked_release).ok
