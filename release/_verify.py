@@ -63,6 +63,7 @@ import argparse
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
 from sigstore.errors import Error as SigstoreError
@@ -82,6 +83,7 @@ from release._policy import (
 )
 from release._verify_key import load_public_key, verify_key_envelopes
 from release._verify_report import Verdict, render
+from release._verify_sbom import sbom_id
 from release._verify_sigstore import verify_signed_bundle
 from release._verify_trust import bundled_verifier
 
@@ -196,24 +198,31 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
-    types: list[str] = []
+    statements: list[dict[str, Any]] = []
     try:
         if keyed:
             assert key is not None  # key-signed evidence is only loaded with --key
-            facts, key_types = verify_key_envelopes(key, keyed, job.key_policy, name, job.sha256)
-            types += key_types
+            facts, key_statements = verify_key_envelopes(
+                key, keyed, job.key_policy, name, job.sha256
+            )
+            statements += key_statements
         for item in signed:
             assert job.policy is not None  # _plan refuses Sigstore evidence without a policy
-            facts, predicate_type = verify_signed_bundle(
+            facts, statement = verify_signed_bundle(
                 bundled_verifier(staging=args.staging), item, job.policy, name, job.sha256
             )
-            types.append(predicate_type)
+            statements.append(statement)
         if signed and facts is not None:
             assert job.policy is not None
             facts = replace(facts, environment=_environment(job.policy, signed, args))
     except CheckFailed as exc:
         return Verdict(name, reason=str(exc))
-    return Verdict(name, facts=facts, predicate_types=tuple(sorted(set(types))))
+    return Verdict(
+        name,
+        facts=facts,
+        predicate_types=tuple(sorted({str(doc["predicateType"]) for doc in statements})),
+        sboms=tuple(sorted({sbom for doc in statements if (sbom := sbom_id(doc))})),
+    )
 
 
 def _environment(

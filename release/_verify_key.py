@@ -83,8 +83,9 @@ def facts_from_slsa(statement: dict[str, Any], key_id: str) -> SignerFacts:
 
 def verify_key_envelopes(
     key: SSlibKey, envelopes: list[KeyEnvelope], policy: Policy | None, filename: str, sha256: str
-) -> tuple[SignerFacts, tuple[str, ...]]:
-    """Every envelope must verify; together they must hold a publish and a SLSA statement."""
+) -> tuple[SignerFacts, list[dict[str, Any]]]:
+    """Every envelope must verify; together they must hold a publish and a SLSA statement.
+    Returns who signed and the verified statements, one per predicate type."""
     by_type: dict[str, dict[str, Any]] = {}
     for evidence in envelopes:
         try:
@@ -107,4 +108,4 @@ def verify_key_envelopes(
             policy.check_facts(facts)
         except SigstoreError as exc:
             raise CheckFailed(str(exc)) from None
-    return facts, tuple(sorted(by_type))
+    return facts, [by_type[kind] for kind in sorted(by_type)]

@@ -22,6 +22,8 @@ class Verdict:
     facts: SignerFacts | None = None
     reason: str | None = None
     predicate_types: tuple[str, ...] = ()
+    # The signed CycloneDX SBOMs that list this file (serial number and version).
+    sboms: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -35,6 +37,8 @@ class Verdict:
     def lines(self) -> list[str]:
         """The verdict line, then (for a pass) one indented line per fact with its source."""
         facts = self.facts.sourced() if self.ok and self.facts is not None else []
+        if self.ok:
+            facts = [*facts, *(("sbom", sbom, "signed: in-toto statement") for sbom in self.sboms)]
         return [self.line()] + [f"    {name}: {value}  ({source})" for name, value, source in facts]
 
     def as_json(self) -> dict[str, object]:
@@ -43,6 +47,7 @@ class Verdict:
             "verdict": "OK" if self.ok else "FAIL",
             "reason": self.reason,
             "predicate_types": list(self.predicate_types),
+            "sboms": list(self.sboms),
             "provenance": self.facts.pypi_provenance() if self.facts else None,
             "facts": [
                 {"name": name, "value": value, "source": source}

@@ -36,17 +36,13 @@ def check_sbom_statement(doc: dict[str, Any], filename: str, sha256: str) -> Non
     bom = doc.get("predicate")
     if not isinstance(bom, dict) or bom.get("bomFormat") != "CycloneDX":
         raise CheckFailed("the SBOM statement carries no CycloneDX document")
-    root = (
-        bom.get("metadata", {}).get("component") if isinstance(bom.get("metadata"), dict) else None
-    )
-    if not isinstance(root, dict):
-        raise CheckFailed("the SBOM has no root component")
-    digests = {
-        str(h.get("content", "")).lower()
-        for ref in root.get("externalReferences", [])
-        if isinstance(ref, dict) and ref.get("type") == "distribution"
-        for h in ref.get("hashes", [])
-        if isinstance(h, dict) and h.get("alg") == "SHA-256"
-    }
-    if sha256 not in digests:
+    if sha256 not in root_digests(bom):
         raise CheckFailed(f"the SBOM's root component does not list {filename}'s sha256")
+
+
+def sbom_id(doc: dict[str, Any]) -> str | None:
+    """Which SBOM a verified CycloneDX statement carries (`serialNumber` vVERSION), else None."""
+    bom = doc.get("predicate") if doc.get("predicateType") == CYCLONEDX_BOM else None
+    if not isinstance(bom, dict):
+        return None
+    return f"{bom.get('serialNumber') or 'unnumbered SBOM'} v{bom.get('version', 1)}"

@@ -7,6 +7,8 @@ adds PyPI's rules on top and turns failures into plain reasons.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography import x509
 from pydantic import ValidationError
 from pypi_attestations import GitHubPublisher, GitLabPublisher
@@ -65,8 +67,8 @@ def _publisher_record_policy(evidence: SignedBundle) -> sigstore_policy.Verifica
 
 def verify_signed_bundle(
     verifier: Verifier, evidence: SignedBundle, policy: Policy, filename: str, sha256: str
-) -> tuple[SignerFacts, str]:
-    """Return who signed and the predicate type, or raise CheckFailed in plain words."""
+) -> tuple[SignerFacts, dict[str, Any]]:
+    """Return who signed and the verified statement, or raise CheckFailed in plain words."""
     checks = [policy.sigstore_policy()]
     record = _publisher_record_policy(evidence)
     if record is not None:
@@ -76,4 +78,4 @@ def verify_signed_bundle(
     except (SigstoreError, x509.ExtensionNotFound, ValueError) as exc:
         raise CheckFailed(_plain(exc)) from None
     statement = check_statement(payload_type, payload, filename, sha256)
-    return SignerFacts.from_bundle(evidence.bundle), str(statement["predicateType"])
+    return SignerFacts.from_bundle(evidence.bundle), statement

@@ -48,8 +48,8 @@ def test_pipeline_locks_right_after_the_manifest(tmp_path: Path) -> None:
     args = argparse.Namespace(allow_dirty=False, skip_tests=True)
     steps = plan(args, tmp_path)
     names = [step.name.split(" ")[0] for step in steps]
-    assert names[:3] == ["build", "manifest", "lock"]
-    (command,) = steps[2].commands(tmp_path / "stage")
+    assert names[:4] == ["build", "chart", "manifest", "lock"]
+    (command,) = steps[3].commands(tmp_path / "stage")
     assert command[-2:] == ["lock", str(tmp_path / "stage")]
 
 

@@ -127,9 +127,12 @@ def test_attest_signs_the_sbom_and_verify_says_it_vouches_for_each_file(
     assert main(["verify", *_dists(out), "--key", str(public), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report) == 2
+    sbom = json.loads((out / SBOM_NAME).read_text())
     for entry in report:
         assert entry["verdict"] == "OK"
         assert CYCLONEDX_BOM in entry["predicate_types"]
+        # which SBOM vouches for the file: its serial number and version
+        assert entry["sboms"] == [f"{sbom['serialNumber']} v{sbom['version']}"]
     line = (Path(_dists(out)[0] + ".intoto.jsonl")).read_text().splitlines()[-1]
     payload = json.loads(base64.b64decode(json.loads(line)["payload"]))
     assert payload["predicateType"] == CYCLONEDX_BOM

@@ -132,6 +132,8 @@ class LocalKubernetes:
         """A kubeconfig (mode 0600) with a token of its own for `user`, so the audit log
         (and fault injection) can tell that client's requests from everyone else's."""
         server = self.api_server
+        if server is None:
+            raise LocalKubernetesError("the stand-in's API server is not running")
         return write_kubeconfig(path, self.url, token=server.auth.issue(user), ca_pem=server.ca_pem)
 
     async def stop(self) -> None:
