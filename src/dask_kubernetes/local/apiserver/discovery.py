@@ -63,15 +63,16 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
         subresources.append("status")
     for sub in subresources:
         verbs = ["get", "patch", "update"] if sub == "status" else ["get", "create"]
-        entries.append(
-            {
-                "name": f"{resource.plural}/{sub}",
-                "singularName": "",
-                "namespaced": resource.namespaced,
-                "kind": resource.kind if sub == "status" else "Status",
-                "verbs": verbs,
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": f"{resource.plural}/{sub}",
+            "singularName": "",
+            "namespaced": resource.namespaced,
+            "kind": resource.kind if sub == "status" else "Status",
+            "verbs": verbs,
+        }
+        if sub == "eviction":  # kubectl drain looks for this entry to evict instead of delete
+            entry |= {"group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}
+        entries.append(entry)
     if resource.scale is not None:
         entries.append(
             {

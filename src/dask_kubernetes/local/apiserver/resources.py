@@ -74,7 +74,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         "Pod",
         short_names=("po",),
         status=True,
-        subresources=("log", "portforward", "binding", "proxy"),
+        subresources=("log", "portforward", "binding", "proxy", "eviction"),
         categories=("all",),
     ),
     _core(

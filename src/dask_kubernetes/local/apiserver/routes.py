@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import backends, portforward, protobuf, proxy, scale, table
+from . import backends, eviction, portforward, protobuf, proxy, scale, table
 from .errors import APIError
 from .faults import Faults
 from .logs import LogServer
@@ -134,6 +134,8 @@ class ResourceRoutes:
             body = await read_json(request)
             if sub == "binding" and resource is self.pods:
                 return json_response(objects.bind(namespace, name, body), 201)
+            if sub == "eviction" and resource is self.pods:
+                return json_response(eviction.evict(objects, resource, namespace, name, body), 201)
             if sub:
                 raise APIError(405, f"create is not supported on {resource.plural}/{sub}")
             return json_response(objects.create(resource, namespace, body), 201)

@@ -63,6 +63,7 @@ class Kubelet:
         self.dns_path = self.state_dir / "dns.json"
         self.pods = Informer(self.client, "/api/v1/pods", self._on_pod)
         self.services = Informer(self.client, "/api/v1/services", self._on_service)
+        self.nodes = Informer(self.client, "/api/v1/nodes", self._on_node)
         self.network = ServiceNetwork(
             self.client,
             lambda: self.services.objects,
@@ -98,7 +99,9 @@ class Kubelet:
 
     async def start(self, timeout: float = 30.0) -> None:
         self._host = self._prepare_state_dir()
+        await self._register_node()
         for coro in (
+            self.nodes.run(),
             self.pods.run(),
             self.services.run(),
             self.network.run(),
@@ -108,8 +111,51 @@ class Kubelet:
         ):
             self._tasks.append(asyncio.create_task(coro))
         await asyncio.wait_for(
-            asyncio.gather(self.pods.synced.wait(), self.services.synced.wait()), timeout
+            asyncio.gather(
+                self.nodes.synced.wait(), self.pods.synced.wait(), self.services.synced.wait()
+            ),
+            timeout,
         )
+
+    async def _register_node(self) -> None:
+        """Create this node's Node object, as a real kubelet registers itself, so `kubectl get
+        nodes`, `cordon` and `drain` find it."""
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.node_name,
+                "labels": {
+                    "kubernetes.io/hostname": self.node_name,
+                    "kubernetes.io/os": "linux",
+                },
+            },
+            "spec": {},
+        }
+        try:
+            await self.client.request("POST", "/api/v1/nodes", body=node)
+        except ApiError as exc:
+            if exc.status != 409:  # registered by an earlier run: keep its cordon
+                raise
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "the process kubelet is running pods",
+        }
+        await self.client.request(
+            "PATCH",
+            f"/api/v1/nodes/{self.node_name}/status",
+            body={"status": {"conditions": [ready]}},
+            content_type=MERGE_PATCH,
+        )
+
+    def _schedulable(self) -> bool:
+        """False while the node is cordoned (`kubectl cordon`/`drain`): new pods wait."""
+        for node in self.nodes.objects.values():
+            if node["metadata"]["name"] == self.node_name:
+                return not (node.get("spec") or {}).get("unschedulable")
+        return True
 
     # -- events -------------------------------------------------------------------------------
 
@@ -117,6 +163,11 @@ class Kubelet:
         self._dirty.add(object_key(pod))
         self._dirty_event.set()
         self.network.changed()
+
+    def _on_node(self, _kind: str, _node: dict[str, Any]) -> None:
+        """Uncordoned: the pods waiting for a node may be bound now."""
+        self._dirty.update(self.pods.objects)
+        self._dirty_event.set()
 
     def _on_service(self, _kind: str, _service: dict[str, Any]) -> None:
         self.network.changed()
@@ -161,7 +212,8 @@ class Kubelet:
                 grace = spec.get("terminationGracePeriodSeconds", 30)
             self._terminate(key, runner, pod=pod, grace=float(grace))
         elif not spec.get("nodeName"):
-            await self._bind(pod)
+            if self._schedulable():
+                await self._bind(pod)
         elif (
             spec["nodeName"] == self.node_name
             and runner is None

@@ -20,12 +20,23 @@ JOB = "daskjobs.kubernetes.dask.org"
 RETRY = 1.0
 TERMINAL = ("Successful", "Failed")
 _RUNNER_OUTCOME = {"Succeeded": "Successful", "Failed": "Failed"}
+# Set once the runner Pod exists: from then on it is never created again, so a runner that
+# disappears (evicted by `kubectl drain`, deleted) before it finished fails the job instead of
+# running the user's script a second time.
+RUNNER_CREATED = "jobRunnerCreated"
 
 
 def _runner(rt: Runtime, views: Views, namespace: str, name: str) -> dict[str, Any] | None:
     runner = m.job_runner_name(name)
     pods = cache.cluster_pods(views.pods, namespace, name, rt.ghosts)
     return next((p for p in pods if p["metadata"]["name"] == runner), None)
+
+
+def _lost(runner: str) -> str:
+    return (
+        f"the runner Pod {runner} was evicted or deleted before it finished; it is not "
+        "recreated, so the job's script does not run twice"
+    )
 
 
 def _finished(status: Mapping[str, Any], outcome: str, name: str) -> dict[str, Any]:
@@ -56,14 +67,29 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     async with rt.locks[f"job/{namespace}/{name}"]:
         # The runner's outcome first: once it has ended, nothing may be (re)created.
         pod = _runner(rt, views, namespace, name)
+        if pod is None and status.get(RUNNER_CREATED):
+            # The cache may not have seen a just-created runner yet: ask the API server (with
+            # the list the operator's RBAC already grants, not a new `get`).
+            labels = {m.CLUSTER_LABEL: name, m.COMPONENT_LABEL: "job-runner"}
+            listed = await rt.kube.list(pods_path, labels)
+            pod = next((p for p in listed if p["metadata"]["name"] == runner), None)
         phase = (pod or {}).get("status", {}).get("phase")
         if phase in _RUNNER_OUTCOME:
             status = _finished(status, _RUNNER_OUTCOME[phase], name)
+            if phase == "Failed" and (pod or {}).get("metadata", {}).get("deletionTimestamp"):
+                status["reason"] = _lost(runner)
             events.normal(
                 job, reason="JobFinished", message=f"runner {phase}; deleting the cluster"
             )
             await cluster_handlers.close(rt, namespace, name)
             return status
+        if pod is not None:
+            status[RUNNER_CREATED] = True
+        elif status.get(RUNNER_CREATED):
+            reason = _lost(runner)
+            events.warning(job, reason="RunnerLost", message=reason)
+            await cluster_handlers.close(rt, namespace, name)
+            return _finished(status, "Failed", name) | {"reason": reason}
         cluster = cache.first(views.clusters, namespace, name)
         if cluster is None:
             await rt.kube.create(resource_path(namespace, "daskclusters"), m.job_cluster(job))
@@ -71,6 +97,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
         cluster_running = (cluster or {}).get("phase") == "Running"
         if pod is None and cluster_running:
             await rt.kube.create(pods_path, m.job_runner_pod(job, namespace))
+            status[RUNNER_CREATED] = True
             events.normal(job, reason="RunnerCreated", message=runner)
     if status["jobStatus"] == "JobCreated":
         status |= {"jobStatus": "ClusterCreated", "clusterName": name, "jobRunnerPodName": runner}

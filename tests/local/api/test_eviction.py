@@ -1,0 +1,158 @@
+"""The `pods/eviction` subresource, attacked as `kubectl drain` and the cluster autoscaler use it:
+discovery must advertise it (or drain silently falls back to deleting, ignoring budgets), an
+eviction deletes the Pod, and a PodDisruptionBudget that forbids it gets 429, as on a real server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_kubectl import kubectl
+
+
+def _pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+
+def _running(k8s: Any, namespace: str, name: str, labels: dict[str, str]) -> None:
+    """A Pod bound and Ready, as a kubelet would report it (no kubelet runs in these tests)."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s)
+    core.create_namespaced_pod(namespace, _pod(name, labels))
+    status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    core.patch_namespaced_pod_status(name, namespace, {"status": status})
+
+
+def _budget(k8s: Any, namespace: str, labels: dict[str, str], **spec: Any) -> None:
+    from kubernetes import client
+
+    body = {
+        "metadata": {"name": "budget"},
+        "spec": {"selector": {"matchLabels": labels}, **spec},
+    }
+    client.PolicyV1Api(k8s).create_namespaced_pod_disruption_budget(namespace, body)
+
+
+def _evict(k8s: Any, namespace: str, name: str) -> None:
+    from kubernetes import client
+
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name}}
+    client.CoreV1Api(k8s).create_namespaced_pod_eviction(name, namespace, eviction)
+
+
+def test_discovery_advertises_policy_v1_eviction(k8s: Any) -> None:
+    """kubectl drain evicts only when `pods/eviction` names group policy, version v1, kind
+    Eviction; otherwise it deletes, and budgets are never consulted."""
+    from kubernetes import client
+
+    resources = client.CoreV1Api(k8s).get_api_resources().resources
+    (entry,) = [r for r in resources if r.name == "pods/eviction"]
+    assert (entry.group, entry.version, entry.kind) == ("policy", "v1", "Eviction")
+    assert entry.verbs == ["create"]
+
+
+def test_an_eviction_deletes_the_pod(k8s: Any, namespace: str) -> None:
+    from kubernetes import client
+
+    _evict_target = "alone"
+    client.CoreV1Api(k8s).create_namespaced_pod(namespace, _pod(_evict_target, {"app": "a"}))
+    _evict(k8s, namespace, _evict_target)
+    names = [p.metadata.name for p in client.CoreV1Api(k8s).list_namespaced_pod(namespace).items]
+    assert _evict_target not in names
+
+
+def test_a_budget_that_forbids_it_answers_429(k8s: Any, namespace: str) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    labels = {"app": "guarded"}
+    _running(k8s, namespace, "guarded", labels)
+    _budget(k8s, namespace, labels, maxUnavailable=0)
+    with pytest.raises(ApiException) as caught:
+        _evict(k8s, namespace, "guarded")
+    assert caught.value.status == 429
+    body = json.loads(caught.value.body)
+    assert body["reason"] == "TooManyRequests"
+    assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
+    pod = client.CoreV1Api(k8s).read_namespaced_pod("guarded", namespace)
+    assert pod.metadata.deletion_timestamp is None  # still there, untouched
+
+
+def test_min_available_equal_to_the_healthy_count_forbids_it(k8s: Any, namespace: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    labels = {"app": "pair"}
+    for name in ("one", "two"):
+        _running(k8s, namespace, name, labels)
+    _budget(k8s, namespace, labels, minAvailable=2)
+    with pytest.raises(ApiException) as caught:
+        _evict(k8s, namespace, "one")
+    assert caught.value.status == 429
+
+
+def test_a_budget_with_room_lets_one_go_and_then_not_the_next(k8s: Any, namespace: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    labels = {"app": "trio"}
+    for name in ("one", "two", "three"):
+        _running(k8s, namespace, name, labels)
+    _budget(k8s, namespace, labels, minAvailable="50%")  # 2 of 3
+    _evict(k8s, namespace, "one")  # terminating now: no longer healthy
+    with pytest.raises(ApiException) as caught:
+        _evict(k8s, namespace, "two")
+    assert caught.value.status == 429
+
+
+def test_the_name_in_the_body_must_match_the_url(k8s: Any, namespace: str) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    client.CoreV1Api(k8s).create_namespaced_pod(namespace, _pod("real", {"app": "x"}))
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}}
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(k8s).create_namespaced_pod_eviction("real", namespace, eviction)
+    assert caught.value.status == 400
+
+
+@pytest.mark.slow
+def test_kubectl_drain_reports_a_budget_violation(
+    k8s: Any, kubeconfig: Path, namespace: str
+) -> None:
+    """`kubectl drain` cordons the node, evicts, and on 429 retries then fails: the Pod stays."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s)
+    node = f"node-{namespace}"
+    core.create_node({"metadata": {"name": node}})
+    try:
+        labels = {"app": "held"}
+        _running(k8s, namespace, "held", labels)
+        binding = {"target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "held"}, **binding}
+        core.api_client.call_api(
+            f"/api/v1/namespaces/{namespace}/pods/held/binding", "POST", body=body
+        )
+        _budget(k8s, namespace, labels, maxUnavailable=0)
+        drained = kubectl(
+            kubeconfig,
+            "drain",
+            node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--timeout=8s",
+            check=False,
+        )
+        assert drained.returncode != 0
+        assert "disruption budget" in drained.stderr
+        assert core.read_node(node).spec.unschedulable is True  # cordoned
+        assert core.read_namespaced_pod("held", namespace).metadata.deletion_timestamp is None
+    finally:
+        core.delete_node(node)
