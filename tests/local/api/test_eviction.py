@@ -103,7 +103,7 @@ def test_a_budget_with_room_lets_one_go_and_then_not_the_next(k8s: Any, namespac
     labels = {"app": "trio"}
     for name in ("one", "two", "three"):
         _running(k8s, namespace, name, labels)
-    _budget(k8s, namespace, labels, minAvailable="50%")  # 2 of 3
+    _budget(k8s, namespace, labels, minAvailable=2)
     _evict(k8s, namespace, "one")  # terminating now: no longer healthy
     with pytest.raises(ApiException) as caught:
         _evict(k8s, namespace, "two")
@@ -136,9 +136,7 @@ def test_kubectl_drain_reports_a_budget_violation(
         _running(k8s, namespace, "held", labels)
         binding = {"target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "held"}, **binding}
-        core.api_client.call_api(
-            f"/api/v1/namespaces/{namespace}/pods/held/binding", "POST", body=body
-        )
+        core.create_namespaced_pod_binding("held", namespace, body, _preload_content=False)
         _budget(k8s, namespace, labels, maxUnavailable=0)
         drained = kubectl(
             kubeconfig,
