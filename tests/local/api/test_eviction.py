@@ -81,6 +81,9 @@ def test_a_budget_that_forbids_it_answers_429(k8s: Any, namespace: str) -> None:
     body = json.loads(caught.value.body)
     assert body["reason"] == "TooManyRequests"
     assert body["details"]["causes"][0]["reason"] == "DisruptionBudget"
+    assert body["details"]["causes"][0]["message"] == (
+        "The disruption budget budget needs 1 healthy pods and has 1 currently"
+    )
     pod = client.CoreV1Api(k8s).read_namespaced_pod("guarded", namespace)
     assert pod.metadata.deletion_timestamp is None  # still there, untouched
 
@@ -154,3 +157,13 @@ def test_kubectl_drain_reports_a_budget_violation(
         assert core.read_namespaced_pod("held", namespace).metadata.deletion_timestamp is None
     finally:
         core.delete_node(node)
+
+
+def test_a_dry_run_eviction_keeps_the_pod(k8s: Any, namespace: str) -> None:
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s)
+    core.create_namespaced_pod(namespace, _pod("kept", {"app": "k"}))
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "kept"}}
+    core.create_namespaced_pod_eviction("kept", namespace, eviction, dry_run="All")
+    assert core.read_namespaced_pod("kept", namespace).metadata.deletion_timestamp is None

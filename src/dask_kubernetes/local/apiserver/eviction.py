@@ -18,6 +18,7 @@ from .resources import ResourceType
 from .selectors import Selection, selector_to_string
 
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
+RETRY_AFTER_SECONDS = 10  # what kube-apiserver's eviction handler suggests in the 429
 
 
 def _healthy(pod: dict[str, Any]) -> bool:
@@ -110,7 +111,10 @@ def evict(
                 429,
                 VIOLATION,
                 reason="TooManyRequests",
-                details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
+                details={
+                    "causes": [{"reason": "DisruptionBudget", "message": cause}],
+                    "retryAfterSeconds": RETRY_AFTER_SECONDS,
+                },
             )
     objects.delete(pods, namespace, name, options)
     return status_body(201, "", "")
