@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -99,6 +100,17 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def kubectl(kubeconfig: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """The real kubectl against `kubeconfig`; the caller checks the result (skips without it)."""
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.skip("kubectl is not installed on this machine")
+    env = dict(os.environ) | {"KUBECONFIG": str(kubeconfig)}
+    return subprocess.run(
+        [found, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def make(cls: type[APIObject], manifest: dict[str, Any], namespace: str, api: kr8s.Api) -> Any:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import subprocess
 from typing import Any
 
 import kr8s
@@ -22,6 +20,7 @@ from operator_helpers import (
     DaskJob,
     DaskWorkerGroup,
     OperatorProcess,
+    kubectl,
     make,
     wait_for,
 )
@@ -29,15 +28,6 @@ from operator_helpers import (
 from dask_kubernetes.operator.kubecluster.errors import ResourceTimeoutError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")]
-
-KUBECTL = "/usr/bin/kubectl"
-
-
-def _kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ) | {"KUBECONFIG": kubeconfig}
-    return subprocess.run(
-        [KUBECTL, *args], env=env, capture_output=True, text=True, timeout=90, check=False
-    )
 
 
 def _status(obj: Any) -> dict[str, Any]:
@@ -50,7 +40,6 @@ def _finalizers(obj: Any) -> list[str]:
     return list(obj.metadata.get("finalizers") or [])
 
 
-@pytest.mark.skipif(not os.path.exists(KUBECTL), reason=f"needs kubectl at {KUBECTL}")
 def test_deleting_with_the_operator_down_does_not_hang(
     k8s_cluster: Any, kube: kr8s.Api, ns: str, operator: OperatorProcess
 ) -> None:
@@ -82,10 +71,10 @@ def test_deleting_with_the_operator_down_does_not_hang(
     operator.stop()
     try:
         for kind, name in (("daskautoscaler", "nofin"), ("daskjob", "nofin-job")):
-            done = _kubectl(k8s_cluster.kubeconfig, "delete", kind, name, "-n", ns, "--timeout=30s")
+            done = kubectl(k8s_cluster.kubeconfig, "delete", kind, name, "-n", ns, "--timeout=30s")
             assert done.returncode == 0, done.stderr
         # As KubeCluster.close() deletes: in the foreground, waiting for the children.
-        done = _kubectl(
+        done = kubectl(
             k8s_cluster.kubeconfig,
             *("delete", "daskcluster", "nofin", "-n", ns),
             *("--cascade=foreground", "--timeout=60s"),

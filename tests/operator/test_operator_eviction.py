@@ -10,9 +10,6 @@ scheduler recomputes what it held), so they say so; the scheduler and a job's ru
 from __future__ import annotations
 
 import copy
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +17,11 @@ import kr8s
 import operator_examples as examples
 import pytest
 from operator_examples import local_cluster
-from operator_helpers import DaskCluster, DaskJob, live, make, pods, wait_for
+from operator_helpers import DaskCluster, DaskJob, kubectl, live, make, pods, wait_for
 
 from dask_kubernetes.operator import manifests as m
 
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
-KUBECTL = shutil.which("kubectl")
 
 
 def _owned(obj: dict[str, Any]) -> dict[str, Any]:
@@ -84,15 +80,6 @@ def test_evicted_pods_come_back_and_say_how_they_may_be_moved(
         )
 
 
-def _kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine")
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    return subprocess.run(
-        [KUBECTL, *args], capture_output=True, text=True, env=env, timeout=180, check=False
-    )
-
-
 def _evict(kubeconfig: str, namespace: str, name: str) -> None:
     """POST a policy/v1 Eviction, as drain and the cluster autoscaler do (kr8s has no evict)."""
     from kubernetes import client, config
@@ -140,10 +127,10 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
         timeout=120,
     )
     node = before[0].spec["nodeName"]
-    listed = _kubectl(config, "get", "nodes", "-o", "name")
+    listed = kubectl(config, "get", "nodes", "-o", "name")
     assert f"node/{node}" in listed.stdout.split(), listed.stderr
     try:
-        drained = _kubectl(
+        drained = kubectl(
             config,
             "drain",
             node,
@@ -151,6 +138,7 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
             "--delete-emptydir-data",
             "--pod-selector=dask.org/cluster-name=drained",
             "--timeout=120s",
+            timeout=180,
         )
         assert drained.returncode == 0, drained.stderr
         assert drained.stdout.count("evicted") >= 3, drained.stdout  # 2 workers + scheduler
@@ -161,7 +149,7 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
             lambda: (f := live(pods(kube, ns, workers))) and len(f) == 2 and f,
         )
         assert all(not p.spec.get("nodeName") for p in waiting)
-        uncordoned = _kubectl(config, "uncordon", node)
+        uncordoned = kubectl(config, "uncordon", node)
         assert uncordoned.returncode == 0, uncordoned.stderr
         after = wait_for(
             "two running workers again",
@@ -180,7 +168,7 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
             "spec": {"maxUnavailable": 0, "selector": {"matchLabels": scheduler}},
         }
         kr8s.objects.PodDisruptionBudget(budget, api=kube).create()
-        refused = _kubectl(
+        refused = kubectl(
             config,
             "drain",
             node,
@@ -194,7 +182,7 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
         (still,) = live(pods(kube, ns, scheduler))
         assert still.metadata["uid"] == held.metadata["uid"]
     finally:
-        _kubectl(config, "uncordon", node)
+        kubectl(config, "uncordon", node)
 
 
 @pytest.mark.e2e
