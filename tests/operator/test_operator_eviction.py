@@ -10,6 +10,7 @@ scheduler recomputes what it held), so they say so; the scheduler and a job's ru
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,13 @@ from operator_helpers import DaskCluster, DaskJob, kubectl, live, make, pods, wa
 from dask_kubernetes.operator import manifests as m
 
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+
+
+def _e2e(test: Callable[..., None]) -> Callable[..., None]:
+    """The marks every test here that runs the operator on the stand-in carries."""
+    for mark in (pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")):
+        test = mark(test)
+    return test
 
 
 def _owned(obj: dict[str, Any]) -> dict[str, Any]:
@@ -55,9 +63,7 @@ def test_the_users_own_choice_wins() -> None:
     assert m.worker_pod(group, "ns", 0)["metadata"]["annotations"][SAFE_TO_EVICT] == "false"
 
 
-@pytest.mark.e2e
-@pytest.mark.slow
-@pytest.mark.usefixtures("operator_logs")
+@_e2e
 def test_evicted_pods_come_back_and_say_how_they_may_be_moved(
     kube: kr8s.Api, ns: str, k8s_cluster: Any
 ) -> None:
@@ -105,9 +111,7 @@ def _phase(obj: Any) -> str:
     return str(obj.raw.get("status", {}).get("phase", ""))
 
 
-@pytest.mark.e2e
-@pytest.mark.slow
-@pytest.mark.usefixtures("operator_logs")
+@_e2e
 def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
     kube: kr8s.Api, ns: str, k8s_cluster: Any
 ) -> None:
@@ -185,9 +189,7 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
         kubectl(config, "uncordon", node)
 
 
-@pytest.mark.e2e
-@pytest.mark.slow
-@pytest.mark.usefixtures("operator_logs")
+@_e2e
 def test_an_evicted_job_runner_is_not_run_again(
     kube: kr8s.Api, ns: str, k8s_cluster: Any, tmp_path: Path
 ) -> None:
