@@ -152,7 +152,8 @@ def test_kubectl_drain_moves_the_workers_and_a_budget_stops_it(
             "two new worker Pods",
             lambda: (f := live(pods(kube, ns, workers))) and len(f) == 2 and f,
         )
-        assert all(not p.spec.get("nodeName") for p in waiting)
+        if k8s_cluster.stand_in is not None:  # its one node is cordoned: nowhere to run them
+            assert all(not p.spec.get("nodeName") for p in waiting)
         uncordoned = kubectl(config, "uncordon", node)
         assert uncordoned.returncode == 0, uncordoned.stderr
         after = wait_for(
