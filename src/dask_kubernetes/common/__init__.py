@@ -1,1 +1,1 @@
-"""Small things every part of dask_kubernetes needs once: files, time. Nothing Kubernetes-specific."""
+"""Small things every part of dask_kubernetes needs once: files and time."""
