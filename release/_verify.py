@@ -22,6 +22,15 @@ Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it
                           `release attest --key`; checks the key instead of Sigstore
   With several files, repeated --provenance/--attestation pair with files in order.
 
+Straight from an index (PEP 691 JSON simple API, PEP 740 provenance):
+  verify NAME==VERSION [--index-url URL] [--download-dir DIR]
+  verify https://host/path/NAME-VERSION.tar.gz [--index-url URL]
+  downloads every file of that version (or the one file), checks the sha256 the index
+  lists, fetches each file's provenance (the index's `provenance` URL, else PyPI's
+  /integrity/ API), verifies as below, and moves the files that pass (with their
+  provenance) into --download-dir; nothing that fails is kept. Only https:// is used,
+  except http:// to the loopback interface. Default index: https://pypi.org/simple/
+
 Who must have signed (the policy). Every field is proven from a signature (the Fulcio
 certificate; with --key, the signed in-toto statement) or the file FAILs with the reason:
   --repository OWNER/NAME --workflow FILE.yml   a GitHub Actions publisher (a GitLab
@@ -33,12 +42,20 @@ certificate; with --key, the signed in-toto statement) or the file FAILs with th
     [--environment NAME]    the deployment environment: no signature shows it, so it FAILs
                             unless you also pass --trust-index-publisher
   --identity SAN [--issuer URL]   an exact certificate identity (e-mail or URI)
+  --identity-regexp REGEX [--issuer URL]   an identity matching REGEX as a whole (anchored,
+                                   unlike cosign's --certificate-identity-regexp)
+  --source-digest SHA              the exact source commit (certificate ext. .13, or the SLSA
+                                   statement's gitCommit); policy file: [require] source_digest
+  --predicate-type URI             a statement type that must be among the verified ones
+                                   (repeatable), e.g. https://slsa.dev/provenance/v1;
+                                   policy file: [require] predicate_types
   --policy FILE                    read the publisher from a TOML file (attestations/policy.toml
                                    shows the keys; unknown keys and wrong types: exit 2)
   --trust-index-publisher          take the environment from PyPI's publisher record in a
                                    provenance file: it is not signed, you trust the index
                                    that served it (over TLS); the report labels it unsigned
   --staging                        the file was signed on Sigstore's staging instance
+  --trusted-root FILE              a trusted_root.json to use instead of the bundled one
   Files of dask-kubernetes default to attestations/policy.toml (this repository,
   release.yml, tags only, pushed, GitHub-hosted runner). Other projects need a policy.
 
@@ -52,7 +69,11 @@ Output: one line per file, then the exit code says it all.
   --json prints per file the verdict, the facts PyPI shows on the file page
   (owner, repository, repository_id, owner_id, repository_access, token_issuer,
   runner_environment, publication_workflow, trigger_event, ref, log_index,
-  integrated_time) and `facts`: each fact with its source.
+  integrated_time), `facts`: each fact with its source, and `evidence`: the full
+  record of each verified signature (statement, certificate extensions, log entry,
+  PyPI's unsigned publisher record). The report's shape is versioned
+  (`schema_version`) and described by verify-report.schema.json in this package.
+  `inspect` shows the same records for evidence without verifying it.
 
 See docs/VERIFYING.md for a step-by-step walk-through.
 """
@@ -65,31 +86,49 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
 from sigstore.errors import Error as SigstoreError
+from sigstore.verify import Verifier
 
 from release import _evidence as evidence_files
+from release import _verify_index as index
 from release._digests import digest_file
 from release._dists import release_project
 from release._errors import CheckFailed, UsageError
-from release._evidence import Evidence, KeyEnvelope, SignedBundle
+from release._evidence import Evidence, KeyEnvelope, SignedBundle, validation_reason
 from release._policy import (
     PROJECT_POLICY,
     TRUST_RECORD_OPTION,
     IdentityPolicy,
+    Pins,
     Policy,
-    load_policy_file,
+    load_policy_document,
+    pins_from_options,
     policy_from_options,
 )
+from release._verify_claims import SignerFacts
 from release._verify_key import load_public_key, verify_key_envelopes
+from release._verify_record import evidence_record
 from release._verify_report import Verdict, render
 from release._verify_sbom import sbom_id
 from release._verify_sigstore import verify_signed_bundle
-from release._verify_trust import bundled_verifier
+from release._verify_trust import bundled_verifier, verifier_from_file
+
+STAGING_HINT = "signed on Sigstore's staging instance; use --staging"
+PRODUCTION_HINT = "signed on Sigstore's production instance, not staging; drop --staging"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dists", nargs="+", metavar="DIST", type=Path, help="files to verify")
+    parser.add_argument(
+        "dists", nargs="+", metavar="DIST",
+        help="files to verify; or NAME==VERSION, or a file's URL, to fetch from the index",
+    )  # fmt: skip
+    remote = parser.add_argument_group("from an index (NAME==VERSION or a file URL)")
+    remote.add_argument("--index-url", metavar="URL", help=f"default {index.DEFAULT_INDEX_URL}")
+    remote.add_argument(
+        "--download-dir", type=Path, metavar="DIR", help="keep the files that pass here"
+    )
     evidence = parser.add_argument_group("evidence (default: files beside each DIST)")
     evidence.add_argument("--provenance", action="append", type=Path, default=[], metavar="FILE")
     evidence.add_argument("--attestation", action="append", type=Path, default=[], metavar="FILE")
@@ -103,7 +142,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--repository-id", metavar="ID", help="numeric (certificate ext. .15)")
     policy.add_argument("--owner-id", metavar="ID", help="numeric (certificate ext. .17)")
     policy.add_argument("--identity", metavar="SAN")
+    policy.add_argument("--identity-regexp", metavar="REGEX", help="matched as a whole")
     policy.add_argument("--issuer", metavar="URL")
+    policy.add_argument("--source-digest", metavar="SHA", help="the exact source commit")
+    policy.add_argument(
+        "--predicate-type", action="append", default=[], metavar="URI",
+        help="require a verified statement of this type (repeatable)",
+    )  # fmt: skip
     policy.add_argument("--policy", type=Path, metavar="TOML", help="a policy file")
     policy.add_argument(
         TRUST_RECORD_OPTION,
@@ -112,6 +157,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "not signed (trust the index that served it over TLS)",
     )
     parser.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    parser.add_argument(
+        "--trusted-root", type=Path, metavar="FILE", help="a trusted_root.json instead of the bundled"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 
 
@@ -120,22 +168,32 @@ _PUBLISHER_OPTIONS = (
 )  # fmt: skip
 
 
-def _explicit_policy(args: argparse.Namespace) -> Policy | None:
+def _explicit_policy(args: argparse.Namespace) -> tuple[Policy | None, Pins]:
+    """The policy the options or `--policy` give (None: none given), and the policy file's
+    `[require]` pins."""
     publisher_options = {name: getattr(args, name) for name in _PUBLISHER_OPTIONS}
     given = any(value is not None for value in publisher_options.values())
-    if args.identity:
+    if args.identity and args.identity_regexp:
+        raise UsageError("give --identity or --identity-regexp, not both")
+    if args.identity or args.identity_regexp:
         if given:
             raise UsageError("--identity cannot be combined with --repository/--workflow/--ref")
-        return IdentityPolicy(identity=args.identity, issuer=args.issuer)
+        try:
+            return IdentityPolicy(
+                identity=args.identity, identity_regexp=args.identity_regexp, issuer=args.issuer
+            ), Pins()
+        except ValidationError as exc:
+            raise UsageError(f"--identity-regexp: {validation_reason(exc)}") from None
     if args.issuer:
-        raise UsageError("--issuer needs --identity")
+        raise UsageError("--issuer needs --identity or --identity-regexp")
     if given:
         if not (args.repository and args.workflow):
             raise UsageError("a publisher policy needs both --repository and --workflow")
-        return policy_from_options(publisher_options)
+        return policy_from_options(publisher_options), Pins()
     if args.policy:
-        return load_policy_file(args.policy)[1]
-    return None
+        document = load_policy_document(args.policy)
+        return document.publisher, document.require
+    return None, Pins()
 
 
 @dataclass(frozen=True)
@@ -145,6 +203,7 @@ class _Job:
     evidence: list[Evidence]
     policy: Policy | None  # for Sigstore evidence: explicit, else the project's own
     key_policy: Policy | None  # for key-signed evidence: only what was asked for
+    pins: Pins = Pins()
 
 
 def _paired(dists: list[Path], files: list[Path], option: str) -> list[list[Path]]:
@@ -157,17 +216,20 @@ def _paired(dists: list[Path], files: list[Path], option: str) -> list[list[Path
     return [[f] for f in files]
 
 
-def _policy_for(dist: Path, explicit: Policy | None) -> Policy | None:
+def _policy_for(dist: Path, explicit: Policy | None) -> tuple[Policy | None, Pins]:
     if explicit is not None:
-        return explicit
-    project, own = load_policy_file(PROJECT_POLICY)
-    return own if release_project(dist.name) == project else None
+        return explicit, Pins()
+    document = load_policy_document(PROJECT_POLICY)
+    if release_project(dist.name) == document.project:
+        return document.publisher, document.require
+    return None, Pins()
 
 
 def _plan(args: argparse.Namespace) -> list[_Job]:
     """Parse every input before verifying anything, so bad input fails fast with exit 2."""
-    explicit = _explicit_policy(args)
-    dists: list[Path] = args.dists
+    explicit, file_pins = _explicit_policy(args)
+    option_pins = pins_from_options(args.source_digest, args.predicate_type).merged(file_pins)
+    dists: list[Path] = [Path(d) for d in args.dists]
     provenances = _paired(dists, args.provenance, "--provenance")
     attestations = _paired(dists, args.attestation, "--attestation")
     jobs: list[_Job] = []
@@ -182,19 +244,40 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
             found += evidence_files.load_attestation(path)
         if not (provs or atts):
             found = evidence_files.beside(dist, key_signed=args.key is not None)
-        policy = _policy_for(dist, explicit)
+        policy, own_pins = _policy_for(dist, explicit)
         if policy is None and any(isinstance(e, SignedBundle) for e in found):
             raise UsageError(
                 f"{dist.name}: no policy; give --repository and --workflow, or --identity"
             )
-        jobs.append(_Job(dist, digest_file(dist).sha256, found, policy, explicit))
+        pins = option_pins.merged(own_pins)
+        jobs.append(_Job(dist, digest_file(dist).sha256, found, policy, explicit, pins))
     return jobs
+
+
+def _verifiers(args: argparse.Namespace) -> tuple[Verifier, tuple[Verifier, str] | None]:
+    """The verifier to use, and the other Sigstore instance's (with the hint to give when it
+    accepts a bundle ours refuses). A custom trusted root gets no hint."""
+    if args.trusted_root is not None:
+        return verifier_from_file(args.trusted_root), None
+    other = bundled_verifier(staging=not args.staging)
+    hint = PRODUCTION_HINT if args.staging else STAGING_HINT
+    return bundled_verifier(staging=args.staging), (other, hint)
+
+
+def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
+    jsonl = Path(f"{dist}.intoto.jsonl")
+    if args.key is None and jsonl.is_file():
+        return (
+            f"{jsonl.name} beside it holds key-signed statements: pass --key PUB (the public key "
+            "that `release keygen` wrote, e.g. release.key.pub) to verify them"
+        )
+    return "no attestation or provenance found for this file"
 
 
 def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
     name = job.dist.name
     if not job.evidence:
-        return Verdict(name, reason="no attestation or provenance found for this file")
+        return Verdict(name, reason=_no_evidence_reason(job.dist, args))
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
@@ -206,23 +289,34 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
                 key, keyed, job.key_policy, name, job.sha256
             )
             statements += key_statements
+        verifier, other = _verifiers(args) if signed else (None, None)
         for item in signed:
-            assert job.policy is not None  # _plan refuses Sigstore evidence without a policy
+            assert job.policy is not None and verifier is not None  # see _plan
             facts, statement = verify_signed_bundle(
-                bundled_verifier(staging=args.staging), item, job.policy, name, job.sha256
+                verifier, item, job.policy, name, job.sha256, other=other
             )
             statements.append(statement)
         if signed and facts is not None:
             assert job.policy is not None
             facts = replace(facts, environment=_environment(job.policy, signed, args))
+        predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
+        _check_pins(job.pins, facts, predicate_types)
     except CheckFailed as exc:
         return Verdict(name, reason=str(exc))
     return Verdict(
         name,
         facts=facts,
-        predicate_types=tuple(sorted({str(doc["predicateType"]) for doc in statements})),
+        predicate_types=predicate_types,
         sboms=tuple(sorted({sbom for doc in statements if (sbom := sbom_id(doc))})),
+        evidence=tuple(evidence_record(item) for item in job.evidence),
     )
+
+
+def _check_pins(pins: Pins, facts: SignerFacts | None, predicate_types: tuple[str, ...]) -> None:
+    try:
+        pins.check(facts.source_commit if facts else None, predicate_types)
+    except SigstoreError as exc:
+        raise CheckFailed(str(exc)) from None
 
 
 def _environment(
@@ -236,10 +330,37 @@ def _environment(
         raise CheckFailed(str(exc)) from None
 
 
+def _verify_all(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
+    jobs = _plan(args)
+    return [_verify_one(job, args, key) for job in jobs]
+
+
+def _verify_from_index(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
+    """Download, verify, and keep (in --download-dir) only the files that pass."""
+    if not all(index.is_remote(target) for target in args.dists):
+        raise UsageError("give either local files or NAME==VERSION / file URLs, not both")
+    if args.provenance or args.attestation:
+        raise UsageError("--provenance/--attestation apply to local files, not to an index")
+    index_url = args.index_url or index.DEFAULT_INDEX_URL
+    with index.fetched(args.dists, index_url, args.download_dir) as files:
+        early = {f.filename: Verdict(f.filename, reason=f.problem) for f in files if f.problem}
+        ready = [f.path for f in files if not f.problem]
+        judged = _verify_all(argparse.Namespace(**{**vars(args), "dists": ready}), key)
+        verdicts = {v.filename: v for v in judged} | early
+        ordered = [verdicts[f.filename] for f in files]
+        if args.download_dir is not None:
+            index.keep([f.path for f in files if verdicts[f.filename].ok], args.download_dir)
+    return ordered
+
+
 def run(args: argparse.Namespace) -> int:
     key = load_public_key(args.key) if args.key is not None else None
-    jobs = _plan(args)
-    verdicts = [_verify_one(job, args, key) for job in jobs]
+    if any(index.is_remote(target) for target in args.dists):
+        verdicts = _verify_from_index(args, key)
+    else:
+        if args.index_url or args.download_dir:
+            raise UsageError("--index-url/--download-dir need NAME==VERSION or a file URL")
+        verdicts = _verify_all(args, key)
     print(render(verdicts, as_json=args.json))
     sys.stdout.flush()
     return 0 if all(v.ok for v in verdicts) else 1

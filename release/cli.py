@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("release._keygen", "write a local signing key pair"),
     "attest": ("release._attest", "write in-toto attestations for every distribution"),
     "verify": ("release._verify", "verify distributions against their attestations, offline"),
+    "inspect": ("release._inspect", "show what evidence claims (does NOT verify it)"),
     "pipeline": ("release._pipeline", "rehearse the whole release workflow locally"),
     "tag": ("release._tag", "check everything, then create the release tag"),
     "test": ("release._test", "run the whole test suite"),

@@ -65,7 +65,7 @@ def test_pypi_attestations_evidence_beside_the_file(
     )  # fmt: skip
     ours = release("verify", where / PYPI_ATT, *TOB_POLICY, "--json")
     assert ours.code == 0, ours.out + ours.err
-    [report] = json.loads(ours.out)
+    [report] = json.loads(ours.out)["files"]
     assert report["verdict"] == "OK"
     assert sorted(set(report["predicate_types"])) == [
         "https://docs.pypi.org/attestations/publish/v1",
@@ -330,7 +330,7 @@ def test_sigstore_bundles_in_intoto_jsonl(
     (where / f"{PYPI_ATT}.intoto.jsonl").write_text("\n".join(lines) + "\n")
     ours = release("verify", where / PYPI_ATT, *TOB_POLICY, "--json")
     assert ours.code == 0, ours.out + ours.err
-    [report] = json.loads(ours.out)
+    [report] = json.loads(ours.out)["files"]
     assert report["predicate_types"] == [
         "https://docs.pypi.org/attestations/publish/v1",
         "https://slsa.dev/provenance/v1",
@@ -343,7 +343,7 @@ def test_sigstore_bundles_in_intoto_jsonl(
     (where / f"{PYPI_ATT}.intoto.jsonl").write_text("\n".join(lines) + "\n")
     bad = release("verify", where / PYPI_ATT, *TOB_POLICY, "--json")
     assert bad.code == 1, bad.err
-    [report] = json.loads(bad.out)
+    [report] = json.loads(bad.out)["files"]
     assert report["verdict"] == "FAIL"
     assert report["reason"].startswith(
         "the repository is https://github.com/sigstore/sigstore-python"
