@@ -117,7 +117,8 @@ def test_staging_email_identity(
     # Without --staging the production roots do not vouch for it: both tools refuse.
     prod = release("verify", dist, "--attestation", att, "--identity", "william@yossarian.net")
     assert prod.code == 1
-    assert "does not chain to Sigstore's root of trust" in prod.out
+    # ... and ours says why, in the words a user needs: which instance signed it.
+    assert prod.out == f"FAIL {RFC8785}: signed on Sigstore's staging instance; use --staging\n"
 
 
 @pytest.mark.parametrize(

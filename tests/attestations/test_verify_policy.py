@@ -37,11 +37,11 @@ def test_project_policy_file() -> None:
 
 
 def test_project_policy_is_the_default_only_for_our_files() -> None:
-    ours = _policy_for(Path("dask_kubernetes-2026.11.0-py3-none-any.whl"), None)
+    ours, _pins = _policy_for(Path("dask_kubernetes-2026.11.0-py3-none-any.whl"), None)
     assert ours is not None
     assert ours.describe() == "dask/dask-kubernetes release.yml at refs/tags/*"
-    assert _policy_for(Path("Dask.Kubernetes-2026.11.0.tar.gz"), None) == ours
-    assert _policy_for(Path("distributed-2026.8.0.tar.gz"), None) is None
+    assert _policy_for(Path("Dask.Kubernetes-2026.11.0.tar.gz"), None)[0] == ours
+    assert _policy_for(Path("distributed-2026.8.0.tar.gz"), None)[0] is None
 
 
 def test_project_policy_refuses_another_projects_certificate(tob_cert: x509.Certificate) -> None:
