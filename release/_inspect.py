@@ -25,10 +25,10 @@ from release import _evidence as evidence_files
 from release._dists import chart_version_of, is_distribution_name
 from release._errors import UsageError
 from release._evidence import Evidence, SignedBundle
+from release._statements import SLSA_PROVENANCE
 from release._verify_claims import SignerFacts
 from release._verify_key import facts_from_slsa
 from release._verify_record import evidence_record
-from release._statements import SLSA_PROVENANCE
 
 NOTICE = (
     "NOT VERIFIED: inspect shows what the evidence claims and checks nothing (no signature, "
@@ -94,9 +94,7 @@ def _policy_options(facts: SignerFacts) -> str | None:
 def _record(item: Evidence) -> dict[str, Any]:
     record = evidence_record(item)
     facts = _claims(item)
-    record["claims"] = (
-        {name: value for name, value, _source in facts.sourced()} if facts else None
-    )
+    record["claims"] = {name: value for name, value, _source in facts.sourced()} if facts else None
     record["policy_options"] = _policy_options(facts) if facts else None
     return record
 
@@ -137,4 +135,3 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(_text(path, records)))
     sys.stdout.flush()
     return 0
-

@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
     parser.add_argument(
-        "--trusted-root", type=Path, metavar="FILE", help="a trusted_root.json instead of the bundled"
+        "--trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="a trusted_root.json to use instead of the bundled one",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 
@@ -203,7 +206,7 @@ class _Job:
     evidence: list[Evidence]
     policy: Policy | None  # for Sigstore evidence: explicit, else the project's own
     key_policy: Policy | None  # for key-signed evidence: only what was asked for
-    pins: Pins = Pins()
+    pins: Pins = field(default_factory=Pins)
 
 
 def _paired(dists: list[Path], files: list[Path], option: str) -> list[list[Path]]:

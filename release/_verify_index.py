@@ -146,7 +146,7 @@ def _open(url: str, accept: str) -> Any:
     if _loopback(urlsplit(url).hostname):
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback through a proxy
     opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - check_url allowed only http(s) above
         url, headers={"Accept": accept, "User-Agent": "dask-kubernetes-release verify"}
     )
     return opener.open(request, timeout=_TIMEOUT_SECONDS)
@@ -264,7 +264,9 @@ def _fetch_one(
 
 
 @contextmanager
-def fetched(targets: list[str], index_url: str, work_parent: Path | None) -> Iterator[list[Fetched]]:
+def fetched(
+    targets: list[str], index_url: str, work_parent: Path | None
+) -> Iterator[list[Fetched]]:
     """Download every wanted file and its provenance into a fresh private directory, removed
     on exit (files to keep must be moved out first, see `keep`)."""
     check_url(index_url, "the index URL")

@@ -47,7 +47,8 @@ def statement_summary(payload: bytes) -> dict[str, Any]:
         return {"type": None, "predicate_type": None, "subject": [], "unparsed": True}
     if not isinstance(doc, dict):
         return {"type": None, "predicate_type": None, "subject": [], "unparsed": True}
-    subjects = doc.get("subject") if isinstance(doc.get("subject"), list) else []
+    subjects = doc.get("subject")
+    subjects = subjects if isinstance(subjects, list) else []
     return {
         "type": doc.get("_type"),
         "predicate_type": doc.get("predicateType"),

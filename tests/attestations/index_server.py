@@ -78,7 +78,7 @@ class Index:
 
 def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return None
 
         def _send(self, body: bytes, content_type: str, status: int = 200) -> None:
@@ -88,7 +88,7 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             path = unquote(self.path.split("?", 1)[0])
             index.requests.append((path, self.headers.get("Accept", "")))
             parts = [p for p in path.split("/") if p]

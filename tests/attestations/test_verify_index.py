@@ -207,9 +207,7 @@ def test_a_file_name_from_the_index_never_becomes_a_path(
     assert _kept(keep) == []
 
 
-def test_a_version_the_index_does_not_list(
-    release: Callable[..., object], index_url: str
-) -> None:
+def test_a_version_the_index_does_not_list(release: Callable[..., object], index_url: str) -> None:
     result = release("verify", "sigstore==9.9.9", "--index-url", index_url, *SIGSTORE_POLICY)
     assert result.code == 2  # type: ignore[attr-defined]
     assert "the index lists no file for sigstore==9.9.9" in result.err  # type: ignore[attr-defined]
