@@ -19,16 +19,13 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from release import _evidence as evidence_files
-from release._dists import chart_version_of, is_distribution_name
 from release._errors import UsageError
-from release._evidence import Evidence, SignedBundle
-from release._statements import SLSA_PROVENANCE
-from release._verify_claims import SignerFacts
-from release._verify_key import facts_from_slsa
-from release._verify_record import evidence_record
+
+if TYPE_CHECKING:  # imported by the functions that need them: `inspect --help` stays instant
+    from release._evidence import Evidence
+    from release._verify_claims import SignerFacts
 
 NOTICE = (
     "NOT VERIFIED: inspect shows what the evidence claims and checks nothing (no signature, "
@@ -46,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path) -> list[Evidence]:
+    from release import _evidence as evidence_files
+    from release._dists import chart_version_of, is_distribution_name
+
     if is_distribution_name(path.name) or chart_version_of(path.name) is not None:
         found: list[Evidence] = []
         for suffix in evidence_files.BESIDE_SUFFIXES:
@@ -60,6 +60,11 @@ def _load(path: Path) -> list[Evidence]:
 
 def _claims(item: Evidence) -> SignerFacts | None:
     """Who the evidence says signed, read without checking anything."""
+    from release._evidence import SignedBundle
+    from release._statements import SLSA_PROVENANCE
+    from release._verify_claims import SignerFacts
+    from release._verify_key import facts_from_slsa
+
     if isinstance(item, SignedBundle):
         return SignerFacts.from_bundle(item.bundle)
     try:
@@ -92,6 +97,8 @@ def _policy_options(facts: SignerFacts) -> str | None:
 
 
 def _record(item: Evidence) -> dict[str, Any]:
+    from release._verify_record import evidence_record
+
     record = evidence_record(item)
     facts = _claims(item)
     record["claims"] = {name: value for name, value, _source in facts.sourced()} if facts else None

@@ -30,6 +30,7 @@ from sigstore.verify import policy as sigstore_policy
 from release import _verify_claims as claims
 from release._errors import UsageError
 from release._evidence import validation_reason
+from release._verify import TRUST_RECORD_OPTION
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +40,6 @@ else:  # pragma: no cover - Python 3.10
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
 PROJECT_POLICY = Path(__file__).resolve().parent.parent / "attestations" / "policy.toml"
-TRUST_RECORD_OPTION = "--trust-index-publisher"
 
 
 class ClaimEquals:

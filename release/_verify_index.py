@@ -35,7 +35,6 @@ from release._dists import parse_distribution_name
 from release._errors import UsageError
 from release._evidence import MAX_EVIDENCE_BYTES
 
-DEFAULT_INDEX_URL = "https://pypi.org/simple/"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 MAX_DIST_BYTES = 1024 * 1024 * 1024

@@ -12,7 +12,7 @@ from sigstore.errors import VerificationError
 
 from release._errors import UsageError
 from release._policy import PROJECT_POLICY, PublisherPolicy, load_policy_file, policy_from_options
-from release._verify import _policy_for
+from release._verify_run import _policy_for
 
 TOB = "pypi_attestations-0.0.19.tar.gz.publish.attestation"
 
