@@ -130,6 +130,10 @@ def _safe_filename(name: str) -> str:
     return name
 
 
+class _TooLarge(Exception):
+    """A download went past its size limit (it is abandoned, never kept)."""
+
+
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect must obey the same rule as the URL it replaces."""
 
@@ -167,7 +171,7 @@ def _download(url: str, target: Path, limit: int) -> str:
         while chunk := response.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise UsageError(f"{url}: larger than {limit} bytes")
+                raise _TooLarge(f"the file is larger than the limit of {limit} bytes")
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
@@ -239,6 +243,8 @@ def _fetch_one(
         return Fetched(name, path, f"the file could not be downloaded (HTTP {exc.code})")
     except urllib.error.URLError as exc:
         return Fetched(name, path, f"the file could not be downloaded ({exc.reason})")
+    except _TooLarge as exc:
+        return Fetched(name, path, str(exc))
     if actual != listed.lower():
         return Fetched(
             name, path, "the downloaded file's sha256 differs from the one the index lists"

@@ -211,3 +211,22 @@ def test_a_version_the_index_does_not_list(release: Callable[..., object], index
     result = release("verify", "sigstore==9.9.9", "--index-url", index_url, *SIGSTORE_POLICY)
     assert result.code == 2  # type: ignore[attr-defined]
     assert "the index lists no file for sigstore==9.9.9" in result.err  # type: ignore[attr-defined]
+
+
+def test_an_oversized_download_is_abandoned(
+    release: Callable[..., object],
+    index_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import release._verify_index as index_module
+
+    monkeypatch.setattr(index_module, "MAX_DIST_BYTES", 4096)  # the sdist is 80 KB
+    keep = tmp_path / "downloads"
+    result = release(
+        "verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY,
+        "--download-dir", keep,
+    )  # fmt: skip
+    assert result.code == 1  # type: ignore[attr-defined]
+    assert result.out == f"FAIL {SIGSTORE}: the file is larger than the limit of 4096 bytes\n"  # type: ignore[attr-defined]
+    assert _kept(keep) == []
