@@ -19,12 +19,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from dask_kubernetes.local.address_plan import AddressClaim, AddressPlan
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.apiserver.auth import node_user, service_account_user
 from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
+from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
 from dask_kubernetes.local.watchdog import Watchdog
 

@@ -18,16 +18,16 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from dask_kubernetes.local.kubeconfig import write_kubeconfig
-from dask_kubernetes.local.kubelet import pod_hook
 from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
 from dask_kubernetes.local.kubelet.informer import Informer, object_key
-from dask_kubernetes.local.kubelet.ip_pool import AddressPool
 from dask_kubernetes.local.kubelet.pod_host import PodHost, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
-from dask_kubernetes.local.kubelet.service_network import ServiceNetwork
 from dask_kubernetes.local.kubelet.shims import install_shims
+from dask_kubernetes.local.network import pod_hook
+from dask_kubernetes.local.network.ip_pool import AddressPool
+from dask_kubernetes.local.network.service_network import ServiceNetwork
 
 logger = logging.getLogger(__name__)
 

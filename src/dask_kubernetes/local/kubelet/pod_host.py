@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 
 from dask_kubernetes.local.kubelet.command import search_path
-from dask_kubernetes.local.kubelet.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
+from dask_kubernetes.local.network.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
 
 _INHERITED = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from dask_kubernetes.local.kubelet.container_runner import ContainerRunner, now
+from dask_kubernetes.common.clock import now
+from dask_kubernetes.local.kubelet.container_runner import ContainerRunner
 from dask_kubernetes.local.kubelet.environment import SourceData
 from dask_kubernetes.local.kubelet.pod_host import PodHost
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dask_kubernetes.local.kubelet import pod_hook
+from dask_kubernetes.local.network import pod_hook
 
 POD_IP = "127.77.0.9"
 

@@ -18,12 +18,12 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from . import clock
-from .backends import is_ready
-from .errors import APIError
-from .objects import DeleteOptions, ObjectAPI
-from .resources import ResourceType
-from .store import StoredEvent, Subscription
+from dask_kubernetes.common import clock
+from dask_kubernetes.local.apiserver.backends import is_ready
+from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apiserver.objects import DeleteOptions, ObjectAPI
+from dask_kubernetes.local.apiserver.resources import ResourceType
+from dask_kubernetes.local.apiserver.store import StoredEvent, Subscription
 
 log = logging.getLogger(__name__)
 

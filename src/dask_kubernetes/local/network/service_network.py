@@ -17,17 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
-from dask_kubernetes.local.kubelet.dns_map import hosts_for_services, write_dns_map
-from dask_kubernetes.local.kubelet.endpoints import (
+from dask_kubernetes.local.controllers.endpoints import (
     Backend,
     backends,
     endpoints_subsets,
     pod_is_ready,
     selects,
 )
-from dask_kubernetes.local.kubelet.forwarder import TcpForwarder
-from dask_kubernetes.local.kubelet.ip_pool import AddressPool
+from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
+from dask_kubernetes.local.network.forwarder import TcpForwarder
+from dask_kubernetes.local.network.ip_pool import AddressPool
 
 logger = logging.getLogger(__name__)
 

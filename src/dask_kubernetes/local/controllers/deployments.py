@@ -21,11 +21,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from . import clock
-from .errors import APIError
-from .kinds import ROLLING_UPDATE_DEFAULT
-from .objects import DeleteOptions, ObjectAPI
-from .replicasets import (
+from dask_kubernetes.common import clock
+from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apiserver.kinds import ROLLING_UPDATE_DEFAULT
+from dask_kubernetes.local.apiserver.objects import DeleteOptions, ObjectAPI
+from dask_kubernetes.local.apiserver.resources import ResourceType
+from dask_kubernetes.local.apiserver.store import StoredEvent
+from dask_kubernetes.local.controllers.replicasets import (
     Controller,
     Key,
     compact,
@@ -35,8 +37,6 @@ from .replicasets import (
     resource,
     spec_int,
 )
-from .resources import ResourceType
-from .store import StoredEvent
 
 log = logging.getLogger(__name__)
 HASH_LABEL = "pod-template-hash"

@@ -8,9 +8,9 @@ import contextlib
 import logging
 from typing import Any
 
-from .errors import APIError
-from .objects import NAMESPACES, DeleteOptions, ObjectAPI
-from .resources import ResourceType
+from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apiserver.objects import NAMESPACES, DeleteOptions, ObjectAPI
+from dask_kubernetes.local.apiserver.resources import ResourceType
 
 log = logging.getLogger(__name__)
 
