@@ -10,7 +10,11 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, InvalidName, check_cluster_name
+from dask_kubernetes.operator.vocabulary import (
+    MAX_CLUSTER_NAME_LENGTH,
+    InvalidName,
+    check_cluster_name,
+)
 
 from .errors import ValidationError
 

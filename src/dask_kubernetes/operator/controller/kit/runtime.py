@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dask_kubernetes.operator.controller.cache import Expectations, Ghosts
-from dask_kubernetes.operator.controller.events import Refusals
-from dask_kubernetes.operator.controller.status import StatusWriter
-from dask_kubernetes.operator.kube import Kube
+from dask_kubernetes.operator.controller.kit.cache import Expectations, Ghosts
+from dask_kubernetes.operator.controller.kit.events import Refusals
+from dask_kubernetes.operator.controller.kit.status import StatusWriter
+from dask_kubernetes.operator.rest import Kube
 
 logger = logging.getLogger(__name__)
 

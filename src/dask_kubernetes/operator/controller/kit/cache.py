@@ -20,10 +20,8 @@ from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-
-CLUSTERS = "daskclusters.kubernetes.dask.org"
-WORKER_GROUPS = "daskworkergroups.kubernetes.dask.org"
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator.vocabulary import CLUSTER_LABEL, DASK_CLUSTER, DASK_WORKER_GROUP
 
 #: Index values by (namespace, cluster name) or (namespace, object name).
 Key = tuple[str, str]
@@ -50,27 +48,27 @@ def _slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@kopf.index("pods", labels={m.CLUSTER_LABEL: kopf.PRESENT})
+@kopf.index("pods", labels={CLUSTER_LABEL: kopf.PRESENT})
 def dask_pods(
     *, namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
 ) -> dict[Key, dict[str, Any]]:
     """Every Pod of a Dask cluster (scheduler, workers, job runner), by cluster."""
-    return {(namespace or "", labels[m.CLUSTER_LABEL]): _slim_pod(body)}
+    return {(namespace or "", labels[CLUSTER_LABEL]): _slim_pod(body)}
 
 
-@kopf.index("services", labels={m.CLUSTER_LABEL: kopf.PRESENT})
+@kopf.index("services", labels={CLUSTER_LABEL: kopf.PRESENT})
 def dask_services(*, namespace: str | None, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace or "", name): {}}
 
 
-@kopf.index(CLUSTERS)
+@kopf.index(DASK_CLUSTER.fqn)
 def dask_clusters(
     *, namespace: str | None, name: str, status: kopf.Status, **_: Any
 ) -> dict[Key, dict[str, Any]]:
     return {(namespace or "", name): {"phase": status.get("phase")}}
 
 
-@kopf.index(WORKER_GROUPS)
+@kopf.index(DASK_WORKER_GROUP.fqn)
 def dask_worker_groups(*, namespace: str | None, name: str, **_: Any) -> dict[Key, dict[str, Any]]:
     return {(namespace or "", name): {}}
 

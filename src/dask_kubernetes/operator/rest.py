@@ -1,7 +1,11 @@
-"""The operator's Kubernetes REST calls, on top of kr8s's authenticated session.
+"""The controller's Kubernetes client: raw, checked REST paths on kr8s's authenticated session.
 
 Raw paths rather than kr8s objects: each operation is exactly one request (no discovery round
-trips), which keeps the API-call budget predictable and the RBAC rules easy to derive.
+trips), which keeps the API-call budget predictable and the RBAC rules easy to derive, and
+failures stay `ApiError`s for the controller to retry. KubeCluster has its own client
+(`kubecluster/kr8s_api.py`): kr8s objects (scale, port-forward, logs) whose failures become
+one worded `KubeClusterError` each for a person at a prompt. Different callers, different
+failure contracts, hence two.
 """
 
 from __future__ import annotations
@@ -14,8 +18,13 @@ from urllib.parse import quote
 import kr8s.asyncio
 
 from dask_kubernetes import __version__
-from dask_kubernetes.operator.crds import API_VERSION
-from dask_kubernetes.operator.names import InvalidName, check_label, check_subdomain
+from dask_kubernetes.operator.vocabulary import (
+    API_VERSION,
+    DASK_RESOURCES,
+    InvalidName,
+    check_label,
+    check_subdomain,
+)
 
 #: Marks the operator's own requests in API server audit logs (the RBAC test keys on it).
 USER_AGENT = f"dask-kubernetes-operator/{__version__}"
@@ -41,9 +50,8 @@ def _decode(content: bytes) -> Any:
 
 
 #: Plurals and subresources the operator addresses; nothing else can end up in a path.
-_PLURALS = frozenset(
-    {"pods", "services", "daskclusters", "daskworkergroups", "daskjobs", "daskautoscalers"}
-)
+_DASK_PLURALS = frozenset(resource.plural for resource in DASK_RESOURCES)
+_PLURALS = frozenset({"pods", "services"}) | _DASK_PLURALS
 _SUBRESOURCES = frozenset({"", "status"})
 
 
@@ -57,7 +65,7 @@ def resource_path(namespace: str, plural: str, name: str = "", subresource: str 
         raise InvalidName(f"the operator does not address {plural}/{subresource}")
     if subresource and not name:
         raise InvalidName(f"subresource {subresource!r} needs an object name")
-    base = f"/apis/{API_VERSION}" if plural.startswith("dask") else "/api/v1"
+    base = f"/apis/{API_VERSION}" if plural in _DASK_PLURALS else "/api/v1"
     parts = [check_label(namespace, "namespace"), plural]
     if name:
         parts.append(check_subdomain(name, f"{plural} name"))

@@ -17,15 +17,15 @@ from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller.cache import Views
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.kube import ApiError, resource_path
-
-CLUSTERS = "daskclusters.kubernetes.dask.org"
-GROUPS = "daskworkergroups.kubernetes.dask.org"
-JOBS = "daskjobs.kubernetes.dask.org"
-AUTOSCALERS = "daskautoscalers.kubernetes.dask.org"
+from dask_kubernetes.operator.controller.kit.cache import Views
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.vocabulary import (
+    DASK_AUTOSCALER,
+    DASK_CLUSTER,
+    DASK_JOB,
+    DASK_WORKER_GROUP,
+    DaskResource,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class _Periodic:
 _SCHEDULE: list[_Periodic] = []
 
 
-def every(resource: str, interval: float) -> Callable[[Reconcile], Reconcile]:
+def every(resource: DaskResource, interval: float) -> Callable[[Reconcile], Reconcile]:
     """Run the decorated reconcile on each object of `resource` every `interval` seconds."""
     index = _INDEXES[resource]
 
@@ -53,34 +53,19 @@ def every(resource: str, interval: float) -> Callable[[Reconcile], Reconcile]:
     return register
 
 
-async def write_status(
-    rt: Runtime, plural: str, body: Mapping[str, Any], desired: Mapping[str, Any]
-) -> None:
-    """PATCH the changed status fields. A refused object's is best effort: a server without
-    CRD validation ratcheting answers 422 to any write on an object that fails its schema."""
-    meta = body["metadata"]
-    try:
-        await rt.status.write(
-            rt.kube, resource_path(meta["namespace"], plural, meta["name"]), body, desired
-        )
-    except ApiError as exc:
-        if exc.status != 422 or not m.name_problem(body):
-            raise
-
-
 def _body(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
     return {(namespace or "", name): copy.deepcopy(dict(body))}
 
 
 #: Each kind's objects, whole, by (namespace, name): kopf keeps them from its watches.
 _INDEXES = {
-    CLUSTERS: "cluster_bodies",
-    GROUPS: "group_bodies",
-    JOBS: "job_bodies",
-    AUTOSCALERS: "autoscaler_bodies",
+    DASK_CLUSTER: "cluster_bodies",
+    DASK_WORKER_GROUP: "group_bodies",
+    DASK_JOB: "job_bodies",
+    DASK_AUTOSCALER: "autoscaler_bodies",
 }
 for _resource, _index in _INDEXES.items():
-    kopf.index(_resource, id=_index)(_body)
+    kopf.index(_resource.fqn, id=_index)(_body)
 
 
 def _not_started(memo: Any, **_: Any) -> bool:
@@ -95,8 +80,8 @@ async def _start(memo: Any, **indices: Any) -> None:
         rt.tasks.append(asyncio.get_running_loop().create_task(_run(rt, indices)))
 
 
-for _resource in (CLUSTERS, GROUPS, JOBS, AUTOSCALERS):
-    kopf.on.event(_resource, id="periodic", when=_not_started)(_start)
+for _resource in _INDEXES:
+    kopf.on.event(_resource.fqn, id="periodic", when=_not_started)(_start)
 
 
 async def _run(rt: Runtime, indices: Mapping[str, Any]) -> None:

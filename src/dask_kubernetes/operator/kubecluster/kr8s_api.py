@@ -1,7 +1,9 @@
-"""Talk to the Kubernetes API through kr8s, turning its low-level failures into our errors.
+"""KubeCluster's Kubernetes client: kr8s objects, with failures worded for a person.
 
 Only this module knows how kr8s and httpx report trouble; everything else catches
-`KubeClusterError` subclasses.
+`KubeClusterError` subclasses. The controller has its own client (`operator/rest.py`): raw,
+checked REST paths, one request per verb, failing with `ApiError` for kopf to retry. KubeCluster
+needs what kr8s objects give (scale, port-forward, logs) and errors a user can act on, hence two.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import kr8s
 import kr8s.asyncio
 from kr8s.asyncio.objects import APIObject
 
+from dask_kubernetes.operator.vocabulary import API_VERSION
+
 from .errors import (
     ClusterExistsError,
     KubeClusterError,
@@ -26,7 +30,6 @@ from .errors import (
 )
 
 Api = kr8s.asyncio.Api
-DASK_API_VERSION = "kubernetes.dask.org/v1"
 
 
 async def connect() -> Api:
@@ -127,6 +130,6 @@ async def list_objects(
     label_selector: str | None = None,
 ) -> list[Any]:
     """Every object of a kind (in all namespaces when `namespace` is `kr8s.ALL`)."""
-    with kubernetes_errors(namespace=namespace, dask_resource=kind.version == DASK_API_VERSION):
+    with kubernetes_errors(namespace=namespace, dask_resource=kind.version == API_VERSION):
         found = kind.list(api=api, namespace=namespace, label_selector=label_selector)
         return [obj async for obj in found]

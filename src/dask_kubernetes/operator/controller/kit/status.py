@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
-import kopf
-
-from dask_kubernetes.operator.kube import Kube
-from dask_kubernetes.operator.manifests import condition
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from dask_kubernetes.common.clock import now
+from dask_kubernetes.operator.rest import Kube
 
 
 def changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in desired.items() if current.get(key) != value}
+
+
+def condition(kind: str, status: bool, reason: str, message: str, when: str) -> dict[str, str]:
+    return {
+        "type": kind,
+        "status": "True" if status else "False",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": when,
+    }
 
 
 def with_condition(
@@ -35,11 +38,6 @@ def with_condition(
             return conditions
     conditions.append(condition(kind, ok, reason, message, now()))
     return conditions
-
-
-def apply_status(patch: kopf.Patch, body: Mapping[str, Any], desired: Mapping[str, Any]) -> None:
-    """Put into kopf's patch only the status fields that differ from the object's."""
-    patch.status.update(changes(body.get("status") or {}, desired))
 
 
 class StatusWriter:

@@ -8,7 +8,8 @@ from typing import Any
 import operator_examples as examples
 import pytest
 
-from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
 
 
 def _with_meta(obj: dict[str, Any], **meta: Any) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def test_scheduler_pod(cluster: dict[str, Any]) -> None:
     pod = m.scheduler_pod(cluster)
     assert pod["metadata"]["name"] == "simple-scheduler"
     labels = pod["metadata"]["labels"]
-    assert labels[m.CLUSTER_LABEL] == "simple" and labels[m.COMPONENT_LABEL] == "scheduler"
+    assert labels[v.CLUSTER_LABEL] == "simple" and labels[v.COMPONENT_LABEL] == "scheduler"
     assert labels["team"] == "a" and "kopf.zalando.org/x" not in labels
     assert pod["metadata"]["annotations"] == {"note": "yes"} | m.PINNED
     (owner,) = pod["metadata"]["ownerReferences"]
@@ -66,7 +67,7 @@ def test_scheduler_service_keeps_user_spec(cluster: dict[str, Any]) -> None:
 def test_scheduler_service_defaults(cluster: dict[str, Any]) -> None:
     cluster["spec"]["scheduler"]["service"] = {}
     spec = m.scheduler_service(cluster)["spec"]
-    assert spec["selector"] == m.scheduler_labels("simple")
+    assert spec["selector"] == v.scheduler_labels("simple")
     assert {(p["name"], p["port"]) for p in spec["ports"]} == {
         ("tcp-comm", 8786),
         ("http-dashboard", 8787),
@@ -78,7 +79,7 @@ def test_default_worker_group(cluster: dict[str, Any]) -> None:
     assert group["metadata"]["name"] == "simple-default"
     assert group["spec"]["cluster"] == "simple"
     assert group["spec"]["worker"]["replicas"] == 2
-    assert group["metadata"]["labels"][m.COMPONENT_LABEL] == "workergroup"
+    assert group["metadata"]["labels"][v.COMPONENT_LABEL] == "workergroup"
 
 
 def test_worker_pod_env_and_labels() -> None:
@@ -90,7 +91,7 @@ def test_worker_pod_env_and_labels() -> None:
         "DASK_WORKER_NAME": "simple-highmem-worker-3",
         "DASK_SCHEDULER_ADDRESS": "tcp://simple-scheduler.ns.svc.cluster.local:8786",
     }
-    assert pod["metadata"]["labels"] == {"g": "1"} | m.worker_labels("simple", "simple-highmem")
+    assert pod["metadata"]["labels"] == {"g": "1"} | v.worker_labels("simple", "simple-highmem")
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "DaskWorkerGroup"
 
 
@@ -123,7 +124,7 @@ def test_job_cluster_and_runner() -> None:
     assert cluster["spec"] == examples.JOB["spec"]["cluster"]["spec"]
     runner = m.job_runner_pod(job, "ns")
     assert runner["metadata"]["name"] == "simple-job-runner"
-    assert runner["metadata"]["labels"][m.COMPONENT_LABEL] == "job-runner"
+    assert runner["metadata"]["labels"][v.COMPONENT_LABEL] == "job-runner"
     assert runner["spec"]["restartPolicy"] == "Never"
     assert _env(runner)["DASK_SCHEDULER_ADDRESS"].startswith("tcp://simple-job-scheduler.ns.svc")
 
@@ -154,4 +155,4 @@ def test_pod_state_helpers() -> None:
 
 
 def test_label_selector_is_sorted() -> None:
-    assert m.label_selector({"b": "2", "a": "1"}) == "a=1,b=2"
+    assert v.label_selector({"b": "2", "a": "1"}) == "a=1,b=2"

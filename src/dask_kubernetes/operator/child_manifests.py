@@ -1,30 +1,23 @@
-"""Pure builders for everything the operator creates: a resource's dict in, a manifest dict out.
+"""What the controller creates for a Dask resource: its dict in, the children's manifests out.
 
-No I/O here, so the shape of every object is unit tested without a cluster, and handlers stay thin.
+The Pods, Service, worker group and job cluster that the controller derives from a resource, with
+the labels, annotations and owner references that tie them to it. KubeCluster's builders
+(`kubecluster/resource_manifests.py`) make the other half: the Dask resources a user submits.
+Two because they face two readers: those follow upstream's user-facing functions to the byte,
+these follow what the controller needs. Pure (no I/O), so every shape is unit tested without
+a cluster, and handlers stay thin.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from dask_kubernetes.operator.crds import API_VERSION
-from dask_kubernetes.operator.names import (
-    SCHEDULER_SUFFIX,
-    InvalidName,
-    check_cluster_name,
-    check_worker_group_name,
-)
+import kopf
 
-CLUSTER_LABEL = "dask.org/cluster-name"
-COMPONENT_LABEL = "dask.org/component"
-WORKERGROUP_LABEL = "dask.org/workergroup-name"
-
-SCHEDULER_PORT = 8786
-SCHEDULER_PORT_NAME = "tcp-comm"
-DASHBOARD_PORT = 8787
-DASHBOARD_PORT_NAME = "http-dashboard"
+from dask_kubernetes.operator import vocabulary as v
+from dask_kubernetes.operator.vocabulary import InvalidName, check_cluster_name
 
 #: The cluster autoscaler moves a Pod of a custom controller only when this says "true".
 #: Workers are replaceable (the operator recreates them, the scheduler recomputes their data);
@@ -61,13 +54,13 @@ def check_names(obj: Mapping[str, Any]) -> None:
     """
     kind, meta = obj.get("kind"), obj.get("metadata") or {}
     spec = obj.get("spec") or {}
-    if kind in ("DaskCluster", "DaskJob"):
+    if kind in (v.DASK_CLUSTER.kind, v.DASK_JOB.kind):
         check_cluster_name(meta.get("name"), f"{kind} name")
-    elif kind == "DaskWorkerGroup":
-        check_worker_group_name(meta.get("name"))
-        check_cluster_name(spec.get("cluster"), "DaskWorkerGroup spec.cluster")
-    elif kind == "DaskAutoscaler":
-        check_cluster_name(spec.get("cluster"), "DaskAutoscaler spec.cluster")
+    elif kind == v.DASK_WORKER_GROUP.kind:
+        v.check_worker_group_name(meta.get("name"))
+        check_cluster_name(spec.get("cluster"), f"{kind} spec.cluster")
+    elif kind == v.DASK_AUTOSCALER.kind:
+        check_cluster_name(spec.get("cluster"), f"{kind} spec.cluster")
     else:
         raise InvalidName(f"not a Dask resource: kind {kind!r}")
 
@@ -79,26 +72,6 @@ def name_problem(obj: Mapping[str, Any]) -> str | None:
     except InvalidName as exc:
         return str(exc)
     return None
-
-
-def scheduler_name(cluster: str) -> str:
-    return f"{cluster}{SCHEDULER_SUFFIX}"
-
-
-def default_worker_group_name(cluster: str) -> str:
-    return f"{cluster}-default"
-
-
-def job_runner_name(job: str) -> str:
-    return f"{job}-runner"
-
-
-def worker_pod_name(worker_group: str, index: int) -> str:
-    return f"{worker_group}-worker-{index}"
-
-
-def scheduler_address(cluster: str, namespace: str) -> str:
-    return f"tcp://{scheduler_name(cluster)}.{namespace}.svc.cluster.local:{SCHEDULER_PORT}"
 
 
 def propagated(values: Mapping[str, str] | None) -> dict[str, str]:
@@ -125,24 +98,13 @@ def child_metadata(
     return labels, annotations
 
 
-def owner_reference(owner: Mapping[str, Any], *, controller: bool = True) -> dict[str, Any]:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
-
-
 def _with_env(pod_spec: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """A copy of `pod_spec` whose containers get each variable unless they already set it."""
     spec = copy.deepcopy(dict(pod_spec))
     for container in spec.get("containers") or []:
         current = container["env"] = list(container.get("env") or [])  # `env: null` is allowed
         present = {item.get("name") for item in current}
-        current.extend({"name": k, "value": v} for k, v in env.items() if k not in present)
+        current.extend({"name": k, "value": val} for k, val in env.items() if k not in present)
     return spec
 
 
@@ -155,21 +117,9 @@ def _metadata(
     meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if annotations:
         meta["annotations"] = dict(annotations)
-    if owner is not None:
-        meta["ownerReferences"] = [owner_reference(owner)]
+    if owner is not None:  # the controller reference: kubectl drain and the GC follow it
+        kopf.append_owner_reference({"metadata": meta}, owner=cast(kopf.Body, owner))
     return meta
-
-
-def scheduler_labels(cluster: str) -> dict[str, str]:
-    return {CLUSTER_LABEL: cluster, COMPONENT_LABEL: "scheduler"}
-
-
-def worker_labels(cluster: str, worker_group: str) -> dict[str, str]:
-    return {CLUSTER_LABEL: cluster, COMPONENT_LABEL: "worker", WORKERGROUP_LABEL: worker_group}
-
-
-def label_selector(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
 def scheduler_pod(cluster: Mapping[str, Any]) -> Manifest:
@@ -191,25 +141,27 @@ def _scheduler_metadata(
     name = cluster["metadata"]["name"]
     scheduler = cluster["spec"]["scheduler"]
     labels, annotations = child_metadata(cluster["metadata"], scheduler.get("metadata"), defaults)
-    return _metadata(scheduler_name(name), labels | scheduler_labels(name), annotations, cluster)
+    return _metadata(
+        v.scheduler_name(name), labels | v.scheduler_labels(name), annotations, cluster
+    )
 
 
 def scheduler_service(cluster: Mapping[str, Any]) -> Manifest:
     name = cluster["metadata"]["name"]
     spec = copy.deepcopy(dict(cluster["spec"]["scheduler"]["service"]))
-    spec.setdefault("selector", scheduler_labels(name))
+    spec.setdefault("selector", v.scheduler_labels(name))
     spec.setdefault(
         "ports",
         [
             {
-                "name": SCHEDULER_PORT_NAME,
-                "port": SCHEDULER_PORT,
-                "targetPort": SCHEDULER_PORT_NAME,
+                "name": v.SCHEDULER_PORT_NAME,
+                "port": v.SCHEDULER_PORT,
+                "targetPort": v.SCHEDULER_PORT_NAME,
             },
             {
-                "name": DASHBOARD_PORT_NAME,
-                "port": DASHBOARD_PORT,
-                "targetPort": DASHBOARD_PORT_NAME,
+                "name": v.DASHBOARD_PORT_NAME,
+                "port": v.DASHBOARD_PORT,
+                "targetPort": v.DASHBOARD_PORT_NAME,
             },
         ],
     )
@@ -225,12 +177,12 @@ def default_worker_group(cluster: Mapping[str, Any]) -> Manifest:
     name = cluster["metadata"]["name"]
     worker = copy.deepcopy(dict(cluster["spec"]["worker"]))
     labels, annotations = child_metadata(cluster["metadata"], None)
-    labels |= {CLUSTER_LABEL: name, COMPONENT_LABEL: "workergroup"}
+    labels |= v.cluster_labels(name, v.WORKER_GROUP)
     worker.setdefault("replicas", 1)
     return {
-        "apiVersion": API_VERSION,
-        "kind": "DaskWorkerGroup",
-        "metadata": _metadata(default_worker_group_name(name), labels, annotations, cluster),
+        "apiVersion": v.API_VERSION,
+        "kind": v.DASK_WORKER_GROUP.kind,
+        "metadata": _metadata(v.default_worker_group_name(name), labels, annotations, cluster),
         "spec": {"cluster": name, "worker": worker},
     }
 
@@ -241,11 +193,11 @@ def worker_pod(worker_group: Mapping[str, Any], namespace: str, index: int) -> M
     cluster = worker_group["spec"]["cluster"]
     worker = worker_group["spec"]["worker"]
     labels, annotations = child_metadata(worker_group["metadata"], worker.get("metadata"), MOVABLE)
-    labels |= worker_labels(cluster, group)
-    name = worker_pod_name(group, index)
+    labels |= v.worker_labels(cluster, group)
+    name = v.worker_pod_name(group, index)
     env = {
         "DASK_WORKER_NAME": name,
-        "DASK_SCHEDULER_ADDRESS": scheduler_address(cluster, namespace),
+        "DASK_SCHEDULER_ADDRESS": v.scheduler_address(cluster, namespace),
     }
     return {
         "apiVersion": "v1",
@@ -255,15 +207,9 @@ def worker_pod(worker_group: Mapping[str, Any], namespace: str, index: int) -> M
     }
 
 
-def worker_index(worker_group: str, pod_name: str) -> int | None:
-    prefix = f"{worker_group}-worker-"
-    suffix = pod_name.removeprefix(prefix)
-    return int(suffix) if pod_name.startswith(prefix) and suffix.isdigit() else None
-
-
 def free_worker_indices(worker_group: str, existing: Iterable[str], count: int) -> list[int]:
     """The `count` lowest indices not used by an existing pod name."""
-    taken = {worker_index(worker_group, name) for name in existing}
+    taken = {v.worker_index(worker_group, name) for name in existing}
     free: list[int] = []
     index = 0
     while len(free) < count:
@@ -278,10 +224,10 @@ def job_cluster(job: Mapping[str, Any]) -> Manifest:
     name = job["metadata"]["name"]
     cluster = job["spec"]["cluster"]
     labels, annotations = child_metadata(job["metadata"], cluster.get("metadata"))
-    labels |= {CLUSTER_LABEL: name}
+    labels |= v.cluster_labels(name)
     return {
-        "apiVersion": API_VERSION,
-        "kind": "DaskCluster",
+        "apiVersion": v.API_VERSION,
+        "kind": v.DASK_CLUSTER.kind,
         "metadata": _metadata(name, labels, annotations, job),
         "spec": copy.deepcopy(dict(cluster["spec"])),
     }
@@ -291,24 +237,15 @@ def job_runner_pod(job: Mapping[str, Any], namespace: str) -> Manifest:
     name = job["metadata"]["name"]
     runner = job["spec"]["job"]
     labels, annotations = child_metadata(job["metadata"], runner.get("metadata"), PINNED)
-    labels |= {CLUSTER_LABEL: name, COMPONENT_LABEL: "job-runner"}
-    spec = _with_env(runner["spec"], {"DASK_SCHEDULER_ADDRESS": scheduler_address(name, namespace)})
+    labels |= v.cluster_labels(name, v.JOB_RUNNER)
+    address = v.scheduler_address(name, namespace)
+    spec = _with_env(runner["spec"], {"DASK_SCHEDULER_ADDRESS": address})
     spec.setdefault("restartPolicy", "Never")
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _metadata(job_runner_name(name), labels, annotations, job),
+        "metadata": _metadata(v.job_runner_name(name), labels, annotations, job),
         "spec": spec,
-    }
-
-
-def condition(kind: str, status: bool, reason: str, message: str, now: str) -> dict[str, str]:
-    return {
-        "type": kind,
-        "status": "True" if status else "False",
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": now,
     }
 
 
