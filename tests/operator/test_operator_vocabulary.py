@@ -28,10 +28,8 @@ SRC = ROOT / "src" / "dask_kubernetes"
 PENDING_IN_LOCAL = {
     ("local/kubeconfig.py", "atomic write"),
     ("local/controlplane/kubeconfigs.py", "atomic write"),
-    ("local/kubelet/dns_map.py", "atomic write"),
-    ("local/apiserver/clock.py", "clock"),
+    ("local/network/dns_map.py", "atomic write"),
     ("local/apiserver/auth.py", "clock"),
-    ("local/kubelet/container_runner.py", "clock"),
     ("local/kubeconfig.py", "YAML mapping loader"),
 }
 

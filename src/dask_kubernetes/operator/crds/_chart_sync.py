@@ -13,19 +13,6 @@ from dask_kubernetes.common.files import write_atomically
 from dask_kubernetes.common.yaml import MappingError, load_mapping
 from dask_kubernetes.operator.crds import CRD_FILES, crd_text
 
-# local/controlplane/{build,__main__}.py (the lead's tree) still import `write_atomically` from
-# here; re-exported until they import it from `dask_kubernetes.common.files`.
-__all__ = [
-    "ChartError",
-    "Drift",
-    "chart_crd_path",
-    "expected_copy",
-    "find_drift",
-    "generate",
-    "set_chart_version",
-    "write_atomically",
-]
-
 GENERATED_HEADER = (
     "# Generated from src/dask_kubernetes/operator/crds/{stem}.yaml by\n"
     "# `python -m dask_kubernetes.operator.crds generate`. Do not edit by hand.\n"
