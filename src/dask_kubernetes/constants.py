@@ -1,4 +1,4 @@
-"""Naming limits at upstream's import path; the rules that use them live in operator/names.py.
+"""Naming limits at upstream's import path; the rules that use them live in operator/vocabulary.py.
 
 Upstream dask-kubernetes exposes these as `dask_kubernetes.constants`; user code checks cluster
 names against them before calling `KubeCluster`, so the numbers live here, once.

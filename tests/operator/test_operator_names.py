@@ -9,6 +9,7 @@ import operator_examples as examples
 import pytest
 from operator_schema import errors
 
+from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN
 from dask_kubernetes.operator import child_manifests as m
 from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.crds import load_crd, openapi_schema
@@ -36,11 +37,11 @@ STEERING = [
 
 #: Every field of our CRDs that names an object, with the longest name it may hold.
 NAME_FIELDS = [
-    ("daskcluster", ("metadata", "name"), v.MAX_CLUSTER_NAME_LENGTH),
-    ("daskjob", ("metadata", "name"), v.MAX_CLUSTER_NAME_LENGTH),
+    ("daskcluster", ("metadata", "name"), MAX_CLUSTER_NAME_LEN),
+    ("daskjob", ("metadata", "name"), MAX_CLUSTER_NAME_LEN),
     ("daskworkergroup", ("metadata", "name"), v.MAX_WORKER_GROUP_NAME_LENGTH),
-    ("daskworkergroup", ("spec", "cluster"), v.MAX_CLUSTER_NAME_LENGTH),
-    ("daskautoscaler", ("spec", "cluster"), v.MAX_CLUSTER_NAME_LENGTH),
+    ("daskworkergroup", ("spec", "cluster"), MAX_CLUSTER_NAME_LEN),
+    ("daskautoscaler", ("spec", "cluster"), MAX_CLUSTER_NAME_LEN),
 ]
 
 
@@ -53,7 +54,7 @@ def test_the_rule_refuses_every_steering_name(name: str) -> None:
         v.check_worker_group_name(name)
 
 
-@pytest.mark.parametrize("name", ["simple", "a", "a-b-1", "0x", "x" * v.MAX_CLUSTER_NAME_LENGTH])
+@pytest.mark.parametrize("name", ["simple", "a", "a-b-1", "0x", "x" * MAX_CLUSTER_NAME_LEN])
 def test_valid_cluster_names(name: str) -> None:
     assert v.check_cluster_name(name) == name
 
@@ -65,8 +66,8 @@ def test_invalid_cluster_names(name: Any) -> None:
 
 
 def test_lengths_leave_room_for_what_the_operator_derives() -> None:
-    assert v.MAX_CLUSTER_NAME_LENGTH == 53  # 63 minus len("-scheduler")
-    longest = "x" * v.MAX_CLUSTER_NAME_LENGTH
+    assert MAX_CLUSTER_NAME_LEN == 53  # 63 minus len("-scheduler")
+    longest = "x" * MAX_CLUSTER_NAME_LEN
     assert v.is_label(v.scheduler_name(longest))
     assert v.is_label(v.default_worker_group_name(longest))
     assert v.is_subdomain("a.b-c") and not v.is_subdomain("a..b")

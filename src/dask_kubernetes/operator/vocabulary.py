@@ -103,10 +103,8 @@ DNS1123_LABEL_MAX_LENGTH = KUBERNETES_MAX_RESOURCE_NAME_LENGTH
 DNS1123_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 
-#: The longest name derived from a cluster's is its scheduler Service, `<cluster>-scheduler`
-#: (upstream's public constants, `dask_kubernetes.constants`, hold the numbers).
-SCHEDULER_SUFFIX = SCHEDULER_NAME_TEMPLATE.format(cluster_name="")
-MAX_CLUSTER_NAME_LENGTH = MAX_CLUSTER_NAME_LEN
+#: A cluster's name is at most `MAX_CLUSTER_NAME_LEN` long (upstream's public constant): the
+#: longest name derived from it is its scheduler Service's, `<cluster>-scheduler`.
 #: A worker group's name is a label value on its Pods.
 MAX_WORKER_GROUP_NAME_LENGTH = DNS1123_LABEL_MAX_LENGTH
 
@@ -133,7 +131,7 @@ def is_subdomain(name: object) -> TypeGuard[str]:
 
 
 def is_cluster_name(name: object) -> TypeGuard[str]:
-    return is_label(name, MAX_CLUSTER_NAME_LENGTH)
+    return is_label(name, MAX_CLUSTER_NAME_LEN)
 
 
 def check_label(name: object, what: str, max_length: int = DNS1123_LABEL_MAX_LENGTH) -> str:
@@ -158,7 +156,7 @@ def check_subdomain(name: object, what: str) -> str:
 
 def check_cluster_name(name: object, what: str = "DaskCluster name") -> str:
     """A DaskCluster's name, or a reference to one: its scheduler Service name must fit too."""
-    return check_label(name, what, MAX_CLUSTER_NAME_LENGTH)
+    return check_label(name, what, MAX_CLUSTER_NAME_LEN)
 
 
 def check_worker_group_name(name: object, what: str = "DaskWorkerGroup name") -> str:
