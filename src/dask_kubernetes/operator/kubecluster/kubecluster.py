@@ -2,8 +2,9 @@
 # (distributed's Cluster, rpc and sync carry no annotations; everything of ours is typed.)
 """`KubeCluster`: a Dask cluster on Kubernetes, created and scaled through the Dask operator.
 
-The class only orchestrates: manifests come from `spec`, waiting and diagnosis from `waiting`,
-addresses from `networking`, Kubernetes error translation from `kube`.
+The class only orchestrates: manifests come from `resource_manifests`, waiting and diagnosis
+from `waiting`, addresses from `networking`, Kubernetes error translation from `kr8s_api`, and
+the names it shares with the operator from `dask_kubernetes.operator.vocabulary`.
 """
 
 from __future__ import annotations
