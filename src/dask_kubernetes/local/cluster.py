@@ -1,5 +1,9 @@
 """`LocalKubernetes`: the API server, the kubelet and (optionally) the operator, composed.
 
+`control_plane="emulated"` (the default) composes our API server emulator with the kubelet here;
+`control_plane="real"` hands the whole cluster to `real.RealCluster` (the real etcd, API server,
+controller manager and scheduler with our kubelet as a node, in a network namespace; root only).
+
 One asyncio loop holds the API server and the kubelet: the caller's loop with `async with`, or a
 background thread with `with`, so tests and the CLI get the same cluster either way. Stopping stops
 every process the stand-in started, whatever state it is in.
@@ -26,9 +30,11 @@ from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
+from dask_kubernetes.local.real import RealCluster
 from dask_kubernetes.local.watchdog import Watchdog
 
 T = TypeVar("T")
+CONTROL_PLANES = ("emulated", "real")
 OPERATOR_USER = service_account_user("dask-operator", "dask-kubernetes-operator")
 
 
@@ -47,7 +53,16 @@ class LocalKubernetes:
         kubeconfig: str | Path | None = None,
         port: int = 0,
         tls: bool = True,
+        control_plane: str = "emulated",
+        binaries: str | Path | None = None,
     ) -> None:
+        if control_plane not in CONTROL_PLANES:
+            raise LocalKubernetesError(
+                f"control_plane must be one of {', '.join(CONTROL_PLANES)}, not {control_plane!r}"
+            )
+        self.control_plane = control_plane
+        self.binaries = Path(binaries) if binaries is not None else None
+        self.real: RealCluster | None = None
         self._owns_state_dir = state_dir is None
         base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
         self.state_dir = Path(base).resolve()
@@ -69,6 +84,8 @@ class LocalKubernetes:
 
     @property
     def url(self) -> str:
+        if self.real is not None:
+            return self.real.url
         if self.api_server is None:
             raise RuntimeError("the stand-in is not started")
         return str(self.api_server.url)
@@ -86,8 +103,26 @@ class LocalKubernetes:
             raise LocalKubernetesError(
                 "operator=True but dask_kubernetes.operator is not installed in this environment"
             )
+        if self.control_plane == "real" and self.operator:
+            raise LocalKubernetesError(
+                "operator=True is not available on the real control plane yet"
+            )
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._started = True
+        if self.control_plane == "real":
+            self.real = RealCluster(
+                self.state_dir,
+                Path(self.kubeconfig),
+                merge_kubeconfig=self._kubeconfig_target is not None,
+                port=self.port,
+                binaries=self.binaries,
+            )
+            try:
+                await self.real.start()
+            except BaseException:
+                await self.stop()
+                raise
+            return self
         try:
             self._claim = AddressClaim.acquire()
             self.plan = self._claim.plan
@@ -140,6 +175,9 @@ class LocalKubernetes:
         if not self._started:
             return
         self._started = False
+        if self.real is not None:
+            await self.real.stop()
+            self.real = None
         if self._operator_process is not None:
             await self._operator_process.stop()
             self._operator_process = None
@@ -234,5 +272,5 @@ class LocalKubernetes:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.api_server.url if self._started and self.api_server else "stopped"
+        where = self.url if self._started and (self.api_server or self.real) else "stopped"
         return f"<LocalKubernetes {where} state_dir={self.state_dir}>"
