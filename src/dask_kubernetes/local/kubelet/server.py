@@ -142,7 +142,7 @@ class KubeletServer:
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         address = self._address(request)
         try:
-            return await portforward.serve(request, address)
+            return await portforward.serve(request, address, port_param="port")
         except APIError as error:
             raise web.HTTPBadRequest(text=str(error)) from error
 

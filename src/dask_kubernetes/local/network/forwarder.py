@@ -67,6 +67,9 @@ class TcpForwarder:
         self._connections.add(task)
         try:
             await self._splice(reader, writer)
+        except asyncio.CancelledError:
+            # Cut by stop(): end quietly (asyncio's stream callback logs a cancelled task).
+            await _close(writer)
         finally:
             self._connections.discard(task)
 
