@@ -1,6 +1,8 @@
 """`LocalKubernetes`: the API server, the kubelet and (optionally) the operator, composed.
 
-`control_plane="emulated"` (the default) composes our API server emulator with the kubelet here;
+`control_plane="emulated"` (the default) composes our API server emulator, the kubelet (node
+agent: runs pods) and the network agent (kube-proxy and the emulator's endpoints/LB controllers)
+here;
 `control_plane="real"` hands the whole cluster to `real.RealCluster` (the real etcd, API server,
 controller manager and scheduler with our kubelet as a node, in a network namespace; root only).
 
@@ -29,6 +31,7 @@ from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfi
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
+from dask_kubernetes.local.network.agent import PROXY_USER, NetworkAgent
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
 from dask_kubernetes.local.real import RealCluster
 from dask_kubernetes.local.watchdog import Watchdog
@@ -74,6 +77,7 @@ class LocalKubernetes:
         self.plan: AddressPlan | None = None
         self.api_server: APIServer | None = None
         self.kubelet: Kubelet | None = None
+        self.network: NetworkAgent | None = None
         self._operator_process: OperatorProcess | None = None
         self._watchdog: Watchdog | None = None
         self._wrote_kubeconfig = False
@@ -148,9 +152,16 @@ class LocalKubernetes:
                 token=server.auth.issue(node_user(NODE_NAME)),
                 ca_pem=ca_pem,
                 pod_cidr=self.plan.pod_cidr,
-                load_balancer_cidr=self.plan.load_balancer_cidr,
             )
             await self.kubelet.start()
+            self.network = NetworkAgent(
+                self.url,
+                token=server.auth.issue(PROXY_USER),
+                ca_pem=ca_pem,
+                dns_path=self.kubelet.dns_path,
+                load_balancer_cidr=self.plan.load_balancer_cidr,
+            )
+            await self.network.start()
             if self.operator:
                 await install_operator_crds(self.url, token=server.admin_token, ca_pem=ca_pem)
                 operator_kubeconfig = self.kubeconfig_for(
@@ -181,6 +192,9 @@ class LocalKubernetes:
         if self._operator_process is not None:
             await self._operator_process.stop()
             self._operator_process = None
+        if self.network is not None:
+            await self.network.stop()
+            self.network = None
         if self.kubelet is not None:
             await self.kubelet.stop()
             self.kubelet = None

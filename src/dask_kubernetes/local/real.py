@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 from dask_kubernetes.local.controlplane.build import entry_directory, pins, verify
@@ -106,6 +107,7 @@ class RealCluster:
         self._watchdog: Watchdog | None = None
         self._wrote_kubeconfig = False
         self.url = ""
+        self.start_seconds: dict[str, float] = {}  # plane, node, default service account
 
     async def start(self) -> None:
         require_root()
@@ -123,7 +125,10 @@ class RealCluster:
             cluster_cidr=POD_CIDR,
             env={**os.environ, STATE_DIR_MARKER: str(self.state_dir)},
         )
+        started = time.monotonic()
         await self.node_loop.call(plane.start)
+        self.start_seconds["plane"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
         ca = plane.ca
         assert ca is not None and plane.kubelet_client is not None
         ca_pem = ca.cert_path.read_bytes()
@@ -179,7 +184,10 @@ class RealCluster:
             client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
         )
         self._wrote_kubeconfig = True
+        self.start_seconds["node"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
         await self.node_loop.run(self._await_default_service_account(ca_pem, timeout=60.0))
+        self.start_seconds["default service account"] = round(time.monotonic() - started, 2)
 
     async def _await_default_service_account(self, ca_pem: bytes, *, timeout: float) -> None:
         """Ready means pods can be created: the service-account controller has made `default`

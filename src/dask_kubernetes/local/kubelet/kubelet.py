@@ -1,12 +1,13 @@
 """The process kubelet: runs the pods bound to this node as processes and reports their status.
 
 It is a pure API client (like a real kubelet): everything it knows comes from list/watch on the API
-server, and everything it does to the cluster's state goes back through the API. Two modes:
-- on the emulator (no `node_address`) it also binds pods (it is the only node and the scheduler)
-  and plays kube-proxy, the endpoints and the service-LB controllers (`ServiceNetwork`);
-- as a node of the real control plane (`node_address` given) it only runs pods: the real scheduler
-  binds them, it watches just its own (`spec.nodeName=NAME`), keeps its Node and Lease fresh
-  (`node.py`) and takes pod IPs from the podCIDR the controller manager gave its Node.
+server, and everything it does to the cluster's state goes back through the API. Services are not
+its business (the network agent next to it, composed in `cluster.py`/`real.py`, does those). Two
+modes:
+- on the emulator (no `node_address`) it also binds pods: it is the only node and the scheduler;
+- as a node of the real control plane (`node_address` given) the real scheduler binds, it watches
+  just its own pods (`spec.nodeName=NAME`), keeps its Node and Lease fresh (`node.py`) and takes
+  pod IPs from the podCIDR the controller manager gave its Node.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.kubelet.shims import install_shims
 from dask_kubernetes.local.network import pod_hook
 from dask_kubernetes.local.network.ip_pool import AddressPool
-from dask_kubernetes.local.network.service_network import ServiceNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ class Kubelet:
         ca_pem: bytes | None = None,
         client_cert: tuple[Path, Path] | None = None,
         pod_cidr: str | None = None,
-        load_balancer_cidr: str = "",
         node_name: str = NODE_NAME,
         node_address: str | None = None,
         kubelet_port: int = KUBELET_PORT,
@@ -77,19 +76,8 @@ class Kubelet:
         own_node = {"fieldSelector": f"metadata.name={node_name}"} if node_address else None
         self.nodes = Informer(self.client, "/api/v1/nodes", self._on_node, params=own_node)
         self.heartbeat: NodeHeartbeat | None = None
-        self.services: Informer | None = None
-        self.network: ServiceNetwork | None = None
         if node_address is not None:
             self.heartbeat = NodeHeartbeat(self.client, node_name, node_address, kubelet_port)
-        else:
-            services = self.services = Informer(self.client, "/api/v1/services", self._on_service)
-            self.network = ServiceNetwork(
-                self.client,
-                lambda: services.objects,
-                lambda: self.pods.objects,
-                dns_path=self.dns_path,
-                load_balancer_cidr=load_balancer_cidr,
-            )
         self.runners: dict[str, PodRunner] = {}
         self._terminating: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
@@ -131,9 +119,6 @@ class Kubelet:
             loops.append(self.heartbeat.run())
         else:
             await self._register_node()
-        if self.services is not None and self.network is not None:
-            loops += [self.services.run(), self.network.run()]
-            synced.append(self.services.synced.wait())
         self._tasks.extend(asyncio.create_task(coro) for coro in loops)
         await asyncio.wait_for(asyncio.gather(*synced), timeout)
 
@@ -192,17 +177,11 @@ class Kubelet:
     def _on_pod(self, _kind: str, pod: dict[str, Any]) -> None:
         self._dirty.add(object_key(pod))
         self._dirty_event.set()
-        if self.network is not None:
-            self.network.changed()
 
     def _on_node(self, _kind: str, _node: dict[str, Any]) -> None:
         """Uncordoned: the pods waiting for a node may be bound now."""
         self._dirty.update(self.pods.objects)
         self._dirty_event.set()
-
-    def _on_service(self, _kind: str, _service: dict[str, Any]) -> None:
-        if self.network is not None:
-            self.network.changed()
 
     async def _resync_loop(self) -> None:
         while True:
@@ -210,8 +189,6 @@ class Kubelet:
             self._dirty.update(self.pods.objects)
             self._dirty.update(self.runners)
             self._dirty_event.set()
-            if self.network is not None:
-                self.network.changed()
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -424,7 +401,7 @@ class Kubelet:
     # -- shutdown -----------------------------------------------------------------------------
 
     async def stop(self, grace: float = _STOP_GRACE_SECONDS) -> None:
-        """Stop watching, stop every pod (SIGTERM, then SIGKILL), close forwarders, reap all."""
+        """Stop watching, stop every pod (SIGTERM, then SIGKILL), reap all."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -436,8 +413,6 @@ class Kubelet:
             task.cancel()
         await asyncio.gather(*self._terminating.values(), return_exceptions=True)
         self.runners.clear()
-        if self.network is not None:
-            await self.network.stop()
         kill_processes_of(self.state_dir)
         await self.client.close()
 
