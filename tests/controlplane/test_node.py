@@ -379,9 +379,11 @@ def test_stop_ends_every_process_and_removes_the_namespace(bin_dir: Path) -> Non
     assert processes_of(state_dir) == []
 
 
-def test_sigkill_of_the_cli_still_removes_the_namespace_and_processes(
-    bin_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
+def test_the_cli_prints_ready_and_leaves_nothing_after_ctrl_c_or_a_crash(
+    bin_dir: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
+    """Ctrl-C: the CLI stops everything itself. SIGKILL: the watchdog cleans up after it."""
     before = _our_namespaces()
     state_dir = tmp_path / "state"
     cli = subprocess.Popen(
@@ -392,18 +394,31 @@ def test_sigkill_of_the_cli_still_removes_the_namespace_and_processes(
     )
     try:
         assert cli.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not any(line.startswith("export KUBECONFIG=") for line in lines):
             line = cli.stdout.readline()
             assert line, (lines, cli.stderr.read() if cli.stderr else "")
             lines.append(line)
-        assert any("ready" in line for line in lines)
-        created = wait_for(lambda: _our_namespaces() - before, "the cluster's namespace")
-        assert processes_of(state_dir.resolve())
+        assert lines[0].startswith("dask-kubernetes local: ready at https://127.0.0.1:"), lines
+        kubeconfig = lines[-1].strip().split("=", 1)[1]
+        nodes = subprocess.run(
+            [str(bin_dir / "kubectl"), "--kubeconfig", kubeconfig, "get", "nodes"],
+            capture_output=True,
+            text=True,
+            env=KUBECTL_ENV,
+            check=True,
+        ).stdout
+        assert re.search(r"local\s+Ready\s+.*v1\.37\.2", nodes), nodes
+        created = _our_namespaces() - before
+        assert created and processes_of(state_dir.resolve())
     finally:
-        cli.send_signal(signal.SIGKILL)
-        cli.wait(10)
-    wait_for(lambda: not (_our_namespaces() & created), "the watchdog to remove the namespace")
+        cli.send_signal(signum)
+        code = cli.wait(60)
+    if signum == signal.SIGINT:
+        assert code == 0, cli.stderr.read() if cli.stderr else ""
+        assert not (_our_namespaces() & created)
+        assert processes_of(state_dir.resolve()) == []
+    wait_for(lambda: not (_our_namespaces() & created), "the namespace to be removed")
     wait_for(lambda: processes_of(state_dir.resolve()) == [], "no process of ours left")
 
 
@@ -434,3 +449,29 @@ def test_without_root_the_cli_says_so_in_one_line_and_exits_2() -> None:
 def _our_namespaces() -> set[str]:
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return {line.split()[0] for line in listed.splitlines() if line.startswith("dk-")}
+
+
+def test_kubecluster_computes_on_the_real_plane_with_the_operator(
+    bin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stretch: the operator (host process, services/proxy to schedulers) and KubeCluster
+    (port-forward through the real API server to our kubelet) against the real plane."""
+    from distributed import Client
+
+    from dask_kubernetes.operator import KubeCluster
+
+    started = time.monotonic()
+    with LocalKubernetes(control_plane="real", operator=True, binaries=bin_dir) as k8s:
+        print(f"real plane with the operator ready in {time.monotonic() - started:.1f}s")
+        monkeypatch.setenv("KUBECONFIG", k8s.kubeconfig)
+        with (
+            KubeCluster(name="real", n_workers=1, image="ghcr.io/dask/dask:latest") as cluster,
+            Client(cluster) as client,
+        ):
+            client.wait_for_workers(1, timeout=120)
+            assert client.submit(lambda x: x + 1, 41).result(timeout=60) == 42
+            workers = client.scheduler_info()["workers"]
+            assert all(
+                ipaddress.ip_address(w["host"]) in ipaddress.ip_network(POD_CIDR)
+                for w in workers.values()
+            ), workers

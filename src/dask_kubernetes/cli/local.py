@@ -108,7 +108,6 @@ def local(
         except NetnsError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        operator = False  # not on the real plane yet
     try:
         asyncio.run(_serve(state_dir, kubeconfig, port, operator, not no_tls, control_plane))
     except (KubeconfigError, RealPlaneError) as exc:

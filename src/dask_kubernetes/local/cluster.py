@@ -107,10 +107,6 @@ class LocalKubernetes:
             raise LocalKubernetesError(
                 "operator=True but dask_kubernetes.operator is not installed in this environment"
             )
-        if self.control_plane == "real" and self.operator:
-            raise LocalKubernetesError(
-                "operator=True is not available on the real control plane yet"
-            )
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._started = True
         if self.control_plane == "real":
@@ -123,6 +119,8 @@ class LocalKubernetes:
             )
             try:
                 await self.real.start()
+                if self.operator:
+                    await self._start_real_operator(self.real)
             except BaseException:
                 await self.stop()
                 raise
@@ -174,6 +172,19 @@ class LocalKubernetes:
             raise
         return self
 
+    async def _start_real_operator(self, real: RealCluster) -> None:
+        """The operator as a host process with the admin's certificate (RBAC-bound identities
+        on the real plane are not wired here yet)."""
+        assert real.admin is not None and real.plane is not None and real.plane.ca is not None
+        await install_operator_crds(
+            real.url,
+            ca_pem=real.plane.ca.cert_path.read_bytes(),
+            client_cert=(real.admin.cert, real.admin.key),
+        )
+        kubeconfig = real.admin_kubeconfig(self.state_dir / "operator-kubeconfig")
+        self._operator_process = OperatorProcess(str(kubeconfig), self.state_dir)
+        await self._operator_process.start()
+
     def kubeconfig_for(self, user: str, path: Path) -> Path:
         """A kubeconfig (mode 0600) with a token of its own for `user`, so the audit log
         (and fault injection) can tell that client's requests from everyone else's."""
@@ -186,12 +197,12 @@ class LocalKubernetes:
         if not self._started:
             return
         self._started = False
-        if self.real is not None:
-            await self.real.stop()
-            self.real = None
         if self._operator_process is not None:
             await self._operator_process.stop()
             self._operator_process = None
+        if self.real is not None:
+            await self.real.stop()
+            self.real = None
         if self.network is not None:
             await self.network.stop()
             self.network = None

@@ -189,6 +189,17 @@ class RealCluster:
         await self.node_loop.run(self._await_default_service_account(ca_pem, timeout=60.0))
         self.start_seconds["default service account"] = round(time.monotonic() - started, 2)
 
+    def admin_kubeconfig(self, path: Path) -> Path:
+        """Another kubeconfig (0600) for the host side with the admin's certificate, e.g. for the
+        operator process: it reaches schedulers through the API server's services/proxy."""
+        assert self.admin is not None and self.plane is not None and self.plane.ca is not None
+        return write_kubeconfig(
+            path,
+            self.url,
+            ca_pem=self.plane.ca.cert_path.read_bytes(),
+            client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
+        )
+
     async def _await_default_service_account(self, ca_pem: bytes, *, timeout: float) -> None:
         """Ready means pods can be created: the service-account controller has made `default`
         (the ServiceAccount admission refuses pods in a namespace without it)."""
