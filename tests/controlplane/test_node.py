@@ -157,7 +157,8 @@ def test_node_is_ready_with_the_real_version_and_renews_its_lease(
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
     assert int(status["capacity"]["pods"]) > 0 and status["allocatable"]["cpu"]
     # The node IPAM controller (real controller manager) gave the node its pod range.
-    assert ipaddress.ip_network(node["spec"]["podCIDR"]).subnet_of(ipaddress.ip_network(POD_CIDR))
+    pod_range = ipaddress.IPv4Network(node["spec"]["podCIDR"])
+    assert pod_range.subnet_of(ipaddress.IPv4Network(POD_CIDR))
     first = get(k8s, bin_dir, "lease", "-n", "kube-node-lease", "local")["spec"]
     assert first["holderIdentity"] == "local"
 
@@ -204,7 +205,8 @@ def test_kubectl_port_forward_reaches_the_pod_over_spdy(
         assert forward.stdout is not None
         line = forward.stdout.readline()
         match = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert match, (line, forward.stderr.read() if forward.poll() is not None else "")
+        failed = forward.poll() is not None and forward.stderr is not None
+        assert match, (line, forward.stderr.read() if failed and forward.stderr else "")
         reply = asyncio.run(_echo_roundtrip(int(match.group(1)), b"through kubectl\n"))
         assert reply == b"THROUGH KUBECTL\n"
     finally:
@@ -466,7 +468,7 @@ def test_kubecluster_computes_on_the_real_plane_with_the_operator(
         monkeypatch.setenv("KUBECONFIG", k8s.kubeconfig)
         with (
             KubeCluster(name="real", n_workers=1, image="ghcr.io/dask/dask:latest") as cluster,
-            Client(cluster) as client,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
         ):
             client.wait_for_workers(1, timeout=120)
             assert client.submit(lambda x: x + 1, 41).result(timeout=60) == 42
