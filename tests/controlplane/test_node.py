@@ -182,6 +182,7 @@ def test_the_real_scheduler_binds_a_kubectl_pod_that_runs_with_a_pod_ip(
     logs = kubectl(k8s, bin_dir, "logs", "echo").stdout
     assert "echo listening on" in logs and echo["status"]["podIP"] in logs
     assert kubectl(k8s, bin_dir, "logs", "echo", "--tail=1").stdout.count("\n") == 1
+    assert kubectl(k8s, bin_dir, "logs", "echo", "--limit-bytes=4").stdout == "echo"
 
 
 def test_kubectl_port_forward_reaches_the_pod_over_spdy(
@@ -477,3 +478,6 @@ def test_kubecluster_computes_on_the_real_plane_with_the_operator(
                 ipaddress.ip_address(w["host"]) in ipaddress.ip_network(POD_CIDR)
                 for w in workers.values()
             ), workers
+            logs = cluster.get_logs()  # pods/log through the real API server to our kubelet
+            scheduler_logs = [text for name, text in logs.items() if "scheduler" in name]
+            assert scheduler_logs and "Scheduler at" in scheduler_logs[0], logs
