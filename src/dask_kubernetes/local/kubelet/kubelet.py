@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 NODE_NAME = "local"
 KUBELET_PORT = 10250
 _RESYNC_SECONDS = 2.0
+_RETRY_SOON = 0.2
 _STOP_GRACE_SECONDS = 2.0
 
 
@@ -190,6 +191,10 @@ class Kubelet:
             self._dirty.update(self.runners)
             self._dirty_event.set()
 
+    def _redo(self, key: str) -> None:
+        self._dirty.add(key)
+        self._dirty_event.set()
+
     async def _reconcile_loop(self) -> None:
         while True:
             await self._dirty_event.wait()
@@ -198,7 +203,15 @@ class Kubelet:
             for key in sorted(keys):
                 try:
                     await self._reconcile_pod(key)
-                except (ApiError, OSError) as exc:
+                except ApiError as exc:
+                    if exc.status == 403 and self.node_address is not None:
+                        # The Node authorizer learns of a binding from its own watch: a pod
+                        # we already see may not be "ours" to it for a moment. Try again soon.
+                        logger.debug("pod %s: %s (retrying)", key, exc)
+                        asyncio.get_running_loop().call_later(_RETRY_SOON, self._redo, key)
+                    else:
+                        logger.warning("pod %s: %s", key, exc)
+                except OSError as exc:
                     logger.warning("pod %s: %s", key, exc)
                 except Exception:  # one bad pod must not stop the kubelet
                     logger.exception("pod %s: unexpected error", key)
