@@ -371,13 +371,23 @@ def test_the_namespace_has_only_local_routes_and_the_host_does_not_route_pod_ips
 
 
 def test_stop_ends_every_process_and_removes_the_namespace(bin_dir: Path) -> None:
-    cluster = LocalKubernetes(control_plane="real", binaries=bin_dir)
-    with cluster:
-        assert cluster.real is not None and cluster.real.namespace is not None
-        name = cluster.real.namespace.name
-        state_dir = cluster.state_dir
-        assert namespace_exists(name)
-        assert len(processes_of(state_dir)) >= 4  # etcd, apiserver, controller manager, scheduler
+    """On the caller's own loop (`async with`; the module's cluster uses `with`)."""
+
+    async def run() -> tuple[str, Path, int, list[int]]:
+        async with LocalKubernetes(control_plane="real", binaries=bin_dir) as cluster:
+            assert cluster.real is not None and cluster.real.namespace is not None
+            assert cluster.real.kubelet is not None and cluster.real.node_loop is not None
+            # The kubelet's client lives on the namespace's loop: ask it there.
+            kubelet_client = cluster.real.kubelet.client
+            node = await cluster.real.node_loop.run(kubelet_client.get("/api/v1/nodes/local"))
+            assert node is not None and node["spec"]["podCIDR"]
+            name = cluster.real.namespace.name
+            assert namespace_exists(name)
+            running = processes_of(cluster.state_dir)
+        return name, cluster.state_dir, len(running), running
+
+    name, state_dir, count, running = asyncio.run(run())
+    assert count >= 4, running  # etcd, apiserver, controller manager, scheduler
     assert not namespace_exists(name)
     assert processes_of(state_dir) == []
 
