@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from release._lock_files import LOCK_NAMES
+from dask_kubernetes_release.core.lockfiles import LOCK_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

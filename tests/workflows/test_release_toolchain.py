@@ -33,7 +33,8 @@ class OutsideTheReleaseLock:
         return None
 
 sys.meta_path.insert(0, OutsideTheReleaseLock)
-from release.cli import build_parser
+sys.path.insert(0, "release/src")  # as `python -m release` does
+from dask_kubernetes_release.cli import build_parser
 parser = build_parser()
 choices = sorted(parser._subparsers._group_actions[0].choices)
 print(json.dumps(choices))
@@ -56,12 +57,12 @@ def test_every_release_command_loads_with_only_the_release_lock() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     registered = set(json.loads(proc.stdout))
-    from release.cli import COMMANDS
+    from dask_kubernetes_release.cli import COMMANDS
 
     present = {
         command
         for command, (module, _) in COMMANDS.items()
-        if (ROOT / Path(*module.split("."))).with_suffix(".py").exists()
+        if (ROOT / "release" / "src" / Path(*module.split("."))).with_suffix(".py").exists()
     }
     assert present <= registered
     assert "tag" in registered
