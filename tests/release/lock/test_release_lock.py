@@ -22,7 +22,7 @@ from dask_kubernetes_release.cli import main
 from dask_kubernetes_release.core.lockfiles import LOCK_NAMES, pylock_name, requirements_name
 from dask_kubernetes_release.lock.uv import uv_binary
 from dask_kubernetes_release.manifest.check import check_directory
-from dask_kubernetes_release.manifest.command import load_manifest
+from dask_kubernetes_release.manifest.records import load_manifest
 
 pytestmark = pytest.mark.slow
 

@@ -28,7 +28,7 @@ from dask_kubernetes_release.cli import main
 from dask_kubernetes_release.core.lockfiles import SBOM_NAME, TARGETS, pylock_name
 from dask_kubernetes_release.core.statements import CYCLONEDX_BOM, statement
 from dask_kubernetes_release.lock.command import parse_pylock
-from dask_kubernetes_release.manifest.command import load_manifest
+from dask_kubernetes_release.manifest.records import load_manifest
 
 pytestmark = pytest.mark.slow
 

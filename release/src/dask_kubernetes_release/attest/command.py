@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from dask_kubernetes_release.attest.provenance import (
 )
 from dask_kubernetes_release.attest.sigstore import open_signer, sign_distribution, sign_statements
 from dask_kubernetes_release.build.toolchain import read_record
-from dask_kubernetes_release.core.digests import digest_file
+from dask_kubernetes_release.core import clock
+from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.dists import (
     TOOLCHAIN_NAME,
     find_charts,
@@ -61,10 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _moment(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return clock.parse(text)
     except ValueError:
         raise UsageError(f"--started-on: not an ISO-8601 time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _statements(
@@ -93,38 +93,63 @@ def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]
     return recorded_toolchain(record)
 
 
-def run(args: argparse.Namespace) -> int:
-    dists = find_distributions(args.dir, allow_empty=True) + find_charts(args.dir)
+def attest(
+    directory: Path,
+    *,
+    key: Path | None = None,
+    sigstore: bool = False,
+    staging: bool = False,
+    started_on: str | None = None,
+) -> list[Path]:
+    """Attest every distribution and chart in `directory`; returns the files written."""
+    if (key is None) == (not sigstore):
+        raise UsageError("attest needs exactly one of a key or Sigstore")
+    dists = find_distributions(directory, allow_empty=True) + find_charts(directory)
     if not dists:
-        raise UsageError(f"nothing to attest (.whl, .tar.gz, chart .tgz) in {args.dir}")
-    mtimes = [datetime.fromtimestamp(d.stat().st_mtime, timezone.utc) for d in dists]
-    started = _moment(args.started_on) if args.started_on else min(mtimes)
-    digests = {dist: digest_file(dist).sha256 for dist in dists}
-    toolchain = _toolchain(args.dir, digests)
+        raise UsageError(f"nothing to attest (.whl, .tar.gz, chart .tgz) in {directory}")
+    mtimes = [clock.from_timestamp(d.stat().st_mtime) for d in dists]
+    started = _moment(started_on) if started_on else min(mtimes)
+    digests = {dist: sha256_file(dist) for dist in dists}
+    toolchain = _toolchain(directory, digests)
     predicate = slsa_predicate(BuildContext.detect(os.environ), started, max(mtimes), toolchain)
     # The SBOM describes the Python distributions (its root lists their digests), not the chart.
-    sbom = load_sbom(args.dir, {d: h for d, h in digests.items() if is_distribution_name(d.name)})
-    if args.key is not None:
-        signer = load_signer(args.key)
+    sbom = load_sbom(directory, {d: h for d, h in digests.items() if is_distribution_name(d.name)})
+    written: list[Path] = []
+    if key is not None:
+        signer = load_signer(key)
         key_id = signer.public_key.keyid[:16]
         for dist, sha256 in digests.items():
             own_sbom = sbom if is_distribution_name(dist.name) else None
             lines = envelope_lines(signer, _statements(dist, sha256, predicate, own_sbom))
             write_atomically(Path(f"{dist}.intoto.jsonl"), lines)
+            written.append(Path(f"{dist}.intoto.jsonl"))
             print(f"attested {dist.name} -> {dist.name}.intoto.jsonl (key {key_id})")
-        return 0
-    with open_signer(staging=args.staging) as sigstore_signer:
+        return written
+    with open_signer(staging=staging) as sigstore_signer:
         for dist, sha256 in digests.items():
             if not is_distribution_name(dist.name):  # the chart: no PEP 740 file, no SBOM
                 statements = _statements(dist, sha256, predicate, None)
                 write_atomically(
                     Path(f"{dist}.intoto.jsonl"), sign_statements(sigstore_signer, *statements)
                 )
+                written.append(Path(f"{dist}.intoto.jsonl"))
                 print(f"attested {dist.name} -> .intoto.jsonl (Sigstore)")
                 continue
             slsa, *extra = _statements(dist, sha256, predicate, sbom)[1:]
             jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa, extra)
             write_atomically(Path(f"{dist}.intoto.jsonl"), jsonl)
             write_atomically(Path(f"{dist}.publish.attestation"), pep740)
+            written += [Path(f"{dist}.intoto.jsonl"), Path(f"{dist}.publish.attestation")]
             print(f"attested {dist.name} -> .intoto.jsonl, .publish.attestation (Sigstore)")
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    attest(
+        args.dir,
+        key=args.key,
+        sigstore=args.sigstore,
+        staging=args.staging,
+        started_on=args.started_on,
+    )
     return 0

@@ -17,22 +17,23 @@ from __future__ import annotations
 import getpass
 import importlib.metadata
 import platform
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from dask_kubernetes_release.build.toolchain import FROM_LOCK, Artefact, ToolchainRecord
+from dask_kubernetes_release.core import clock
 from dask_kubernetes_release.core.git import Git
 from dask_kubernetes_release.core.paths import RELEASE_LOCK, ROOT
+from dask_kubernetes_release.core.requirements import read_lock
 
 TOOLCHAIN = ("build", "hatchling", "hatch-vcs")
 GITHUB_BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
 LOCAL_BUILD_TYPE = "https://github.com/dask/dask-kubernetes/blob/main/docs/VERIFYING.md#local-build"
-_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
-_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class BuildContext:
             build_type=LOCAL_BUILD_TYPE,
             event_name="local",
             runner_environment="local",
-            invocation_id=f"local://{host}/{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}",
+            invocation_id=f"local://{host}/{clock.utcnow():%Y%m%dT%H%M%SZ}",
         )
 
     @classmethod
@@ -119,17 +120,12 @@ def _remote_url(checkout: Path) -> str:
 
 def locked_toolchain(lock: Path = RELEASE_LOCK) -> list[dict[str, Any]]:
     """ResourceDescriptors for the build toolchain, exactly as the release lock pins it."""
-    pins: dict[str, tuple[str, list[str]]] = {}
-    current: str | None = None
-    for line in lock.read_text(encoding="utf-8").splitlines():
-        if match := _REQUIREMENT.match(line):
-            current = match.group(1).lower()
-            pins[current] = (match.group(2), [])
-        elif current is not None and (found := _HASH.search(line)):
-            pins[current][1].append(found.group(1))
+    pins = read_lock(lock)
     described: list[dict[str, Any]] = []
     for name in TOOLCHAIN:
-        version, hashes = pins.get(name, ("", []))
+        pin = pins.get(canonicalize_name(name))
+        version = pin.version if pin else ""
+        hashes = [h.removeprefix("sha256:") for h in pin.hashes] if pin else []
         try:
             installed = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -205,12 +201,8 @@ def slsa_predicate(
             "builder": {"id": ctx.builder_id},
             "metadata": {
                 "invocationId": ctx.invocation_id,
-                "startedOn": _rfc3339(started),
-                "finishedOn": _rfc3339(finished),
+                "startedOn": clock.rfc3339(started),
+                "finishedOn": clock.rfc3339(finished),
             },
         },
     }
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -71,7 +71,7 @@ def _record_toolchain(dists: list[Path], env: Path, lock: Path) -> None:
 
     from dask_kubernetes_release.build.env import installed_artefacts
     from dask_kubernetes_release.build.toolchain import Artefact, ToolchainRecord, write_record
-    from dask_kubernetes_release.core.digests import digest_file
+    from dask_kubernetes_release.core.digests import sha256_file
     from dask_kubernetes_release.core.dists import TOOLCHAIN_NAME
     from dask_kubernetes_release.core.requirements import read_lock
 
@@ -87,7 +87,7 @@ def _record_toolchain(dists: list[Path], env: Path, lock: Path) -> None:
     )
     record = ToolchainRecord(
         packages=(frontend, *installed_artefacts(env)),
-        distributions={path.name: digest_file(path).sha256 for path in dists},
+        distributions={path.name: sha256_file(path) for path in dists},
         lock_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
     )
     write_record(dists[0].parent / TOOLCHAIN_NAME, record)

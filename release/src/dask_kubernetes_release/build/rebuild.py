@@ -8,7 +8,7 @@ report says so), the wheel is built with SOURCE_DATE_EPOCH taken from the sdist'
 timestamps, and the result is compared byte for byte with the published wheel. When they
 differ, the first differing archive member is named (missing, extra, content, timestamp, mode
 or order). Exit 0 identical, 1 different, 2 unusable input. The build machinery is
-`release build`'s own (_build, _build_env), not a copy.
+`release build`'s own (build.command, build.env), not a copy.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dask_kubernetes_release.build.command import (
     _unpack,
 )
 from dask_kubernetes_release.build.toolchain import read_record
-from dask_kubernetes_release.core.digests import digest_file
+from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.dists import (
     TOOLCHAIN_NAME,
     find_distributions,
@@ -50,7 +50,7 @@ class Rebuild:
 def toolchain_lock(wheel: Path, scratch: Path) -> tuple[Path, str]:
     """A lock for the build environment: the release's recorded toolchain, else ours."""
     record = read_record(wheel.parent / TOOLCHAIN_NAME)
-    if record is not None and record.describes(wheel.name, digest_file(wheel).sha256):
+    if record is not None and record.describes(wheel.name, sha256_file(wheel)):
         lines = []
         for package in record.packages:
             if package.role != "build-backend":

@@ -1,4 +1,4 @@
-"""The three digests PyPI shows for a file, computed in one pass over it.
+"""The three digests PyPI shows for a file, computed in one pass over it (or sha256 alone).
 
 PyPI lists sha256, md5 and blake2b with a 32-byte digest ("BLAKE2b-256"). hashlib releases the
 GIL while it hashes a large buffer, so each digest gets its own thread and every chunk read is
@@ -68,6 +68,14 @@ def digest_file(path: Path) -> FileDigests:
         info = os.fstat(stream.fileno())
         size_hint = info.st_size if stat.S_ISREG(info.st_mode) else None
         return digest_stream(stream, size_hint=size_hint)
+
+
+def sha256_file(path: Path) -> str:
+    """Only the sha256, the one digest attestations name: no md5 or BLAKE2b work, no threads."""
+    h = hashlib.sha256()
+    with Path(path).open("rb", buffering=0) as stream:
+        _feed_inline(stream, [h])
+    return h.hexdigest()
 
 
 def digest_stream(stream: Readable, *, size_hint: int | None = None) -> FileDigests:

@@ -1,7 +1,9 @@
-"""Reading the hash-locked `release/requirements.lock` (uv's universal `pip compile` output).
+"""The toolkit's one reader of requirements files and hash locks (uv's `pip compile` output).
 
-The build environment may only contain what this lock pins, with its hashes; this module picks
-the lock's entry for a package on this interpreter so it can be handed to `pip --require-hashes`.
+Why one: the build environment may only contain what release/requirements.lock pins, with its
+hashes (this module picks a package's entry for this interpreter, for `pip --require-hashes`);
+provenance records the same pins; `lock` and `check` read the requirements files they wrote.
+All of them join continuation lines and split off `--hash=` options the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def read_lock(path: Path) -> dict[NormalizedName, LockedPackage]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     packages: dict[NormalizedName, LockedPackage] = {}
     for entry in logical_lines(text):
-        spec, *options = entry.split(" --hash=")
+        spec, options = split_entry(entry)
         try:
             requirement = Requirement(spec.strip())
         except InvalidRequirement as exc:
@@ -45,7 +47,7 @@ def read_lock(path: Path) -> dict[NormalizedName, LockedPackage]:
         if len(pins) != 1 or not options:
             raise UsageError(f"{path}: {requirement.name} is not pinned with hashes")
         name = canonicalize_name(requirement.name)
-        hashes = tuple(option.strip() for option in options)
+        hashes = options
         packages[name] = LockedPackage(name, pins[0].version, hashes)
     return packages
 
@@ -64,3 +66,9 @@ def logical_lines(text: str) -> list[str]:
             entries.append(" ".join(current.split()))
         current = ""
     return entries
+
+
+def split_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """A logical line's requirement text and its `--hash=` values (`sha256:HEX`)."""
+    spec, *options = entry.split(" --hash=")
+    return spec.strip(), tuple(option.strip() for option in options)

@@ -36,7 +36,7 @@ from dask_kubernetes_release.core.lockfiles import (
     pylock_name,
     requirements_name,
 )
-from dask_kubernetes_release.core.requirements import logical_lines
+from dask_kubernetes_release.core.requirements import logical_lines, split_entry
 from dask_kubernetes_release.lock.matrix import check_matrix
 from dask_kubernetes_release.lock.uv import MIN_PYTHON, compile_lock
 from dask_kubernetes_release.manifest.records import FileRecord, record_file
@@ -115,7 +115,7 @@ def resolve(release: Release) -> list[Locked]:
     widest = LOCKED_EXTRAS[-1] if LOCKED_EXTRAS else None
     url = release.wheel.resolve().as_uri()
     first = compile_lock(f"{_spec(release, widest)} @ {url}", "requirements.txt", release.project)
-    pins = "".join(entry.split(" --hash=")[0] + "\n" for entry in logical_lines(first))
+    pins = "".join(split_entry(entry)[0] + "\n" for entry in logical_lines(first))
     locked = []
     for extra in TARGETS:
         requirement = f"{_spec(release, extra)} @ {url}"
@@ -193,7 +193,7 @@ def write_lock(directory: Path) -> list[str]:
     pairs = check(locked)
     print(f"markers: one version per package in {pairs} (target, Python, platform) cases")
     written = []
-    # pylock.toml last: its presence is what marks a directory as locked (_lock_files.has_lock).
+    # pylock.toml last: its presence is what marks a directory as locked (core.lockfiles.has_lock).
     for item in locked:
         write_atomically(directory / requirements_name(item.extra), item.requirements)
         written.append(requirements_name(item.extra))

@@ -18,7 +18,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.errors import CheckFailed
-from dask_kubernetes_release.core.requirements import logical_lines
+from dask_kubernetes_release.core.requirements import logical_lines, split_entry
 
 PYTHONS: tuple[tuple[int, int], ...] = ((3, 10), (3, 11), (3, 12), (3, 13))
 
@@ -84,7 +84,7 @@ def requirement_pins(text: str, env: Environment) -> dict[str, str]:
     for entry in logical_lines(text):
         if entry.startswith("-"):
             continue  # an option line (--find-links)
-        requirement = Requirement(entry.split(" --hash=")[0])
+        requirement = Requirement(split_entry(entry)[0])
         if requirement.marker is not None and not requirement.marker.evaluate(
             {**_as_strings(env), "extra": ""}
         ):

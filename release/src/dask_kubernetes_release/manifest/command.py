@@ -46,7 +46,6 @@ from dask_kubernetes_release.manifest.records import (
     Manifest,
     record_file,
 )
-from dask_kubernetes_release.manifest.records import load_manifest as _load_manifest_file
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -91,12 +90,6 @@ def write_manifest(directory: Path) -> Manifest:
         write_atomically(directory / REQUIREMENTS_NAME, render_requirements(manifest))
     write_atomically(directory / MANIFEST_NAME, manifest.dumps())
     return manifest
-
-
-def load_manifest(directory: Path) -> Manifest:
-    """The validated manifest of `directory` (or of a manifest.json path)."""
-    path = Path(directory)
-    return _load_manifest_file(path / MANIFEST_NAME if path.is_dir() else path)
 
 
 def files_table(manifest: Manifest) -> Table:

@@ -124,9 +124,12 @@ def check_safe_filename(name: object) -> str:
 
 
 def load_manifest(path: Path) -> Manifest:
-    """Read and validate `manifest.json`; anything unexpected is a one-line UsageError."""
+    """Read and validate `manifest.json` (or DIR/manifest.json): any fault is one UsageError."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
     try:
-        data = json.loads(Path(path).read_bytes())
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise UsageError(f"no {MANIFEST_NAME} at {path}") from None
     except OSError as exc:

@@ -13,11 +13,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from dask_kubernetes_release.build.chart import CHART_DIR, PLACEHOLDER
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.git import Git
+from dask_kubernetes_release.core.yamldoc import load_mapping
 from dask_kubernetes_release.tag.version import CalVer, latest
 
 CHANGELOG = Path("CHANGELOG.md")
@@ -176,11 +177,7 @@ class ChartVersion:
     name = "chart version"
 
     def check(self, ctx: TagContext) -> str:
-        # Imported here: release.yml's jobs install only release/requirements.lock (no PyYAML)
-        # and the CLI imports every command module to build its --help.
-        import yaml
-
-        chart = _yaml_mapping(ctx.repo / CHART_DIR / "Chart.yaml", yaml)
+        chart = load_mapping(ctx.repo / CHART_DIR / "Chart.yaml")
         for key in ("version", "appVersion"):
             found = str(chart.get(key, "")).strip()
             if found != PLACEHOLDER:
@@ -188,7 +185,7 @@ class ChartVersion:
                     f"{CHART_DIR / 'Chart.yaml'} {key} is {found or 'unset'}, not the placeholder "
                     f"{PLACEHOLDER} (`release chart` writes {ctx.version} at package time)"
                 )
-        values = _yaml_mapping(ctx.repo / CHART_DIR / "values.yaml", yaml)
+        values = load_mapping(ctx.repo / CHART_DIR / "values.yaml")
         image = values.get("image")
         image = image if isinstance(image, dict) else {}
         for key in ("tag", "digest"):
@@ -198,18 +195,6 @@ class ChartVersion:
                     f"(the release's chart pulls {ctx.version} by the digest it pushed)"
                 )
         return f"placeholders in Chart.yaml; {ctx.version} is written when the chart is packaged"
-
-
-def _yaml_mapping(path: Path, yaml: Any) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckFailed(f"{path.name} is missing from {path.parent}") from None
-    except yaml.YAMLError as exc:
-        raise CheckFailed(f"{path.name} is not valid YAML: {exc}".splitlines()[0]) from None
-    if not isinstance(document, dict):
-        raise CheckFailed(f"{path.name} is not a mapping")
-    return document
 
 
 ALL_CHECKS: tuple[TagCheck, ...] = (

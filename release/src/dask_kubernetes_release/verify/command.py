@@ -68,7 +68,7 @@ from typing import Any
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
 from sigstore.errors import Error as SigstoreError
 
-from dask_kubernetes_release.core.digests import digest_file
+from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.dists import release_project
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.verify import evidence as evidence_files
@@ -187,7 +187,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
             raise UsageError(
                 f"{dist.name}: no policy; give --repository and --workflow, or --identity"
             )
-        jobs.append(_Job(dist, digest_file(dist).sha256, found, policy, explicit))
+        jobs.append(_Job(dist, sha256_file(dist), found, policy, explicit))
     return jobs
 
 
@@ -236,10 +236,15 @@ def _environment(
         raise CheckFailed(str(exc)) from None
 
 
-def run(args: argparse.Namespace) -> int:
+def verify(args: argparse.Namespace) -> list[Verdict]:
+    """One verdict per file given (`args` as `configure` defines them); bad input: UsageError."""
     key = load_public_key(args.key) if args.key is not None else None
     jobs = _plan(args)
-    verdicts = [_verify_one(job, args, key) for job in jobs]
+    return [_verify_one(job, args, key) for job in jobs]
+
+
+def run(args: argparse.Namespace) -> int:
+    verdicts = verify(args)
     print(render(verdicts, as_json=args.json))
     sys.stdout.flush()
     return 0 if all(v.ok for v in verdicts) else 1
