@@ -1,8 +1,9 @@
 """The one CLI module: `python -m release COMMAND [OPTIONS]`.
 
-Each command lives in a small private module exposing `configure(parser)` and `run(args) -> int`;
-this module only wires them up and turns failures into one-line errors with exit codes
-(2 unusable input, 1 failed check).
+Each command lives in its family's command module exposing `configure(parser)` and
+`run(args) -> int`; this module only maps names to them and turns failures into one-line errors
+with exit codes (2 unusable input, 1 failed check). A command module that cannot be imported is
+an error naming it, never a command that silently disappears.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from types import ModuleType
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 
-# command -> (module, one-line help). Modules are imported lazily, only when present.
+# command -> (module, one-line help). Only the selected command's module is imported.
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("dask_kubernetes_release.build.command", "build a reproducible sdist and wheel"),
     "manifest": (
@@ -56,13 +57,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(name: str) -> ModuleType | None:
+def load_command(command: str) -> ModuleType:
+    """The command's module; UsageError naming the module and the ImportError if it won't load."""
+    module_name = COMMANDS[command][0]
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(
+            f"command {command!r} is unavailable: {module_name} failed to import "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -73,8 +77,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("bootstrap", help="set up .venv from the hash-locked requirements")
-    for command, (module_name, help_text) in COMMANDS.items():
-        module = _load(module_name) if command == selected else None
+    for command, (_, help_text) in COMMANDS.items():
+        module = load_command(command) if command == selected else None
         if module is None:
             sub.add_parser(command, help=help_text)
             continue
@@ -93,7 +97,11 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((word for word in argv if not word.startswith("-")), None)
-    parser = build_parser(selected)
+    try:
+        parser = build_parser(selected if selected in COMMANDS else None)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "_passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
