@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]  # not in __all__
 
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.core.files import write_atomically
+from dask_kubernetes_release.core.files import PRIVATE, PUBLIC, write_atomically
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,24 +33,27 @@ def public_path(private: Path) -> Path:
     return private.with_name(private.name + ".pub")
 
 
-def run(args: argparse.Namespace) -> int:
-    private: Path = args.path
+def generate(private: Path, *, kind: str = "ecdsa", force: bool = False) -> Path:
+    """Write a key pair (private 0600, public beside it); returns the public key's path."""
     public = public_path(private)
     if not private.parent.is_dir():
         raise UsageError(f"{private.parent}: no such directory")
-    if not args.force and (private.exists() or public.exists()):
+    if not force and (private.exists() or public.exists()):
         raise UsageError(f"{private}: a key already exists there (use --force to replace it)")
-    if args.type == "ed25519":
-        signer = CryptoSigner.generate_ed25519()
-    else:
-        signer = CryptoSigner.generate_ecdsa()
+    make = CryptoSigner.generate_ed25519 if kind == "ed25519" else CryptoSigner.generate_ecdsa
+    signer = make()
     pem: bytes = signer.private_bytes
     public_pem = (
         load_pem_private_key(pem, password=None)
         .public_key()
         .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     )
-    write_atomically(private, pem, mode=0o600)
-    write_atomically(public, public_pem, mode=0o644)
+    write_atomically(private, pem, mode=PRIVATE)
+    write_atomically(public, public_pem, mode=PUBLIC)
     print(f"wrote {private} (private, 0600) and {public}; key id {signer.public_key.keyid}")
+    return public
+
+
+def run(args: argparse.Namespace) -> int:
+    generate(args.path, kind=args.type, force=args.force)
     return 0

@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dask_kubernetes_release.pipeline.command import Outcome, PipelineResult
+from dask_kubernetes_release.manifest.command import files_table
+from dask_kubernetes_release.manifest.records import load_manifest
+from dask_kubernetes_release.pipeline.steps import Outcome, PipelineResult
+from dask_kubernetes_release.verify.report import Verdict
 
 _STATUS_STYLE = {"ok": "green", "failed": "bold red", "skipped": "yellow"}
 _PROVENANCE_FACTS = (
@@ -78,28 +81,25 @@ def steps_table(result: PipelineResult) -> Table:
     return table
 
 
-def provenance_table(entry: dict[str, object]) -> Table:
-    """The facts `release verify` vouched for, one file per table (names are long)."""
-    table = Table(
-        title=f"{entry.get('verdict', '?')} {entry.get('file', '?')}", title_justify="left"
-    )
+def provenance_table(verdict: Verdict) -> Table:
+    """The facts `verify` vouched for, one file per table (names are long)."""
+    status = "OK" if verdict.ok else "FAIL"
+    table = Table(title=f"{status} {verdict.filename}", title_justify="left")
     table.add_column("provenance")
     table.add_column("value")
-    facts = entry.get("provenance")
+    facts = verdict.facts.pypi_provenance() if verdict.facts else {}
     for key, label in _PROVENANCE_FACTS:
-        value = facts.get(key) if isinstance(facts, dict) else None
+        value = facts.get(key)
         if value is not None:
             table.add_row(label, str(value))
     return table
 
 
 def print_summary(result: PipelineResult, console: Console | None = None) -> None:
-    from dask_kubernetes_release.manifest.command import files_table, load_manifest
-
     # Digests must never be cut: print wide when stdout is not a terminal.
     console = console or Console(width=None if sys.stdout.isatty() else 400, soft_wrap=True)
-    console.print(files_table(load_manifest(result.out)))
-    for entry in result.verify_report:
-        console.print(provenance_table(entry))
+    console.print(files_table(result.manifest or load_manifest(result.out)))
+    for verdict in result.verdicts:
+        console.print(provenance_table(verdict))
     console.print(steps_table(result))
     console.print(f"Everything is in {result.out}")
