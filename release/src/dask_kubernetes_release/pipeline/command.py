@@ -76,6 +76,9 @@ def _run_step(step: Step, stage: Stage) -> Outcome:
             note = step.action(stage)
     except (UsageError, CheckFailed) as exc:
         return Outcome(step.name, "failed", time.monotonic() - started, str(exc))
+    except OSError as exc:  # e.g. a full disk: the step failed, the pipeline stops cleanly
+        detail = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        return Outcome(step.name, "failed", time.monotonic() - started, detail)
     return Outcome(step.name, "ok", time.monotonic() - started, note or "")
 
 
