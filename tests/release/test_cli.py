@@ -82,3 +82,21 @@ def test_a_damaged_command_module_does_not_vanish(tmp_path: Path, damage: str, e
     assert listing.returncode == 0 and "verify" in listing.stdout, "still listed"
     other = _cli(src, "check", "--help")
     assert other.returncode == 0 and "manifest.json" in other.stdout, other.stderr
+
+
+def test_the_package_runs_as_a_module() -> None:
+    """`python -m dask_kubernetes_release` is the same CLI (the venv installs the package)."""
+    proc = _cli_module(TOOLKIT, "check", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "manifest.json" in proc.stdout
+
+
+def _cli_module(src: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dask_kubernetes_release", *argv],
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )

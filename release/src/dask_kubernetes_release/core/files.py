@@ -56,5 +56,5 @@ def read_limited(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> bytes:
         raise UsageError(f"{path}: no such file")
     size = path.stat().st_size
     if size > limit:
-        raise UsageError(f"{path}: {size} bytes is too large for evidence (limit 4 MiB)")
+        raise UsageError(f"{path}: {size} bytes is too large (limit {limit // 2**20} MiB)")
     return path.read_bytes()
