@@ -152,6 +152,20 @@ def test_no_import_cycle(base: Path, package: str) -> None:
     assert cycles(import_graph(found)) == []
 
 
+def test_verify_stands_on_the_core_alone() -> None:
+    """The verifier is used without the rest of the toolkit: it imports only core and itself."""
+    graph = import_graph(modules(TOOLKIT, "dask_kubernetes_release"))
+    allowed = ("dask_kubernetes_release.verify.", "dask_kubernetes_release.core.")
+    outside = {
+        (name, target)
+        for name, targets in graph.items()
+        if name.startswith("dask_kubernetes_release.verify.")
+        for target in targets
+        if not target.startswith(allowed)
+    }
+    assert outside == set()
+
+
 # -- each concept in exactly one place ---------------------------------------------------------
 
 

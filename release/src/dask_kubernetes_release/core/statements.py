@@ -35,3 +35,21 @@ def statement(
 def encode(doc: dict[str, Any]) -> bytes:
     """Stable bytes to sign: sorted keys, no insignificant whitespace."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def root_digests(bom: dict[str, Any]) -> set[str]:
+    """The sha256 of every distribution a CycloneDX SBOM's root component (our release) lists.
+
+    `lock` checks the SBOM it writes with it, `verify` the SBOM a statement carries.
+    """
+    metadata = bom.get("metadata")
+    root = metadata.get("component") if isinstance(metadata, dict) else None
+    if not isinstance(root, dict):
+        return set()
+    return {
+        str(h.get("content", "")).lower()
+        for ref in root.get("externalReferences", [])
+        if isinstance(ref, dict) and ref.get("type") == "distribution"
+        for h in ref.get("hashes", [])
+        if isinstance(h, dict) and h.get("alg") == "SHA-256"
+    }

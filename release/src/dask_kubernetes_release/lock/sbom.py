@@ -34,7 +34,7 @@ from packaging.pylock import PackageSdist, PackageWheel, Pylock
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import read_optional_json, write_atomically
 from dask_kubernetes_release.core.lockfiles import SBOM_NAME
-from dask_kubernetes_release.verify.sbom import root_digests
+from dask_kubernetes_release.core.statements import root_digests
 
 if TYPE_CHECKING:
     from dask_kubernetes_release.lock.command import Release

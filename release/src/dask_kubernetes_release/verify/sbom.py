@@ -11,22 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dask_kubernetes_release.core.errors import CheckFailed
-from dask_kubernetes_release.core.statements import CYCLONEDX_BOM
-
-
-def root_digests(bom: dict[str, Any]) -> set[str]:
-    """The sha256 of every distribution the SBOM's root component (our release) lists."""
-    metadata = bom.get("metadata")
-    root = metadata.get("component") if isinstance(metadata, dict) else None
-    if not isinstance(root, dict):
-        return set()
-    return {
-        str(h.get("content", "")).lower()
-        for ref in root.get("externalReferences", [])
-        if isinstance(ref, dict) and ref.get("type") == "distribution"
-        for h in ref.get("hashes", [])
-        if isinstance(h, dict) and h.get("alg") == "SHA-256"
-    }
+from dask_kubernetes_release.core.statements import CYCLONEDX_BOM, root_digests
 
 
 def check_sbom_statement(doc: dict[str, Any], filename: str, sha256: str) -> None:
