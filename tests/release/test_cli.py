@@ -47,10 +47,12 @@ def _copy_of_the_toolkit(tmp_path: Path) -> Path:
     return copy
 
 
-def _cli(src: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def _cli(src: Path, *argv: str, as_module: bool = False) -> subprocess.CompletedProcess[str]:
+    """The CLI from `src` in a fresh interpreter: through cli.main, or `-m` the package."""
     code = "import sys; from dask_kubernetes_release.cli import main; sys.exit(main(sys.argv[1:]))"
+    entry = ["-m", "dask_kubernetes_release"] if as_module else ["-c", code]
     return subprocess.run(
-        [sys.executable, "-c", code, *argv],
+        [sys.executable, *entry, *argv],
         env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -86,17 +88,6 @@ def test_a_damaged_command_module_does_not_vanish(tmp_path: Path, damage: str, e
 
 def test_the_package_runs_as_a_module() -> None:
     """`python -m dask_kubernetes_release` is the same CLI (the venv installs the package)."""
-    proc = _cli_module(TOOLKIT, "check", "--help")
+    proc = _cli(TOOLKIT, "check", "--help", as_module=True)
     assert proc.returncode == 0, proc.stderr
     assert "manifest.json" in proc.stdout
-
-
-def _cli_module(src: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dask_kubernetes_release", *argv],
-        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
