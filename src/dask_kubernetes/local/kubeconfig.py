@@ -45,10 +45,11 @@ def merged_kubeconfig(
     existing: dict[str, Any],
     server_url: str,
     *,
-    token: str,
+    token: str | None = None,
     ca_pem: bytes | None = None,
     name: str = CONTEXT_NAME,
     namespace: str = "default",
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """Return `existing` with our cluster, user and context added (replacing only ours)."""
     config = dict(existing)
@@ -59,7 +60,11 @@ def merged_kubeconfig(
     if ca_pem is not None:
         server["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     cluster = {"name": name, "cluster": server}
-    user = {"name": name, "user": {"token": token}}
+    credentials: dict[str, str] = {"token": token} if token else {}
+    if client_certificate is not None:  # the real control plane: a client certificate and key
+        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
+        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
+    user = {"name": name, "user": credentials}
     context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
     config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
     config["users"] = _replace_named(list(config.get("users") or []), user)
@@ -82,15 +87,22 @@ def write_kubeconfig(
     path: Path,
     server_url: str,
     *,
-    token: str,
+    token: str | None = None,
     ca_pem: bytes | None = None,
     name: str = CONTEXT_NAME,
     namespace: str = "default",
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> Path:
     """Merge our context into the kubeconfig at `path` atomically (mode 0600); return the path."""
     path = Path(path).expanduser()
     config = merged_kubeconfig(
-        _load_existing(path), server_url, token=token, ca_pem=ca_pem, name=name, namespace=namespace
+        _load_existing(path),
+        server_url,
+        token=token,
+        ca_pem=ca_pem,
+        name=name,
+        namespace=namespace,
+        client_certificate=client_certificate,
     )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _refuse_shared_directory(path.parent)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import clock
+from dask_kubernetes.common import clock
+
 from .errors import APIError
 from .ipalloc import ClusterIPAllocator
 from .resources import ResourceType

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import clock, kinds, schema
+from dask_kubernetes.common import clock
+
+from . import kinds, schema
 from .errors import APIError, already_exists, conflict, invalid, not_found
 from .ipalloc import ClusterIPAllocator
 from .patch import apply_patch

@@ -10,17 +10,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dask_kubernetes.local.controllers.deployments import DeploymentController
+from dask_kubernetes.local.controllers.gc import GarbageCollector
+from dask_kubernetes.local.controllers.replicasets import ReplicaSetController
+
 from . import nonresource, openapi
 from .audit import AuditRecord
 from .auth import UNAUTHORIZED, Authenticator, BoundPod, Identity, is_anonymous_path
-from .deployments import DeploymentController
 from .errors import APIError, status_body
 from .faults import Faults
-from .gc import GarbageCollector
 from .ipalloc import ClusterIPAllocator
 from .kinds import DEFAULT_NAMESPACES
 from .objects import ObjectAPI
-from .replicasets import ReplicaSetController
 from .requestinfo import RequestInfo, parse_request
 from .resources import ResourceRegistry
 from .routes import ResourceRoutes, json_response, read_json

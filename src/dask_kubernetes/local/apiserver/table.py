@@ -7,7 +7,8 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from . import clock
+from dask_kubernetes.common import clock
+
 from .resources import ResourceType
 from .selectors import field_value
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from dask_kubernetes.common.files import write_atomically
 from dask_kubernetes.local.controlplane.build import (
     BINARIES,
     BuildError,
@@ -38,7 +39,6 @@ from dask_kubernetes.local.controlplane.gomod import (
     staging_replaces,
     with_block,
 )
-from dask_kubernetes.operator.crds._chart_sync import write_atomically
 
 PROG = "python -m dask_kubernetes.local.controlplane"
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dask_kubernetes.common.files import write_atomically
 from dask_kubernetes.local.controlplane.golang import Go
 from dask_kubernetes.local.controlplane.gomod import (
     ETCD_MODULE,
@@ -28,7 +29,6 @@ from dask_kubernetes.local.controlplane.gomod import (
     Modules,
     required_version,
 )
-from dask_kubernetes.operator.crds._chart_sync import write_atomically
 
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 BINARIES = ("etcd", *KUBERNETES_COMMANDS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from dask_kubernetes.common import clock
+from dask_kubernetes.common.files import write_private
 
 VALIDITY = datetime.timedelta(days=7)
 SERVICE_IP = (
@@ -57,7 +59,7 @@ class Authority:
     def create(cls, directory: Path, name: str) -> Authority:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = _subject(f"dask-kubernetes-{name}")
-        now = _now()
+        now = clock.utcnow()
         certificate = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -104,7 +106,7 @@ class Authority:
         usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server_names else []) + (
             [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
         )
-        now = _now()
+        now = clock.utcnow()
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name(attributes))
@@ -147,14 +149,6 @@ def service_account_keys(directory: Path) -> Pair:
     return pair
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create `path` with mode 0600 from the start (never readable by others, not even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-
-
 def _pem_key(key: PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -170,7 +164,3 @@ def _general_name(name: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
         return x509.DNSName(name)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)

@@ -1,4 +1,7 @@
-"""The process kubelet half of the local Kubernetes stand-in (see docs/design/local-standin.md)."""
+"""The node agent of the local cluster: runs each pod as a process of this machine.
+
+See docs/design/local-standin.md.
+"""
 
 from __future__ import annotations
 

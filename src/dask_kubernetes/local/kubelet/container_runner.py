@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dask_kubernetes.common.clock import now
 from dask_kubernetes.local.kubelet.command import CommandError, container_argv
 from dask_kubernetes.local.kubelet.environment import (
     MissingEnvSourceError,
@@ -21,10 +21,6 @@ from dask_kubernetes.local.kubelet.probes import ProbeLoop, probe_once
 from dask_kubernetes.local.kubelet.process import ContainerProcess
 
 _MAX_BACKOFF = 10.0
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ContainerRunner:

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from dask_kubernetes.local.kubelet.container_runner import ContainerRunner, now
+from dask_kubernetes.common.clock import now
+from dask_kubernetes.local.kubelet.container_runner import ContainerRunner
 from dask_kubernetes.local.kubelet.environment import SourceData
 from dask_kubernetes.local.kubelet.pod_host import PodHost
 
@@ -36,10 +37,12 @@ class PodRunner:
         on_status: Callable[[dict[str, Any]], None],
         *,
         pod_ip: str,
+        host_ip: str = "127.0.0.1",
     ) -> None:
         self.pod = pod
         self.pod_ip = pod_ip
-        self.pod.setdefault("status", {}).update(podIP=pod_ip, hostIP="127.0.0.1")
+        self.host_ip = host_ip
+        self.pod.setdefault("status", {}).update(podIP=pod_ip, hostIP=host_ip)
         self._on_status = on_status
         self.start_time = now()
         spec = pod.get("spec") or {}
@@ -80,8 +83,8 @@ class PodRunner:
             "phase": phase,
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": self.host_ip,
+            "hostIPs": [{"ip": self.host_ip}],
             "startTime": self.start_time,
             "conditions": [
                 condition("PodScheduled", True),

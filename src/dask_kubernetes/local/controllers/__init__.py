@@ -1,0 +1,5 @@
+"""The controllers the API server emulator runs in-process, cut down from kube-controller-manager's.
+
+They act on the emulator's store directly (no HTTP), which is why they exist only for the emulated
+control plane; the real one runs kube-controller-manager.
+"""
