@@ -28,7 +28,6 @@ from sigstore.errors import VerificationError
 from sigstore.verify import policy as sigstore_policy
 
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.core.paths import ROOT
 from dask_kubernetes_release.verify import claims
 from dask_kubernetes_release.verify.evidence import validation_reason
 from dask_kubernetes_release.verify.options import TRUST_RECORD_OPTION
@@ -40,7 +39,9 @@ else:  # pragma: no cover - Python 3.10
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
-PROJECT_POLICY = ROOT / "attestations" / "policy.toml"
+# This project's own policy ships inside the package, so an installed verifier applies it to
+# dask-kubernetes files; a clone's attestations/policy.toml is a link to this very file.
+PROJECT_POLICY = Path(__file__).resolve().parent / "project-policy.toml"
 
 
 class ClaimEquals:
