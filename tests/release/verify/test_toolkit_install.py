@@ -80,14 +80,14 @@ def test_the_toolkit_builds_reproducibly(toolkit_builds: tuple[list[Path], list[
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_installs_only_what_verification_needs(toolkit_bin: Path) -> None:
+def test_installs_only_what_verification_needs(toolkit_bin: Path, tmp_path: Path) -> None:
     present = installed(toolkit_bin)
     assert "dask-kubernetes-release" in present
     assert {"sigstore", "pypi-attestations"} <= present
     assert present.isdisjoint(NOT_WANTED), sorted(present & NOT_WANTED)
     assert (toolkit_bin / CONSOLE_SCRIPT).is_file()
     # The project's own policy ships in the package: dask-kubernetes files need no options.
-    where = _run(toolkit_bin, toolkit_bin, "python", "-c",
+    where = _run(toolkit_bin, tmp_path, "python", "-c",
                  "from dask_kubernetes_release.verify.policy import PROJECT_POLICY as p; "
                  "print(p.is_file(), p.parent.name)")  # fmt: skip
     assert where.stdout.split() == ["True", "verify"], where.stderr
