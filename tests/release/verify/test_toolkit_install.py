@@ -26,7 +26,6 @@ from toolkit_env import CONSOLE_SCRIPT, installed, make_venv
 from dask_kubernetes_release.build.command import build_distributions
 
 ROOT = Path(__file__).resolve().parents[3]
-TOOLKIT = ROOT / "release"
 SIGSTORE = "sigstore-3.6.1.tar.gz"
 SIGSTORE_POLICY = ("--repository", "sigstore/sigstore-python", "--workflow", "release.yml")
 NOT_WANTED = {"dask", "distributed", "kopf", "kr8s", "pytest", "dask-kubernetes", "pyyaml"}
@@ -35,21 +34,22 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def toolkit_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[Path]]:
-    """Two builds of the toolkit from the same tree."""
-    first = build_distributions(
-        tmp_path_factory.mktemp("toolkit-a"),
-        allow_dirty=True,
-        source=TOOLKIT,
-        lock=ROOT / "release" / "requirements.lock",
-    )
-    second = build_distributions(
-        tmp_path_factory.mktemp("toolkit-b"),
-        allow_dirty=True,
-        source=TOOLKIT,
-        lock=ROOT / "release" / "requirements.lock",
-    )
-    return first, second
+def toolkit_builds(
+    clone_repo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[Path], list[Path]]:
+    """Two builds of the toolkit (release/ of the last commit) from clones at two paths."""
+    base = tmp_path_factory.mktemp("toolkit-builds")
+    builds = []
+    for name in ("clone-a", "somewhere/else/clone-b"):
+        clone = clone_repo(base / name)
+        builds.append(
+            build_distributions(
+                base / f"{name}-dist",
+                source=clone / "release",
+                lock=clone / "release" / "requirements.lock",
+            )
+        )
+    return builds[0], builds[1]
 
 
 @pytest.fixture(scope="session")
