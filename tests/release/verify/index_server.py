@@ -41,6 +41,7 @@ class Index:
 
     projects: dict[str, dict[str, list[Served]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Accept)
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (a 302)
 
     def add(self, project: str, version: str, served: Served) -> None:
         self.projects.setdefault(project, {}).setdefault(version, []).append(served)
@@ -91,6 +92,12 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # http.server's name
             path = unquote(self.path.split("?", 1)[0])
             index.requests.append((path, self.headers.get("Accept", "")))
+            if path in index.redirects:
+                self.send_response(302)
+                self.send_header("Location", index.redirects[path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             parts = [p for p in path.split("/") if p]
             if len(parts) == 2 and parts[0] == "simple":
                 page = index.page(parts[1])

@@ -230,3 +230,18 @@ def test_an_oversized_download_is_abandoned(
     assert result.code == 1  # type: ignore[attr-defined]
     assert result.out == f"FAIL {SIGSTORE}: the file is larger than the limit of 4096 bytes\n"  # type: ignore[attr-defined]
     assert _kept(keep) == []
+
+
+def test_a_redirect_off_https_is_refused(
+    release: Callable[..., object], index: Index, index_url: str, tmp_path: Path
+) -> None:
+    """An index may redirect (PyPI does, to its file host), but never to plain http elsewhere."""
+    index.redirects["/simple/sigstore/"] = "http://pypi.example/simple/sigstore/"
+    result = release("verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY)
+    assert result.code == 2  # type: ignore[attr-defined]
+    assert "a redirect to 'http://pypi.example/simple/sigstore/' is refused" in result.err  # type: ignore[attr-defined]
+    # ... while a redirect that stays on the loopback index is followed.
+    index.redirects = {"/simple/sigstore/": index_url + "sigstore-moved/"}
+    index.projects["sigstore-moved"] = index.projects["sigstore"]
+    moved = release("verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY)
+    assert moved.code == 0, moved.out + moved.err  # type: ignore[attr-defined]

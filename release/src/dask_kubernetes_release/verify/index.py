@@ -156,12 +156,14 @@ def _open(url: str, accept: str) -> Any:
     return opener.open(request, timeout=_TIMEOUT_SECONDS)
 
 
-def _read(url: str, accept: str, limit: int, what: str) -> bytes:
+def _read(url: str, accept: str, limit: int, what: str) -> tuple[bytes, str]:
+    """The body (at most `limit` bytes) and the URL it finally came from (after redirects)."""
     with _open(url, accept) as response:
         data: bytes = response.read(limit + 1)
+        final = str(response.geturl())
     if len(data) > limit:
         raise UsageError(f"{what} at {url} is larger than {limit} bytes")
-    return data
+    return data, final
 
 
 def _download(url: str, target: Path, limit: int) -> str:
@@ -181,7 +183,7 @@ def _download(url: str, target: Path, limit: int) -> str:
 def _index_page(index_url: str, project: str) -> tuple[str, dict[str, Any]]:
     page_url = urljoin(index_url.rstrip("/") + "/", quote(project) + "/")
     try:
-        raw = _read(page_url, SIMPLE_JSON, MAX_PAGE_BYTES, "the index page")
+        raw, page_url = _read(page_url, SIMPLE_JSON, MAX_PAGE_BYTES, "the index page")
     except urllib.error.HTTPError as exc:
         raise UsageError(f"{page_url}: the index answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -258,7 +260,7 @@ def _fetch_one(
     else:
         provenance_url = integrity_url(index_url, wanted.project, wanted.version, name)
     try:
-        raw = _read(provenance_url, "application/json", MAX_EVIDENCE_BYTES, "the provenance")
+        raw, _ = _read(provenance_url, "application/json", MAX_EVIDENCE_BYTES, "the provenance")
     except urllib.error.HTTPError as exc:
         return Fetched(
             name, path, f"the index serves no provenance for this file (HTTP {exc.code})"
