@@ -42,3 +42,22 @@ def test_help_imports_no_crypto_stack(command: str) -> None:
     heavy = sorted({n.split(".")[0] for n in names} & set(HEAVY))
     assert heavy == []
     assert total_us < 500_000, f"{total_us} us of imports for --help"
+
+
+def test_help_teaches_the_new_options() -> None:
+    env = {**os.environ, "DASK_K8S_NO_BOOTSTRAP": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "release", "verify", "--help"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for needle in (
+        "verify NAME==VERSION [--index-url URL] [--download-dir DIR]",
+        "--identity-regexp REGEX",
+        "--source-digest SHA",
+        "--predicate-type URI",
+        "--trusted-root FILE",
+        "schema_version",
+        "`inspect` shows the same records",
+    ):
+        assert needle in proc.stdout, needle
