@@ -143,3 +143,27 @@ def test_the_schema_rejects_a_report_it_does_not_describe() -> None:
         _validate({"schema_version": 1, "verified": True, "files": []})
     with pytest.raises(jsonschema.ValidationError):
         _validate({"schema_version": 2, "verified": True, "files": [{"file": "x"}]})
+
+
+def test_inspect_reads_a_key_signed_intoto_bundle(
+    release: Callable[..., object], make_dist: Callable[..., Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    dist = make_dist(out, "dask_kubernetes-2026.3.0-py3-none-any.whl")
+    key = tmp_path / "release.key"
+    assert release("keygen", key).code == 0  # type: ignore[attr-defined]
+    assert release("attest", out, "--key", key).code == 0  # type: ignore[attr-defined]
+    shown = release("inspect", f"{dist}.intoto.jsonl", "--json")
+    assert shown.code == 0, shown.err  # type: ignore[attr-defined]
+    [document] = json.loads(shown.out)["inputs"]  # type: ignore[attr-defined]
+    records = document["evidence"]
+    assert {r["kind"] for r in records} == {"key"}
+    assert sorted(r["statement"]["predicate_type"] for r in records) == [
+        "https://docs.pypi.org/attestations/publish/v1",
+        "https://slsa.dev/provenance/v1",
+    ]
+    slsa = next(r for r in records if r["claims"])
+    key_id = records[0]["key_ids"][0]
+    assert slsa["claims"]["signer"] == f"key {key_id}"
+    assert slsa["policy_options"].startswith("--key PUB")

@@ -72,20 +72,23 @@ def _claims(item: Evidence) -> SignerFacts | None:
     except (ValueError, RecursionError):
         return None
     if isinstance(doc, dict) and doc.get("predicateType") == SLSA_PROVENANCE:
-        return facts_from_slsa(doc, "(not checked)")
+        key_ids = sorted(item.envelope.signatures) or ["(none)"]
+        return facts_from_slsa(doc, ", ".join(key_ids))
     return None
 
 
 def _policy_options(facts: SignerFacts) -> str | None:
     """The `verify` options that these claims would satisfy (a starting point for a policy)."""
-    if not facts.repository or not facts.workflow:
-        if facts.identity and facts.key_id is None:
+    key = ["--key", "PUB"] if facts.key_id is not None else []
+    forge = (facts.repository_uri or "").startswith(("https://github.com/", "https://gitlab.com/"))
+    if not facts.repository or not facts.workflow or (key and not forge):
+        if facts.identity and not key:
             return f"--identity {shlex.quote(facts.identity)}"
-        return None
+        return shlex.join(key) if key else None
     repository = facts.repository
     if facts.repository_uri and facts.repository_uri.startswith("https://gitlab.com/"):
         repository = facts.repository_uri
-    options = ["--repository", repository, "--workflow", facts.workflow]
+    options = [*key, "--repository", repository, "--workflow", facts.workflow]
     for option, value in (
         ("--ref", facts.ref), ("--trigger", facts.trigger_event),
         ("--repository-id", facts.repository_id), ("--owner-id", facts.owner_id),
