@@ -33,6 +33,35 @@ def attestation_fixtures() -> Path:
     return FIXTURES
 
 
+# -- Control planes: the emulator and the real kube-apiserver (tests/control_planes.py) ----------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from control_planes import CHOICES, OPTION
+
+    parser.addoption(
+        OPTION,
+        choices=sorted(CHOICES),
+        default="both",
+        help="run the conformance suites on the emulator, the real control plane, or both",
+    )
+
+
+@pytest.fixture(scope="session")
+def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real etcd + kube-apiserver + controller manager + scheduler, once per session (no node).
+
+    Skips, saying how to build them, when the binaries for the committed pins are not cached.
+    """
+    from control_planes import built_binaries
+
+    from dask_kubernetes.local.controlplane.plane import ControlPlane
+
+    built = built_binaries()
+    with ControlPlane(built.directory / "bin", tmp_path_factory.mktemp("real-plane")) as plane:
+        yield plane
+
+
 # -- Kubernetes cluster fixtures (the local stand-in, or a real cluster) ------------------------
 #
 # `DASK_KUBERNETES_TEST_KUBECONFIG=/path/to/kubeconfig` runs the same tests against a real cluster
