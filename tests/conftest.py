@@ -78,6 +78,7 @@ class K8sCluster:
     api_server: Any | None
     local: bool
     stand_in: Any | None = None
+    plane: str = "emulated"  # or "real" (tests/control_planes.py), "external"
 
     def require_api_server(self) -> Any:
         """Fault injection and the audit log exist only on the stand-in."""
@@ -89,7 +90,7 @@ class K8sCluster:
 def _cluster(operator: bool) -> Iterator[K8sCluster]:
     external = os.environ.get(EXTERNAL_KUBECONFIG)
     if external:
-        yield K8sCluster(kubeconfig=external, api_server=None, local=False)
+        yield K8sCluster(kubeconfig=external, api_server=None, local=False, plane="external")
         return
     from dask_kubernetes.local import LocalKubernetes
 
@@ -109,6 +110,34 @@ def k8s_cluster() -> Iterator[K8sCluster]:
 def k8s_cluster_with_operator() -> Iterator[K8sCluster]:
     """A second stand-in running the dask-kubernetes operator (a real cluster must have it)."""
     yield from _cluster(operator=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`plane_cluster` once per control plane (`--control-plane`), like tests/local/api's."""
+    if "plane_cluster" in metafunc.fixturenames:
+        from control_planes import EXTERNAL, selected
+
+        external = os.environ.get(EXTERNAL_KUBECONFIG)
+        planes = (EXTERNAL,) if external else selected(metafunc.config)
+        metafunc.parametrize("plane_cluster", planes, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def plane_cluster(request: pytest.FixtureRequest) -> K8sCluster:
+    """The stand-in (no operator) or the real control plane (admin, no node), per parameter."""
+    from control_planes import REAL
+
+    if request.param != REAL:
+        cluster: K8sCluster = request.getfixturevalue("k8s_cluster")
+        return cluster
+    plane = request.getfixturevalue("real_control_plane")
+    return K8sCluster(str(plane.admin_kubeconfig), api_server=None, local=False, plane=REAL)
+
+
+@pytest.fixture
+def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
+    """A fresh namespace in `plane_cluster`, deleted (with everything in it) afterwards."""
+    return make_namespace(plane_cluster)
 
 
 @pytest.fixture

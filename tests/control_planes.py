@@ -41,6 +41,12 @@ def selected(config: pytest.Config) -> tuple[str, ...]:
     return CHOICES[str(config.getoption(OPTION))]
 
 
+def require_node(cluster: Any) -> None:
+    """Skip, saying why, where no node runs pods (the real control plane, for now)."""
+    if cluster.plane == REAL:
+        pytest.skip(NO_NODE)
+
+
 def machine_go() -> Go:
     found = shutil.which("go")
     if found is None:
