@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,15 @@ def test_kubectl_get_crd_shows_created_at(endpoint: Endpoint, kubeconfig: Path) 
         ]
     finally:
         call(endpoint, "DELETE", f"{path}/gauges.stamps.dask.org")
+
+
+def test_a_create_labelled_as_a_patch_is_415(endpoint: Endpoint, namespace: str) -> None:
+    """kube-apiserver decodes a POST body by its media type: a patch type is not one (415)."""
+    body = json.dumps({"metadata": {"name": "typed"}}).encode()
+    path = f"{endpoint.url}/api/v1/namespaces/{namespace}/configmaps"
+    request = urllib.request.Request(path, data=body, method="POST")
+    request.add_header("Content-Type", "application/merge-patch+json")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        endpoint.open(request, timeout=10)
+    assert refused.value.code == 415
+    assert json.load(refused.value)["reason"] == "UnsupportedMediaType"

@@ -138,6 +138,12 @@ def test_a_service_with_several_ports_must_name_each(k8s: client.ApiClient, name
     core.create_namespaced_service(
         namespace, {"metadata": {"name": "one"}, "spec": {"ports": [{"port": 80}]}}
     )
+    with pytest.raises(ApiException) as portless:
+        core.create_namespaced_service(namespace, {"metadata": {"name": "none"}, "spec": {}})
+    causes = json.loads(portless.value.body)["details"]["causes"]
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.ports", "FieldValueRequired")]
+    headless = {"clusterIP": "None", "selector": {"app": "x"}}
+    core.create_namespaced_service(namespace, {"metadata": {"name": "h"}, "spec": headless})
 
 
 def test_delete_collection_with_selector(k8s: client.ApiClient, namespace: str) -> None:
