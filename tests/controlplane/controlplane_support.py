@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from control_planes import built_binaries, machine_go
+from control_planes import BUILD_HINT, built_binaries, machine_go
 
 # Defined once in tests/control_planes.py (the conformance suites need them too).
-__all__ = ["built_binaries", "machine_go"]
+__all__ = ["BUILD_HINT", "built_binaries", "machine_go"]
 
 CLI = [sys.executable, "-m", "dask_kubernetes.local.controlplane"]
 
