@@ -22,17 +22,6 @@ from dask_kubernetes.operator.crds import CRD_FILES, load_crd
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "dask_kubernetes"
 
-#: Places in local/ (being re-laid out by the lead) that still hold their own copy, to switch to
-#: the shared one. An entry that no longer holds fails `test_pending_list_is_current`, so this
-#: list can only shrink.
-PENDING_IN_LOCAL = {
-    ("local/kubeconfig.py", "atomic write"),
-    ("local/controlplane/kubeconfigs.py", "atomic write"),
-    ("local/network/dns_map.py", "atomic write"),
-    ("local/apiserver/auth.py", "clock"),
-    ("local/kubeconfig.py", "YAML mapping loader"),
-}
-
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(SRC.rglob("*.py")):
@@ -128,19 +117,8 @@ DEFINITIONS = {
 @pytest.mark.parametrize("concept", sorted(DEFINITIONS))
 def test_each_shared_thing_is_defined_once(concept: str) -> None:
     found, home = DEFINITIONS[concept]
-    pending = {path for path, what in PENDING_IN_LOCAL if what == concept}
-    places = {name for name, tree in MODULES.items() if found(name, tree)} - pending
+    places = {name for name, tree in MODULES.items() if found(name, tree)}
     assert places == {home}, f"{concept}: defined outside {home}"
-
-
-def test_pending_list_is_current() -> None:
-    """An entry that local/ no longer needs is removed here, so the list only shrinks."""
-    stale = {
-        (path, concept)
-        for path, concept in PENDING_IN_LOCAL
-        if path not in MODULES or not DEFINITIONS[concept][0](path, MODULES[path])
-    }
-    assert not stale, f"switched over (remove from PENDING_IN_LOCAL): {sorted(stale)}"
 
 
 def test_the_vocabulary_names_what_the_crds_define() -> None:

@@ -28,7 +28,8 @@ async def install_operator_crds(
     timeout: float = 30.0,
 ) -> None:
     """Create the Dask CRDs (keeping existing ones) and wait until their group is served."""
-    from dask_kubernetes.operator.crds import API_VERSION, load_crds
+    from dask_kubernetes.operator.crds import load_crds
+    from dask_kubernetes.operator.vocabulary import API_VERSION
 
     client = ApiClient(api_url, token=token, ca_pem=ca_pem, client_cert=client_cert)
     try:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from dask_kubernetes.common.files import write_private
 from dask_kubernetes.local.controlplane.pki import Pair
 
 
@@ -39,14 +38,5 @@ def client_kubeconfig(path: Path, server: str, ca: Path, client: Pair, *, name: 
         "current-context": name,
         "preferences": {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file 0600: the key inside is never readable by anyone else.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(config, handle, sort_keys=False)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, yaml.safe_dump(config, sort_keys=False))
     return path
