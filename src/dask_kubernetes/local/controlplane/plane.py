@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 
 from dask_kubernetes.local.controlplane.apiserver import APIServer
+from dask_kubernetes.local.controlplane.audit import apiserver_flags as audit_flags
+from dask_kubernetes.local.controlplane.audit import log_path as audit_log_path
 from dask_kubernetes.local.controlplane.controller_manager import ControllerManager
 from dask_kubernetes.local.controlplane.etcd import Etcd
 from dask_kubernetes.local.controlplane.kubeconfigs import client_kubeconfig
@@ -35,7 +37,12 @@ class ControlPlane:
     """`start()` it (or `with ControlPlane(bin_dir) as plane:`), then use `admin_kubeconfig`."""
 
     def __init__(
-        self, binaries: Path, directory: Path | None = None, *, timeout: float = 180.0
+        self,
+        binaries: Path,
+        directory: Path | None = None,
+        *,
+        timeout: float = 180.0,
+        audit: bool = False,
     ) -> None:
         self.binaries = binaries
         self._owned = directory is None
@@ -44,6 +51,15 @@ class ControlPlane:
         self.processes: list[Process] = []
         self.start_seconds: dict[str, float] = {}
         self.api_url = ""
+        self.audit = audit  # kube-apiserver writes an audit log (`audit_log`) when set
+
+    @property
+    def audit_log(self) -> Path:
+        return audit_log_path(self.directory / "audit")
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "pki" / "ca.crt"
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -105,7 +121,10 @@ class ControlPlane:
             ),
             service_account,
         )
-        self._launch("kube-apiserver", apiserver.argv(), apiserver.health_url, as_admin)
+        argv = apiserver.argv()
+        if self.audit:
+            argv += audit_flags(self.directory / "audit")
+        self._launch("kube-apiserver", argv, apiserver.health_url, as_admin)
         self.api_url = apiserver.url
         client_kubeconfig(
             self.admin_kubeconfig, apiserver.url, ca.cert_path, admin, name="dask-kubernetes-plane"
