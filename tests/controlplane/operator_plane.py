@@ -133,6 +133,11 @@ class OperatorPlane:
         """Every request the operator's ServiceAccount made, as the real API server logged it."""
         return [r for r in audit.read(self.plane.audit_log) if r.user == self.user]
 
+    def operator_refusals(self) -> list[AuditRecord]:
+        """The ServiceAccount's requests that the RBAC authorizer refused."""
+        refused = audit.refused_by_authorizer(self.plane.audit_log)
+        return [r for r in refused if r.user == self.user]
+
     def start_operator(self) -> OperatorProcess:
         runner = OperatorProcess(str(self.kubeconfig), self.log_dir)
         runner.start()

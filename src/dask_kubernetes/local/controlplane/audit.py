@@ -64,8 +64,8 @@ def _record(event: dict[str, Any]) -> AuditRecord:
     )
 
 
-def read(path: Path) -> list[AuditRecord]:
-    """One record per request, in order; a watch's ResponseStarted stands in until it completes.
+def _events(path: Path) -> list[dict[str, Any]]:
+    """One event per request, in order; a watch's ResponseStarted stands in until it completes.
 
     A line still being written (no newline yet) is left for the next read.
     """
@@ -74,10 +74,28 @@ def read(path: Path) -> list[AuditRecord]:
     text = path.read_text(errors="replace")
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
-    by_id: dict[str, AuditRecord] = {}
+    by_id: dict[str, dict[str, Any]] = {}
     for line in text.splitlines():
-        if not line.strip():
-            continue
-        event = json.loads(line)
-        by_id[str(event.get("auditID", len(by_id)))] = _record(event)
+        if line.strip():
+            event = json.loads(line)
+            by_id[str(event.get("auditID", len(by_id)))] = event
     return list(by_id.values())
+
+
+def read(path: Path) -> list[AuditRecord]:
+    """Every request in the log, as the stand-in's audit names it."""
+    return [_record(event) for event in _events(path)]
+
+
+#: The annotation the authorizer leaves on each event: "allow" or "forbid".
+_DECISION = "authorization.k8s.io/decision"
+
+
+def refused_by_authorizer(path: Path) -> list[AuditRecord]:
+    """Requests RBAC refused. Not every 403 is one: admission also answers 403 (e.g. creating in
+    a namespace that is being deleted), and that says nothing about the rules."""
+    return [
+        _record(event)
+        for event in _events(path)
+        if (event.get("annotations") or {}).get(_DECISION) == "forbid"
+    ]
