@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from release._digests import ALGORITHMS, CHUNK_SIZE, digest_file  # noqa: E402
+from dask_kubernetes_release.core.digests import ALGORITHMS, CHUNK_SIZE, digest_file  # noqa: E402
 
 COREUTILS = (["sha256sum"], ["md5sum"], ["b2sum", "-l", "256"])
 

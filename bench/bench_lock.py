@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from release._lock_uv import uv_binary  # noqa: E402
+from dask_kubernetes_release.lock.uv import uv_binary  # noqa: E402
 
 
 def timed(action: Callable[[], object]) -> float:

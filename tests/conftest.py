@@ -122,7 +122,9 @@ def _make_dist(
 
     Byte-stable: fixed timestamps, and `padding` pseudo-random (incompressible) bytes.
     """
-    from release._dists_metadata import name_version_stem  # only the release tests need it
+    from dask_kubernetes_release.core.metadata import (
+        name_version_stem,
+    )  # only the release tests need it
 
     if metadata is None:
         metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()

@@ -1,4 +1,4 @@
-"""Naming limits at upstream's import path; the rules that use them live in operator/names.py.
+"""Naming limits at upstream's import path; the rules that use them live in operator/vocabulary.py.
 
 Upstream dask-kubernetes exposes these as `dask_kubernetes.constants`; user code checks cluster
 names against them before calling `KubeCluster`, so the numbers live here, once.
@@ -17,7 +17,7 @@ MAX_CLUSTER_NAME_LEN = KUBERNETES_MAX_RESOURCE_NAME_LENGTH - len(
 )
 # A DNS-1123 label no longer than MAX_CLUSTER_NAME_LEN, as upstream spells it. Python's `$` also
 # matches before a trailing newline: use `VALID_CLUSTER_NAME.fullmatch`, or the checks in
-# `dask_kubernetes.operator.names`, which the operator and KubeCluster use.
+# `dask_kubernetes.operator.vocabulary`, which the operator and KubeCluster use.
 VALID_CLUSTER_NAME = re.compile(
     rf"^(?=.{{,{MAX_CLUSTER_NAME_LEN}}}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 )

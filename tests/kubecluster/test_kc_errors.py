@@ -18,7 +18,7 @@ from dask_kubernetes.operator.kubecluster.errors import (
     NamespaceNotFoundError,
     OperatorNotInstalledError,
 )
-from dask_kubernetes.operator.kubecluster.kube import kubernetes_errors
+from dask_kubernetes.operator.kubecluster.kr8s_api import kubernetes_errors
 
 
 def server_error(code: int, body: dict[str, object]) -> kr8s.ServerError:

@@ -16,7 +16,7 @@ from dask_kubernetes.operator.kubecluster import (
     make_scheduler_spec,
     make_worker_spec,
 )
-from dask_kubernetes.operator.kubecluster.spec import (
+from dask_kubernetes.operator.kubecluster.resource_manifests import (
     env_list,
     make_autoscaler,
     make_worker_group,

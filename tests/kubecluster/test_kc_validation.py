@@ -8,6 +8,7 @@ import dask.config
 import pytest
 import yaml
 
+from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN
 from dask_kubernetes.operator.kubecluster import KubeCluster, make_cluster_spec
 from dask_kubernetes.operator.kubecluster.errors import (
     KubeClusterError,
@@ -15,7 +16,6 @@ from dask_kubernetes.operator.kubecluster.errors import (
     ValidationError,
 )
 from dask_kubernetes.operator.kubecluster.validation import (
-    MAX_CLUSTER_NAME_LENGTH,
     CreateMode,
     expand_name,
     parse_create_mode,
@@ -25,13 +25,13 @@ from dask_kubernetes.operator.kubecluster.validation import (
 )
 
 
-@pytest.mark.parametrize("name", ["a", "analysis", "a-1", "x" * MAX_CLUSTER_NAME_LENGTH])
+@pytest.mark.parametrize("name", ["a", "analysis", "a-1", "x" * MAX_CLUSTER_NAME_LEN])
 def test_valid_names(name: str) -> None:
     validate_cluster_name(name)
 
 
 @pytest.mark.parametrize(
-    "name", ["", "A", "-a", "a-", "a.b", "a_b", "a\n", "x" * (MAX_CLUSTER_NAME_LENGTH + 1)]
+    "name", ["", "A", "-a", "a-", "a.b", "a_b", "a\n", "x" * (MAX_CLUSTER_NAME_LEN + 1)]
 )
 def test_invalid_names(name: str) -> None:
     with pytest.raises(ValidationError, match="invalid"):
@@ -39,7 +39,7 @@ def test_invalid_names(name: str) -> None:
 
 
 def test_upstream_name_limit_is_53() -> None:
-    assert MAX_CLUSTER_NAME_LENGTH == 53  # 63 minus len("-scheduler")
+    assert MAX_CLUSTER_NAME_LEN == 53  # 63 minus len("-scheduler")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-#: The operator's requests: kopf's own client, and ours (see dask_kubernetes.operator.kube).
+#: The operator's requests: kopf's own client, and ours (see dask_kubernetes.operator.rest).
 OPERATOR_AGENTS = ("kopf/", "dask-kubernetes-operator/")
 
 Permission = tuple[str, str, str]

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from operator_examples import local_cluster
 
-from dask_kubernetes.operator.controller import cache
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
-from dask_kubernetes.operator.controller.cache import Expectations, Ghosts, Views
-from dask_kubernetes.operator.controller.runtime import Runtime
-from dask_kubernetes.operator.controller.status import StatusWriter
+from dask_kubernetes.operator.controller.kit import cache
+from dask_kubernetes.operator.controller.kit.cache import Expectations, Ghosts, Views
+from dask_kubernetes.operator.controller.kit.runtime import Runtime
+from dask_kubernetes.operator.controller.kit.status import StatusWriter
 
 LABELS = {"dask.org/workergroup-name": "g"}
 

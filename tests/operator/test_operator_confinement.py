@@ -31,7 +31,7 @@ from operator_helpers import (
     wait_for,
 )
 
-from dask_kubernetes.operator.kube import USER_AGENT
+from dask_kubernetes.operator.rest import USER_AGENT
 from dask_kubernetes.operator.scheduler_client import ACCESS_ENV
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")]

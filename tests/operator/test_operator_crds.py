@@ -9,8 +9,9 @@ import operator_examples as examples
 import pytest
 from operator_schema import errors
 
-from dask_kubernetes.operator.crds import CRD_FILES, GROUP, load_crd, load_crds, openapi_schema
+from dask_kubernetes.operator.crds import CRD_FILES, load_crd, load_crds, openapi_schema
 from dask_kubernetes.operator.crds._chart_sync import find_drift
+from dask_kubernetes.operator.vocabulary import GROUP
 
 CHART = "charts/dask-kubernetes-operator"
 

@@ -20,7 +20,7 @@ import pytest
 from operator_examples import local_cluster
 from operator_helpers import DaskCluster, DaskJob, kubectl, live, make, pods, wait_for
 
-from dask_kubernetes.operator import manifests as m
+from dask_kubernetes.operator import child_manifests as m
 
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 

@@ -9,10 +9,11 @@ import operator_examples as examples
 import pytest
 from operator_schema import errors
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator import names
+from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.crds import load_crd, openapi_schema
-from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator.rest import resource_path
 
 #: What an attacker writes where the operator expects a name: traversal, its percent-encoded
 #: forms, a dot, a colon, a slash, a host and port, 300 characters, and a trailing newline
@@ -36,54 +37,52 @@ STEERING = [
 
 #: Every field of our CRDs that names an object, with the longest name it may hold.
 NAME_FIELDS = [
-    ("daskcluster", ("metadata", "name"), names.MAX_CLUSTER_NAME_LENGTH),
-    ("daskjob", ("metadata", "name"), names.MAX_CLUSTER_NAME_LENGTH),
-    ("daskworkergroup", ("metadata", "name"), names.MAX_WORKER_GROUP_NAME_LENGTH),
-    ("daskworkergroup", ("spec", "cluster"), names.MAX_CLUSTER_NAME_LENGTH),
-    ("daskautoscaler", ("spec", "cluster"), names.MAX_CLUSTER_NAME_LENGTH),
+    ("daskcluster", ("metadata", "name"), MAX_CLUSTER_NAME_LEN),
+    ("daskjob", ("metadata", "name"), MAX_CLUSTER_NAME_LEN),
+    ("daskworkergroup", ("metadata", "name"), v.MAX_WORKER_GROUP_NAME_LENGTH),
+    ("daskworkergroup", ("spec", "cluster"), MAX_CLUSTER_NAME_LEN),
+    ("daskautoscaler", ("spec", "cluster"), MAX_CLUSTER_NAME_LEN),
 ]
 
 
 @pytest.mark.parametrize("name", STEERING)
 def test_the_rule_refuses_every_steering_name(name: str) -> None:
-    assert not names.is_label(name)
-    with pytest.raises(names.InvalidName):
-        names.check_cluster_name(name)
-    with pytest.raises(names.InvalidName):
-        names.check_worker_group_name(name)
+    assert not v.is_label(name)
+    with pytest.raises(v.InvalidName):
+        v.check_cluster_name(name)
+    with pytest.raises(v.InvalidName):
+        v.check_worker_group_name(name)
 
 
-@pytest.mark.parametrize(
-    "name", ["simple", "a", "a-b-1", "0x", "x" * names.MAX_CLUSTER_NAME_LENGTH]
-)
+@pytest.mark.parametrize("name", ["simple", "a", "a-b-1", "0x", "x" * MAX_CLUSTER_NAME_LEN])
 def test_valid_cluster_names(name: str) -> None:
-    assert names.check_cluster_name(name) == name
+    assert v.check_cluster_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["Upper", "-lead", "trail-", "dots.no", "x" * 54, None, 7])
 def test_invalid_cluster_names(name: Any) -> None:
-    with pytest.raises(names.InvalidName, match="RFC 1123 label of at most 53"):
-        names.check_cluster_name(name)
+    with pytest.raises(v.InvalidName, match="RFC 1123 label of at most 53"):
+        v.check_cluster_name(name)
 
 
 def test_lengths_leave_room_for_what_the_operator_derives() -> None:
-    assert names.MAX_CLUSTER_NAME_LENGTH == 53  # 63 minus len("-scheduler")
-    longest = "x" * names.MAX_CLUSTER_NAME_LENGTH
-    assert names.is_label(m.scheduler_name(longest))
-    assert names.is_label(m.default_worker_group_name(longest))
-    assert names.is_subdomain("a.b-c") and not names.is_subdomain("a..b")
-    assert not names.is_subdomain("x" * 254)
+    assert MAX_CLUSTER_NAME_LEN == 53  # 63 minus len("-scheduler")
+    longest = "x" * MAX_CLUSTER_NAME_LEN
+    assert v.is_label(v.scheduler_name(longest))
+    assert v.is_label(v.default_worker_group_name(longest))
+    assert v.is_subdomain("a.b-c") and not v.is_subdomain("a..b")
+    assert not v.is_subdomain("x" * 254)
 
 
 @pytest.mark.parametrize("name", [n for n in STEERING if n])  # "": the collection's path
 def test_api_paths_refuse_steering_names(name: str) -> None:
     for plural in ("daskworkergroups", "pods", "daskclusters"):
-        if names.is_subdomain(name):  # "a.b", "evil.example": valid object names, still quoted
+        if v.is_subdomain(name):  # "a.b", "evil.example": valid object names, still quoted
             assert resource_path("ns", plural, name).endswith(f"/namespaces/ns/{plural}/{name}")
             continue
-        with pytest.raises(names.InvalidName):
+        with pytest.raises(v.InvalidName):
             resource_path("ns", plural, name)
-    with pytest.raises(names.InvalidName):
+    with pytest.raises(v.InvalidName):
         resource_path(name, "pods")
 
 
@@ -93,7 +92,7 @@ def test_api_paths_name_only_what_the_operator_addresses() -> None:
     )
     assert resource_path("ns", "pods") == "/api/v1/namespaces/ns/pods"
     for plural, sub in (("secrets", ""), ("pods", "exec"), ("pods", "../x"), ("../x", "")):
-        with pytest.raises(names.InvalidName):
+        with pytest.raises(v.InvalidName):
             resource_path("ns", plural, "a", sub)
 
 
@@ -127,9 +126,9 @@ def _field_schema(stem: str, path: tuple[str, ...]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("stem", "path", "max_length"), NAME_FIELDS)
 def test_crds_carry_the_same_rule(stem: str, path: tuple[str, ...], max_length: int) -> None:
-    """The YAML cannot import the rule; this keeps it equal to `names`."""
+    """The YAML cannot import the rule; this keeps it equal to the vocabulary."""
     node = _field_schema(stem, path)
-    assert node["pattern"] == names.DNS1123_LABEL_PATTERN
+    assert node["pattern"] == v.DNS1123_LABEL_PATTERN
     assert node["maxLength"] == max_length
 
 

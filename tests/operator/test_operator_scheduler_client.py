@@ -12,15 +12,15 @@ import pytest
 import pytest_asyncio
 from distributed import Client, Scheduler, Worker
 
-from dask_kubernetes.operator.kube import Kube
-from dask_kubernetes.operator.manifests import SCHEDULER_ROUTES
-from dask_kubernetes.operator.names import InvalidName
+from dask_kubernetes.operator.child_manifests import SCHEDULER_ROUTES
+from dask_kubernetes.operator.rest import Kube
 from dask_kubernetes.operator.scheduler_client import (
     ACCESS_ENV,
     SchedulerClient,
     SchedulerUnavailable,
     scheduler_dashboard_url,
 )
+from dask_kubernetes.operator.vocabulary import InvalidName
 
 pytestmark = pytest.mark.asyncio
 

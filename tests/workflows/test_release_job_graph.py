@@ -282,7 +282,7 @@ def test_image_is_built_from_the_checked_wheel_pushed_and_attested_by_digest(
 def test_chart_is_packaged_with_the_pushed_digest_attested_and_pushed_to_one_place(
     release_workflow: dict[str, Any],
 ) -> None:
-    from release._chart import OCI_REPOSITORY
+    from dask_kubernetes_release.build.chart import OCI_REPOSITORY
 
     jobs = release_workflow["jobs"]
     attest_steps = steps(jobs["attest"])

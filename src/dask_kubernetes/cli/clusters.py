@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 import yaml
+
+from dask_kubernetes.common.files import write_atomically
 
 from . import kubernetes
 
@@ -62,18 +62,6 @@ def reports_errors(command: F) -> F:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers never see half a file: write a sibling temp file, then rename over."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
@@ -136,7 +124,7 @@ def gen_cluster(
     output: Path | None,
     **options: Any,
 ) -> None:
-    from dask_kubernetes.operator.kubecluster.spec import make_cluster_spec
+    from dask_kubernetes.operator.kubecluster.resource_manifests import make_cluster_spec
     from dask_kubernetes.operator.kubecluster.validation import (
         validate_cluster_name,
         validate_resources,
@@ -153,7 +141,7 @@ def gen_cluster(
     if output is None:
         click.echo(text, nl=False)
     else:
-        _write_atomically(output, text)
+        write_atomically(output, text)
 
 
 @kubernetes.command(name="list", help="List Dask clusters (DaskCluster resources).")
@@ -166,7 +154,7 @@ def gen_cluster(
 def list_command(namespace: str | None, all_namespaces: bool, output: str) -> None:
     import kr8s
 
-    from dask_kubernetes.operator.kubecluster.kube import connect
+    from dask_kubernetes.operator.kubecluster.kr8s_api import connect
     from dask_kubernetes.operator.kubecluster.operations import list_clusters
 
     async def fetch() -> Any:
@@ -209,7 +197,7 @@ def list_command(namespace: str | None, all_namespaces: bool, output: str) -> No
 @namespace_option
 @reports_errors
 def scale(name: str, n: int, worker_group: str | None, namespace: str | None) -> None:
-    from dask_kubernetes.operator.kubecluster.kube import connect
+    from dask_kubernetes.operator.kubecluster.kr8s_api import connect
     from dask_kubernetes.operator.kubecluster.operations import scale_cluster
 
     async def act() -> str:
@@ -231,7 +219,7 @@ def scale(name: str, n: int, worker_group: str | None, namespace: str | None) ->
 def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: float) -> None:
     """Every name is tried; the command fails (exit 1) if any was missing or not deleted."""
     from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError, KubeClusterError
-    from dask_kubernetes.operator.kubecluster.kube import connect
+    from dask_kubernetes.operator.kubecluster.kr8s_api import connect
     from dask_kubernetes.operator.kubecluster.operations import delete_cluster
 
     async def act() -> list[str]:
@@ -293,7 +281,7 @@ def port_forward(name: str, namespace: str | None, port: int | None) -> None:
 @reports_errors
 def logs(name: str, namespace: str | None) -> None:
     from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError
-    from dask_kubernetes.operator.kubecluster.kube import connect, find_object
+    from dask_kubernetes.operator.kubecluster.kr8s_api import connect, find_object
     from dask_kubernetes.operator.kubecluster.logs import cluster_logs
     from dask_kubernetes.operator.kubecluster.resources import DaskCluster
 

@@ -21,7 +21,12 @@ def _operator_available() -> bool:
 
 
 async def _serve(
-    state_dir: Path | None, kubeconfig: Path | None, port: int, operator: bool, tls: bool
+    state_dir: Path | None,
+    kubeconfig: Path | None,
+    port: int,
+    operator: bool,
+    tls: bool,
+    control_plane: str,
 ) -> None:
     from dask_kubernetes.local import LocalKubernetes  # needs the `local` extra (aiohttp)
 
@@ -30,7 +35,12 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with LocalKubernetes(
-        state_dir, operator=operator, kubeconfig=kubeconfig, port=port, tls=tls
+        state_dir,
+        operator=operator,
+        kubeconfig=kubeconfig,
+        port=port,
+        tls=tls,
+        control_plane=control_plane,
     ) as k8s:
         extra = " with the dask-kubernetes operator" if operator else ""
         click.echo(f"dask-kubernetes local: ready at {k8s.url}{extra}")
@@ -62,19 +72,45 @@ async def _serve(
     help="Serve plain HTTP instead of HTTPS (the token is still required; kubectl and helm "
     "send no token over plain HTTP, so only Python clients work then).",
 )
+@click.option(
+    "--control-plane",
+    type=click.Choice(["emulated", "real"]),
+    default="emulated",
+    show_default=True,
+    help="emulated: our API server emulator; real: etcd, kube-apiserver, controller manager and "
+    "scheduler built from pinned sources, our kubelet as a node, in a network namespace (root).",
+)
 def local(
-    kubeconfig: Path | None, port: int, state_dir: Path | None, no_operator: bool, no_tls: bool
+    kubeconfig: Path | None,
+    port: int,
+    state_dir: Path | None,
+    no_operator: bool,
+    no_tls: bool,
+    control_plane: str,
 ) -> None:
     """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C.
 
     Every API request needs the bearer token written into the kubeconfig (mode 0600).
     """
     from dask_kubernetes.local.kubeconfig import KubeconfigError
+    from dask_kubernetes.local.network.netns import NetnsError, require_root
+    from dask_kubernetes.local.real import RealPlaneError
 
     operator = not no_operator and _operator_available()
+    if control_plane == "real":
+        if no_tls:
+            click.echo(
+                "error: the real control plane always serves HTTPS (drop --no-tls)", err=True
+            )
+            sys.exit(2)
+        try:
+            require_root()
+        except NetnsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
     try:
-        asyncio.run(_serve(state_dir, kubeconfig, port, operator, not no_tls))
-    except KubeconfigError as exc:
+        asyncio.run(_serve(state_dir, kubeconfig, port, operator, not no_tls, control_plane))
+    except (KubeconfigError, RealPlaneError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:

@@ -1,1 +1,1 @@
-"""Small things every part of dask_kubernetes needs once: files and time."""
+"""Small things every part of dask_kubernetes needs once: files, time and YAML mappings."""

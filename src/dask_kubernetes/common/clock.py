@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# MicroTime (Lease renewTime/acquireTime, Events' eventTime): microseconds, still `Z`.
+MICRO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def utcnow() -> datetime.datetime:
@@ -14,6 +16,10 @@ def utcnow() -> datetime.datetime:
 def now() -> str:
     """Now, as Kubernetes stamps `lastTransitionTime`, `startTime` and the like."""
     return utcnow().strftime(FORMAT)
+
+
+def micro_now() -> str:
+    return utcnow().strftime(MICRO_FORMAT)
 
 
 def after(seconds: float) -> str:

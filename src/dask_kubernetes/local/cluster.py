@@ -1,5 +1,11 @@
 """`LocalKubernetes`: the API server, the kubelet and (optionally) the operator, composed.
 
+`control_plane="emulated"` (the default) composes our API server emulator, the kubelet (node
+agent: runs pods) and the network agent (kube-proxy and the emulator's endpoints/LB controllers)
+here;
+`control_plane="real"` hands the whole cluster to `real.RealCluster` (the real etcd, API server,
+controller manager and scheduler with our kubelet as a node, in a network namespace; root only).
+
 One asyncio loop holds the API server and the kubelet: the caller's loop with `async with`, or a
 background thread with `with`, so tests and the CLI get the same cluster either way. Stopping stops
 every process the stand-in started, whatever state it is in.
@@ -25,10 +31,13 @@ from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfi
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
+from dask_kubernetes.local.network.agent import PROXY_USER, NetworkAgent
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
+from dask_kubernetes.local.real import RealCluster
 from dask_kubernetes.local.watchdog import Watchdog
 
 T = TypeVar("T")
+CONTROL_PLANES = ("emulated", "real")
 OPERATOR_USER = service_account_user("dask-operator", "dask-kubernetes-operator")
 
 
@@ -47,7 +56,16 @@ class LocalKubernetes:
         kubeconfig: str | Path | None = None,
         port: int = 0,
         tls: bool = True,
+        control_plane: str = "emulated",
+        binaries: str | Path | None = None,
     ) -> None:
+        if control_plane not in CONTROL_PLANES:
+            raise LocalKubernetesError(
+                f"control_plane must be one of {', '.join(CONTROL_PLANES)}, not {control_plane!r}"
+            )
+        self.control_plane = control_plane
+        self.binaries = Path(binaries) if binaries is not None else None
+        self.real: RealCluster | None = None
         self._owns_state_dir = state_dir is None
         base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
         self.state_dir = Path(base).resolve()
@@ -59,6 +77,7 @@ class LocalKubernetes:
         self.plan: AddressPlan | None = None
         self.api_server: APIServer | None = None
         self.kubelet: Kubelet | None = None
+        self.network: NetworkAgent | None = None
         self._operator_process: OperatorProcess | None = None
         self._watchdog: Watchdog | None = None
         self._wrote_kubeconfig = False
@@ -69,6 +88,8 @@ class LocalKubernetes:
 
     @property
     def url(self) -> str:
+        if self.real is not None:
+            return self.real.url
         if self.api_server is None:
             raise RuntimeError("the stand-in is not started")
         return str(self.api_server.url)
@@ -88,6 +109,22 @@ class LocalKubernetes:
             )
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._started = True
+        if self.control_plane == "real":
+            self.real = RealCluster(
+                self.state_dir,
+                Path(self.kubeconfig),
+                merge_kubeconfig=self._kubeconfig_target is not None,
+                port=self.port,
+                binaries=self.binaries,
+            )
+            try:
+                await self.real.start()
+                if self.operator:
+                    await self._start_real_operator(self.real)
+            except BaseException:
+                await self.stop()
+                raise
+            return self
         try:
             self._claim = AddressClaim.acquire()
             self.plan = self._claim.plan
@@ -113,9 +150,16 @@ class LocalKubernetes:
                 token=server.auth.issue(node_user(NODE_NAME)),
                 ca_pem=ca_pem,
                 pod_cidr=self.plan.pod_cidr,
-                load_balancer_cidr=self.plan.load_balancer_cidr,
             )
             await self.kubelet.start()
+            self.network = NetworkAgent(
+                self.url,
+                token=server.auth.issue(PROXY_USER),
+                ca_pem=ca_pem,
+                dns_path=self.kubelet.dns_path,
+                load_balancer_cidr=self.plan.load_balancer_cidr,
+            )
+            await self.network.start()
             if self.operator:
                 await install_operator_crds(self.url, token=server.admin_token, ca_pem=ca_pem)
                 operator_kubeconfig = self.kubeconfig_for(
@@ -127,6 +171,19 @@ class LocalKubernetes:
             await self.stop()
             raise
         return self
+
+    async def _start_real_operator(self, real: RealCluster) -> None:
+        """The operator as a host process with the admin's certificate (RBAC-bound identities
+        on the real plane are not wired here yet)."""
+        assert real.admin is not None and real.plane is not None and real.plane.ca is not None
+        await install_operator_crds(
+            real.url,
+            ca_pem=real.plane.ca.cert_path.read_bytes(),
+            client_cert=(real.admin.cert, real.admin.key),
+        )
+        kubeconfig = real.admin_kubeconfig(self.state_dir / "operator-kubeconfig")
+        self._operator_process = OperatorProcess(str(kubeconfig), self.state_dir)
+        await self._operator_process.start()
 
     def kubeconfig_for(self, user: str, path: Path) -> Path:
         """A kubeconfig (mode 0600) with a token of its own for `user`, so the audit log
@@ -143,6 +200,12 @@ class LocalKubernetes:
         if self._operator_process is not None:
             await self._operator_process.stop()
             self._operator_process = None
+        if self.real is not None:
+            await self.real.stop()
+            self.real = None
+        if self.network is not None:
+            await self.network.stop()
+            self.network = None
         if self.kubelet is not None:
             await self.kubelet.stop()
             self.kubelet = None
@@ -234,5 +297,5 @@ class LocalKubernetes:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.api_server.url if self._started and self.api_server else "stopped"
+        where = self.url if self._started and (self.api_server or self.real) else "stopped"
         return f"<LocalKubernetes {where} state_dir={self.state_dir}>"

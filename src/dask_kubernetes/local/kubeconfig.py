@@ -10,13 +10,14 @@ written with mode 0600, and never into a directory other users can write to (the
 from __future__ import annotations
 
 import base64
-import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from dask_kubernetes.common.files import write_private
+from dask_kubernetes.common.yaml import InvalidYaml, NotAMapping, load_mapping
 
 CONTEXT_NAME = "dask-kubernetes-local"
 
@@ -32,12 +33,14 @@ def _replace_named(entries: list[dict[str, Any]], entry: dict[str, Any]) -> list
 def _load_existing(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
+    if not path.read_text(encoding="utf-8").strip():
+        return {}
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise KubeconfigError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(loaded, dict):
-        raise KubeconfigError(f"{path} is not a kubeconfig (top level is not a mapping)")
+        loaded = load_mapping(path)
+    except InvalidYaml as exc:
+        raise KubeconfigError(str(exc)) from None
+    except NotAMapping:
+        raise KubeconfigError(f"{path} is not a kubeconfig (top level is not a mapping)") from None
     return loaded
 
 
@@ -45,10 +48,11 @@ def merged_kubeconfig(
     existing: dict[str, Any],
     server_url: str,
     *,
-    token: str,
+    token: str | None = None,
     ca_pem: bytes | None = None,
     name: str = CONTEXT_NAME,
     namespace: str = "default",
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """Return `existing` with our cluster, user and context added (replacing only ours)."""
     config = dict(existing)
@@ -59,7 +63,11 @@ def merged_kubeconfig(
     if ca_pem is not None:
         server["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     cluster = {"name": name, "cluster": server}
-    user = {"name": name, "user": {"token": token}}
+    credentials: dict[str, str] = {"token": token} if token else {}
+    if client_certificate is not None:  # the real control plane: a client certificate and key
+        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
+        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
+    user = {"name": name, "user": credentials}
     context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
     config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
     config["users"] = _replace_named(list(config.get("users") or []), user)
@@ -82,27 +90,26 @@ def write_kubeconfig(
     path: Path,
     server_url: str,
     *,
-    token: str,
+    token: str | None = None,
     ca_pem: bytes | None = None,
     name: str = CONTEXT_NAME,
     namespace: str = "default",
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> Path:
     """Merge our context into the kubeconfig at `path` atomically (mode 0600); return the path."""
     path = Path(path).expanduser()
     config = merged_kubeconfig(
-        _load_existing(path), server_url, token=token, ca_pem=ca_pem, name=name, namespace=namespace
+        _load_existing(path),
+        server_url,
+        token=token,
+        ca_pem=ca_pem,
+        name=name,
+        namespace=namespace,
+        client_certificate=client_certificate,
     )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _refuse_shared_directory(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(config, handle, sort_keys=False)
-        Path(tmp).chmod(0o600)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -117,7 +124,4 @@ def remove_from_kubeconfig(path: Path, *, name: str = CONTEXT_NAME) -> None:
     if config.get("current-context") == name:
         remaining = [c["name"] for c in config["contexts"] if "name" in c]
         config["current-context"] = remaining[0] if remaining else ""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(config, handle, sort_keys=False)
-    Path(tmp).replace(path)
+    write_private(path, yaml.safe_dump(config, sort_keys=False))

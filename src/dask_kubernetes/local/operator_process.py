@@ -20,12 +20,18 @@ _CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 async def install_operator_crds(
-    api_url: str, *, token: str, ca_pem: bytes | None = None, timeout: float = 30.0
+    api_url: str,
+    *,
+    token: str | None = None,
+    ca_pem: bytes | None = None,
+    client_cert: tuple[Path, Path] | None = None,
+    timeout: float = 30.0,
 ) -> None:
     """Create the Dask CRDs (keeping existing ones) and wait until their group is served."""
-    from dask_kubernetes.operator.crds import API_VERSION, load_crds
+    from dask_kubernetes.operator.crds import load_crds
+    from dask_kubernetes.operator.vocabulary import API_VERSION
 
-    client = ApiClient(api_url, token=token, ca_pem=ca_pem)
+    client = ApiClient(api_url, token=token, ca_pem=ca_pem, client_cert=client_cert)
     try:
         for crd in load_crds():
             try:

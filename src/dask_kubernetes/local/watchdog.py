@@ -2,7 +2,8 @@
 
 The composer holds the write end of the watchdog's stdin; the watchdog blocks reading it. When the
 composer exits for any reason — even SIGKILL, when no cleanup code runs — the pipe closes, and the
-watchdog kills every process carrying the stand-in's state-dir marker, then exits.
+watchdog kills every process carrying the stand-in's state-dir marker, removes the network
+namespace of a real-plane cluster if it has one, then exits.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import sys
 from pathlib import Path
 
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
+from dask_kubernetes.local.network.netns import delete_namespace
 
 
 class Watchdog:
     """Started by the composer; `stop()` is the orderly way to let it go."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, netns: str | None = None) -> None:
         self.state_dir = state_dir
+        self.netns = netns
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -29,6 +32,7 @@ class Watchdog:
             "-c",
             "from dask_kubernetes.local.watchdog import main; main()",
             str(self.state_dir),
+            *([self.netns] if self.netns else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C to the composer's group must not kill it first
@@ -46,3 +50,5 @@ def main() -> None:
     with contextlib.suppress(OSError, KeyboardInterrupt):
         sys.stdin.buffer.read()
     kill_processes_of(state_dir)
+    if len(sys.argv) > 2:
+        delete_namespace(sys.argv[2])

@@ -16,9 +16,15 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from dask_kubernetes.operator.kube import Kube
-from dask_kubernetes.operator.manifests import DASHBOARD_PORT, DASHBOARD_PORT_NAME, scheduler_name
-from dask_kubernetes.operator.names import check_cluster_name, check_label
+from dask_kubernetes.operator.rest import Kube
+from dask_kubernetes.operator.vocabulary import (
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
+    check_cluster_name,
+    check_label,
+    scheduler_host,
+    scheduler_name,
+)
 
 #: `proxy` (through the API server) or `direct` (cluster DNS); default: direct when in a cluster.
 ACCESS_ENV = "DASK_KUBERNETES_OPERATOR_SCHEDULER_ACCESS"
@@ -64,8 +70,8 @@ class _DirectTransport:
 
 def scheduler_dashboard_url(namespace: str, cluster: str) -> URL:
     """`http://<cluster>-scheduler.<namespace>.svc.cluster.local:8787`, from checked names."""
-    host = f"{scheduler_name(check_cluster_name(cluster))}.{check_label(namespace, 'namespace')}"
-    return URL.build(scheme="http", host=f"{host}.svc.cluster.local", port=DASHBOARD_PORT)
+    host = scheduler_host(check_cluster_name(cluster), check_label(namespace, "namespace"))
+    return URL.build(scheme="http", host=host, port=DASHBOARD_PORT)
 
 
 def _use_proxy() -> bool:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dask_kubernetes.common import clock
+
 from .errors import APIError, status_body
 
 ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
@@ -129,7 +131,6 @@ class Authenticator:
                 raise APIError(400, f'pod "{pod.name}" with uid {pod.uid} does not exist')
         self._forget_dead_pods()
         token = self.issue(service_account_user(namespace, service_account), pod)
-        expires = datetime.datetime.now(datetime.timezone.utc) + TOKEN_LIFETIME
         return {
             "kind": "TokenRequest",
             "apiVersion": "authentication.k8s.io/v1",
@@ -137,6 +138,6 @@ class Authenticator:
             "spec": spec,
             "status": {
                 "token": token,
-                "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "expirationTimestamp": clock.after(TOKEN_LIFETIME.total_seconds()),
             },
         }

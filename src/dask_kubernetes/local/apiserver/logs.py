@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
+from dask_kubernetes.local.kubelet.logfiles import follow, log_path, select
+
 from .errors import APIError
 from .kinds import POD_TERMINAL
 from .objects import ObjectAPI
 from .resources import ResourceType
-
-POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,20 +62,6 @@ class LogRequest:
         )
 
 
-def log_path(state_dir: Path, namespace: str, pod: str, container: str, previous: bool) -> Path:
-    suffix = ".previous.log" if previous else ".log"
-    return state_dir / "logs" / namespace / pod / f"{container}{suffix}"
-
-
-def _select(data: bytes, tail_lines: int | None, limit_bytes: int | None) -> bytes:
-    if tail_lines is not None:
-        lines = data.splitlines(keepends=True)
-        data = b"".join(lines[-tail_lines:]) if tail_lines > 0 else b""
-    if limit_bytes is not None:
-        data = data[:limit_bytes]
-    return data
-
-
 class LogServer:
     """Reads (and with follow, tails) a container's log file."""
 
@@ -118,7 +103,7 @@ class LogServer:
                 "ContainerCreating",
             )
         data = path.read_bytes() if path.exists() else b""
-        body = _select(data, wanted.tail_lines, wanted.limit_bytes)
+        body = select(data, wanted.tail_lines, wanted.limit_bytes)
         if not wanted.follow:
             return web.Response(body=body, content_type="text/plain")
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -127,28 +112,12 @@ class LogServer:
         await response.write(body)
         uid = pod["metadata"]["uid"]
         with contextlib.suppress(ConnectionResetError):  # the reader went away: done
-            await self._follow(response, path, len(data), (namespace, name, uid, wanted.container))
+            await follow(
+                response.write,
+                path,
+                len(data),
+                lambda: self.closing or self._finished(namespace, name, uid, wanted.container),
+            )
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
-
-    async def _follow(
-        self,
-        response: web.StreamResponse,
-        path: Path,
-        offset: int,
-        source: tuple[str, str, str, str],
-    ) -> None:
-        """Tail `path` until the (namespace, pod, uid, container) `source` is finished."""
-        while True:
-            finished = self._finished(*source)
-            if path.exists():
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read()
-                if chunk:
-                    offset += len(chunk)
-                    await response.write(chunk)
-            if finished or self.closing:
-                return
-            await asyncio.sleep(POLL_SECONDS)

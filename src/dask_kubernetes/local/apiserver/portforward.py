@@ -39,11 +39,14 @@ async def _close_when_done(tasks: list[asyncio.Task[None]], ws: web.WebSocketRes
     await ws.close()
 
 
-async def serve(request: web.Request, address: str) -> web.WebSocketResponse:
-    """Serve whichever protocol the client chose; only the channel protocol takes `?ports=`."""
+async def serve(
+    request: web.Request, address: str, *, port_param: str = "ports"
+) -> web.WebSocketResponse:
+    """Serve whichever protocol the client chose; only the channel protocol takes `?ports=`
+    (a kubelet is asked with `?port=`, repeated: `port_param="port"`)."""
     ws = web.WebSocketResponse(protocols=SUBPROTOCOLS)
     if spdy.SUBPROTOCOL not in _offered(request):
-        ports = parse_ports(request.query.getall("ports", []))
+        ports = parse_ports(request.query.getall(port_param, []))
         await ws.prepare(request)
         return await _serve_channels(ws, address, ports)
     await ws.prepare(request)

@@ -1,5 +1,9 @@
 """kube-apiserver for the plane: secure port on 127.0.0.1 only, client certificates, Node+RBAC.
 
+With a node (`address` = the node address inside the cluster's network namespace, see
+`network/netns.py`) it listens and advertises there instead, so the `kubernetes` Service gets a
+real endpoint, and it calls the kubelet API with a client certificate of its own.
+
 Anonymous requests are refused outright (even /readyz needs a certificate), so every answer the
 tests see was authorised by the real RBAC authorizer. The service range 10.96.0.0/12 exists
 nowhere on this machine: ClusterIPs are bookkeeping and no packet is ever sent to one. The endpoint
@@ -28,10 +32,13 @@ class APIServer:
     serving: Pair
     service_account: Pair
     port: int = field(default_factory=free_port)
+    address: str = LOOPBACK
+    # The client certificate it presents to kubelets (and the CA it verifies them against).
+    kubelet_client: Pair | None = None
 
     @property
     def url(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}"
+        return f"https://{self.address}:{self.port}"
 
     @property
     def health_url(self) -> str:
@@ -40,8 +47,8 @@ class APIServer:
     def argv(self) -> list[str]:
         return [
             str(self.binary),
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.port}",
             f"--etcd-servers={self.etcd_url}",
             f"--etcd-cafile={self.etcd_ca}",
@@ -57,7 +64,21 @@ class APIServer:
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={self.service_account.cert}",
             f"--service-account-signing-key-file={self.service_account.key}",
-            "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--profiling=false",
+            *self._node_flags(),
         ]
+
+    def _node_flags(self) -> list[str]:
+        if self.address == LOOPBACK:
+            # The lease reconciler would publish 127.0.0.1 as the `kubernetes` Service endpoint.
+            return ["--endpoint-reconciler-type=none"]
+        flags = []
+        if self.kubelet_client is not None:
+            flags += [
+                f"--kubelet-client-certificate={self.kubelet_client.cert}",
+                f"--kubelet-client-key={self.kubelet_client.key}",
+                f"--kubelet-certificate-authority={self.ca}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        return flags

@@ -17,10 +17,18 @@ from dask_kubernetes.local.controlplane.pki import Pair
 class ControllerManager(LoopbackComponent):
     ca: Pair
     service_account_key: Path
+    # Given: the node IPAM controller hands each Node a spec.podCIDR out of it.
+    cluster_cidr: str | None = None
 
     def argv(self) -> list[str]:
+        ipam = (
+            [f"--cluster-cidr={self.cluster_cidr}", "--allocate-node-cidrs=true"]
+            if self.cluster_cidr
+            else []
+        )
         return [
             *super().argv(),
+            *ipam,
             f"--root-ca-file={self.ca.cert}",
             f"--cluster-signing-cert-file={self.ca.cert}",
             f"--cluster-signing-key-file={self.ca.key}",

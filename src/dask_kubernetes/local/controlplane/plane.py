@@ -4,6 +4,10 @@ Like envtest's `controlplane.ControlPlane`: fresh credentials and data in a work
 each component started in order and awaited on its health endpoint, an admin kubeconfig (0600) for
 the caller, and `stop` ending exactly the PIDs it started, in reverse order, also when a start
 fails half-way.
+
+For a local cluster with a node (`local/real.py`) it is started from a thread inside the cluster's
+network namespace, with `address` the node address: the API server listens there, the controller
+manager allocates node pod CIDRs, and `ca` stays available to issue the node's identities.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from dask_kubernetes.local.controlplane.process import LOOPBACK, Process, TLSCli
 from dask_kubernetes.local.controlplane.scheduler import Scheduler
 
 ADMIN_GROUP = "system:masters"
+# The identity the API server presents to kubelets; a kubelet accepts no other client.
+KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
 
 
 class ControlPlane:
@@ -42,9 +48,19 @@ class ControlPlane:
         directory: Path | None = None,
         *,
         timeout: float = 180.0,
+        address: str = LOOPBACK,
+        port: int | None = None,
+        cluster_cidr: str | None = None,
+        env: dict[str, str] | None = None,
         audit: bool = False,
     ) -> None:
         self.binaries = binaries
+        self.address = address
+        self.port = port
+        self.cluster_cidr = cluster_cidr
+        self.env = env
+        self.ca: Authority | None = None
+        self.kubelet_client: Pair | None = None
         self._owned = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="dask-kubernetes-plane-"))
         self.timeout = timeout
@@ -67,7 +83,7 @@ class ControlPlane:
 
     def _launch(self, name: str, argv: list[str], health_url: str, client: TLSClient) -> None:
         started = time.monotonic()
-        process = Process(name, argv, self.directory / "logs" / f"{name}.log")
+        process = Process(name, argv, self.directory / "logs" / f"{name}.log", self.env)
         self.processes.append(process)
         process.start()
         process.await_healthy(health_url, client, self.timeout)
@@ -88,7 +104,7 @@ class ControlPlane:
         etcd_client = etcd_ca.issue(
             "apiserver-etcd-client", "kube-apiserver-etcd-client", client=True
         )
-        ca = Authority.create(pki, "ca")
+        ca = self.ca = Authority.create(pki, "ca")
         admin = ca.issue(
             "admin", "dask-kubernetes-admin", organizations=(ADMIN_GROUP,), client=True
         )
@@ -108,6 +124,10 @@ class ControlPlane:
         )
 
         service_account = service_account_keys(pki)
+        if self.address != LOOPBACK:
+            self.kubelet_client = ca.issue(
+                "apiserver-kubelet-client", KUBELET_CLIENT_NAME, client=True
+            )
         apiserver = APIServer(
             self.binaries / "kube-apiserver",
             etcd.url,
@@ -117,10 +137,16 @@ class ControlPlane:
             ca.issue(
                 "apiserver",
                 "kube-apiserver",
-                server_names=(LOOPBACK, SERVICE_IP, *API_SERVER_NAMES),
+                server_names=tuple(
+                    dict.fromkeys((LOOPBACK, self.address, SERVICE_IP, *API_SERVER_NAMES))
+                ),
             ),
             service_account,
+            address=self.address,
+            kubelet_client=self.kubelet_client,
         )
+        if self.port is not None:
+            apiserver.port = self.port
         argv = apiserver.argv()
         if self.audit:
             argv += audit_flags(self.directory / "audit")
@@ -146,6 +172,7 @@ class ControlPlane:
             *identity("kube-controller-manager"),
             ca=Pair(ca.cert_path, pki / "ca.key"),
             service_account_key=service_account.key,
+            cluster_cidr=self.cluster_cidr,
         )
         self._launch("kube-controller-manager", manager.argv(), manager.health_url, as_admin)
         scheduler = Scheduler(self.binaries / "kube-scheduler", *identity("kube-scheduler"))

@@ -52,9 +52,12 @@ class TLSClient:
 class Process:
     """A started binary; `name` is for messages, `log` collects its stdout and stderr."""
 
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.argv = argv
+        self.env = env
         self.log = log
         self._log_handle: IO[bytes] | None = None
         self.popen: subprocess.Popen[bytes] | None = None
@@ -72,6 +75,7 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_handle,
                 stderr=subprocess.STDOUT,
+                env=self.env,
                 start_new_session=True,
             )
         except OSError as exc:

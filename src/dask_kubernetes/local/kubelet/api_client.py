@@ -1,5 +1,6 @@
-"""The few Kubernetes API calls the kubelet makes, with its own bearer token, over HTTPS when the
-API server serves it (verified against the stand-in's CA).
+"""The few Kubernetes API calls the kubelet makes, with its own credentials: a bearer token on the
+emulator, a client certificate (`system:node:NAME`) on the real plane; over HTTPS when the API
+server serves it (verified against the cluster's CA).
 
 The token goes on each API request, not on the session: the session also runs the pods' HTTP probes,
 which must not see it.
@@ -14,6 +15,7 @@ import asyncio
 import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,14 +39,23 @@ class ApiClient:
     """An aiohttp session bound to one API server URL."""
 
     def __init__(
-        self, base_url: str, *, token: str, ca_pem: bytes | None = None, attempts: int = 8
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        ca_pem: bytes | None = None,
+        client_cert: tuple[Path, Path] | None = None,
+        attempts: int = 8,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.attempts = attempts
-        self._auth = {"Authorization": f"Bearer {token}"}
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._ssl: ssl.SSLContext | bool = True
         if ca_pem is not None:
-            self._ssl = ssl.create_default_context(cadata=ca_pem.decode())
+            context = ssl.create_default_context(cadata=ca_pem.decode())
+            if client_cert is not None:
+                context.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
+            self._ssl = context
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -110,9 +121,12 @@ class ApiClient:
                 return None
             raise
 
-    async def watch(self, path: str, resource_version: str) -> AsyncIterator[dict[str, Any]]:
+    async def watch(
+        self, path: str, resource_version: str, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Watch events from `resource_version` until the server ends the stream."""
         params = {
+            **(params or {}),
             "watch": "true",
             "resourceVersion": resource_version,
             "allowWatchBookmarks": "true",

@@ -28,16 +28,24 @@ def object_key(obj: dict[str, Any]) -> str:
 class Informer:
     """Keeps `.objects` in sync with the API server and calls `handler(type, obj)` on changes."""
 
-    def __init__(self, client: ApiClient, path: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        path: str,
+        handler: Handler,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.path = path
+        self.params = params or {}  # e.g. a fieldSelector, on the list and on the watch
         self.handler = handler
         self.objects: dict[str, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self._resource_version = ""
 
     async def _relist(self) -> None:
-        listing = await self.client.request("GET", self.path)
+        listing = await self.client.request("GET", self.path, params=self.params or None)
         fresh = {object_key(item): item for item in listing.get("items") or []}
         for key in set(self.objects) - set(fresh):
             self.handler("DELETED", self.objects.pop(key))
@@ -73,7 +81,9 @@ class Informer:
                 if need_list:
                     await self._relist()
                     need_list = False
-                async for event in self.client.watch(self.path, self._resource_version):
+                async for event in self.client.watch(
+                    self.path, self._resource_version, self.params
+                ):
                     if not self._apply(event):
                         need_list = True
                         break

@@ -1,7 +1,13 @@
-"""The process kubelet: binds pods to this node, runs them, reports their status, plays kube-proxy.
+"""The process kubelet: runs the pods bound to this node as processes and reports their status.
 
 It is a pure API client (like a real kubelet): everything it knows comes from list/watch on the API
-server, and everything it does to the cluster's state goes back through the API.
+server, and everything it does to the cluster's state goes back through the API. Services are not
+its business (the network agent next to it, composed in `cluster.py`/`real.py`, does those). Two
+modes:
+- on the emulator (no `node_address`) it also binds pods: it is the only node and the scheduler;
+- as a node of the real control plane (`node_address` given) the real scheduler binds, it watches
+  just its own pods (`spec.nodeName=NAME`), keeps its Node and Lease fresh (`node.py`) and takes
+  pod IPs from the podCIDR the controller manager gave its Node.
 """
 
 from __future__ import annotations
@@ -21,18 +27,20 @@ from dask_kubernetes.local.kubeconfig import write_kubeconfig
 from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
 from dask_kubernetes.local.kubelet.informer import Informer, object_key
+from dask_kubernetes.local.kubelet.node import NodeHeartbeat
 from dask_kubernetes.local.kubelet.pod_host import PodHost, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.kubelet.shims import install_shims
 from dask_kubernetes.local.network import pod_hook
 from dask_kubernetes.local.network.ip_pool import AddressPool
-from dask_kubernetes.local.network.service_network import ServiceNetwork
 
 logger = logging.getLogger(__name__)
 
 NODE_NAME = "local"
+KUBELET_PORT = 10250
 _RESYNC_SECONDS = 2.0
+_RETRY_SOON = 0.2
 _STOP_GRACE_SECONDS = 2.0
 
 
@@ -48,29 +56,29 @@ class Kubelet:
         api_url: str,
         state_dir: Path,
         *,
-        token: str,
+        token: str | None = None,
         ca_pem: bytes | None = None,
-        pod_cidr: str,
-        load_balancer_cidr: str,
+        client_cert: tuple[Path, Path] | None = None,
+        pod_cidr: str | None = None,
         node_name: str = NODE_NAME,
+        node_address: str | None = None,
+        kubelet_port: int = KUBELET_PORT,
     ) -> None:
         self.api_url = api_url
         self.state_dir = Path(state_dir)
         self.node_name = node_name
+        self.node_address = node_address
         self.ca_pem = ca_pem
-        self.client = ApiClient(api_url, token=token, ca_pem=ca_pem)
-        self.pod_ips = AddressPool(pod_cidr)
+        self.client = ApiClient(api_url, token=token, ca_pem=ca_pem, client_cert=client_cert)
+        self.pod_ips = AddressPool(pod_cidr) if pod_cidr else None
         self.dns_path = self.state_dir / "dns.json"
-        self.pods = Informer(self.client, "/api/v1/pods", self._on_pod)
-        self.services = Informer(self.client, "/api/v1/services", self._on_service)
-        self.nodes = Informer(self.client, "/api/v1/nodes", self._on_node)
-        self.network = ServiceNetwork(
-            self.client,
-            lambda: self.services.objects,
-            lambda: self.pods.objects,
-            dns_path=self.dns_path,
-            load_balancer_cidr=load_balancer_cidr,
-        )
+        own_pods = {"fieldSelector": f"spec.nodeName={node_name}"} if node_address else None
+        self.pods = Informer(self.client, "/api/v1/pods", self._on_pod, params=own_pods)
+        own_node = {"fieldSelector": f"metadata.name={node_name}"} if node_address else None
+        self.nodes = Informer(self.client, "/api/v1/nodes", self._on_node, params=own_node)
+        self.heartbeat: NodeHeartbeat | None = None
+        if node_address is not None:
+            self.heartbeat = NodeHeartbeat(self.client, node_name, node_address, kubelet_port)
         self.runners: dict[str, PodRunner] = {}
         self._terminating: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
@@ -99,23 +107,21 @@ class Kubelet:
 
     async def start(self, timeout: float = 30.0) -> None:
         self._host = self._prepare_state_dir()
-        await self._register_node()
-        for coro in (
+        loops = [
             self.nodes.run(),
             self.pods.run(),
-            self.services.run(),
-            self.network.run(),
             self._reconcile_loop(),
             self._status_loop(),
             self._resync_loop(),
-        ):
-            self._tasks.append(asyncio.create_task(coro))
-        await asyncio.wait_for(
-            asyncio.gather(
-                self.nodes.synced.wait(), self.pods.synced.wait(), self.services.synced.wait()
-            ),
-            timeout,
-        )
+        ]
+        synced = [self.nodes.synced.wait(), self.pods.synced.wait()]
+        if self.heartbeat is not None:
+            await self.heartbeat.register()
+            loops.append(self.heartbeat.run())
+        else:
+            await self._register_node()
+        self._tasks.extend(asyncio.create_task(coro) for coro in loops)
+        await asyncio.wait_for(asyncio.gather(*synced), timeout)
 
     async def _register_node(self) -> None:
         """Create this node's Node object, as a real kubelet registers itself, so `kubectl get
@@ -150,6 +156,16 @@ class Kubelet:
             content_type=MERGE_PATCH,
         )
 
+    def _pod_addresses(self) -> AddressPool | None:
+        """The pool pod IPs come from: given, or (real node) the podCIDR of our Node."""
+        if self.pod_ips is None:
+            for node in self.nodes.objects.values():
+                if node["metadata"]["name"] == self.node_name:
+                    cidr = (node.get("spec") or {}).get("podCIDR")
+                    if cidr:
+                        self.pod_ips = AddressPool(cidr)
+        return self.pod_ips
+
     def _schedulable(self) -> bool:
         """False while the node is cordoned (`kubectl cordon`/`drain`): new pods wait."""
         for node in self.nodes.objects.values():
@@ -162,15 +178,11 @@ class Kubelet:
     def _on_pod(self, _kind: str, pod: dict[str, Any]) -> None:
         self._dirty.add(object_key(pod))
         self._dirty_event.set()
-        self.network.changed()
 
     def _on_node(self, _kind: str, _node: dict[str, Any]) -> None:
         """Uncordoned: the pods waiting for a node may be bound now."""
         self._dirty.update(self.pods.objects)
         self._dirty_event.set()
-
-    def _on_service(self, _kind: str, _service: dict[str, Any]) -> None:
-        self.network.changed()
 
     async def _resync_loop(self) -> None:
         while True:
@@ -178,7 +190,10 @@ class Kubelet:
             self._dirty.update(self.pods.objects)
             self._dirty.update(self.runners)
             self._dirty_event.set()
-            self.network.changed()
+
+    def _redo(self, key: str) -> None:
+        self._dirty.add(key)
+        self._dirty_event.set()
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -188,7 +203,15 @@ class Kubelet:
             for key in sorted(keys):
                 try:
                     await self._reconcile_pod(key)
-                except (ApiError, OSError) as exc:
+                except ApiError as exc:
+                    if exc.status == 403 and self.node_address is not None:
+                        # The Node authorizer learns of a binding from its own watch: a pod
+                        # we already see may not be "ours" to it for a moment. Try again soon.
+                        logger.debug("pod %s: %s (retrying)", key, exc)
+                        asyncio.get_running_loop().call_later(_RETRY_SOON, self._redo, key)
+                    else:
+                        logger.warning("pod %s: %s", key, exc)
+                except OSError as exc:
                     logger.warning("pod %s: %s", key, exc)
                 except Exception:  # one bad pod must not stop the kubelet
                     logger.exception("pod %s: unexpected error", key)
@@ -212,7 +235,8 @@ class Kubelet:
                 grace = spec.get("terminationGracePeriodSeconds", 30)
             self._terminate(key, runner, pod=pod, grace=float(grace))
         elif not spec.get("nodeName"):
-            if self._schedulable():
+            # On the real plane the scheduler binds; this node only sees its own pods anyway.
+            if self.node_address is None and self._schedulable():
                 await self._bind(pod)
         elif (
             spec["nodeName"] == self.node_name
@@ -290,15 +314,19 @@ class Kubelet:
 
     async def _start_pod(self, key: str, pod: dict[str, Any]) -> None:
         assert self._host is not None
+        addresses = self._pod_addresses()
+        if addresses is None:
+            return  # no podCIDR on our Node yet: the next resync tries again
         sources = await self._fetch_sources(pod)
         await self._write_pod_kubeconfig(self._host, pod)
-        pod_ip = self.pod_ips.allocate(_uid(pod))
+        pod_ip = addresses.allocate(_uid(pod))
         runner = PodRunner(
             self._host,
             _deep_copy(pod),
             sources,
             lambda status: self._queue_status(runner, status),
             pod_ip=pod_ip,
+            host_ip=self.node_address or "127.0.0.1",
         )
         self.runners[key] = runner
         runner.start()
@@ -310,7 +338,8 @@ class Kubelet:
             try:
                 if runner is not None:
                     await runner.stop(grace)
-                    self.pod_ips.release(_uid(runner.pod))
+                    if self.pod_ips is not None:
+                        self.pod_ips.release(_uid(runner.pod))
                     self.runners.pop(key, None)
                     self._statuses.pop(key, None)
                 if pod is not None:
@@ -332,6 +361,18 @@ class Kubelet:
                 self._dirty_event.set()
 
         self._terminating[key] = asyncio.create_task(terminate(), name=f"terminate {key}")
+
+    # -- what the kubelet API (server.py) asks -------------------------------------------------
+
+    def pod_address(self, namespace: str, name: str) -> str | None:
+        """The IP of a pod running here (port-forward connects to it)."""
+        runner = self.runners.get(f"{namespace}/{name}")
+        return runner.pod_ip if runner is not None else None
+
+    def container_finished(self, namespace: str, name: str, _container: str) -> bool:
+        """Whether a followed log can grow no more: the pod is not running here any more."""
+        runner = self.runners.get(f"{namespace}/{name}")
+        return runner is None or runner.phase() in ("Succeeded", "Failed")
 
     # -- status -------------------------------------------------------------------------------
 
@@ -373,7 +414,7 @@ class Kubelet:
     # -- shutdown -----------------------------------------------------------------------------
 
     async def stop(self, grace: float = _STOP_GRACE_SECONDS) -> None:
-        """Stop watching, stop every pod (SIGTERM, then SIGKILL), close forwarders, reap all."""
+        """Stop watching, stop every pod (SIGTERM, then SIGKILL), reap all."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -385,7 +426,6 @@ class Kubelet:
             task.cancel()
         await asyncio.gather(*self._terminating.values(), return_exceptions=True)
         self.runners.clear()
-        await self.network.stop()
         kill_processes_of(self.state_dir)
         await self.client.close()
 

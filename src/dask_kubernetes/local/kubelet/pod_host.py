@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from dask_kubernetes.local.kubelet.command import search_path
+from dask_kubernetes.local.kubelet.logfiles import log_path
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
 from dask_kubernetes.local.network.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
 
@@ -34,8 +35,7 @@ class PodHost:
     session: aiohttp.ClientSession
 
     def log_path(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
-        suffix = ".previous.log" if previous else ".log"
-        return self.state_dir / "logs" / namespace / pod / f"{container}{suffix}"
+        return log_path(self.state_dir, namespace, pod, container, previous)
 
 
 def pod_dir(host: PodHost, pod: Mapping[str, Any]) -> Path:

@@ -37,10 +37,12 @@ class PodRunner:
         on_status: Callable[[dict[str, Any]], None],
         *,
         pod_ip: str,
+        host_ip: str = "127.0.0.1",
     ) -> None:
         self.pod = pod
         self.pod_ip = pod_ip
-        self.pod.setdefault("status", {}).update(podIP=pod_ip, hostIP="127.0.0.1")
+        self.host_ip = host_ip
+        self.pod.setdefault("status", {}).update(podIP=pod_ip, hostIP=host_ip)
         self._on_status = on_status
         self.start_time = now()
         spec = pod.get("spec") or {}
@@ -81,8 +83,8 @@ class PodRunner:
             "phase": phase,
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": self.host_ip,
+            "hostIPs": [{"ip": self.host_ip}],
             "startTime": self.start_time,
             "conditions": [
                 condition("PodScheduled", True),

@@ -6,11 +6,11 @@ Written atomically so a pod never reads half a file; the hook re-reads it when i
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from dask_kubernetes.common.files import write_atomically
 
 
 def service_names(name: str, namespace: str) -> list[str]:
@@ -35,7 +35,4 @@ def hosts_for_services(
 
 
 def write_dns_map(path: Path, hosts: Mapping[str, list[str]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dns.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"hosts": dict(sorted(hosts.items()))}, handle)
-    Path(tmp).replace(path)
+    write_atomically(path, json.dumps({"hosts": dict(sorted(hosts.items()))}))

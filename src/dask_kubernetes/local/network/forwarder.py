@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 
 Backend = tuple[str, int]
@@ -35,15 +36,28 @@ class TcpForwarder:
     endpoints rejecting connections.
     """
 
-    def __init__(self, host: str, port: int, choose_backend: Callable[[], Backend | None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        choose_backend: Callable[[], Backend | None],
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self._choose_backend = choose_backend
+        # A listening socket made elsewhere, e.g. in the host namespace while backends are
+        # connected from inside the cluster's (`local/real.py`).
+        self._sock = sock
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self._sock)
+        else:
+            self._server = await asyncio.start_server(self._accept, self.host, self.port)
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
 
@@ -53,6 +67,9 @@ class TcpForwarder:
         self._connections.add(task)
         try:
             await self._splice(reader, writer)
+        except asyncio.CancelledError:
+            # Cut by stop(): end quietly (asyncio's stream callback logs a cancelled task).
+            await _close(writer)
         finally:
             self._connections.discard(task)
 

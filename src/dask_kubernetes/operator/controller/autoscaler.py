@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import events, periodic
-from dask_kubernetes.operator.controller.cache import Views
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.kube import resource_path
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
+from dask_kubernetes.operator.controller.kit import events, flow, periodic
+from dask_kubernetes.operator.controller.kit.cache import Views
+from dask_kubernetes.operator.controller.kit.flow import RETRY
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.rest import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
-
-AUTOSCALER = "daskautoscalers.kubernetes.dask.org"
-COOLDOWN_ANNOTATION = "kubernetes.dask.org/cooldown-until"
-INTERVAL = float(os.environ.get("DASK_KUBERNETES_OPERATOR_AUTOSCALER_INTERVAL", "5"))
-COOLDOWN = float(os.environ.get("DASK_KUBERNETES_OPERATOR_AUTOSCALER_COOLDOWN", "15"))
-RETRY = 1.0
+from dask_kubernetes.operator.vocabulary import (
+    COOLDOWN_ANNOTATION,
+    DASK_AUTOSCALER,
+    DASK_WORKER_GROUP,
+)
 
 
 async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,7 +39,9 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
         return {"reason": reason}
     if time.time() < float((meta.get("annotations") or {}).get(COOLDOWN_ANNOTATION, 0)):
         return {}
-    group_path = resource_path(namespace, "daskworkergroups", m.default_worker_group_name(cluster))
+    group_path = resource_path(
+        namespace, DASK_WORKER_GROUP.plural, v.default_worker_group_name(cluster)
+    )
     group = await rt.kube.get(group_path)
     if group is None:
         return {"reason": f"worker group of DaskCluster {cluster} not found"}
@@ -51,9 +53,9 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
     desired = m.clamp_replicas(target, minimum, maximum, current)
     if desired != current:
         await rt.kube.patch(group_path, {"spec": {"worker": {"replicas": desired}}})
-        until = str(time.time() + COOLDOWN)
+        until = str(time.time() + flow.AUTOSCALE_COOLDOWN)
         await rt.kube.patch(
-            resource_path(namespace, "daskautoscalers", meta["name"]),
+            flow.path_of(DASK_AUTOSCALER, autoscaler),
             {"metadata": {"annotations": {COOLDOWN_ANNOTATION: until}}},
         )
         events.normal(
@@ -62,22 +64,16 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
     return {"desired": desired, "reason": ""}
 
 
-@kopf.on.create(AUTOSCALER, id="adopt", backoff=RETRY)
+@kopf.on.create(DASK_AUTOSCALER.fqn, id="adopt", backoff=RETRY)
 async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
     """Make the autoscaler a child of its cluster so it is deleted with it."""
-    rt = runtime(memo)
-    namespace = body["metadata"]["namespace"]
     if body["metadata"].get("ownerReferences") or m.name_problem(body):
         return  # an invalid one: the timer says why
-    cluster = await rt.kube.get(resource_path(namespace, "daskclusters", body["spec"]["cluster"]))
-    if cluster is None:
+    cluster = body["spec"]["cluster"]
+    if not await flow.adopt(runtime(memo), DASK_AUTOSCALER, body, cluster, controller=False):
         raise kopf.TemporaryError("its DaskCluster does not exist yet", delay=5)
-    await rt.kube.patch(
-        resource_path(namespace, "daskautoscalers", body["metadata"]["name"]),
-        {"metadata": {"ownerReferences": [m.owner_reference(cluster, controller=False)]}},
-    )
 
 
-@periodic.every(periodic.AUTOSCALERS, INTERVAL)
+@periodic.every(DASK_AUTOSCALER, flow.AUTOSCALE_INTERVAL)
 async def adapt(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
-    await periodic.write_status(rt, "daskautoscalers", body, await reconcile(rt, body))
+    await flow.write_status(rt, DASK_AUTOSCALER, body, await reconcile(rt, body))

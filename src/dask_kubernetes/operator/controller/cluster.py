@@ -9,17 +9,16 @@ from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events, periodic
-from dask_kubernetes.operator.controller.cache import Views
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status, with_condition
-from dask_kubernetes.operator.kube import resource_path
-from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
+from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
+from dask_kubernetes.operator.controller.kit.cache import Views
+from dask_kubernetes.operator.controller.kit.flow import RETRY
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.controller.kit.status import with_condition
+from dask_kubernetes.operator.rest import resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
-
-CLUSTER = "daskclusters.kubernetes.dask.org"
-RETRY = 1.0
+from dask_kubernetes.operator.vocabulary import DASK_CLUSTER, DASK_WORKER_GROUP
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ async def _ensure_scheduler(
     """The live scheduler Pod, (re)creating it when missing or finished."""
     namespace = cluster["metadata"]["namespace"]
     scheduler = next(
-        (p for p in pods if p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "scheduler"), None
+        (p for p in pods if p["metadata"]["labels"].get(v.COMPONENT_LABEL) == v.SCHEDULER), None
     )
     if scheduler is not None and m.pod_is_finished(scheduler) and not m.is_terminating(scheduler):
         await rt.kube.delete(resource_path(namespace, "pods", scheduler["metadata"]["name"]))
@@ -44,7 +43,7 @@ async def _ensure_scheduler(
         events.normal(
             cluster,
             reason="SchedulerCreated",
-            message=m.scheduler_name(cluster["metadata"]["name"]),
+            message=v.scheduler_name(cluster["metadata"]["name"]),
         )
     return scheduler
 
@@ -58,10 +57,11 @@ async def _ensure_children(
     service = m.scheduler_service(cluster)
     cached = trust_cache and cache.exists(views.services, namespace, service["metadata"]["name"])
     if not cached and await rt.kube.create(resource_path(namespace, "services"), service):
-        events.normal(cluster, reason="ServiceCreated", message=m.scheduler_name(name))
+        events.normal(cluster, reason="ServiceCreated", message=v.scheduler_name(name))
     group = m.default_worker_group(cluster)
     cached = trust_cache and cache.exists(views.groups, namespace, group["metadata"]["name"])
-    if not cached and await rt.kube.create(resource_path(namespace, "daskworkergroups"), group):
+    groups = resource_path(namespace, DASK_WORKER_GROUP.plural)
+    if not cached and await rt.kube.create(groups, group):
         events.normal(cluster, reason="WorkerGroupCreated", message=group["metadata"]["name"])
 
 
@@ -82,11 +82,11 @@ async def reconcile(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> di
         scheduler = await _ensure_scheduler(rt, cluster, pods)
         await _ensure_children(rt, views, cluster)
     ready = scheduler is not None and m.pod_is_ready(scheduler)
-    group = m.default_worker_group_name(name)
+    group = v.default_worker_group_name(name)
     workers = [
         p
         for p in pods
-        if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == group
+        if p["metadata"]["labels"].get(v.WORKERGROUP_LABEL) == group
         and not m.is_terminating(p)
         and not m.pod_is_finished(p)
     ]
@@ -123,37 +123,36 @@ async def close(rt: Runtime, namespace: str, name: str) -> None:
     It stays visible, Closing, until the garbage collector has removed its Pods, Service and
     worker groups (their ownerReferences block its deletion), so "gone" means all gone.
     """
-    path = resource_path(namespace, "daskclusters", name)
+    path = resource_path(namespace, DASK_CLUSTER.plural, name)
     await rt.kube.patch(f"{path}/status", {"status": {"phase": "Closing"}})
     await rt.kube.delete(path, propagation="Foreground")
 
 
-@kopf.on.resume(CLUSTER, id="resume", backoff=RETRY)
-@kopf.on.create(CLUSTER, id="create", backoff=RETRY)
-async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    if not (body.get("status") or {}).get("phase"):
-        patch.status["phase"] = "Pending"
-    desired = await reconcile(runtime(memo), Views.of(kwargs), body)
-    apply_status(patch, body, desired)
+@kopf.on.resume(DASK_CLUSTER.fqn, id="resume", backoff=RETRY)
+@kopf.on.create(DASK_CLUSTER.fqn, id="create", backoff=RETRY)
+async def on_create(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
+    """Seen: `phase: Pending` at once (what KubeCluster waits for), then the first reconcile."""
+    rt, views = runtime(memo), Views.of(kwargs)
+    await flow.first_status(rt, views, DASK_CLUSTER, body, reconcile, {"phase": "Pending"})
 
 
-@kopf.on.update(CLUSTER, id="scale", field="spec.worker.replicas", backoff=RETRY)
+@kopf.on.update(DASK_CLUSTER.fqn, id="scale", field="spec.worker.replicas", backoff=RETRY)
 async def on_scale(memo: Any, body: kopf.Body, new: Any, old: Any, **_: Any) -> None:
     """`kubectl scale daskcluster` (or an edit) resizes the default worker group."""
     if old is None or new is None or m.name_problem(body):
         return
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    path = resource_path(namespace, "daskworkergroups", m.default_worker_group_name(name))
+    path = resource_path(namespace, DASK_WORKER_GROUP.plural, v.default_worker_group_name(name))
     await runtime(memo).kube.patch(path, {"spec": {"worker": {"replicas": int(new)}}})
 
 
-@periodic.every(periodic.CLUSTERS, 3.0)
+@periodic.every(DASK_CLUSTER, flow.CONVERGE_INTERVAL)
 async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
     if not m.name_problem(body):  # else reconcile only reports why, asking nothing
         if await _close_if_idle(rt, body):
             return
         await _resync(rt, views, body)
-    await periodic.write_status(rt, "daskclusters", body, await reconcile(rt, views, body))
+    await flow.write_status(rt, DASK_CLUSTER, body, await reconcile(rt, views, body))
 
 
 async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None:
@@ -162,34 +161,26 @@ async def _resync(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> None
     namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
     if rt.ghosts.due(f"{namespace}/{name}"):
         before = cache.cluster_pods(views.pods, namespace, name)
-        listed = await rt.kube.list(resource_path(namespace, "pods"), {m.CLUSTER_LABEL: name})
+        listed = await rt.kube.list(resource_path(namespace, "pods"), v.cluster_labels(name))
         rt.ghosts.record(before, listed)
         live = (cluster.get("status") or {}).get("phase") in ("Created", "Running")
         if live and not m.is_terminating(cluster):  # not Error (invalid), Closing or deleting
             await _ensure_children(rt, views, cluster, trust_cache=False)
 
 
-@kopf.on.event("pods", labels={m.COMPONENT_LABEL: "scheduler"})
+@kopf.on.event("pods", labels={v.COMPONENT_LABEL: v.SCHEDULER})
 async def on_scheduler_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """Reflect scheduler readiness promptly instead of on the next timer tick."""
-    cluster = body["metadata"].get("labels", {}).get(m.CLUSTER_LABEL)
-    if not is_label(cluster, MAX_CLUSTER_NAME_LENGTH):  # a label anyone who makes Pods can set
+    cluster = body["metadata"].get("labels", {}).get(v.CLUSTER_LABEL)
+    if not v.is_cluster_name(cluster):  # a label anyone who makes Pods can set
         return
-    rt, views = runtime(memo), Views.of(kwargs)
-    path = resource_path(body["metadata"]["namespace"], "daskclusters", cluster)
-
-    async def run() -> None:
-        current = await rt.kube.get(path)
-        if current is None or m.is_terminating(current):
-            return
-        # Through the same StatusWriter as the periodic reconcile: a PATCH past its memory
-        # would leave that memory stale (a later change back would then never be written).
-        await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
-
-    rt.debouncer.trigger(path, run)
+    namespace = body["metadata"]["namespace"]
+    flow.reconcile_soon(
+        runtime(memo), Views.of(kwargs), DASK_CLUSTER, namespace, cluster, reconcile
+    )
 
 
-@kopf.on.event(CLUSTER, when=lambda body, **_: m.is_terminating(body))
+@kopf.on.event(DASK_CLUSTER.fqn, when=lambda body, **_: m.is_terminating(body))
 async def on_deleting(memo: Any, body: kopf.Body, **_: Any) -> None:
     """A foreground delete keeps the cluster until its children are gone: say Closing meanwhile.
 
@@ -199,6 +190,6 @@ async def on_deleting(memo: Any, body: kopf.Body, **_: Any) -> None:
     if (body.get("status") or {}).get("phase") == "Closing":
         return
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    path = resource_path(namespace, "daskclusters", name, "status")
+    path = resource_path(namespace, DASK_CLUSTER.plural, name, "status")
     if await runtime(memo).kube.patch(path, {"status": {"phase": "Closing"}}) is not None:
         events.normal(body, reason="Closing", message="deleting its pods, service and groups")

@@ -7,27 +7,27 @@ from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events, periodic
+from dask_kubernetes.common.clock import now
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.controller import cluster as cluster_handlers
-from dask_kubernetes.operator.controller.cache import Views
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.controller.status import apply_status, now
-from dask_kubernetes.operator.kube import resource_path
-from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, is_label
+from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
+from dask_kubernetes.operator.controller.kit.cache import Views
+from dask_kubernetes.operator.controller.kit.flow import RETRY
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.rest import resource_path
+from dask_kubernetes.operator.vocabulary import DASK_CLUSTER, DASK_JOB
 
-JOB = "daskjobs.kubernetes.dask.org"
-RETRY = 1.0
 TERMINAL = ("Successful", "Failed")
 _RUNNER_OUTCOME = {"Succeeded": "Successful", "Failed": "Failed"}
 # Set once the runner Pod exists: from then on it is never created again, so a runner that
 # disappears (evicted by `kubectl drain`, deleted) before it finished fails the job instead of
-# running the user's script a second time.
+# running the user's script a second time. Declared in the DaskJob CRD's status schema.
 RUNNER_CREATED = "jobRunnerCreated"
 
 
 def _runner(rt: Runtime, views: Views, namespace: str, name: str) -> dict[str, Any] | None:
-    runner = m.job_runner_name(name)
+    runner = v.job_runner_name(name)
     pods = cache.cluster_pods(views.pods, namespace, name, rt.ghosts)
     return next((p for p in pods if p["metadata"]["name"] == runner), None)
 
@@ -44,7 +44,7 @@ def _finished(status: Mapping[str, Any], outcome: str, name: str) -> dict[str, A
     end = now()
     known = {
         "clusterName": name,
-        "jobRunnerPodName": m.job_runner_name(name),
+        "jobRunnerPodName": v.job_runner_name(name),
         "startTime": end,  # it never ran: it started and ended at once
     }
     missing = {key: value for key, value in known.items() if not status.get(key)}
@@ -62,7 +62,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     if problem:
         rt.refusals.report(job, problem)
         return _finished(status, "Failed", name) | {"reason": problem}
-    runner = m.job_runner_name(name)
+    runner = v.job_runner_name(name)
     pods_path = resource_path(namespace, "pods")
     async with rt.locks[f"job/{namespace}/{name}"]:
         # The runner's outcome first: once it has ended, nothing may be (re)created.
@@ -70,7 +70,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
         if pod is None and status.get(RUNNER_CREATED):
             # The cache may not have seen a just-created runner yet: ask the API server (with
             # the list the operator's RBAC already grants, not a new `get`).
-            labels = {m.CLUSTER_LABEL: name, m.COMPONENT_LABEL: "job-runner"}
+            labels = v.cluster_labels(name, v.JOB_RUNNER)
             listed = await rt.kube.list(pods_path, labels)
             pod = next((p for p in listed if p["metadata"]["name"] == runner), None)
         phase = (pod or {}).get("status", {}).get("phase")
@@ -92,7 +92,7 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
             return _finished(status, "Failed", name) | {"reason": reason}
         cluster = cache.first(views.clusters, namespace, name)
         if cluster is None:
-            await rt.kube.create(resource_path(namespace, "daskclusters"), m.job_cluster(job))
+            await rt.kube.create(resource_path(namespace, DASK_CLUSTER.plural), m.job_cluster(job))
         # Start the runner once the scheduler is up, so its Client does not race the scheduler.
         cluster_running = (cluster or {}).get("phase") == "Running"
         if pod is None and cluster_running:
@@ -106,34 +106,33 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
     return status
 
 
-@kopf.on.resume(JOB, id="resume", backoff=RETRY)
-@kopf.on.create(JOB, id="create", backoff=RETRY)
-async def on_create(memo: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-    if not (body.get("status") or {}).get("jobStatus"):
-        patch.status["jobStatus"] = "JobCreated"
-    apply_status(patch, body, await reconcile(runtime(memo), Views.of(kwargs), body))
+@kopf.on.resume(DASK_JOB.fqn, id="resume", backoff=RETRY)
+@kopf.on.create(DASK_JOB.fqn, id="create", backoff=RETRY)
+async def on_create(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
+    rt, views = runtime(memo), Views.of(kwargs)
+    await flow.first_status(rt, views, DASK_JOB, body, reconcile, {"jobStatus": "JobCreated"})
 
 
-@periodic.every(periodic.JOBS, 3.0)
+@periodic.every(DASK_JOB, flow.CONVERGE_INTERVAL)
 async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
-    await periodic.write_status(rt, "daskjobs", body, await reconcile(rt, views, body))
+    await flow.write_status(rt, DASK_JOB, body, await reconcile(rt, views, body))
 
 
 def _job_of(body: kopf.Body) -> str | None:
     for ref in body["metadata"].get("ownerReferences") or []:
         # Anyone who can edit the cluster can write its ownerReferences: check the name.
-        if ref.get("kind") == "DaskJob" and is_label(ref.get("name"), MAX_CLUSTER_NAME_LENGTH):
+        if ref.get("kind") == DASK_JOB.kind and v.is_cluster_name(ref.get("name")):
             return str(ref["name"])
     return None
 
 
-@kopf.on.event("pods", labels={m.COMPONENT_LABEL: "job-runner"})
+@kopf.on.event("pods", labels={v.COMPONENT_LABEL: v.JOB_RUNNER})
 async def on_runner_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """Follow the runner's phase promptly instead of on the next timer tick."""
     _trigger(memo, Views.of(kwargs), body)
 
 
-@kopf.on.event(cluster_handlers.CLUSTER)
+@kopf.on.event(DASK_CLUSTER.fqn)
 async def on_cluster_event(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """A job's cluster changed (e.g. became Running): advance the job promptly."""
     _trigger(memo, Views.of(kwargs), body)
@@ -143,14 +142,8 @@ def _trigger(memo: Any, views: Views, body: kopf.Body) -> None:
     job = _job_of(body)
     if not job:
         return
-    rt = runtime(memo)
-    path = resource_path(body["metadata"]["namespace"], "daskjobs", job)
-
-    async def run() -> None:
-        current = await rt.kube.get(path)
-        if current is None:
-            return
-        # The periodic reconcile's StatusWriter: one writer, so its memory stays true.
-        await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
-
-    rt.debouncer.trigger(path, run)
+    namespace = body["metadata"]["namespace"]
+    # A job is followed while it is being deleted too: its runner's outcome still counts.
+    flow.reconcile_soon(
+        runtime(memo), views, DASK_JOB, namespace, job, reconcile, while_deleting=True
+    )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.kube import Kube
+from dask_kubernetes.common.clock import now
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.rest import Kube
 
 
 @kopf.on.startup()
@@ -38,4 +38,4 @@ async def shutdown(memo: Any, **_: Any) -> None:
 
 @kopf.on.probe(id="now")
 def liveness(**_: Any) -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return now()

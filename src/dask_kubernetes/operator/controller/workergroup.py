@@ -10,17 +10,17 @@ from typing import Any
 
 import kopf
 
-from dask_kubernetes.operator import manifests as m
-from dask_kubernetes.operator.controller import cache, events, periodic
-from dask_kubernetes.operator.controller.cache import Views
-from dask_kubernetes.operator.controller.runtime import Runtime, runtime
-from dask_kubernetes.operator.kube import ApiError, resource_path
-from dask_kubernetes.operator.names import is_label
+from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import vocabulary as v
+from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
+from dask_kubernetes.operator.controller.kit.cache import Views
+from dask_kubernetes.operator.controller.kit.flow import RETRY
+from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
+from dask_kubernetes.operator.rest import ApiError, resource_path
 from dask_kubernetes.operator.scheduler_client import SchedulerClient, SchedulerUnavailable
+from dask_kubernetes.operator.vocabulary import DASK_WORKER_GROUP
 
-GROUP = "daskworkergroups.kubernetes.dask.org"
 CREATE_CONCURRENCY = 16
-RETRY = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def _choose_retirees(
     ours = [p for p in alive if any(_matches(p, w.name, w.address) for w in connected)]
     idle = sorted(
         (p for p in alive if p not in ours),
-        key=lambda p: m.worker_index(group, p["metadata"]["name"]) or 0,
+        key=lambda p: v.worker_index(group, p["metadata"]["name"]) or 0,
         reverse=True,
     )
     victims = idle[:excess]
@@ -94,12 +94,12 @@ async def _choose_retirees(
 def _group_pods(rt: Runtime, views: Views, group: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The group's Pods from the cache, corrected for this process's writes it has not shown."""
     name, namespace = group["metadata"]["name"], group["metadata"]["namespace"]
-    labels = m.worker_labels(group["spec"]["cluster"], name)
+    labels = v.worker_labels(group["spec"]["cluster"], name)
     observed = [
         p
         for p in cache.cluster_pods(views.pods, namespace, group["spec"]["cluster"], rt.ghosts)
-        if p["metadata"]["labels"].get(m.WORKERGROUP_LABEL) == name
-        and p["metadata"]["labels"].get(m.COMPONENT_LABEL) == "worker"
+        if p["metadata"]["labels"].get(v.WORKERGROUP_LABEL) == name
+        and p["metadata"]["labels"].get(v.COMPONENT_LABEL) == v.WORKER
     ]
     return rt.expectations.apply(_owner(group), observed, labels)
 
@@ -135,45 +135,37 @@ async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict
             desired = len(alive) - len(victims)
         return {
             "replicas": desired,
-            "selector": m.label_selector(m.worker_labels(cluster, name)),
+            "selector": v.label_selector(v.worker_labels(cluster, name)),
             "reason": "",
         }
 
 
 async def _adopt(rt: Runtime, group: Mapping[str, Any]) -> None:
     """Make a user-created group a child of its cluster so deleting the cluster removes it."""
-    meta = group["metadata"]
-    if any(ref.get("controller") for ref in meta.get("ownerReferences") or []):
+    if any(ref.get("controller") for ref in group["metadata"].get("ownerReferences") or []):
         return
-    namespace = meta["namespace"]
-    cluster = await rt.kube.get(resource_path(namespace, "daskclusters", group["spec"]["cluster"]))
-    if cluster is not None:
-        refs = [*(meta.get("ownerReferences") or []), m.owner_reference(cluster)]
-        await rt.kube.patch(
-            resource_path(namespace, "daskworkergroups", meta["name"]),
-            {"metadata": {"ownerReferences": refs}},
-        )
+    await flow.adopt(rt, DASK_WORKER_GROUP, group, group["spec"]["cluster"], controller=True)
 
 
 async def _converge(rt: Runtime, views: Views, body: Mapping[str, Any]) -> None:
     """Reconcile, then write the status the group should show (one PATCH, only on a change)."""
-    meta = body["metadata"]
-    path = resource_path(meta["namespace"], "daskworkergroups", meta["name"])
     problem = m.name_problem(body)
     if problem:
         rt.refusals.report(body, problem)
         with contextlib.suppress(ApiError):  # 422 where the server lacks validation ratcheting
-            await rt.status.write(rt.kube, path, body, {"reason": problem})
+            await rt.status.write(
+                rt.kube, flow.path_of(DASK_WORKER_GROUP, body), body, {"reason": problem}
+            )
         return
     await _adopt(rt, body)
     desired_status = await reconcile(rt, views, body)
     reason = desired_status.get("reason")
     if reason and (body.get("status") or {}).get("reason") != reason:  # once, not every tick
         events.warning(body, reason="ClusterNotFound", message=reason)
-    await rt.status.write(rt.kube, path, body, desired_status)
+    await flow.write_status(rt, DASK_WORKER_GROUP, body, desired_status)
 
 
-@kopf.on.event(GROUP)
+@kopf.on.event(DASK_WORKER_GROUP.fqn)
 async def on_group_event(memo: Any, body: kopf.Body, event: Any, **kwargs: Any) -> None:
     """Created, scaled, edited, or found at start-up: converge on what it says now.
 
@@ -186,24 +178,18 @@ async def on_group_event(memo: Any, body: kopf.Body, event: Any, **kwargs: Any) 
     await _converge(runtime(memo), Views.of(kwargs), body)
 
 
-@periodic.every(periodic.GROUPS, 3.0)
+@periodic.every(DASK_WORKER_GROUP, flow.CONVERGE_INTERVAL)
 async def converge(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
     await _converge(rt, views, body)
 
 
-@kopf.on.event("pods", labels={m.COMPONENT_LABEL: "worker"}, when=_worker_gone)
+@kopf.on.event("pods", labels={v.COMPONENT_LABEL: v.WORKER}, when=_worker_gone)
 async def on_worker_gone(memo: Any, body: kopf.Body, **kwargs: Any) -> None:
     """A worker Pod died or vanished: replace it soon, once per burst of events."""
     labels, namespace = body["metadata"]["labels"], body["metadata"]["namespace"]
-    group = labels.get(m.WORKERGROUP_LABEL)
-    if not is_label(group):  # a label anyone who makes Pods can set
+    group = labels.get(v.WORKERGROUP_LABEL)
+    if not v.is_label(group):  # a label anyone who makes Pods can set
         return
-    rt, views = runtime(memo), Views.of(kwargs)
-    path = resource_path(namespace, "daskworkergroups", group)
-
-    async def run() -> None:
-        current = await rt.kube.get(path)
-        if current is not None and not m.is_terminating(current):
-            await rt.status.write(rt.kube, path, current, await reconcile(rt, views, current))
-
-    rt.debouncer.trigger(path, run)
+    flow.reconcile_soon(
+        runtime(memo), Views.of(kwargs), DASK_WORKER_GROUP, namespace, group, reconcile
+    )

@@ -8,11 +8,13 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any
 
-import yaml
+from dask_kubernetes.common.yaml import load_mapping
 
-GROUP = "kubernetes.dask.org"
-VERSION = "v1"
-API_VERSION = f"{GROUP}/{VERSION}"
+# Re-exported for local/operator_process.py (the lead's tree), which imports API_VERSION here;
+# the vocabulary defines it.
+from dask_kubernetes.operator.vocabulary import API_VERSION
+
+__all__ = ["API_VERSION", "CRD_FILES", "crd_text", "load_crd", "load_crds", "openapi_schema"]
 
 #: Source file stem for each CRD, in dependency order (clusters before what refers to them).
 CRD_FILES: tuple[str, ...] = ("daskcluster", "daskworkergroup", "daskjob", "daskautoscaler")
@@ -24,8 +26,7 @@ def crd_text(stem: str) -> str:
 
 
 def load_crd(stem: str) -> dict[str, Any]:
-    crd: dict[str, Any] = yaml.safe_load(crd_text(stem))
-    return crd
+    return load_mapping(crd_text(stem), f"{stem}.yaml")
 
 
 def load_crds() -> list[dict[str, Any]]:

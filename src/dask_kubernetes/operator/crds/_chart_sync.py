@@ -6,13 +6,11 @@ checking them in tests and at tag time is what stops drift.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from dask_kubernetes.common.files import write_atomically
+from dask_kubernetes.common.yaml import MappingError, load_mapping
 from dask_kubernetes.operator.crds import CRD_FILES, crd_text
 
 GENERATED_HEADER = (
@@ -45,12 +43,9 @@ def _read_chart_meta(chart: Path) -> dict[str, object]:
     if not chart_yaml.is_file():
         raise ChartError(f"{chart} is not a Helm chart (no Chart.yaml)")
     try:
-        meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ChartError(f"{chart_yaml} is not valid YAML: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise ChartError(f"{chart_yaml} is not a mapping")
-    return meta
+        return load_mapping(chart_yaml)
+    except MappingError as exc:
+        raise ChartError(str(exc)) from exc
 
 
 def find_drift(chart: Path, version: str | None = None) -> list[Drift]:
@@ -77,18 +72,6 @@ def find_drift(chart: Path, version: str | None = None) -> list[Drift]:
             if extra.name not in known
         )
     return drift
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def set_chart_version(chart: Path, version: str) -> None:

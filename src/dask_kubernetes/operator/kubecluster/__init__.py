@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .kubecluster import KubeCluster
-from .spec import make_cluster_spec, make_scheduler_spec, make_worker_spec
+from .resource_manifests import make_cluster_spec, make_scheduler_spec, make_worker_spec
 
 __all__ = ["KubeCluster", "make_cluster_spec", "make_scheduler_spec", "make_worker_spec"]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import kr8s
 
 from .errors import KubeClusterError
-from .kube import connect
+from .kr8s_api import connect
 from .kubecluster import KubeCluster
 from .operations import list_clusters
 

@@ -2,8 +2,9 @@
 # (distributed's Cluster, rpc and sync carry no annotations; everything of ours is typed.)
 """`KubeCluster`: a Dask cluster on Kubernetes, created and scaled through the Dask operator.
 
-The class only orchestrates: manifests come from `spec`, waiting and diagnosis from `waiting`,
-addresses from `networking`, Kubernetes error translation from `kube`.
+The class only orchestrates: manifests come from `resource_manifests`, waiting and diagnosis
+from `waiting`, addresses from `networking`, Kubernetes error translation from `kr8s_api`, and
+the names it shares with the operator from `dask_kubernetes.operator.vocabulary`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
 from distributed.core import Status, rpc
 from distributed.deploy.cluster import Cluster
 from distributed.utils import Logs, format_dashboard_link
@@ -32,6 +32,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from dask_kubernetes import config
+from dask_kubernetes.common.yaml import InvalidYaml, NotAMapping, load_mapping
+from dask_kubernetes.operator.vocabulary import (
+    DASHBOARD_PORT_NAME,
+    DASK_CLUSTER,
+    SCHEDULER_PORT_NAME,
+    scheduler_name,
+    worker_group_name,
+)
 
 from .errors import (
     ClusterExistsError,
@@ -40,7 +48,7 @@ from .errors import (
     PodPendingError,
     ValidationError,
 )
-from .kube import Api, connect, find_object, kubernetes_errors
+from .kr8s_api import Api, connect, find_object, kubernetes_errors
 from .logs import cluster_logs
 from .networking import SchedulerAddressResolver, wait_for_scheduler_comm
 from .operations import (
@@ -51,16 +59,12 @@ from .operations import (
     scale_cluster,
 )
 from .progress import StartupProgress
-from .resources import (
-    DaskCluster,
-    scheduler_service_name,
-    worker_group_name,
-)
-from .spec import (
+from .resource_manifests import (
     make_cluster_spec,
     make_worker_spec,
     without_nulls,
 )
+from .resources import DaskCluster
 from .validation import (
     CreateMode,
     expand_name,
@@ -264,7 +268,7 @@ class KubeCluster(Cluster):
         report, timeout = self._progress.report, self._resource_timeout
         self._log("Waiting for scheduler pod")
         await wait_for_scheduler_pod(self._api, self.name, self.namespace, timeout, report)
-        service = scheduler_service_name(self.name)
+        service = scheduler_name(self.name)
         self._log("Waiting for scheduler service")
         await wait_for_service(self._api, service, self.namespace, timeout, report)
         self._resolver = SchedulerAddressResolver(
@@ -274,7 +278,7 @@ class KubeCluster(Cluster):
             port_forward_cluster_ip=self.port_forward_cluster_ip,
             dns_retries=int(config.setting("scheduler-service-name-resolution-retries")),
         )
-        address = await self._resolver.address("tcp-comm")
+        address = await self._resolver.address(SCHEDULER_PORT_NAME)
         self._log("Connecting to scheduler")
         report("connection", "Connecting")
         await wait_for_scheduler_comm(address, max(timeout, 30.0))
@@ -282,7 +286,7 @@ class KubeCluster(Cluster):
         self.scheduler_comm = rpc(address)
         self._log("Getting dashboard URL")
         local_port = int(self.scheduler_forward_port) if self.scheduler_forward_port else None
-        dashboard = await self._resolver.address("http-dashboard", local_port)
+        dashboard = await self._resolver.address(DASHBOARD_PORT_NAME, local_port)
         self.forwarded_dashboard_port = dashboard.rsplit(":", 1)[-1]
 
     async def _abandon_start(self, *, delete: bool) -> None:
@@ -482,12 +486,14 @@ def _load_custom_spec(spec: str | Path | Mapping[str, Any] | None) -> dict[str, 
         return None
     if isinstance(spec, (str, Path)):
         try:
-            loaded = yaml.safe_load(Path(spec).read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            loaded = load_mapping(Path(spec))
+        except NotAMapping:
+            raise ValidationError("custom_cluster_spec must be a DaskCluster manifest") from None
+        except (OSError, InvalidYaml) as exc:
             raise ValidationError(f"cannot read custom_cluster_spec {str(spec)!r}: {exc}") from None
     else:
         loaded = copy.deepcopy(dict(spec))
-    if not isinstance(loaded, dict) or loaded.get("kind", "DaskCluster") != "DaskCluster":
+    if loaded.get("kind", DASK_CLUSTER.kind) != DASK_CLUSTER.kind:
         raise ValidationError("custom_cluster_spec must be a DaskCluster manifest")
     if not loaded.get("metadata", {}).get("name"):
         raise ValidationError("custom_cluster_spec has no metadata.name")

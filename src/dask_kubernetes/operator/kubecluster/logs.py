@@ -5,7 +5,9 @@ from __future__ import annotations
 from distributed.utils import Log, Logs
 from kr8s.asyncio.objects import Pod
 
-from .kube import Api, list_objects
+from dask_kubernetes.operator.vocabulary import COMPONENT_LABEL, SCHEDULER, WORKER
+
+from .kr8s_api import Api, list_objects
 from .resources import cluster_selector
 from .waiting import pod_logs
 
@@ -15,8 +17,8 @@ async def cluster_logs(api: Api, name: str, namespace: str) -> Logs:
     logs = Logs()
     pods = await list_objects(Pod, namespace, api, label_selector=cluster_selector(name))
     for pod in sorted(pods, key=lambda pod: str(pod.name)):
-        component = pod.raw.get("metadata", {}).get("labels", {}).get("dask.org/component")
-        if component not in ("scheduler", "worker"):
+        component = pod.raw.get("metadata", {}).get("labels", {}).get(COMPONENT_LABEL)
+        if component not in (SCHEDULER, WORKER):
             continue
         phase = pod.raw.get("status", {}).get("phase")
         if phase == "Running":

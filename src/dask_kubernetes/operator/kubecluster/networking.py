@@ -17,8 +17,10 @@ from typing import Any
 from distributed.core import rpc
 from kr8s.asyncio.objects import Node, Service
 
+from dask_kubernetes.operator.vocabulary import SCHEDULER_PORT_NAME
+
 from .errors import KubeClusterError, ResourceTimeoutError
-from .kube import Api, get_object, list_objects
+from .kr8s_api import Api, get_object, list_objects
 from .portforward import ServicePortForwarder
 
 DNS_RETRY_INTERVAL = 0.5
@@ -70,7 +72,9 @@ class SchedulerAddressResolver:
         self.dns_retries = dns_retries
         self.forwarder: ServicePortForwarder | None = None
 
-    async def address(self, port_name: str = "tcp-comm", local_port: int | None = None) -> str:
+    async def address(
+        self, port_name: str = SCHEDULER_PORT_NAME, local_port: int | None = None
+    ) -> str:
         """`tcp://host:port` reaching the named Service port."""
         service = await get_object(Service, self.service_name, self.namespace, self.api)
         kind = service.spec.get("type", "ClusterIP")

@@ -13,10 +13,12 @@ from typing import Any
 
 import kr8s
 
+from dask_kubernetes.operator.vocabulary import worker_group_name
+
 from .errors import ClusterNotFoundError, ResourceTimeoutError, ValidationError
-from .kube import Api, find_object, kubernetes_errors, list_objects
-from .resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup, worker_group_name
-from .spec import make_autoscaler, make_worker_group, without_nulls
+from .kr8s_api import Api, find_object, kubernetes_errors, list_objects
+from .resource_manifests import make_autoscaler, make_worker_group, without_nulls
+from .resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 from .validation import validate_cluster_name, validate_worker_count
 
 # DaskAutoscaler requires a maximum; `adapt()` without one means "as many as Kubernetes allows".

@@ -17,7 +17,7 @@ from kr8s.asyncio.objects import Service
 from kr8s.asyncio.portforward import PortForward
 
 from .errors import KubeClusterError
-from .kube import connect, get_object, kubernetes_errors
+from .kr8s_api import connect, get_object, kubernetes_errors
 
 T = TypeVar("T")
 STOP_TIMEOUT = 10.0

@@ -13,8 +13,10 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.table import Table
 
+from dask_kubernetes.operator.vocabulary import DASK_CLUSTER
+
 COMPONENTS = (
-    ("cluster", "DaskCluster"),
+    ("cluster", DASK_CLUSTER.kind),
     ("schedulerpod", "Scheduler Pod"),
     ("schedulerservice", "Scheduler Service"),
     ("connection", "Scheduler Connection"),

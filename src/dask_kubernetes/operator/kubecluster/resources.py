@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from kr8s.asyncio.objects import APIObject, new_class
 
-from dask_kubernetes.operator.manifests import (
-    CLUSTER_LABEL,
+from dask_kubernetes.operator.vocabulary import (
+    API_VERSION,
+    DASK_AUTOSCALER,
+    DASK_CLUSTER,
+    DASK_WORKER_GROUP,
+    cluster_labels,
     label_selector,
     scheduler_labels,
-    scheduler_name,
 )
-
-from .spec import API_VERSION
 
 DaskCluster: type[APIObject] = new_class(
-    "DaskCluster", API_VERSION, scalable=True, scalable_spec="worker.replicas"
+    DASK_CLUSTER.kind, API_VERSION, scalable=True, scalable_spec="worker.replicas"
 )
 DaskWorkerGroup: type[APIObject] = new_class(
-    "DaskWorkerGroup", API_VERSION, scalable=True, scalable_spec="worker.replicas"
+    DASK_WORKER_GROUP.kind, API_VERSION, scalable=True, scalable_spec="worker.replicas"
 )
-DaskAutoscaler: type[APIObject] = new_class("DaskAutoscaler", API_VERSION)
+DaskAutoscaler: type[APIObject] = new_class(DASK_AUTOSCALER.kind, API_VERSION)
 
 
 def scheduler_selector(cluster_name: str) -> str:
@@ -27,12 +28,4 @@ def scheduler_selector(cluster_name: str) -> str:
 
 
 def cluster_selector(cluster_name: str) -> str:
-    return label_selector({CLUSTER_LABEL: cluster_name})
-
-
-def scheduler_service_name(cluster_name: str) -> str:
-    return scheduler_name(cluster_name)
-
-
-def worker_group_name(cluster_name: str, group: str) -> str:
-    return f"{cluster_name}-{group}"
+    return label_selector(cluster_labels(cluster_name))

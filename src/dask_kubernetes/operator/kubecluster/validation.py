@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from dask_kubernetes.operator.names import MAX_CLUSTER_NAME_LENGTH, InvalidName, check_cluster_name
+from dask_kubernetes.constants import MAX_CLUSTER_NAME_LEN
+from dask_kubernetes.operator.vocabulary import InvalidName, check_cluster_name
 
 from .errors import ValidationError
 
@@ -55,7 +56,7 @@ def validate_cluster_name(name: str) -> None:
         raise ValidationError(
             f"The DaskCluster name {name!r} is invalid: use lower case letters, digits and '-', "
             "starting and ending with a letter or digit, at most "
-            f"{MAX_CLUSTER_NAME_LENGTH} characters."
+            f"{MAX_CLUSTER_NAME_LEN} characters."
         ) from None
 
 

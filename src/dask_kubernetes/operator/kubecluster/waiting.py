@@ -17,8 +17,8 @@ from .errors import (
     ResourceTimeoutError,
     SchedulerStartupError,
 )
-from .kube import Api, find_object, list_objects
-from .resources import DaskCluster, scheduler_selector
+from .kr8s_api import Api, find_object, list_objects
+from .resources import DaskCluster, cluster_selector, scheduler_selector
 
 POLL_INTERVAL = 0.25
 # Pending for these reasons will not resolve by waiting; pulling an image or creating a
@@ -177,7 +177,7 @@ async def pod_logs(pod: Any) -> str:
 
 async def describe_stuck_pods(api: Api, name: str, namespace: str) -> list[str]:
     """One line per pod of the cluster that is stuck or crashing, for timeout messages."""
-    pods = await list_objects(Pod, namespace, api, label_selector=f"dask.org/cluster-name={name}")
+    pods = await list_objects(Pod, namespace, api, label_selector=cluster_selector(name))
     lines = []
     for pod in pods:
         state = pod_state(pod.raw)

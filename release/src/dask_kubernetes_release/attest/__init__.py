@@ -1,0 +1,1 @@
+"""`attest`, `keygen`: in-toto attestations, signed with Sigstore or a local key."""

@@ -1,0 +1,1 @@
+"""`build`, `rebuild`, `chart`: reproducible sdist, wheel and Helm chart from the commit."""

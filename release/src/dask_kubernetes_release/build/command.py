@@ -1,0 +1,202 @@
+"""Build the sdist and wheel of the committed tree, byte-for-byte reproducibly.
+
+pypa `build` drives the backend inside a separate environment holding only the hash-locked
+build requirements (release/requirements.lock). Timestamps come from the commit
+(SOURCE_DATE_EPOCH), so two builds of one commit give identical files. The wheel is built from
+the sdist, as `python -m build` does, and both must pass `twine check --strict`. A work tree
+with uncommitted changes is refused unless --allow-dirty.
+
+Distributions and manifests already in the output directory are replaced, and
+`build-toolchain.json` records the exact toolchain used (for `release attest`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
+
+from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+from dask_kubernetes_release.core.paths import ROOT
+
+if TYPE_CHECKING:
+    from build import DistributionType as _Kind
+    from build import RunnerType as _Runner
+
+DEFAULT_OUT = Path("dist")
+LOCK = Path("release") / "requirements.lock"
+BUILD_ENV_CACHE = ROOT / ".cache" / "build-env"
+
+
+def build_distributions(
+    out: Path,
+    *,
+    allow_dirty: bool = False,
+    source: Path = ROOT,
+    cache: Path = BUILD_ENV_CACHE,
+) -> list[Path]:
+    """Build `source`'s sdist and wheel into `out`; returns their paths (sdist first)."""
+    from dask_kubernetes_release.build.env import ensure_build_env
+    from dask_kubernetes_release.core.git import Git
+
+    source = Path(source).resolve()
+    git = Git(source, failure=UsageError)
+    if not allow_dirty:
+        git.require_clean()
+    epoch = git.commit_timestamp()
+    requires = _build_system_requires(source)
+    env = ensure_build_env(requires, source / LOCK, cache)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as scratch:
+        built = _run_backend(source, Path(scratch), env, epoch)
+        twine_check(built)
+        final = _publish(built, out)
+    _record_toolchain(final, env, source / LOCK)
+    return final
+
+
+def _record_toolchain(dists: list[Path], env: Path, lock: Path) -> None:
+    """Write `build-toolchain.json` beside `dists`: the frontend and every backend artefact."""
+    import hashlib
+    import importlib.metadata
+
+    from dask_kubernetes_release.build.env import installed_artefacts
+    from dask_kubernetes_release.build.toolchain import Artefact, ToolchainRecord, write_record
+    from dask_kubernetes_release.core.digests import sha256_file
+    from dask_kubernetes_release.core.dists import TOOLCHAIN_NAME
+    from dask_kubernetes_release.core.requirements import read_lock
+
+    running = importlib.metadata.version("build")  # pypa build runs in this process
+    locked = read_lock(lock).get(canonicalize_name("build"))
+    hashes = locked.hashes if locked is not None and locked.version == running else ()
+    frontend = Artefact(
+        name="build",
+        version=running,
+        sha256=None,  # its install left no record of the artefact; the lock's list stands in
+        locked_sha256=tuple(h.removeprefix("sha256:") for h in hashes),
+        role="build-frontend",
+    )
+    record = ToolchainRecord(
+        packages=(frontend, *installed_artefacts(env)),
+        distributions={path.name: sha256_file(path) for path in dists},
+        lock_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
+    )
+    write_record(dists[0].parent / TOOLCHAIN_NAME, record)
+
+
+def _build_system_requires(source: Path) -> list[str]:
+    from build import BuildException, ProjectBuilder
+
+    try:
+        return sorted(ProjectBuilder(source).build_system_requires)
+    except BuildException as exc:
+        raise UsageError(f"cannot build {source}: {exc}") from None
+
+
+def _run_backend(source: Path, scratch: Path, env: Path, epoch: int) -> list[Path]:
+    """sdist from the tree, then the wheel from the unpacked sdist."""
+    from build import BuildBackendException
+
+    errors: list[str] = []
+    runner = _quiet_runner({"SOURCE_DATE_EPOCH": str(epoch)}, errors)
+    try:
+        sdist = _build_one(source, "sdist", scratch / "out", env, runner)
+        unpacked = _unpack(sdist, scratch / "unpacked")
+        wheel = _build_one(unpacked, "wheel", scratch / "out", env, runner)
+    except BuildBackendException as exc:
+        detail = errors[-1] if errors else str(exc)
+        raise UsageError(f"build backend failed: {detail}") from None
+    return [sdist, wheel]
+
+
+def _build_one(source: Path, kind: _Kind, into: Path, env: Path, runner: _Runner) -> Path:
+    """One distribution, after making sure the backend asks for nothing the lock lacks."""
+    from build import ProjectBuilder
+
+    from dask_kubernetes_release.build.env import env_python, unsatisfied
+
+    builder = ProjectBuilder(source, python_executable=str(env_python(env)), runner=runner)
+    missing = unsatisfied(env, builder.get_requires_for_build(kind))
+    if missing:
+        raise UsageError(f"the {kind} backend also needs {', '.join(sorted(missing))}")
+    return Path(builder.build(kind, into))
+
+
+def _quiet_runner(extra: Mapping[str, str], errors: list[str]) -> _Runner:
+    def run(
+        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env.update(extra_environ or {})
+        env.update(extra)
+        result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines()
+            errors.append(lines[-1] if lines else f"exit {result.returncode}")
+            raise subprocess.CalledProcessError(
+                result.returncode, cmd, result.stdout, result.stderr
+            )
+
+    return run
+
+
+def _unpack(sdist: Path, into: Path) -> Path:
+    with tarfile.open(sdist) as archive:
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(into, filter="data")
+        else:  # Python < 3.10.12: our own, just-built archive
+            archive.extractall(into)  # noqa: S202
+    (top,) = into.iterdir()
+    return top
+
+
+def twine_check(paths: list[Path]) -> None:
+    """`twine check --strict`: the metadata and README must render as PyPI would."""
+    command = [sys.executable, "-m", "twine", "check", "--strict", *map(str, paths)]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        failed = [
+            line for line in result.stdout.splitlines() if "FAILED" in line or "ERROR" in line
+        ]
+        raise CheckFailed("twine check --strict failed: " + " | ".join(failed or ["see twine"]))
+
+
+def _publish(built: list[Path], out: Path) -> list[Path]:
+    """Move the new files into `out`, first removing what described an older build there."""
+    from dask_kubernetes_release.core.dists import is_companion_name, is_distribution_name
+
+    for old in out.iterdir():
+        stale = is_distribution_name(old.name) or (
+            is_companion_name(old.name) and not old.name.startswith(".")
+        )
+        if stale and (old.is_file() or old.is_symlink()):
+            old.unlink()
+    final = [out / path.name for path in built]
+    for path, target in zip(built, final, strict=True):
+        path.replace(target)
+    return final
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="default: dist/"
+    )
+    parser.add_argument(
+        "--allow-dirty", action="store_true", help="build even with uncommitted changes"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = build_distributions(args.out, allow_dirty=args.allow_dirty)
+    for path in paths:
+        print(path)
+    return 0

@@ -1,0 +1,1 @@
+"""The small core every family shares: errors, names, digests, files, git, paths."""

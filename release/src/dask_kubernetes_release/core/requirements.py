@@ -1,0 +1,74 @@
+"""The toolkit's one reader of requirements files and hash locks (uv's `pip compile` output).
+
+Why one: the build environment may only contain what release/requirements.lock pins, with its
+hashes (this module picks a package's entry for this interpreter, for `pip --require-hashes`);
+provenance records the same pins; `lock` and `check` read the requirements files they wrote.
+All of them join continuation lines and split off `--hash=` options the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from dask_kubernetes_release.core.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class LockedPackage:
+    name: NormalizedName
+    version: str
+    hashes: tuple[str, ...]
+
+    def requirement_line(self) -> str:
+        hashes = " ".join(f"--hash={digest}" for digest in self.hashes)
+        return f"{self.name}=={self.version} {hashes}"
+
+
+def read_lock(path: Path) -> dict[NormalizedName, LockedPackage]:
+    """The lock's entries that apply to this interpreter, by canonical name."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    packages: dict[NormalizedName, LockedPackage] = {}
+    for entry in logical_lines(text):
+        spec, options = split_entry(entry)
+        try:
+            requirement = Requirement(spec.strip())
+        except InvalidRequirement as exc:
+            raise UsageError(f"{path}: cannot parse {spec.strip()!r}: {exc}") from None
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        pins = [s for s in requirement.specifier if s.operator == "=="]
+        if len(pins) != 1 or not options:
+            raise UsageError(f"{path}: {requirement.name} is not pinned with hashes")
+        name = canonicalize_name(requirement.name)
+        hashes = options
+        packages[name] = LockedPackage(name, pins[0].version, hashes)
+    return packages
+
+
+def logical_lines(text: str) -> list[str]:
+    """Requirement entries with their backslash continuations joined and comments dropped."""
+    entries: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        if current.strip():
+            entries.append(" ".join(current.split()))
+        current = ""
+    return entries
+
+
+def split_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """A logical line's requirement text and its `--hash=` values (`sha256:HEX`)."""
+    spec, *options = entry.split(" --hash=")
+    return spec.strip(), tuple(option.strip() for option in options)

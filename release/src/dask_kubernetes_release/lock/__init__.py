@@ -1,0 +1,1 @@
+"""`lock`: the dependency closure with hashes (requirements, pylock, SBOM)."""

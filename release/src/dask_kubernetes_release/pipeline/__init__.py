@@ -1,0 +1,1 @@
+"""`pipeline`, `test`: rehearse release.yml locally; run the test suite."""

@@ -1,0 +1,212 @@
+"""The rehearsal's steps, in release.yml's order, each one a call into a release family.
+
+Why calls, not `python -m release` processes: each family returns its result as a value (the
+built paths, the manifest, `verify`'s verdicts), so the summary is made from those values, not
+by re-reading another command's JSON from stdout. Only the test suites run as processes of
+their own (pytest), as the workflow runs them. Each step names the release.yml job and command
+it stands for; tests/release/pipeline/test_pipeline_follows_workflow.py holds the two in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dask_kubernetes_release.core.dists import chart_version_of
+from dask_kubernetes_release.core.errors import CheckFailed
+from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.manifest.records import Manifest
+from dask_kubernetes_release.verify.report import Verdict
+
+LOCAL_KEY_NAME = "local-attestation-key"
+UNIT = "pytest unit"
+E2E = "pytest e2e"
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # "ok", "failed", "skipped"
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class PipelineResult:
+    out: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    manifest: Manifest | None = None
+
+
+@dataclass
+class Stage:
+    """What the steps share: the staging directory and where logs and the throwaway key go."""
+
+    dir: Path
+    logs: Path
+    keydir: Path
+    allow_dirty: bool
+    sigstore: bool
+    result: PipelineResult
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of release.yml (`job` / `command`), rehearsed by `action`.
+
+    `action` returns a note shown beside the passed step, or None; it raises UsageError or
+    CheckFailed to stop the pipeline.
+    """
+
+    name: str
+    job: str
+    command: str  # the `python -m release` command, or UNIT / E2E for the pytest runs
+    action: Callable[[Stage], str | None]
+    skipped: str | None = None
+
+
+def oidc_available() -> bool:
+    return bool(os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")) and bool(
+        os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    )
+
+
+def distributions(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and (p.name.endswith((".whl", ".tar.gz")) or chart_version_of(p.name))
+    )
+
+
+def _build(stage: Stage) -> None:
+    from dask_kubernetes_release.build.command import build_distributions
+
+    build_distributions(stage.dir, allow_dirty=stage.allow_dirty)
+
+
+def _manifest(stage: Stage) -> None:
+    from dask_kubernetes_release.manifest.command import write_manifest
+
+    stage.result.manifest = write_manifest(stage.dir)
+
+
+def _lock(stage: Stage) -> None:
+    from dask_kubernetes_release.lock.command import write_lock
+
+    write_lock(stage.dir)
+
+
+def _check(stage: Stage) -> str:
+    from dask_kubernetes_release.manifest.check import check_directory
+
+    report = check_directory(stage.dir)
+    if not report.ok:
+        raise CheckFailed(f"{report.problems[0]} ({len(report.problems)} problem(s))")
+    return f"{len(report.verified)} file(s) match"
+
+
+def _last_error(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith(("error:", "FAIL", "FAILED", "ERROR")) or " failed" in line:
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _pytest(marker: str, slug: str) -> Callable[[Stage], None]:
+    def run(stage: Stage) -> None:
+        log = stage.logs / f"{slug}.log"
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        with log.open("ab") as sink:
+            code = subprocess.run(
+                [*command, "tests"], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env
+            ).returncode
+        if code != 0:
+            raise CheckFailed(f"exit {code}: {_last_error(log)}")
+
+    return run
+
+
+def _chart(stage: Stage) -> str:
+    from dask_kubernetes_release.build.chart import package
+
+    package(stage.dir, stage.dir, None)
+    return "image tag-pinned: no image is built locally; release.yml pins its digest"
+
+
+def _attest(stage: Stage) -> str:
+    from dask_kubernetes_release.attest.command import attest
+    from dask_kubernetes_release.attest.keygen import generate
+
+    if stage.sigstore:
+        attest(stage.dir, sigstore=True)
+        return "Sigstore (ambient OIDC identity)"
+    key = stage.keydir / LOCAL_KEY_NAME
+    public = generate(key)
+    attest(stage.dir, key=key)
+    shutil.copy2(public, stage.dir / public.name)  # the private half never lands in --out
+    return "throwaway local key; its public half is in --out"
+
+
+def _verify(stage: Stage) -> str:
+    from dask_kubernetes_release.verify import command as verify
+
+    parser = argparse.ArgumentParser()
+    verify.configure(parser)
+    argv = [str(p) for p in distributions(stage.dir)]
+    if not stage.sigstore:
+        argv += ["--key", str(stage.dir / f"{LOCAL_KEY_NAME}.pub")]
+    verdicts = verify.verify(parser.parse_args(argv))
+    stage.result.verdicts = verdicts
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        raise CheckFailed(failed[0].line())
+    return f"{len(verdicts)} file(s) OK"
+
+
+def _upload(stage: Stage) -> None:
+    files = [str(p) for p in distributions(stage.dir) if not chart_version_of(p.name)]
+    command = [sys.executable, "-m", "twine", "upload", "--attestations", *files]
+    with (stage.logs / "upload.log").open("ab") as sink:
+        code = subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise CheckFailed(f"twine upload: exit {code}")
+
+
+# Jobs of release.yml the rehearsal cannot run here, and why (the test checks this list too).
+NOT_REHEARSED = {
+    "image": "no operator image is built or pushed locally (the chart stays tag-pinned)",
+    "chart": "the chart is not pushed to ghcr.io",
+    "publish": "nothing is published unless --upload is given inside GitHub Actions",
+}
+
+
+def plan(*, skip_tests: bool, upload: bool) -> list[Step]:
+    """release.yml's commands in its order: build job, tests, attest job, github-release."""
+    no_tests = "--skip-tests was given" if skip_tests else None
+    attest_name = "attest (Sigstore)" if oidc_available() else "attest (throwaway local key)"
+    publish = [Step("upload", "publish", "upload", _upload)] if upload else []
+    return [
+        Step("build", "build", "build", _build),
+        Step("manifest", "build", "manifest", _manifest),
+        Step("lock (requirements, pylock, SBOM)", "build", "lock", _lock),
+        Step("check", "build", "check", _check),
+        Step("unit tests", "test", UNIT, _pytest("not e2e", "unit"), skipped=no_tests),
+        Step("e2e on the local stand-in", "kind-e2e", E2E, _pytest("e2e", "e2e"), no_tests),
+        Step("chart", "attest", "chart", _chart),
+        Step(attest_name, "attest", "attest", _attest),
+        Step("verify", "attest", "verify", _verify),
+        *publish,
+        Step("verify beside the release files", "github-release", "verify", _verify),
+        Step("manifest of the release", "github-release", "manifest", _manifest),
+        Step("check the release", "github-release", "check", _check),
+    ]

@@ -1,0 +1,1 @@
+"""`tag`: check everything, then create the CalVer release tag."""

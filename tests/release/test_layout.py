@@ -1,0 +1,254 @@
+"""The toolkit's shape is checked, not just described: no import cycle among its modules (nor
+among the operator's), and each shared concept is defined in exactly one module.
+
+Why: issue #14 found two `load_manifest`, three git runners, two atomic writes and an import
+cycle (`_pipeline` <-> `_pipeline_report`); a layout that drifts back is caught here.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLKIT = ROOT / "release" / "src"
+PROJECT = ROOT / "src"
+
+
+def modules(base: Path, package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of `package` under `base`."""
+    found: dict[str, Path] = {}
+    for path in sorted((base / package).rglob("*.py")):
+        parts = list(path.relative_to(base).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import, at module level or inside a function, except `if TYPE_CHECKING:` ones."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if _type_checking_only(node):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def import_graph(found: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules of the same tree it imports (a package's plain names resolved).
+
+    An import that lands on a package's `__init__` is not an edge: a package re-exporting its
+    own modules (a facade) is not a cycle between modules.
+    """
+    graph: dict[str, set[str]] = {name: set() for name in found}
+    for name, path in found.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            for target in targets:
+                while target and target not in found:
+                    target = target.rpartition(".")[0]
+                if target and target != name and found[target].name != "__init__.py":
+                    graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    """The check can fail: the cycle issue #14 found is reported."""
+    graph = {
+        "pkg.pipeline": {"pkg.report"},
+        "pkg.report": {"pkg.pipeline", "pkg.table"},
+        "pkg.table": set(),
+    }
+    assert cycles(graph) == [["pkg.pipeline", "pkg.report"]]
+    graph["pkg.report"].discard("pkg.pipeline")
+    assert cycles(graph) == []
+
+
+def test_the_graph_sees_function_level_imports(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def run():\n    from pkg import b\n")
+    (package / "b.py").write_text("from pkg.a import run\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import run\n"
+    )
+    graph = import_graph(modules(tmp_path, "pkg"))
+    assert graph["pkg.a"] == {"pkg.b"}
+    assert graph["pkg.c"] == set()
+    assert cycles(graph) == [["pkg.a", "pkg.b"]]
+
+
+@pytest.mark.parametrize(
+    ("base", "package"), [(TOOLKIT, "dask_kubernetes_release"), (PROJECT, "dask_kubernetes")]
+)
+def test_no_import_cycle(base: Path, package: str) -> None:
+    found = modules(base, package)
+    assert len(found) > 10, f"no modules found under {base / package}"
+    assert cycles(import_graph(found)) == []
+
+
+def test_verify_stands_on_the_core_alone() -> None:
+    """The verifier is used without the rest of the toolkit: it imports only core and itself."""
+    graph = import_graph(modules(TOOLKIT, "dask_kubernetes_release"))
+    allowed = ("dask_kubernetes_release.verify.", "dask_kubernetes_release.core.")
+    outside = {
+        (name, target)
+        for name, targets in graph.items()
+        if name.startswith("dask_kubernetes_release.verify.")
+        for target in targets
+        if not target.startswith(allowed)
+    }
+    assert outside == set()
+
+
+# -- each concept in exactly one place ---------------------------------------------------------
+
+
+def _calls(tree: ast.AST, dotted: str) -> bool:
+    """Whether `tree` calls `dotted` (e.g. `yaml.safe_load`), as written or by its last name."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            if text == dotted or text.endswith("." + dotted):
+                return True
+    return False
+
+
+def _defines(tree: ast.AST, name: str) -> bool:
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
+        for node in ast.walk(tree)
+    )
+
+
+def _runs_git(tree: ast.AST) -> bool:
+    """A command line that starts with the `git` executable."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.List) and node.elts:
+            first = node.elts[0]
+            if isinstance(first, ast.Constant) and first.value == "git":
+                return True
+    return False
+
+
+CONCEPTS: dict[str, tuple[Callable[[ast.AST], bool], str]] = {
+    "the atomic write": (
+        lambda t: _calls(t, "tempfile.mkstemp") or _defines(t, "write_atomic"),
+        "dask_kubernetes_release.core.files",
+    ),
+    "write_atomically": (
+        lambda t: _defines(t, "write_atomically"),
+        "dask_kubernetes_release.core.files",
+    ),
+    "the RFC 3339 now": (
+        lambda t: _calls(t, "datetime.now") or _calls(t, "datetime.utcnow"),
+        "dask_kubernetes_release.core.clock",
+    ),
+    "the YAML loader": (
+        lambda t: _calls(t, "yaml.safe_load") or _calls(t, "yaml.load"),
+        "dask_kubernetes_release.core.yamldoc",
+    ),
+    "the git runner": (_runs_git, "dask_kubernetes_release.core.git"),
+    "load_manifest": (
+        lambda t: _defines(t, "load_manifest"),
+        "dask_kubernetes_release.manifest.records",
+    ),
+}
+
+
+def where(found: dict[str, Path], predicate: Callable[[ast.AST], bool]) -> list[str]:
+    return sorted(
+        name
+        for name, path in found.items()
+        if predicate(ast.parse(path.read_text(encoding="utf-8")))
+    )
+
+
+@pytest.mark.parametrize("concept", sorted(CONCEPTS))
+def test_each_concept_is_defined_in_exactly_one_place(concept: str) -> None:
+    predicate, home = CONCEPTS[concept]
+    assert where(modules(TOOLKIT, "dask_kubernetes_release"), predicate) == [home]
+
+
+def test_a_second_definition_is_caught(tmp_path: Path) -> None:
+    """The check can fail: a copied git runner or a second load_manifest shows up."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "one.py").write_text(
+        "import subprocess\ndef load_manifest(p): ...\n"
+        "def head(): return subprocess.run(['git', 'rev-parse', 'HEAD'])\n"
+    )
+    (package / "two.py").write_text(
+        "import subprocess\nfrom datetime import datetime\ndef load_manifest(p): ...\n"
+        "def now(): return datetime.now()\n"
+        "def tag(): return subprocess.run(['git', 'tag'])\n"
+    )
+    found = modules(tmp_path, "pkg")
+    assert where(found, CONCEPTS["load_manifest"][0]) == ["pkg.one", "pkg.two"]
+    assert where(found, CONCEPTS["the git runner"][0]) == ["pkg.one", "pkg.two"]
+    assert where(found, CONCEPTS["the RFC 3339 now"][0]) == ["pkg.two"]
