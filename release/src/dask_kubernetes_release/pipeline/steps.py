@@ -190,7 +190,9 @@ def _attest(toolkit: bool = False) -> Callable[[Stage], str]:
         attest(where, key=key)
         # Only the public half lands in --out (beside each project's files), never the private.
         shutil.copy2(public, where / public.name)
-        return f"throwaway local key; its public half is in {where.name if toolkit else '--out'}"
+        return "throwaway local key; its public half is in --out" + (
+            f"/{where.name}" if toolkit else ""
+        )
 
     return run
 
