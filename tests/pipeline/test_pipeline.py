@@ -16,20 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from dask_kubernetes_release.core.lockfiles import LOCK_NAMES
+from dask_kubernetes_release.core.lockfiles import (
+    LOCK_NAMES,
+    PYLOCK_NAME,
+    REQUIREMENTS_NAME,
+    SBOM_NAME,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def _release(
-    clone: Path, *args: str, env: dict[str, str] | None = None
+    clone: Path, *args: str | Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "DASK_K8S_VENV": str(Path(sys.prefix)), **(env or {})}
     environ.pop("ACTIONS_ID_TOKEN_REQUEST_URL", None)
     environ.pop("GITHUB_ACTIONS", None)
     return subprocess.run(
-        [sys.executable, "-m", "release", *args],
+        [sys.executable, "-m", "release", *map(str, args)],
         cwd=clone,
         env=environ,
         capture_output=True,
@@ -84,6 +89,51 @@ def test_pipeline_produces_checked_attested_distributions(
         assert step in proc.stdout
     assert "skipped" in proc.stdout
     assert "sha256" in proc.stdout.lower()
+
+
+def test_pipeline_releases_the_verifier_beside_it(
+    rehearsal: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """dask-kubernetes-release goes through the same steps, in out/toolkit/ (one project per
+    directory), with a hash-pinned requirements.txt a security team installs from."""
+    proc, out = rehearsal
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    toolkit = out / "toolkit"
+    names = sorted(p.name for p in toolkit.iterdir())
+    dists = [n for n in names if n.endswith((".whl", ".tar.gz"))]
+    assert sorted(n.rsplit(".", 1)[-1] for n in dists) == ["gz", "whl"], names
+    assert all(n.startswith("dask_kubernetes_release-") for n in dists), names
+    for dist in dists:
+        assert f"{dist}.intoto.jsonl" in names
+    assert "local-attestation-key.pub" in names and "local-attestation-key" not in names
+    manifest = json.loads((toolkit / "manifest.json").read_text())
+    assert manifest["project"]["name"] == "dask-kubernetes-release"
+    assert {f["filename"] for f in manifest["files"]} == set(dists)
+    assert {f["filename"] for f in manifest["locks"]} == {REQUIREMENTS_NAME, PYLOCK_NAME, SBOM_NAME}
+    requirements = (toolkit / REQUIREMENTS_NAME).read_text()
+    assert "pip install --require-hashes -r requirements.txt" in requirements
+    assert "\nsigstore==" in requirements and "\ndask==" not in requirements
+    assert not [p for p in out.iterdir() if p.name.startswith("dask_kubernetes_release-")]
+    for step in ("build-verifier", "lock-verifier", "attest-verifier", "verify-verifier"):
+        assert step in proc.stdout
+    assert "dask-kubernetes-release" in proc.stdout  # its files table in the summary
+
+
+def test_a_verifier_wheel_tampered_after_attest_fails_check_and_verify(
+    rehearsal: tuple[subprocess.CompletedProcess[str], Path], clone: Path, tmp_path: Path
+) -> None:
+    _, out = rehearsal
+    toolkit = shutil.copytree(out / "toolkit", tmp_path / "toolkit")
+    wheel = next(toolkit.glob("*.whl"))
+    key = str(toolkit / "local-attestation-key.pub")
+    assert _release(clone, "verify", wheel, "--key", key).returncode == 0
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    check = _release(clone, "check", str(toolkit))
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert wheel.name in check.stdout + check.stderr
+    verify = _release(clone, "verify", wheel, "--key", key)
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "the file's sha256 differs from the attested one" in verify.stdout
 
 
 def test_pipeline_output_verifies_again_independently(

@@ -13,8 +13,27 @@ from typing import Any
 
 import pytest
 
-JOBS = {"build", "test", "kind-e2e", "image", "attest", "chart", "publish", "github-release"}
-ORDER = ["build", "test", "image", "attest", "chart", "publish", "github-release"]
+JOBS = {
+    "build",
+    "test",
+    "kind-e2e",
+    "image",
+    "attest",
+    "chart",
+    "publish",
+    "publish-toolkit",
+    "github-release",
+}
+ORDER = [
+    "build",
+    "test",
+    "image",
+    "attest",
+    "chart",
+    "publish",
+    "publish-toolkit",
+    "github-release",
+]
 CANONICAL = "github.repository == 'dask/dask-kubernetes'"
 
 
@@ -120,6 +139,7 @@ def test_permissions_are_least_privilege(release_workflow: dict[str, Any]) -> No
             "attest": {"id-token"},
             "chart": {"packages"},
             "publish": {"id-token"},
+            "publish-toolkit": {"id-token"},
             "github-release": {"contents"},
         }.get(name, set())
         assert writes == expected, f"{name} writes {writes}, expected {expected}"
@@ -128,20 +148,29 @@ def test_permissions_are_least_privilege(release_workflow: dict[str, Any]) -> No
 def test_publish_uses_trusted_publishing_only_for_canonical_tags(
     release_workflow: dict[str, Any], workflows_dir: Path
 ) -> None:
-    for name in ("image", "chart", "publish", "github-release"):
+    for name in ("image", "chart", "publish", "publish-toolkit", "github-release"):
         job = release_workflow["jobs"][name]
         condition = job["if"]
         assert "github.event_name == 'push'" in condition, "never on workflow_dispatch"
         assert "startsWith(github.ref, 'refs/tags/')" in condition
         assert CANONICAL in condition
         assert " || " not in condition, "a disjunction could let a dry run through"
-    publish = release_workflow["jobs"]["publish"]
-    assert publish["environment"]["name"] == "pypi"
-    action = [s for s in steps(publish) if s.get("uses", "").startswith("pypa/gh-action-pypi-")]
-    assert len(action) == 1
-    inputs = action[0].get("with", {})
-    assert not {"password", "user", "username", "token"} & set(inputs)
-    assert inputs.get("attestations") is True
+    # Two PyPI projects, one upload job each (pypi-publish supports one upload per job).
+    pins = set()
+    for name, packages in (("publish", "upload/"), ("publish-toolkit", "upload-toolkit/")):
+        publish = release_workflow["jobs"][name]
+        assert publish["environment"]["name"] == "pypi"
+        uses = [s.get("uses", "") for s in steps(publish)]
+        action = [s for s in steps(publish) if s.get("uses", "").startswith("pypa/gh-action-pypi-")]
+        assert len(action) == 1 and uses.count(action[0]["uses"]) == 1, name
+        pins.add(action[0]["uses"])
+        inputs = action[0].get("with", {})
+        assert not {"password", "user", "username", "token"} & set(inputs)
+        assert inputs.get("attestations") is True
+        assert inputs.get("packages-dir") == packages
+    assert len(pins) == 1, "both projects are published by one pinned action"
+    runs = "\n".join(s.get("run", "") for s in steps(release_workflow["jobs"]["publish-toolkit"]))
+    assert "cp dist/toolkit/*.tar.gz dist/toolkit/*.whl upload-toolkit/" in runs
     text = (workflows_dir / "release.yml").read_text()
     assert "secrets." not in text, "no stored secret (API token) anywhere"
 
@@ -155,6 +184,8 @@ def recheck_index(job_steps: list[dict[str, Any]]) -> int:
             assert env.get("SUMS_SHA256") == "${{ needs.build.outputs.sums-sha256 }}"
             assert '"$MANIFEST_SHA256" dist/manifest.json' in run
             assert '"$SUMS_SHA256" dist/SHA256SUMS' in run
+            assert '"$TOOLKIT_SUMS_SHA256" dist/toolkit/SHA256SUMS' in run
+            assert "python -m release check dist/toolkit" in run
             return index
     raise AssertionError("no re-check of the downloaded distributions")
 
@@ -167,6 +198,7 @@ def recheck_index(job_steps: list[dict[str, Any]]) -> int:
         ("image", "docker build"),
         ("attest", "python -m release attest dist --sigstore"),
         ("publish", "pypa/gh-action-pypi-publish@"),
+        ("publish-toolkit", "pypa/gh-action-pypi-publish@"),
         ("github-release", "gh release create"),
     ],
 )
@@ -199,12 +231,17 @@ def test_build_records_the_digests_it_is_checked_against(
         "python -m release build --out dist",
         "python -m release manifest dist",
         "python -m release check dist",
+        "python -m release build --toolkit --out dist/toolkit",
+        "python -m release manifest dist/toolkit",
+        "python -m release lock dist/toolkit",
+        "python -m release check dist/toolkit",
     ):
         assert command in runs, command
     assert "helm package" not in runs, "the chart is packaged after the image digest exists"
     outputs = build["outputs"]
     for key in ("manifest-sha256", "sums-sha256", "toolchain-sha256"):
         assert outputs[key] == f"${{{{ steps.digests.outputs.{key} }}}}"
+        assert outputs[f"toolkit-{key}"] == f"${{{{ steps.digests.outputs.toolkit-{key} }}}}"
     uploads = [s for s in steps(build) if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert {u["with"]["name"] for u in uploads} == {"dist"}
 
@@ -218,8 +255,15 @@ def test_github_release_attaches_the_evidence(release_workflow: dict[str, Any]) 
         "dist/requirements.txt",
         "attestations-out/*",
         "dist/*.tgz",
+        "toolkit-assets/*",
+        "dist/toolkit/*.tar.gz dist/toolkit/*.whl toolkit-attestations-out/*",
     ):
         assert asset in runs, asset
+    assert '"$TOOLKIT_ATTESTATIONS_SHA256"' in runs
+    assert runs.index("cp toolkit-attestations-out/* dist/toolkit/") < runs.index(
+        "python -m release manifest dist/toolkit"
+    )
+    assert "dist/toolkit/*.tar.gz dist/toolkit/*.whl \\\n" in runs, "the verifier is verified"
     assert '"$CHART_SHA256"' in runs and '"$ATTESTATIONS_SHA256"' in runs
     # The attached manifest.json and SHA256SUMS cover the chart: written after it joins dist/.
     assert runs.index("cp attestations-out/* chart/*.tgz dist/") < runs.index(
@@ -235,7 +279,9 @@ def test_attest_is_the_only_signing_step_before_publish(
     attest = release_workflow["jobs"]["attest"]
     runs = "\n".join(step.get("run", "") for step in steps(attest))
     assert "python -m release attest dist --sigstore" in runs
+    assert "python -m release attest dist/toolkit --sigstore" in runs
     assert "python -m release verify" in runs
+    assert "python -m release verify dist/toolkit/*.tar.gz dist/toolkit/*.whl" in runs
     for name, job in release_workflow["jobs"].items():
         if name != "attest":
             assert "release attest" not in str(job.get("steps", ""))

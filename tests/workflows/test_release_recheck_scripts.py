@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WHEEL = "dask_kubernetes-2026.3.0-py3-none-any.whl"
 SDIST = "dask_kubernetes-2026.3.0.tar.gz"
 CHART = "dask-kubernetes-operator-2026.3.0.tgz"
+# The verifier's own distributions, in dist/toolkit/ (one project per directory).
+TOOLKIT = "dask-kubernetes-release"
+TOOLKIT_WHEEL = "dask_kubernetes_release-2026.3.0-py3-none-any.whl"
+TOOLKIT_SDIST = "dask_kubernetes_release-2026.3.0.tar.gz"
 MakeDist = Callable[..., Path]  # the root conftest fixture: a small real wheel or sdist
 
 
@@ -49,8 +53,8 @@ def bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def manifest(workspace: Path) -> None:
-    proc = bash("python -m release manifest dist", workspace, {})
+def manifest(workspace: Path, directory: str = "dist") -> None:
+    proc = bash(f"python -m release manifest {directory}", workspace, {})
     assert proc.returncode == 0, proc.stderr
 
 
@@ -68,13 +72,20 @@ def pristine(
     make_dist(dist, SDIST, padding=27_000)
     (dist / "build-toolchain.json").write_text('{"what": "the build job\'s toolchain record"}\n')
     manifest(workspace)
+    toolkit = dist / "toolkit"
+    toolkit.mkdir()
+    make_dist(toolkit, TOOLKIT_WHEEL, name=TOOLKIT, padding=11_000)
+    make_dist(toolkit, TOOLKIT_SDIST, name=TOOLKIT, padding=12_000)
+    (toolkit / "build-toolchain.json").write_text('{"what": "the verifier\'s toolchain"}\n')
+    manifest(workspace, "dist/toolkit")
     outputs = workspace.parent / "github_output"
     outputs.touch()
     record = step(release_workflow["jobs"]["build"], "Record digests")
     proc = bash(record["run"], workspace, {"GITHUB_OUTPUT": str(outputs)})
     assert proc.returncode == 0, proc.stderr
     recorded = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert set(recorded) == {"manifest-sha256", "sums-sha256", "toolchain-sha256"}
+    kinds = {"manifest-sha256", "sums-sha256", "toolchain-sha256"}
+    assert set(recorded) == kinds | {f"toolkit-{kind}" for kind in kinds}
     return workspace, recorded
 
 
@@ -102,7 +113,7 @@ def test_every_job_runs_the_same_recheck(release_workflow: dict[str, Any]) -> No
     jobs = release_workflow["jobs"]
     scripts = {
         (step(jobs[name], "Re-check")["run"], str(step(jobs[name], "Re-check")["env"]))
-        for name in ("test", "kind-e2e", "image", "attest", "publish")
+        for name in ("test", "kind-e2e", "image", "attest", "publish", "publish-toolkit")
     }
     assert len(scripts) == 1, "one script, tested below, guards every job"
 
@@ -114,6 +125,28 @@ def test_untouched_artifact_passes(
     proc = recheck(workspace, recorded, release_workflow, "attest")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dist/SHA256SUMS: OK" in proc.stdout
+    assert "dist/toolkit/SHA256SUMS: OK" in proc.stdout
+
+
+@pytest.mark.parametrize("fresh_manifest", [False, True])
+def test_a_swapped_verifier_wheel_is_refused(
+    built: tuple[Path, dict[str, str]],
+    release_workflow: dict[str, Any],
+    make_dist: MakeDist,
+    fresh_manifest: bool,
+) -> None:
+    """The verifier is what users trust to check everything else: swapped in dist/toolkit/
+    (alone, or with a regenerated manifest), the publish-toolkit job must refuse it."""
+    workspace, recorded = built
+    make_dist(workspace / "dist" / "toolkit", TOOLKIT_WHEEL, name=TOOLKIT, padding=10_999)
+    if fresh_manifest:
+        manifest(workspace, "dist/toolkit")
+    proc = recheck(workspace, recorded, release_workflow, "publish-toolkit")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    if fresh_manifest:
+        assert "dist/toolkit/SHA256SUMS: FAILED" in proc.stdout
+    else:
+        assert TOOLKIT_WHEEL in proc.stdout + proc.stderr
 
 
 def test_a_swapped_toolchain_record_is_refused(
@@ -160,12 +193,16 @@ def _attest_job_outputs(workspace: Path, release_workflow: dict[str, Any]) -> di
         (dist / f"{name}.intoto.jsonl").write_text(f'{{"for": "{name}"}}\n')
     for name in (WHEEL, SDIST):
         (dist / f"{name}.publish.attestation").write_text("{}\n")
+    for name in (TOOLKIT_WHEEL, TOOLKIT_SDIST):
+        (dist / "toolkit" / f"{name}.intoto.jsonl").write_text(f'{{"for": "{name}"}}\n')
+        (dist / "toolkit" / f"{name}.publish.attestation").write_text("{}\n")
     outputs = workspace / "attest_output"
     collect = step(release_workflow["jobs"]["attest"], "Collect")
     proc = bash(collect["run"], workspace, {"GITHUB_OUTPUT": str(outputs)})
     assert proc.returncode == 0, proc.stderr
     recorded = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert set(recorded) == {"attestations-sha256", "chart-sha256"}
+    assert set(recorded) == {"attestations-sha256", "chart-sha256", "toolkit-attestations-sha256"}
+    assert len(list((workspace / "toolkit-attestations-out").iterdir())) == 4
     assert sorted(p.name for p in (workspace / "chart-out").iterdir()) == [CHART]
     assert f"{CHART}.intoto.jsonl" in {p.name for p in (workspace / "attestations-out").iterdir()}
     # What the downstream jobs download: the chart artifact lands in chart/, dist/ is the build's.
@@ -176,6 +213,9 @@ def _attest_job_outputs(workspace: Path, release_workflow: dict[str, Any]) -> di
         leftover.unlink()
     for leftover in dist.glob("*.publish.attestation"):
         leftover.unlink()
+    for suffix in ("*.intoto.jsonl", "*.publish.attestation"):
+        for leftover in (dist / "toolkit").glob(suffix):
+            leftover.unlink()
     return recorded
 
 

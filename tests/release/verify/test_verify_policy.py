@@ -29,8 +29,8 @@ def tob_cert(attestation_fixtures: Path) -> x509.Certificate:
 
 
 def test_project_policy_file() -> None:
-    project, policy = load_policy_file(PROJECT_POLICY)
-    assert project == "dask-kubernetes"
+    projects, policy = load_policy_file(PROJECT_POLICY)
+    assert projects == ("dask-kubernetes", "dask-kubernetes-release")  # and its verifier
     assert policy == PublisherPolicy(
         repository="dask/dask-kubernetes",
         workflow="release.yml",
@@ -47,6 +47,22 @@ def test_project_policy_is_the_default_only_for_our_files() -> None:
     assert ours.describe() == "dask/dask-kubernetes release.yml at refs/tags/*"
     assert _policy_for(Path("Dask.Kubernetes-2026.11.0.tar.gz"), None)[0] == ours
     assert _policy_for(Path("distributed-2026.8.0.tar.gz"), None)[0] is None
+    # the verifier is released by the same workflow, so the same policy is its default
+    assert _policy_for(Path("dask_kubernetes_release-2026.11.0.tar.gz"), None)[0] == ours
+    assert _policy_for(Path("dask_kubernetes_releases-2026.11.0.tar.gz"), None)[0] is None
+
+
+def test_a_policy_file_names_one_project_or_several(tmp_path: Path) -> None:
+    one, several = tmp_path / "one.toml", tmp_path / "several.toml"
+    publisher = '[publisher]\nrepository = "o/n"\nworkflow = "r.yml"\n'
+    one.write_text(f'project = "a"\n{publisher}')
+    several.write_text(f'project = ["a", "b"]\n{publisher}')
+    assert load_policy_file(one)[0] == ("a",)
+    assert load_policy_file(several)[0] == ("a", "b")
+    broken = tmp_path / "broken.toml"
+    broken.write_text(f"project = [1]\n{publisher}")
+    with pytest.raises(UsageError):
+        load_policy_file(broken)
 
 
 def test_project_policy_refuses_another_projects_certificate(tob_cert: x509.Certificate) -> None:

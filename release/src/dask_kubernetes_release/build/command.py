@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import RELEASE_LOCK, ROOT, TOOLKIT
 
 if TYPE_CHECKING:
     from build import DistributionType as _Kind
@@ -198,10 +198,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-dirty", action="store_true", help="build even with uncommitted changes"
     )
+    parser.add_argument(
+        "--toolkit",
+        action="store_true",
+        help="build the verifier (dask-kubernetes-release, release/) instead; "
+        "release.yml puts it in dist/toolkit/",
+    )
+
+
+def build_toolkit(out: Path, *, allow_dirty: bool = False) -> list[Path]:
+    """The verifier's sdist and wheel, built like the project's, with the clone's toolchain lock."""
+    return build_distributions(out, allow_dirty=allow_dirty, source=TOOLKIT, lock=RELEASE_LOCK)
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = build_distributions(args.out, allow_dirty=args.allow_dirty)
+    if args.toolkit:
+        paths = build_toolkit(args.out, allow_dirty=args.allow_dirty)
+    else:
+        paths = build_distributions(args.out, allow_dirty=args.allow_dirty)
     for path in paths:
         print(path)
     return 0

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The extras users install, each locked in files of its own. The wheel's other extras are listed
-# with the reason they are not locked; an extra in neither list stops `release lock`.
-LOCKED_EXTRAS: tuple[str, ...] = ("local",)
-UNLOCKED_EXTRAS: dict[str, str] = {"test": "the project's own test tooling, not for users"}
+# Per project released: the extras users install, each locked in files of its own, and the
+# wheel's other extras with the reason they are not locked; an extra in neither stops `release
+# lock`. The verifier (dask-kubernetes-release) is locked for its base install only: that is what
+# a security team installs, and its maintainers use release/requirements.lock from a clone.
+LOCKED_EXTRAS_OF: dict[str, tuple[str, ...]] = {
+    "dask-kubernetes": ("local",),
+    "dask-kubernetes-release": (),
+}
+UNLOCKED_EXTRAS_OF: dict[str, dict[str, str]] = {
+    "dask-kubernetes": {"test": "the project's own test tooling, not for users"},
+    "dask-kubernetes-release": {
+        "maintainer": "build, lock, attest, tag; a clone installs release/requirements.lock"
+    },
+}
+LOCKED_EXTRAS = LOCKED_EXTRAS_OF["dask-kubernetes"]
+UNLOCKED_EXTRAS = UNLOCKED_EXTRAS_OF["dask-kubernetes"]
 
 REQUIREMENTS_NAME = "requirements.txt"
 PYLOCK_NAME = "pylock.toml"
@@ -29,7 +41,12 @@ def pylock_name(extra: str | None) -> str:
     return PYLOCK_NAME if extra is None else f"pylock.{extra}.toml"
 
 
-TARGETS: tuple[str | None, ...] = (None, *LOCKED_EXTRAS)
+def targets_of(project: str) -> tuple[str | None, ...]:
+    """What `release lock` writes files for: the base install, then each locked extra."""
+    return (None, *LOCKED_EXTRAS_OF[project])
+
+
+TARGETS: tuple[str | None, ...] = targets_of("dask-kubernetes")
 LOCK_NAMES: tuple[str, ...] = (
     *(requirements_name(extra) for extra in TARGETS),
     *(pylock_name(extra) for extra in TARGETS),

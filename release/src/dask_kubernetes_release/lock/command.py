@@ -30,11 +30,11 @@ from dask_kubernetes_release.core.dists import find_distributions, parse_distrib
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
 from dask_kubernetes_release.core.lockfiles import (
-    LOCKED_EXTRAS,
-    TARGETS,
-    UNLOCKED_EXTRAS,
+    LOCKED_EXTRAS_OF,
+    UNLOCKED_EXTRAS_OF,
     pylock_name,
     requirements_name,
+    targets_of,
 )
 from dask_kubernetes_release.core.requirements import logical_lines, split_entry
 from dask_kubernetes_release.lock.matrix import check_matrix
@@ -94,14 +94,16 @@ def _wheel_extras(wheel: Path) -> tuple[str, ...]:
 
 def check_extras(release: Release) -> None:
     """Every extra the wheel declares is locked or deliberately not; a new one stops the lock."""
-    known = {*LOCKED_EXTRAS, *UNLOCKED_EXTRAS}
-    unknown = sorted(set(release.extras) - known)
+    if release.project not in LOCKED_EXTRAS_OF:
+        raise UsageError(f"{release.project} is not a project this toolkit locks")
+    locked, unlocked = LOCKED_EXTRAS_OF[release.project], UNLOCKED_EXTRAS_OF[release.project]
+    unknown = sorted(set(release.extras) - {*locked, *unlocked})
     if unknown:
         raise UsageError(
             f"{release.wheel.name} declares extras neither locked nor excluded: "
             f"{', '.join(unknown)} (dask_kubernetes_release/core/lockfiles.py)"
         )
-    missing = sorted(set(LOCKED_EXTRAS) - set(release.extras))
+    missing = sorted(set(locked) - set(release.extras))
     if missing:
         raise UsageError(f"{release.wheel.name} lacks the locked extras {', '.join(missing)}")
 
@@ -112,12 +114,13 @@ def _spec(release: Release, extra: str | None) -> str:
 
 def resolve(release: Release) -> list[Locked]:
     """Every target, all constrained to the widest one's pins (the extras are supersets)."""
-    widest = LOCKED_EXTRAS[-1] if LOCKED_EXTRAS else None
+    locked_extras = LOCKED_EXTRAS_OF[release.project]
+    widest = locked_extras[-1] if locked_extras else None
     url = release.wheel.resolve().as_uri()
     first = compile_lock(f"{_spec(release, widest)} @ {url}", "requirements.txt", release.project)
     pins = "".join(split_entry(entry)[0] + "\n" for entry in logical_lines(first))
     locked = []
-    for extra in TARGETS:
+    for extra in targets_of(release.project):
         requirement = f"{_spec(release, extra)} @ {url}"
         body = (
             first

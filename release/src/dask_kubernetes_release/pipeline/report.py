@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dask_kubernetes_release.core.paths import TOOLKIT_SUBDIR
 from dask_kubernetes_release.manifest.command import files_table
-from dask_kubernetes_release.manifest.records import load_manifest
+from dask_kubernetes_release.manifest.records import MANIFEST_NAME, load_manifest
 from dask_kubernetes_release.pipeline.steps import Outcome, PipelineResult
 from dask_kubernetes_release.verify.report import Verdict
 
@@ -101,5 +102,10 @@ def print_summary(result: PipelineResult, console: Console | None = None) -> Non
     console.print(files_table(result.manifest or load_manifest(result.out)))
     for verdict in result.verdicts:
         console.print(provenance_table(verdict))
+    toolkit = result.out / TOOLKIT_SUBDIR
+    if result.toolkit_manifest is not None or (toolkit / MANIFEST_NAME).is_file():
+        console.print(files_table(result.toolkit_manifest or load_manifest(toolkit)))
+        for verdict in result.toolkit_verdicts:
+            console.print(provenance_table(verdict))
     console.print(steps_table(result))
     console.print(f"Everything is in {result.out}")

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dask_kubernetes_release.core.dists import chart_version_of
+from dask_kubernetes_release.core.dists import KEY_SUFFIX, chart_version_of
 from dask_kubernetes_release.core.errors import CheckFailed
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import ROOT, TOOLKIT_SUBDIR
 from dask_kubernetes_release.manifest.records import Manifest
 from dask_kubernetes_release.verify.report import Verdict
 
@@ -43,6 +43,9 @@ class PipelineResult:
     outcomes: list[Outcome] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     manifest: Manifest | None = None
+    # The verifier (dask-kubernetes-release), released beside it in `out`/toolkit/.
+    toolkit_verdicts: list[Verdict] = field(default_factory=list)
+    toolkit_manifest: Manifest | None = None
 
 
 @dataclass
@@ -55,6 +58,11 @@ class Stage:
     allow_dirty: bool
     sigstore: bool
     result: PipelineResult
+
+    @property
+    def toolkit(self) -> Path:
+        """Where the verifier's distributions are staged: one project per directory."""
+        return self.dir / TOOLKIT_SUBDIR
 
 
 @dataclass(frozen=True)
@@ -86,31 +94,54 @@ def distributions(directory: Path) -> list[Path]:
     )
 
 
+def _where(stage: Stage, toolkit: bool) -> Path:
+    return stage.toolkit if toolkit else stage.dir
+
+
 def _build(stage: Stage) -> None:
     from dask_kubernetes_release.build.command import build_distributions
 
     build_distributions(stage.dir, allow_dirty=stage.allow_dirty)
 
 
-def _manifest(stage: Stage) -> None:
-    from dask_kubernetes_release.manifest.command import write_manifest
+def _build_toolkit(stage: Stage) -> None:
+    from dask_kubernetes_release.build.command import build_toolkit
 
-    stage.result.manifest = write_manifest(stage.dir)
-
-
-def _lock(stage: Stage) -> None:
-    from dask_kubernetes_release.lock.command import write_lock
-
-    write_lock(stage.dir)
+    build_toolkit(stage.toolkit, allow_dirty=stage.allow_dirty)
 
 
-def _check(stage: Stage) -> str:
-    from dask_kubernetes_release.manifest.check import check_directory
+def _manifest(toolkit: bool = False) -> Callable[[Stage], None]:
+    def run(stage: Stage) -> None:
+        from dask_kubernetes_release.manifest.command import write_manifest
 
-    report = check_directory(stage.dir)
-    if not report.ok:
-        raise CheckFailed(f"{report.problems[0]} ({len(report.problems)} problem(s))")
-    return f"{len(report.verified)} file(s) match"
+        manifest = write_manifest(_where(stage, toolkit))
+        if toolkit:
+            stage.result.toolkit_manifest = manifest
+        else:
+            stage.result.manifest = manifest
+
+    return run
+
+
+def _lock(toolkit: bool = False) -> Callable[[Stage], None]:
+    def run(stage: Stage) -> None:
+        from dask_kubernetes_release.lock.command import write_lock
+
+        write_lock(_where(stage, toolkit))
+
+    return run
+
+
+def _check(toolkit: bool = False) -> Callable[[Stage], str]:
+    def run(stage: Stage) -> str:
+        from dask_kubernetes_release.manifest.check import check_directory
+
+        report = check_directory(_where(stage, toolkit))
+        if not report.ok:
+            raise CheckFailed(f"{report.problems[0]} ({len(report.problems)} problem(s))")
+        return f"{len(report.verified)} file(s) match"
+
+    return run
 
 
 def _last_error(log: Path) -> str:
@@ -143,43 +174,65 @@ def _chart(stage: Stage) -> str:
     return "image tag-pinned: no image is built locally; release.yml pins its digest"
 
 
-def _attest(stage: Stage) -> str:
-    from dask_kubernetes_release.attest.command import attest
-    from dask_kubernetes_release.attest.keygen import generate
+def _attest(toolkit: bool = False) -> Callable[[Stage], str]:
+    """Both projects are signed alike: Sigstore in Actions, else one throwaway key for both."""
 
-    if stage.sigstore:
-        attest(stage.dir, sigstore=True)
-        return "Sigstore (ambient OIDC identity)"
-    key = stage.keydir / LOCAL_KEY_NAME
-    public = generate(key)
-    attest(stage.dir, key=key)
-    shutil.copy2(public, stage.dir / public.name)  # the private half never lands in --out
-    return "throwaway local key; its public half is in --out"
+    def run(stage: Stage) -> str:
+        from dask_kubernetes_release.attest.command import attest
+        from dask_kubernetes_release.attest.keygen import generate, public_path
 
+        where = _where(stage, toolkit)
+        if stage.sigstore:
+            attest(where, sigstore=True)
+            return "Sigstore (ambient OIDC identity)"
+        key = stage.keydir / LOCAL_KEY_NAME
+        public = public_path(key) if key.exists() else generate(key)
+        attest(where, key=key)
+        # Only the public half lands in --out (beside each project's files), never the private.
+        shutil.copy2(public, where / public.name)
+        return "throwaway local key; its public half is in --out" + (
+            f"/{where.name}" if toolkit else ""
+        )
 
-def _verify(stage: Stage) -> str:
-    from dask_kubernetes_release.verify import command as verify
-
-    parser = argparse.ArgumentParser()
-    verify.configure(parser)
-    argv = [str(p) for p in distributions(stage.dir)]
-    if not stage.sigstore:
-        argv += ["--key", str(stage.dir / f"{LOCAL_KEY_NAME}.pub")]
-    verdicts = verify.verify(parser.parse_args(argv))
-    stage.result.verdicts = verdicts
-    failed = [v for v in verdicts if not v.ok]
-    if failed:
-        raise CheckFailed(failed[0].line())
-    return f"{len(verdicts)} file(s) OK"
+    return run
 
 
-def _upload(stage: Stage) -> None:
-    files = [str(p) for p in distributions(stage.dir) if not chart_version_of(p.name)]
-    command = [sys.executable, "-m", "twine", "upload", "--attestations", *files]
-    with (stage.logs / "upload.log").open("ab") as sink:
-        code = subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        raise CheckFailed(f"twine upload: exit {code}")
+def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
+    def run(stage: Stage) -> str:
+        from dask_kubernetes_release.verify import command as verify
+
+        where = _where(stage, toolkit)
+        parser = argparse.ArgumentParser()
+        verify.configure(parser)
+        argv = [str(p) for p in distributions(where)]
+        if not stage.sigstore:
+            argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
+        verdicts = verify.verify(parser.parse_args(argv))
+        if toolkit:
+            stage.result.toolkit_verdicts = verdicts
+        else:
+            stage.result.verdicts = verdicts
+        failed = [v for v in verdicts if not v.ok]
+        if failed:
+            raise CheckFailed(failed[0].line())
+        return f"{len(verdicts)} file(s) OK"
+
+    return run
+
+
+def _upload(toolkit: bool = False) -> Callable[[Stage], None]:
+    def run(stage: Stage) -> None:
+        where = _where(stage, toolkit)
+        files = [str(p) for p in distributions(where) if not chart_version_of(p.name)]
+        command = [sys.executable, "-m", "twine", "upload", "--attestations", *files]
+        with (stage.logs / "upload.log").open("ab") as sink:
+            code = subprocess.run(
+                command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT
+            ).returncode
+        if code != 0:
+            raise CheckFailed(f"twine upload: exit {code}")
+
+    return run
 
 
 # Jobs of release.yml the rehearsal cannot run here, and why (the test checks this list too).
@@ -187,26 +240,46 @@ NOT_REHEARSED = {
     "image": "no operator image is built or pushed locally (the chart stays tag-pinned)",
     "chart": "the chart is not pushed to ghcr.io",
     "publish": "nothing is published unless --upload is given inside GitHub Actions",
+    "publish-toolkit": "the verifier is not published unless --upload is given inside Actions",
 }
 
 
 def plan(*, skip_tests: bool, upload: bool) -> list[Step]:
-    """release.yml's commands in its order: build job, tests, attest job, github-release."""
+    """release.yml's commands in its order: build job, tests, attest job, github-release.
+
+    The verifier (dask-kubernetes-release) goes through the same commands right after
+    dask-kubernetes in each job, in its own directory (Stage.toolkit)."""
     no_tests = "--skip-tests was given" if skip_tests else None
-    attest_name = "attest (Sigstore)" if oidc_available() else "attest (throwaway local key)"
-    publish = [Step("upload", "publish", "upload", _upload)] if upload else []
+    signer = "Sigstore" if oidc_available() else "throwaway local key"
+    publish = (
+        [
+            Step("upload", "publish", "upload", _upload()),
+            Step("upload-verifier", "publish-toolkit", "upload", _upload(toolkit=True)),
+        ]
+        if upload
+        else []
+    )
     return [
         Step("build", "build", "build", _build),
-        Step("manifest", "build", "manifest", _manifest),
-        Step("lock (requirements, pylock, SBOM)", "build", "lock", _lock),
-        Step("check", "build", "check", _check),
+        Step("manifest", "build", "manifest", _manifest()),
+        Step("lock (requirements, pylock, SBOM)", "build", "lock", _lock()),
+        Step("check", "build", "check", _check()),
+        Step("build-verifier (dask-kubernetes-release)", "build", "build", _build_toolkit),
+        Step("manifest-verifier", "build", "manifest", _manifest(toolkit=True)),
+        Step("lock-verifier", "build", "lock", _lock(toolkit=True)),
+        Step("check-verifier", "build", "check", _check(toolkit=True)),
         Step("unit tests", "test", UNIT, _pytest("not e2e", "unit"), skipped=no_tests),
         Step("e2e on the local stand-in", "kind-e2e", E2E, _pytest("e2e", "e2e"), no_tests),
         Step("chart", "attest", "chart", _chart),
-        Step(attest_name, "attest", "attest", _attest),
-        Step("verify", "attest", "verify", _verify),
+        Step(f"attest ({signer})", "attest", "attest", _attest()),
+        Step(f"attest-verifier ({signer})", "attest", "attest", _attest(toolkit=True)),
+        Step("verify", "attest", "verify", _verify()),
+        Step("verify-verifier", "attest", "verify", _verify(toolkit=True)),
         *publish,
-        Step("verify beside the release files", "github-release", "verify", _verify),
-        Step("manifest of the release", "github-release", "manifest", _manifest),
-        Step("check the release", "github-release", "check", _check),
+        Step("verify beside the release files", "github-release", "verify", _verify()),
+        Step("verify-verifier beside its files", "github-release", "verify", _verify(True)),
+        Step("manifest of the release", "github-release", "manifest", _manifest()),
+        Step("check the release", "github-release", "check", _check()),
+        Step("manifest-verifier of its release", "github-release", "manifest", _manifest(True)),
+        Step("check-verifier release", "github-release", "check", _check(toolkit=True)),
     ]

@@ -356,13 +356,28 @@ Policy = PublisherPolicy | IdentityPolicy
 
 
 class PolicyFile(BaseModel):
-    """`attestations/policy.toml`: the project it applies to and its `[publisher]`."""
+    """`attestations/policy.toml`: the project(s) it applies to and its `[publisher]`.
+
+    `project` may list several: one workflow releases dask-kubernetes and its verifier,
+    dask-kubernetes-release, so one publisher policy is the default for both."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    project: str = ""
+    project: str | tuple[str, ...] = ""
     publisher: PublisherPolicy
     require: Pins = Pins()
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _list_as_tuple(cls, value: Any) -> Any:
+        """TOML gives a list."""
+        return tuple(value) if isinstance(value, list) else value
+
+    @property
+    def projects(self) -> tuple[str, ...]:
+        if isinstance(self.project, str):
+            return (self.project,) if self.project else ()
+        return self.project
 
 
 def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
@@ -376,10 +391,10 @@ def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
         raise UsageError(f"{where or 'policy options'}: {message}") from None
 
 
-def load_policy_file(path: Path) -> tuple[str, PublisherPolicy]:
-    """Read a policy TOML file; returns (project name, policy). UsageError in one line."""
+def load_policy_file(path: Path) -> tuple[tuple[str, ...], PublisherPolicy]:
+    """Read a policy TOML file; returns (project names, policy). UsageError in one line."""
     document = load_policy_document(path)
-    return document.project, document.publisher
+    return document.projects, document.publisher
 
 
 def load_policy_document(path: Path) -> PolicyFile:

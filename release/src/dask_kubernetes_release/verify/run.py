@@ -109,7 +109,7 @@ def _policy_for(dist: Path, explicit: Policy | None) -> tuple[Policy | None, Pin
     if explicit is not None:
         return explicit, Pins()
     document = load_policy_document(PROJECT_POLICY)
-    if release_project(dist.name) == document.project:
+    if release_project(dist.name) in document.projects:
         return document.publisher, document.require
     return None, Pins()
 
