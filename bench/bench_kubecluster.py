@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/bench_kubecluster.py [--workers 20] [--repeat 1]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import kr8s
+import kr8s.asyncio
 import yaml
 from kr8s.objects import CustomResourceDefinition
 
@@ -152,13 +154,18 @@ def run_upstream(workers: int, forward: bool, plane: str) -> dict[str, float]:
 
 
 def await_crds_served(kubeconfig: str, timeout: float = 60.0) -> None:
-    """A real API server serves a new CRD's resources a moment after creating it."""
-    api = kr8s.api(kubeconfig=kubeconfig)
-    deadline = time.monotonic() + timeout
-    while "daskclusters" not in {r["name"] for r in api.api_resources()}:
-        if time.monotonic() > deadline:
-            raise SystemExit("the Dask CRDs are not served")
-        time.sleep(0.2)
+    """A real API server serves a new CRD's resources a moment after creating it (asked
+    uncached: kr8s keeps its discovery for hours)."""
+
+    async def served() -> None:
+        api = await kr8s.asyncio.api(kubeconfig=kubeconfig)
+        deadline = time.monotonic() + timeout
+        while "daskclusters" not in {r["name"] for r in await api.async_api_resources_uncached()}:
+            if time.monotonic() > deadline:
+                raise SystemExit("the Dask CRDs are not served")
+            await asyncio.sleep(0.2)
+
+    asyncio.run(served())
 
 
 def main() -> None:
