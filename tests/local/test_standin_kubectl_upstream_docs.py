@@ -1,4 +1,4 @@
-"""What upstream dask-kubernetes' docs tell users to run with kubectl, against the stand-in.
+"""What upstream dask-kubernetes' docs tell users to run with kubectl, against each control plane.
 
 `kubectl explain daskcluster.spec` (needs the CRD's schema in the OpenAPI v3 document, tagged
 with its group/version/kind) and `kubectl port-forward svc/NAME LOCAL:PORT` for the dashboard
@@ -11,12 +11,15 @@ import shutil
 import socket
 import subprocess
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+from control_planes import REAL, require_node
 from standin_support import create_pod, create_service, is_ready, python_pod, service, wait_for
 
 KUBECTL = shutil.which("kubectl")
+CRDS = Path(__file__).resolve().parents[2] / "src" / "dask_kubernetes" / "operator" / "crds"
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
 HTTP_SERVER = (
@@ -38,16 +41,24 @@ def kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def with_crds(k8s_cluster_with_operator: Any) -> str:
-    """The stand-in running the operator (which installs its CRDs), once they are served."""
+def with_crds(plane_cluster: Any, request: pytest.FixtureRequest) -> str:
+    """The stand-in running the operator (which installs its CRDs), or the real control plane
+    with our CRDs applied; once they are served."""
     import kr8s
 
-    api = kr8s.api(kubeconfig=k8s_cluster_with_operator.kubeconfig)
+    cluster = plane_cluster
+    if plane_cluster.plane == REAL:
+        for crd in sorted(CRDS.glob("*.yaml")):
+            applied = kubectl(cluster.kubeconfig, "apply", "--server-side", "-f", str(crd))
+            assert applied.returncode == 0, applied.stderr
+    else:
+        cluster = request.getfixturevalue("k8s_cluster_with_operator")
+    api = kr8s.api(kubeconfig=cluster.kubeconfig)
     wait_for(
         lambda: {"daskclusters", "daskworkergroups"} <= {r["name"] for r in api.api_resources()},
         "the Dask resources to be served",
     )
-    return str(k8s_cluster_with_operator.kubeconfig)
+    return str(cluster.kubeconfig)
 
 
 def test_explain_daskcluster_spec(with_crds: str) -> None:
@@ -107,8 +118,9 @@ class PortForward:
         _, self.errors = self.process.communicate(timeout=30)
 
 
-def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) -> None:
-    kubeconfig = k8s_cluster.kubeconfig
+def test_kubectl_port_forward_a_service(plane_cluster: Any, plane_namespace: str) -> None:
+    require_node(plane_cluster)
+    kubeconfig, k8s_namespace = plane_cluster.kubeconfig, plane_namespace
     pod = python_pod(
         "dashboard",
         k8s_namespace,
@@ -137,11 +149,12 @@ def test_kubectl_port_forward_a_service(k8s_cluster: Any, k8s_namespace: str) ->
 
 
 def test_kubectl_port_forward_to_a_closed_port_reports_it(
-    k8s_cluster: Any, k8s_namespace: str
+    plane_cluster: Any, plane_namespace: str
 ) -> None:
     """Nothing listens on the pod port: kubectl is told why on the error stream, as a kubelet
     would tell it, and the local connection is closed instead of hanging."""
-    kubeconfig = k8s_cluster.kubeconfig
+    require_node(plane_cluster)
+    kubeconfig, k8s_namespace = plane_cluster.kubeconfig, plane_namespace
     created = create_pod(
         kubeconfig,
         python_pod(

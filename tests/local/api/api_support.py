@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
 
 from dask_kubernetes.local.apiserver import APIServer
+
+T = TypeVar("T")
 
 
 def open_api(
@@ -28,3 +34,16 @@ def open_api(
         request, timeout=timeout, context=context
     )
     return response
+
+
+def eventually(check: Callable[[], T | None], what: str = "condition", timeout: float = 30.0) -> T:
+    """Poll `check` until it returns something truthy; a real server does much asynchronously
+    (CRD establishing and removal, namespace finalization), so tests await, never assume."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout}s")
+        time.sleep(0.05)

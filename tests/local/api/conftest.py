@@ -1,9 +1,11 @@
-"""Fixtures for the API server tests: a real `APIServer` on a loopback port, in its own thread
-(so synchronous clients and kubectl can use it), and a kubeconfig with its admin token.
+"""Fixtures for the API server tests, run on every control plane (`--control-plane`): the
+emulator's `APIServer` on a loopback port, in its own thread (so synchronous clients and kubectl can
+use it), and the real kube-apiserver of tests/control_planes.py, the oracle the emulator is held to.
 
-With `DASK_KUBERNETES_TEST_KUBECONFIG` set, the tests written purely against the Kubernetes API run
-against that cluster instead; those needing the stand-in's internals (state dir, faults, audit)
-or its particular controllers skip there.
+A test that asks for `kubeconfig`, `k8s`, `namespace` or `endpoint` runs once per plane; one that
+also asks for the emulator's internals (`server`, `standin`, `private_server`: state dir, faults,
+audit, its own controllers) runs on the emulator only. With `DASK_KUBERNETES_TEST_KUBECONFIG` set,
+the plane-agnostic tests run against that cluster instead.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from api_support import eventually
+from control_planes import EMULATED, EXTERNAL, NO_NODE, REAL, Endpoint, selected
 
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_kubeconfig
@@ -24,6 +29,18 @@ from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_k
 T = TypeVar("T")
 EXTERNAL_KUBECONFIG = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
 STANDIN_ONLY = "needs the local stand-in's API server (state dir, faults, audit, controllers)"
+EMULATOR_INTERNALS = {"server", "standin", "server_thread", "private_server"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One run per plane for the plane-agnostic tests; the emulator only for its internals."""
+    if "plane" not in metafunc.fixturenames:
+        return
+    planes: tuple[str, ...] = (EXTERNAL,) if EXTERNAL_KUBECONFIG else selected(metafunc.config)
+    internals = EMULATOR_INTERNALS & set(metafunc.fixturenames)
+    if internals and "needs_node" not in metafunc.fixturenames:
+        planes = tuple(p for p in planes if p != REAL)
+    metafunc.parametrize("plane", planes, indirect=True, scope="session")
 
 
 class ServerThread:
@@ -65,10 +82,14 @@ def write_kubeconfig(path: Path, server: APIServer) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def server_thread(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
     """One shared server for the suite, as a real cluster would be; tests isolate by namespace."""
     if EXTERNAL_KUBECONFIG:
         pytest.skip(STANDIN_ONLY)
+    if EMULATED not in selected(request.config):
+        pytest.skip(f"{STANDIN_ONLY}; --control-plane={REAL} leaves the emulator out")
     # HTTPS, as `LocalKubernetes` serves: kubectl and helm send no token over plain HTTP.
     thread = ServerThread(tmp_path_factory.mktemp("apiserver"), bookmark_interval=0.2, tls=True)
     with thread:
@@ -86,12 +107,45 @@ def standin(server: APIServer) -> APIServer:
     return server
 
 
+@dataclass
+class Plane:
+    """The control plane a test runs on: its name (the test id), admin kubeconfig and endpoint."""
+
+    name: str
+    kubeconfig: Path
+    endpoint: Endpoint
+
+
 @pytest.fixture(scope="session")
-def kubeconfig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if EXTERNAL_KUBECONFIG:
-        return Path(EXTERNAL_KUBECONFIG)
-    server: APIServer = request.getfixturevalue("server")
-    return write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server)
+def plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Plane:
+    name = str(request.param)
+    if name == EXTERNAL:
+        assert EXTERNAL_KUBECONFIG
+        kubeconfig = Path(EXTERNAL_KUBECONFIG)
+    elif name == EMULATED:
+        server: APIServer = request.getfixturevalue("server")
+        kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server)
+    else:
+        kubeconfig = request.getfixturevalue("real_control_plane").admin_kubeconfig
+    return Plane(name, kubeconfig, Endpoint.from_kubeconfig(kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(plane: Plane) -> Path:
+    return plane.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def endpoint(plane: Plane) -> Endpoint:
+    """Raw HTTPS to the plane's API server as its admin."""
+    return plane.endpoint
+
+
+@pytest.fixture
+def needs_node(plane: Plane) -> None:
+    """For a test that needs a running pod (a kubelet): the real plane has no node yet."""
+    if plane.name == REAL:
+        pytest.skip(NO_NODE)
 
 
 @pytest.fixture
@@ -110,14 +164,18 @@ def private_kubeconfig(private_server: ServerThread, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def namespace(kubeconfig: Path) -> Iterator[str]:
-    """A fresh namespace, deleted afterwards."""
+def namespace(plane: Plane) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards; on a real cluster, once it can take pods."""
     from kubernetes import client, config
 
-    api = config.new_client_from_config(str(kubeconfig))
+    api = config.new_client_from_config(str(plane.kubeconfig))
     core = client.CoreV1Api(api)
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
+    if plane.name != EMULATED:
+        # ServiceAccount admission refuses pods (403) until kube-controller-manager has made
+        # the namespace's `default` ServiceAccount; the emulator has neither (see "Differences").
+        eventually(lambda: core.list_namespaced_service_account(name).items, "a default SA")
     yield name
     core.delete_namespace(name)
     api.close()

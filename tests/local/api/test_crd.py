@@ -8,6 +8,7 @@ from pathlib import Path
 
 import kr8s
 import pytest
+from api_support import eventually
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -68,11 +69,33 @@ def crd_body(group: str) -> dict:
     }
 
 
+def established(ext: client.ApiextensionsV1Api, name: str) -> bool:
+    """A real server establishes a CRD (serves its resources) a moment after creating it."""
+    conditions = ext.read_custom_resource_definition(name).status.conditions or []
+    return {c.type: c.status for c in conditions}.get("Established") == "True"
+
+
+def gone(ext: client.ApiextensionsV1Api, name: str) -> bool:
+    """Deleting a CRD first deletes its objects (finalizer `customresourcecleanup`), then it."""
+    try:
+        ext.read_custom_resource_definition(name)
+    except ApiException as error:
+        assert error.status == 404
+        return True
+    return False
+
+
+def create_crd(ext: client.ApiextensionsV1Api, body: dict) -> None:
+    ext.create_custom_resource_definition(body)
+    name = body["metadata"]["name"]
+    eventually(lambda: established(ext, name), f"{name} to be established")
+
+
 @pytest.fixture
 def crd(k8s: client.ApiClient) -> Iterator[str]:
     group = f"t{uuid.uuid4().hex[:6]}.dask.org"
     ext = client.ApiextensionsV1Api(k8s)
-    ext.create_custom_resource_definition(crd_body(group))
+    create_crd(ext, crd_body(group))
     yield group
     try:
         ext.delete_custom_resource_definition(f"daskclusters.{group}")
@@ -91,8 +114,11 @@ def test_crd_appears_in_discovery_and_goes_away(k8s: client.ApiClient, crd: str)
     assert "daskclusters" in [r.name for r in resources.resources]
     assert "daskclusters/status" in [r.name for r in resources.resources]
     client.ApiextensionsV1Api(k8s).delete_custom_resource_definition(f"daskclusters.{crd}")
-    groups = client.ApisApi(k8s).get_api_versions()
-    assert crd not in [g.name for g in groups.groups]
+
+    def left_discovery() -> bool:
+        return crd not in [g.name for g in client.ApisApi(k8s).get_api_versions().groups]
+
+    eventually(left_discovery, f"{crd} to leave discovery")
 
 
 def test_crd_status_is_established(k8s: client.ApiClient, crd: str) -> None:
@@ -118,7 +144,8 @@ def test_schema_defaults_prunes_and_rejects(
     status = json.loads(info.value.body)
     assert status["reason"] == "Invalid"
     fields = {c["field"] for c in status["details"]["causes"]}
-    assert fields == {"spec.image", "spec.workers", "spec.mode"}
+    # `.spec.workers` again: the scale subresource's own check of its replicas path.
+    assert fields == {"spec.image", "spec.workers", "spec.mode", ".spec.workers"}
     with pytest.raises(ApiException) as patched:
         custom.patch_namespaced_custom_object(
             crd, "v1", namespace, "daskclusters", "ok", {"spec": {"workers": "many"}}
@@ -171,7 +198,8 @@ def test_deleting_crd_deletes_its_objects(k8s: client.ApiClient, crd: str, names
     custom.create_namespaced_custom_object(crd, "v1", namespace, "daskclusters", body)
     ext = client.ApiextensionsV1Api(k8s)
     ext.delete_custom_resource_definition(f"daskclusters.{crd}")
-    ext.create_custom_resource_definition(crd_body(crd))
+    eventually(lambda: gone(ext, f"daskclusters.{crd}"), "the CRD to be deleted")
+    create_crd(ext, crd_body(crd))
     listing = custom.list_namespaced_custom_object(crd, "v1", namespace, "daskclusters")
     assert listing["items"] == []
 
@@ -186,7 +214,7 @@ def test_cluster_scoped_crd(k8s: client.ApiClient) -> None:
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": True,
     }
-    client.ApiextensionsV1Api(k8s).create_custom_resource_definition(body)
+    create_crd(client.ApiextensionsV1Api(k8s), body)
     custom = client.CustomObjectsApi(k8s)
     made = custom.create_cluster_custom_object(
         group,

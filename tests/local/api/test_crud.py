@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import kr8s
@@ -10,6 +11,15 @@ import pytest
 from kr8s.objects import ConfigMap
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+# kube-controller-manager's root-CA publisher puts this ConfigMap in every namespace of a real
+# cluster; the emulator does not (docs/design/local-standin.md, "Differences").
+ROOT_CA = "kube-root-ca.crt"
+
+
+def names(items: list) -> list[str]:
+    """Names of the objects the test made (the real cluster's own ConfigMap left out)."""
+    return [o.metadata.name for o in items if o.metadata.name != ROOT_CA]
 
 
 def test_kr8s_sync_round_trip(kubeconfig: Path, namespace: str) -> None:
@@ -82,13 +92,11 @@ def test_official_client_semantics(k8s: client.ApiClient, namespace: str) -> Non
     assert '"kind":"Status"' in missing.value.body
 
     listing = core.list_namespaced_config_map(namespace)
-    assert [c.metadata.name for c in listing.items] == ["c"]
+    assert names(listing.items) == ["c"]
     assert int(listing.metadata.resource_version) >= int(updated.metadata.resource_version)
 
 
-def test_generation_tracks_spec_only(
-    k8s: client.ApiClient, namespace: str, standin: object
-) -> None:
+def test_generation_tracks_spec_only(k8s: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
     core.create_namespaced_pod(
         namespace,
@@ -106,14 +114,36 @@ def test_generation_tracks_spec_only(
 
 def test_strategic_merge_patch_from_client(k8s: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
+    ports = [{"port": 80, "name": "http"}]
     core.create_namespaced_service(
-        namespace,
-        {"metadata": {"name": "svc"}, "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]}},
+        namespace, {"metadata": {"name": "svc"}, "spec": {"selector": {"a": "b"}, "ports": ports}}
     )
     patched = core.patch_namespaced_service(
         "svc", namespace, {"spec": {"ports": [{"port": 8786, "name": "comm"}]}}
     )
     assert sorted(p.port for p in patched.spec.ports) == [80, 8786]
+
+
+def test_a_service_with_several_ports_must_name_each(k8s: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(k8s)
+    unnamed = {"metadata": {"name": "two"}, "spec": {"ports": [{"port": 80}, {"port": 8786}]}}
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_service(namespace, unnamed)
+    assert refused.value.status == 422
+    causes = json.loads(refused.value.body)["details"]["causes"]
+    assert {(c["field"], c["reason"]) for c in causes} == {
+        ("spec.ports[0].name", "FieldValueRequired"),
+        ("spec.ports[1].name", "FieldValueRequired"),
+    }
+    core.create_namespaced_service(
+        namespace, {"metadata": {"name": "one"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    with pytest.raises(ApiException) as portless:
+        core.create_namespaced_service(namespace, {"metadata": {"name": "none"}, "spec": {}})
+    causes = json.loads(portless.value.body)["details"]["causes"]
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.ports", "FieldValueRequired")]
+    headless = {"clusterIP": "None", "selector": {"app": "x"}}
+    core.create_namespaced_service(namespace, {"metadata": {"name": "h"}, "spec": headless})
 
 
 def test_delete_collection_with_selector(k8s: client.ApiClient, namespace: str) -> None:
@@ -124,7 +154,7 @@ def test_delete_collection_with_selector(k8s: client.ApiClient, namespace: str) 
         )
     core.delete_collection_namespaced_config_map(namespace, label_selector="role=worker")
     remaining = core.list_namespaced_config_map(namespace).items
-    assert [c.metadata.name for c in remaining] == ["c"]
+    assert names(remaining) == ["c"]
 
 
 def test_generate_name_and_field_selector(k8s: client.ApiClient, namespace: str) -> None:

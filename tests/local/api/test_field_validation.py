@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import open_api
+from api_support import eventually
+from control_planes import Endpoint
 
-from dask_kubernetes.local.apiserver import APIServer
-
-pytestmark = pytest.mark.usefixtures("standin")
 KUBECTL = shutil.which("kubectl")
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 CRD = {
@@ -48,65 +46,103 @@ CRD = {
 
 
 def send(
-    server: APIServer, method: str, path: str, body: Any = None
+    endpoint: Endpoint, method: str, path: str, body: Any = None
 ) -> tuple[int, dict[str, Any], list[str]]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
+    request = urllib.request.Request(f"{endpoint.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
-        with open_api(server, request, timeout=10) as response:
+        with endpoint.open(request, timeout=10) as response:
             return response.status, json.load(response), response.headers.get_all("Warning") or []
     except urllib.error.HTTPError as error:
         return error.code, json.load(error), error.headers.get_all("Warning") or []
 
 
 @pytest.fixture(scope="module")
-def widgets(server: APIServer) -> Iterator[str]:
-    status, _, _ = send(server, "POST", CRDS, CRD)
+def widgets(endpoint: Endpoint) -> Iterator[str]:
+    status, _, _ = send(endpoint, "POST", CRDS, CRD)
     assert status == 201
+
+    def established() -> bool:
+        _, crd, _ = send(endpoint, "GET", f"{CRDS}/widgets.validation.dask.org")
+        conditions = crd.get("status", {}).get("conditions") or []
+        return {c["type"]: c["status"] for c in conditions}.get("Established") == "True"
+
+    eventually(established, "the Widget CRD to be established")
     yield "/apis/validation.dask.org/v1"
-    send(server, "DELETE", f"{CRDS}/widgets.validation.dask.org")
+    send(endpoint, "DELETE", f"{CRDS}/widgets.validation.dask.org")
 
 
 def widget(name: str) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"size": 1, "colour": "red"}}
+    return {
+        "apiVersion": "validation.dask.org/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": 1, "colour": "red"},
+    }
 
 
-def test_strict_rejects_unknown_fields(server: APIServer, widgets: str, namespace: str) -> None:
+def test_strict_rejects_unknown_fields(endpoint: Endpoint, widgets: str, namespace: str) -> None:
     path = f"{widgets}/namespaces/{namespace}/widgets"
-    status, body, _ = send(server, "POST", f"{path}?fieldValidation=Strict", widget("w"))
+    status, body, _ = send(endpoint, "POST", f"{path}?fieldValidation=Strict", widget("w"))
     assert status == 400 and body["reason"] == "BadRequest"
     assert body["message"] == (
         'Widget in version "v1" cannot be handled as a Widget: '
         'strict decoding error: unknown field "spec.colour"'
     )
-    status, _, _ = send(server, "GET", f"{path}/w")
+    status, _, _ = send(endpoint, "GET", f"{path}/w")
     assert status == 404
 
 
 def test_warn_is_the_default_and_ignore_is_silent(
-    server: APIServer, widgets: str, namespace: str
+    endpoint: Endpoint, widgets: str, namespace: str
 ) -> None:
     path = f"{widgets}/namespaces/{namespace}/widgets"
-    status, body, warnings = send(server, "POST", path, widget("warned"))
+    status, body, warnings = send(endpoint, "POST", path, widget("warned"))
     assert status == 201 and body["spec"] == {"size": 1}
     assert warnings == ['299 - "unknown field \\"spec.colour\\""']
     status, body, warnings = send(
-        server, "POST", f"{path}?fieldValidation=Ignore", widget("ignored")
+        endpoint, "POST", f"{path}?fieldValidation=Ignore", widget("ignored")
     )
     assert status == 201 and body["spec"] == {"size": 1} and warnings == []
-    status, body, _ = send(server, "POST", f"{path}?fieldValidation=Lax", widget("bad"))
-    assert status == 400 and "fieldValidation" in body["message"]
+    status, body, _ = send(endpoint, "POST", f"{path}?fieldValidation=Lax", widget("bad"))
+    assert status == 422 and body["reason"] == "Invalid", body
+    assert [c["field"] for c in body["details"]["causes"]] == ["fieldValidation"]
 
 
-def test_openapi_v3_declares_field_validation_on_patch(server: APIServer, widgets: str) -> None:
+def test_openapi_v3_declares_field_validation_on_patch(endpoint: Endpoint, widgets: str) -> None:
     """kubectl looks for `fieldValidation` among the PATCH operation's own parameters."""
     for document in ("/openapi/v3/api/v1", "/openapi/v3/apis/validation.dask.org/v1"):
-        status, body, _ = send(server, "GET", document)
+        status, body, _ = send(endpoint, "GET", document)
         assert status == 200
-        for operations in body["paths"].values():
-            names = [p["name"] for p in operations["patch"]["parameters"] if p["in"] == "query"]
+        patchable = [
+            ops["patch"]
+            for path, ops in body["paths"].items()
+            if "patch" in ops and "/proxy" not in path  # proxies take any verb, no options
+        ]
+        assert patchable, document
+        for patch in patchable:
+            names = [p["name"] for p in patch["parameters"] if p["in"] == "query"]
             assert "fieldValidation" in names
+
+
+EXPECTED_MISSING = {
+    "kind": "Object 'Kind' is missing",
+    "apiVersion": "the API version in the data () does not match the expected API version",
+}
+
+
+def test_a_custom_object_must_say_its_kind(
+    endpoint: Endpoint, widgets: str, namespace: str
+) -> None:
+    """A built-in type's kind is implied by the URL; an unstructured custom object's is not."""
+    path = f"{widgets}/namespaces/{namespace}/widgets"
+    for missing in ("kind", "apiVersion"):
+        body = widget(f"no-{missing.lower()}")
+        del body[missing]
+        status, answer, _ = send(endpoint, "POST", path, body)
+        assert (status, answer["reason"]) == (400, "BadRequest"), answer
+        assert EXPECTED_MISSING[missing] in answer["message"]
 
 
 def kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -122,9 +158,7 @@ def test_kubectl_apply_validates_on_the_server(
     kubeconfig: Path, widgets: str, namespace: str, tmp_path: Path
 ) -> None:
     manifest = tmp_path / "widget.yaml"
-    manifest.write_text(
-        json.dumps({"apiVersion": "validation.dask.org/v1", "kind": "Widget", **widget("k")})
-    )
+    manifest.write_text(json.dumps(widget("k")))
     strict = kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(manifest))
     assert strict.returncode == 1
     assert 'strict decoding error: unknown field "spec.colour"' in strict.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -47,6 +48,9 @@ def test_finalizers_block_deletion(k8s: client.ApiClient, namespace: str) -> Non
             "f", namespace, {"metadata": {"finalizers": ["dask.org/cleanup", "another"]}}
         )
     assert info.value.status == 422
+    # Strategic merge patch merges `finalizers` as a set: an empty list removes nothing.
+    unchanged = core.patch_namespaced_config_map("f", namespace, {"metadata": {"finalizers": []}})
+    assert unchanged.metadata.finalizers == ["dask.org/cleanup"]
     core.patch_namespaced_config_map("f", namespace, {"metadata": {"finalizers": None}})
     assert not exists(lambda: core.read_namespaced_config_map("f", namespace))
 
@@ -82,12 +86,13 @@ def test_dependents_with_a_surviving_owner_stay(k8s: client.ApiClient, namespace
     assert exists(lambda: core.read_namespaced_config_map("c", namespace))
 
 
-def test_foreground_waits_for_dependents(k8s: client.ApiClient, namespace: str) -> None:
+def test_foreground_waits_for_blocking_dependents(k8s: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
     owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "o"}})
+    blocking = {**owner_ref(owner), "blockOwnerDeletion": True}
     core.create_namespaced_config_map(
         namespace,
-        {"metadata": {"name": "d", "ownerReferences": [owner_ref(owner)], "finalizers": ["x/y"]}},
+        {"metadata": {"name": "d", "ownerReferences": [blocking], "finalizers": ["x/y"]}},
     )
     core.delete_namespaced_config_map("o", namespace, propagation_policy="Foreground")
     eventually(
@@ -102,6 +107,23 @@ def test_foreground_waits_for_dependents(k8s: client.ApiClient, namespace: str) 
     eventually(lambda: not exists(lambda: core.read_namespaced_config_map("o", namespace)))
 
 
+def test_foreground_does_not_wait_for_a_dependent_that_does_not_block(
+    k8s: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(k8s)
+    owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "o"}})
+    core.create_namespaced_config_map(
+        namespace,
+        {"metadata": {"name": "d", "ownerReferences": [owner_ref(owner)], "finalizers": ["x/y"]}},
+    )
+    core.delete_namespaced_config_map("o", namespace, propagation_policy="Foreground")
+    eventually(lambda: not exists(lambda: core.read_namespaced_config_map("o", namespace)))
+    # The dependent was deleted as well; its own finalizer holds it.
+    assert core.read_namespaced_config_map("d", namespace).metadata.deletion_timestamp is not None
+    core.patch_namespaced_config_map("d", namespace, {"metadata": {"finalizers": None}})
+    eventually(lambda: not exists(lambda: core.read_namespaced_config_map("d", namespace)))
+
+
 def test_orphan_keeps_dependents(k8s: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
     owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "o"}})
@@ -109,25 +131,30 @@ def test_orphan_keeps_dependents(k8s: client.ApiClient, namespace: str) -> None:
         namespace, {"metadata": {"name": "d", "ownerReferences": [owner_ref(owner)]}}
     )
     core.delete_namespaced_config_map("o", namespace, propagation_policy="Orphan")
-    orphan = core.read_namespaced_config_map("d", namespace)
-    assert not orphan.metadata.owner_references
+    # The garbage collector drops the reference, then lets the owner go (both asynchronously).
+    eventually(
+        lambda: not core.read_namespaced_config_map("d", namespace).metadata.owner_references
+    )
+    eventually(lambda: not exists(lambda: core.read_namespaced_config_map("o", namespace)))
+    assert exists(lambda: core.read_namespaced_config_map("d", namespace))
 
 
 def test_namespace_deletion_removes_contents(k8s: client.ApiClient) -> None:
     core = client.CoreV1Api(k8s)
-    core.create_namespace({"metadata": {"name": "doomed"}})
+    doomed = f"doomed-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": doomed}})
     core.create_namespaced_config_map(
-        "doomed", {"metadata": {"name": "x", "finalizers": ["dask.org/hold"]}}
+        doomed, {"metadata": {"name": "x", "finalizers": ["dask.org/hold"]}}
     )
     core.create_namespaced_pod(
-        "doomed", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+        doomed, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
     )
-    core.delete_namespace("doomed")
-    assert core.read_namespace("doomed").status.phase == "Terminating"
+    core.delete_namespace(doomed)
+    assert core.read_namespace(doomed).status.phase == "Terminating"
     with pytest.raises(ApiException) as info:
-        core.create_namespaced_config_map("doomed", {"metadata": {"name": "late"}})
+        core.create_namespaced_config_map(doomed, {"metadata": {"name": "late"}})
     assert info.value.status == 403
-    eventually(lambda: not exists(lambda: core.read_namespaced_pod("p", "doomed")))
-    core.patch_namespaced_config_map("x", "doomed", {"metadata": {"finalizers": []}})
-    eventually(lambda: not exists(lambda: core.read_namespace("doomed")))
-    assert not exists(lambda: core.read_namespaced_config_map("x", "doomed"))
+    eventually(lambda: not exists(lambda: core.read_namespaced_pod("p", doomed)))
+    core.patch_namespaced_config_map("x", doomed, {"metadata": {"finalizers": None}})
+    eventually(lambda: not exists(lambda: core.read_namespace(doomed)), timeout=90)
+    assert not exists(lambda: core.read_namespaced_config_map("x", doomed))

@@ -10,7 +10,7 @@ from kubernetes.client import ApiException
 
 from dask_kubernetes.local.apiserver import APIServer
 
-pytestmark = pytest.mark.usefixtures("standin")
+pytestmark = pytest.mark.usefixtures("needs_node")
 
 
 def two_container_pod(name: str) -> Any:

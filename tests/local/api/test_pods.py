@@ -20,7 +20,7 @@ from kubernetes.client.rest import ApiException
 
 from dask_kubernetes.local.apiserver import APIServer
 
-pytestmark = pytest.mark.usefixtures("standin")
+NEEDS_NODE = pytest.mark.usefixtures("needs_node")
 
 
 def pod_body(name: str, port: int = 8786, labels: dict | None = None) -> dict:
@@ -98,6 +98,7 @@ def test_unbound_pods_delete_at_once(k8s: client.ApiClient, namespace: str) -> N
     assert gone.value.status == 404
 
 
+@NEEDS_NODE
 def test_pod_logs_from_files(k8s: client.ApiClient, server: APIServer, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
     core.create_namespaced_pod(namespace, pod_body("logger"))
@@ -117,6 +118,7 @@ def test_pod_logs_from_files(k8s: client.ApiClient, server: APIServer, namespace
     assert wrong.value.status == 400
 
 
+@NEEDS_NODE
 def test_follow_logs_until_the_pod_finishes(
     k8s: client.ApiClient, server: APIServer, namespace: str
 ) -> None:
@@ -162,6 +164,7 @@ def echo_port() -> Iterator[int]:
     listener.close()
 
 
+@NEEDS_NODE
 @pytest.mark.asyncio
 async def test_kr8s_portforward(
     kubeconfig: Path, k8s: client.ApiClient, namespace: str, echo_port: int
@@ -210,6 +213,7 @@ def http_port() -> Iterator[int]:
     thread.join(5)
 
 
+@NEEDS_NODE
 def test_service_and_pod_proxy_reach_ready_pods_only(
     k8s: client.ApiClient, server: APIServer, namespace: str, http_port: int
 ) -> None:

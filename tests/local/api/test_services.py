@@ -10,14 +10,15 @@ from kubernetes.client.rest import ApiException
 
 from dask_kubernetes.local.apiserver.server import DEFAULT_SERVICE_CIDR
 
-pytestmark = pytest.mark.usefixtures("standin")
-
 
 def service(name: str, **spec: object) -> dict:
     return {"metadata": {"name": name}, "spec": {"ports": [{"port": 8786}], **spec}}
 
 
-def test_cluster_ips_are_allocated_in_range(k8s: client.ApiClient, namespace: str) -> None:
+def test_cluster_ips_are_allocated_in_range(
+    k8s: client.ApiClient, namespace: str, standin: object
+) -> None:
+    """The emulator's own range (a real server allocates from its --service-cluster-ip-range)."""
     core = client.CoreV1Api(k8s)
     first = core.create_namespaced_service(namespace, service("a"))
     second = core.create_namespaced_service(namespace, service("b"))

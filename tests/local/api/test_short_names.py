@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_support import open_api
-
-from dask_kubernetes.local.apiserver import APIServer
-
-pytestmark = pytest.mark.usefixtures("standin")
+from control_planes import Endpoint
 
 
 @pytest.mark.parametrize(
@@ -22,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("standin")
     ],
 )
 def test_short_names_in_discovery(
-    server: APIServer, group_version: str, plural: str, short_name: str
+    endpoint: Endpoint, group_version: str, plural: str, short_name: str
 ) -> None:
-    with open_api(server, f"{server.url}/{group_version}", timeout=10) as response:
+    with endpoint.open(f"{endpoint.url}/{group_version}", timeout=10) as response:
         resources = {r["name"]: r for r in json.load(response)["resources"]}
     assert short_name in resources[plural].get("shortNames", [])

@@ -7,7 +7,7 @@ from typing import Any
 
 from dask_kubernetes.common import clock
 
-from .errors import APIError
+from .errors import APIError, invalid
 from .ipalloc import ClusterIPAllocator
 from .resources import ResourceType
 
@@ -63,7 +63,30 @@ def default_workload(resource: ResourceType, obj: dict[str, Any]) -> None:
         rolling.setdefault("maxSurge", ROLLING_UPDATE_DEFAULT)
 
 
+def validate_service_ports(service: dict[str, Any]) -> None:
+    """kube-apiserver's rules clients trip over: a Service that is not headless (or an
+    ExternalName) needs ports, and when it has several, each needs a name (422)."""
+    spec = service.get("spec") or {}
+    ports = spec.get("ports") or []
+    causes = []
+    if not ports and spec.get("clusterIP") != "None" and spec.get("type") != "ExternalName":
+        causes.append(_required("spec.ports"))
+    if len(ports) > 1:
+        causes.extend(
+            _required(f"spec.ports[{i}].name")
+            for i, port in enumerate(ports)
+            if not port.get("name")
+        )
+    if causes:
+        raise invalid("Service", "", str(service["metadata"].get("name", "")), causes)
+
+
+def _required(field: str) -> dict[str, str]:
+    return {"reason": "FieldValueRequired", "message": "Required value", "field": field}
+
+
 def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> None:
+    validate_service_ports(service)
     spec = service.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
@@ -85,6 +108,7 @@ def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> N
 
 def keep_service_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
     """clusterIP is immutable; an update that leaves it out keeps the allocated one."""
+    validate_service_ports(new)
     old_spec, new_spec = old.get("spec") or {}, new.setdefault("spec", {})
     if not new_spec.get("clusterIP"):
         for key in ("clusterIP", "clusterIPs"):

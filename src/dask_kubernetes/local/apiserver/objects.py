@@ -77,10 +77,14 @@ class ObjectAPI:
         """This API for one request with its `fieldValidation` mode: unknown fields of custom
         resources are dropped silently (Ignore), with a warning (Warn) or rejected (Strict)."""
         if mode not in FIELD_VALIDATION_MODES:
-            raise APIError(
-                400,
-                f'fieldValidation must be one of {", ".join(FIELD_VALIDATION_MODES)}, not "{mode}"',
-            )
+            supported = ", ".join(f'"{m}"' for m in sorted(("", *FIELD_VALIDATION_MODES)))
+            message = f'Unsupported value: "{mode}": supported values: {supported}'
+            cause = {
+                "reason": "FieldValueNotSupported",
+                "message": message,
+                "field": "fieldValidation",
+            }
+            raise invalid("CreateOptions", "meta.k8s.io", "", [cause])
         scoped = copy.copy(self)
         scoped.field_validation = mode
         scoped.warnings = []
@@ -154,6 +158,7 @@ class ObjectAPI:
             return obj
         self._check_unknown_fields(resource, obj)
         admitted, causes = schema.admit(obj, resource.schema)
+        causes += _scale_replicas_causes(resource, obj)
         if causes:
             raise invalid(resource.kind, resource.group, name, causes)
         return admitted
@@ -443,3 +448,20 @@ class ObjectAPI:
     def ensure_namespace(self, name: str) -> None:
         if self.store.get(NAMESPACES.storage_key, "", name) is None:
             self.create(NAMESPACES, "", {"metadata": {"name": name}})
+
+
+def _scale_replicas_causes(resource: ResourceType, obj: dict[str, Any]) -> list[dict[str, str]]:
+    """kube-apiserver also checks a scalable custom object's replicas path on its own (after the
+    schema, and named with the leading dot of `specReplicasPath`)."""
+    if resource.scale is None:
+        return []
+    path = resource.scale.spec_replicas_path
+    value: Any = obj
+    for part in path.lstrip(".").split("."):
+        if not isinstance(value, dict) or part not in value:
+            return []
+        value = value[part]
+    if not isinstance(value, int) or isinstance(value, bool) or value >= 0:
+        return []  # a wrong type is the schema's to report
+    message = f"Invalid value: {value}: should be a non-negative integer"
+    return [{"reason": "FieldValueInvalid", "message": message, "field": path}]

@@ -185,10 +185,11 @@ def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -
 
 def _merge_list(current: Any, patch: list[Any], path: tuple[str, ...]) -> list[Any]:
     current_list = copy.deepcopy(current) if isinstance(current, list) else []
+    if path[-1] in _PRIMITIVE_SETS:
+        # A union, as kube-apiserver merges `finalizers`: `[]` changes nothing (null clears).
+        return current_list + [v for v in patch if v not in current_list]
     if not patch:
         return []
-    if path[-1] in _PRIMITIVE_SETS:
-        return current_list + [v for v in patch if v not in current_list]
     key = _merge_key(path)
     if key is None or not all(isinstance(item, dict) for item in patch):
         return [copy.deepcopy(v) for v in patch if not _is_directive(v)]

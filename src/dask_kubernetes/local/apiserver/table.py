@@ -65,9 +65,10 @@ def _pod_phase(pod: dict[str, Any]) -> str:
     return str(_status(pod).get("phase", "Unknown"))
 
 
-def _pod_restarts(pod: dict[str, Any]) -> int:
+def _pod_restarts(pod: dict[str, Any]) -> str:
+    """A string, as kube-apiserver sends it (it may read "2 (5m ago)" there)."""
     statuses = _status(pod).get("containerStatuses") or []
-    return sum(int(s.get("restartCount", 0)) for s in statuses)
+    return str(sum(int(s.get("restartCount", 0)) for s in statuses))
 
 
 def _service_ports(service: dict[str, Any]) -> str:
@@ -97,7 +98,26 @@ def _event_seen(event: dict[str, Any]) -> str:
     return age(event.get("lastTimestamp") or event["metadata"].get("creationTimestamp"))
 
 
+def _count_data(obj: dict[str, Any]) -> int:
+    return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+
+
+def _selector(labels: dict[str, Any] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (labels or {}).items()) or "<none>"
+
+
+def _template_containers(obj: dict[str, Any], field: str) -> str:
+    template = (_spec(obj).get("template") or {}).get("spec") or {}
+    return ",".join(str(c.get(field, "")) for c in template.get("containers") or [])
+
+
+def _or_none(value: Any) -> Any:
+    return value if value else "<none>"
+
+
 BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
+    ("", "configmaps"): [("Data", _count_data)],
+    ("", "secrets"): [("Type", lambda s: s.get("type", "Opaque")), ("Data", _count_data)],
     ("", "pods"): [
         ("Ready", _pod_ready),
         ("Status", _pod_phase),
@@ -120,9 +140,6 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
         ("Current", lambda rs: _status(rs).get("replicas", 0)),
         ("Ready", lambda rs: _status(rs).get("readyReplicas", 0)),
     ],
-    ("apiextensions.k8s.io", "customresourcedefinitions"): [
-        ("Created At", lambda c: c["metadata"].get("creationTimestamp")),
-    ],
     ("", "events"): [
         ("Last Seen", _event_seen),
         ("Type", lambda e: e.get("type", "")),
@@ -131,6 +148,50 @@ BUILTIN_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
         ("Message", lambda e: e.get("message", "")),
     ],
 }
+
+
+# What `kubectl get -o wide` adds (priority 1), after Age, as a real server lists them.
+_WORKLOAD_WIDE: list[tuple[str, Cell]] = [
+    ("Containers", lambda o: _template_containers(o, "name")),
+    ("Images", lambda o: _template_containers(o, "image")),
+    ("Selector", lambda o: _selector((_spec(o).get("selector") or {}).get("matchLabels"))),
+]
+WIDE_COLUMNS: dict[tuple[str, str], list[tuple[str, Cell]]] = {
+    ("", "pods"): [
+        ("IP", lambda p: _or_none(_status(p).get("podIP"))),
+        ("Node", lambda p: _or_none(_spec(p).get("nodeName"))),
+        ("Nominated Node", lambda p: _or_none(_status(p).get("nominatedNodeName"))),
+        ("Readiness Gates", lambda p: _or_none(_spec(p).get("readinessGates"))),
+    ],
+    ("", "services"): [("Selector", lambda s: _selector(_spec(s).get("selector")))],
+    ("apps", "deployments"): _WORKLOAD_WIDE,
+    ("apps", "replicasets"): _WORKLOAD_WIDE,
+}
+
+
+def _crd_versions(crd: dict[str, Any]) -> str:
+    served = [v for v in _spec(crd).get("versions") or [] if v.get("served")]
+    return ",".join(f"{v['name']}(storage)" if v.get("storage") else v["name"] for v in served)
+
+
+def _crd_established(crd: dict[str, Any]) -> bool:
+    conditions = _status(crd).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+# kube-apiserver v1.37's own columns for CRDs (the creation time as a date, not an age).
+CRD_COLUMNS: list[tuple[Column, Cell]] = [
+    (_column("Scope"), lambda c: _spec(c).get("scope", "")),
+    (_column("Versions"), _crd_versions),
+    (_column("Created At", "date"), lambda c: c["metadata"].get("creationTimestamp")),
+    (_column("Group", priority=1), lambda c: _spec(c).get("group", "")),
+    (_column("Kind", priority=1), lambda c: (_spec(c).get("names") or {}).get("kind", "")),
+    (
+        _column("ShortNames", priority=1),
+        lambda c: ",".join((_spec(c).get("names") or {}).get("shortNames") or []),
+    ),
+    (_column("Established", "boolean", priority=1), _crd_established),
+]
 
 
 _AGE_COLUMNS = ("Age", "Created At")  # a real server shows CRDs' creation time, not an age
@@ -182,9 +243,16 @@ def _layout(resource: ResourceType) -> list[tuple[Column, Cell]]:
         ]
     if (resource.group, resource.plural) == ("", "events"):
         return specific
+    if (resource.group, resource.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+        return [(_column("Name"), _name), *CRD_COLUMNS]
     layout = [(_column("Name"), _name), *specific]
-    if not any(column["name"] in _AGE_COLUMNS for column, _ in specific):
+    # A CRD's additionalPrinterColumns replace the default Age column: kube-apiserver shows
+    # exactly the columns the CRD lists (ours list AGE themselves).
+    custom_columns = resource.custom and bool(resource.printer_columns)
+    if not custom_columns and not any(column["name"] in _AGE_COLUMNS for column, _ in specific):
         layout.append((_column("Age"), _age))
+    wide = WIDE_COLUMNS.get((resource.group, resource.plural), [])
+    layout.extend((_column(name, priority=1), cell) for name, cell in wide)
     return layout
 
 

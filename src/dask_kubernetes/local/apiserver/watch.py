@@ -43,8 +43,8 @@ class WatchRequest:
         accept: str = "",
     ) -> WatchRequest:
         timeout = query.get("timeoutSeconds")
-        try:
-            timeout_value = float(timeout) if timeout else None
+        try:  # whole seconds, as kube-apiserver parses it (a client sending 0.5 gets 400 there)
+            timeout_value = float(int(timeout)) if timeout else None
         except ValueError as error:
             raise APIError(400, f"invalid timeoutSeconds {timeout!r}") from error
         return cls(

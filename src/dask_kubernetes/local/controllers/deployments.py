@@ -6,7 +6,7 @@ ReplicaSets' status becomes the Deployment's. RollingUpdate follows Kubernetes: 
 ReplicaSet grows while all stay within `replicas + maxSurge`, old ones shrink while
 `replicas - maxUnavailable` pods stay available. Recreate scales old ReplicaSets to 0 and the new
 one up once the old ones report no pods (pods still terminating are not waited for). Old
-ReplicaSets beyond `revisionHistoryLimit` are deleted.
+ReplicaSets beyond `revisionHistoryLimit` are deleted once a rollout is complete.
 
 Not done: proportional scaling of a Deployment resized mid-rollout, `paused` (a paused Deployment
 still scales but makes no new ReplicaSet), progress deadlines, adopting orphaned ReplicaSets
@@ -98,6 +98,14 @@ def fenceposts(deployment: dict[str, Any]) -> tuple[int, int]:
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, min(unavailable, wanted)
+
+
+def _complete(deployment: dict[str, Any], new: dict[str, Any], olds: list[dict[str, Any]]) -> bool:
+    """The rollout is done (every wanted Pod updated and available, no old one left): only
+    then does kube-controller-manager prune the history, so a stuck rollout keeps it."""
+    wanted = spec_int(deployment, "replicas", 1)
+    done = _count(new, "replicas") == wanted and _count(new, "availableReplicas") == wanted
+    return done and not any(_count(rs, "replicas") for rs in olds)
 
 
 def set_condition(status: dict[str, Any], kind: str, ok: bool, reason: str, message: str) -> None:
@@ -205,7 +213,8 @@ class DeploymentController(Controller):
             for rs, count in zip(olds, old_replicas(deployment, new, olds), strict=True):
                 if replicas(rs) != count:
                     self._write(self._replica_sets, rs, replicas=count)
-        self._clean_up(deployment, olds)
+        if _complete(deployment, new, olds):
+            self._clean_up(deployment, olds)
         self._report(deployment, new, olds)
 
     def _clean_up(self, deployment: dict[str, Any], olds: list[dict[str, Any]]) -> None:

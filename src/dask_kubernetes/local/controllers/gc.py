@@ -99,9 +99,10 @@ class GarbageCollector:
         owner: dict[str, Any],
         dependents: list[tuple[tuple[str, str], dict[str, Any]]],
     ) -> bool:
-        if dependents:
-            for dep_storage, dependent in dependents:
-                self._delete(dep_storage, dependent, "Foreground")
+        for dep_storage, dependent in dependents:
+            self._delete(dep_storage, dependent, "Foreground")
+        uid = owner["metadata"]["uid"]
+        if any(_blocks(dependent, uid) for _, dependent in dependents):
             return True
         resource = self._resource_for(storage)
         if resource is None:
@@ -128,3 +129,11 @@ class GarbageCollector:
             return True
         self._objects.store.remove(NAMESPACES.storage_key, "", name)
         return False
+
+
+def _blocks(dependent: dict[str, Any], owner_uid: str) -> bool:
+    """Only a dependent whose reference says `blockOwnerDeletion` holds a foreground deletion of
+    its owner, as kube-controller-manager's garbage collector does; the others are deleted too,
+    but the owner does not wait for them."""
+    refs = dependent["metadata"].get("ownerReferences") or []
+    return any(ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion") for ref in refs)
