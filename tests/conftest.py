@@ -81,9 +81,11 @@ class K8sCluster:
     plane: str = "emulated"  # or "real" (tests/control_planes.py), "external"
 
     def require_api_server(self) -> Any:
-        """Fault injection and the audit log exist only on the stand-in."""
+        """Fault injection and the audit log exist only on the stand-in's emulated API server."""
         if self.api_server is None:
-            pytest.skip("needs the local stand-in's API server (fault injection / audit)")
+            pytest.skip(
+                f"needs the emulated API server's fault injection / audit ({self.plane} plane)"
+            )
         return self.api_server
 
 
@@ -138,6 +140,25 @@ def plane_cluster(request: pytest.FixtureRequest) -> K8sCluster:
 def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
     """A fresh namespace in `plane_cluster`, deleted (with everything in it) afterwards."""
     return make_namespace(plane_cluster)
+
+
+@pytest.fixture(scope="session")
+def k8s_real_cluster_with_operator() -> Iterator[K8sCluster]:
+    """The real control plane (etcd, kube-apiserver, controller manager, scheduler; our kubelet
+    as its node) with the operator under the chart's RBAC; one per session."""
+    if os.environ.get(EXTERNAL_KUBECONFIG):
+        pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
+    if os.geteuid() != 0:
+        pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
+    from control_planes import built_binaries
+
+    from dask_kubernetes.local import LocalKubernetes
+
+    binaries = built_binaries().directory / "bin"
+    with LocalKubernetes(operator=True, control_plane="real", binaries=binaries) as k8s:
+        yield K8sCluster(
+            kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"
+        )
 
 
 @pytest.fixture

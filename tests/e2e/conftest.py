@@ -1,21 +1,42 @@
-"""E2E fixtures: the stand-in (or `DASK_KUBERNETES_TEST_KUBECONFIG`'s cluster) with the operator.
+"""E2E fixtures: each test runs on both planes of the stand-in with the operator, the emulated
+API server and the real control plane (our kubelet as its node, the operator under the chart's
+RBAC), (`--control-plane`, default both) or once on `DASK_KUBERNETES_TEST_KUBECONFIG`'s cluster.
 
 Tests talk to Kubernetes exactly as a user does: through `KUBECONFIG`, set for the test only.
+The real variant skips saying why where it cannot run (no root, no built binaries).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from control_planes import EMULATED, EXTERNAL, REAL, selected
+
+#: The session cluster with the operator for each plane `--control-plane` selects.
+CLUSTERS = {
+    EMULATED: "k8s_cluster_with_operator",
+    REAL: "k8s_real_cluster_with_operator",
+    EXTERNAL: "k8s_cluster_with_operator",  # it yields DASK_KUBERNETES_TEST_KUBECONFIG's cluster
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`operator_cluster` once per selected plane (`--control-plane`, default both)."""
+    if "operator_cluster" in metafunc.fixturenames:
+        external = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
+        planes = (EXTERNAL,) if external else selected(metafunc.config)
+        metafunc.parametrize("operator_cluster", planes, indirect=True)
 
 
 @pytest.fixture
-def operator_cluster(k8s_cluster_with_operator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The cluster running the operator, made the current kubeconfig for this test."""
-    monkeypatch.setenv("KUBECONFIG", k8s_cluster_with_operator.kubeconfig)
-    return k8s_cluster_with_operator
+def operator_cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The cluster running the operator on this variant's plane, made the current kubeconfig."""
+    cluster = request.getfixturevalue(CLUSTERS[request.param])
+    monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    return cluster
 
 
 @pytest.fixture
