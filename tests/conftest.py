@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import tarfile
 import uuid
 import zipfile
@@ -78,12 +79,15 @@ class K8sCluster:
     api_server: Any | None
     local: bool
     stand_in: Any | None = None
-    plane: str = "emulated"  # or "real" (tests/control_planes.py), "external"
+    #: "emulated" (our API server), "real" (`LocalKubernetes(control_plane="real")`), "external".
+    plane: str = "emulated"
 
     def require_api_server(self) -> Any:
-        """Fault injection and the audit log exist only on the stand-in."""
+        """Fault injection and the audit log exist only on the stand-in's emulated API server."""
         if self.api_server is None:
-            pytest.skip("needs the local stand-in's API server (fault injection / audit)")
+            pytest.skip(
+                f"needs the emulated API server's fault injection / audit ({self.plane} plane)"
+            )
         return self.api_server
 
 
@@ -138,6 +142,35 @@ def plane_cluster(request: pytest.FixtureRequest) -> K8sCluster:
 def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sCluster], str]) -> str:
     """A fresh namespace in `plane_cluster`, deleted (with everything in it) afterwards."""
     return make_namespace(plane_cluster)
+
+
+def real_plane_binaries() -> Path:
+    """The built control-plane binaries, or a skip saying why the real plane cannot run here."""
+    if os.geteuid() != 0:
+        pytest.skip("real control plane: needs root (the cluster runs in a network namespace)")
+    if shutil.which("go") is None:
+        pytest.skip("real control plane: no `go` on PATH, so no built binaries to find")
+    from dask_kubernetes.local.real import RealPlaneError, cached_binaries
+
+    try:
+        return cached_binaries()
+    except RealPlaneError as exc:
+        pytest.skip(f"real control plane: {exc}")
+
+
+@pytest.fixture(scope="session")
+def k8s_real_cluster_with_operator() -> Iterator[K8sCluster]:
+    """The real control plane (etcd, kube-apiserver, controller manager, scheduler; our kubelet
+    as its node) with the operator under the chart's RBAC; one per session."""
+    if os.environ.get(EXTERNAL_KUBECONFIG):
+        pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
+    binaries = real_plane_binaries()
+    from dask_kubernetes.local import LocalKubernetes
+
+    with LocalKubernetes(operator=True, control_plane="real", binaries=binaries) as k8s:
+        yield K8sCluster(
+            kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"
+        )
 
 
 @pytest.fixture

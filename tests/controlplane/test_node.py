@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from controlplane_support import built_binaries
 
 from dask_kubernetes.local import LocalKubernetes
@@ -31,6 +32,8 @@ from dask_kubernetes.local.network.netns import NODE_ADDRESS, POD_CIDR, namespac
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 T = TypeVar("T")
 DASK = str(Path(sys.executable).with_name("dask"))
+# The chart's ServiceAccount (release `dko` in `dask-operator`), as the API server names it.
+OPERATOR_SERVICE_ACCOUNT = "system:serviceaccount:dask-operator:dko-dask-kubernetes-operator"
 KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
 ECHO = textwrap.dedent(
@@ -464,11 +467,12 @@ def _our_namespaces() -> set[str]:
     return {line.split()[0] for line in listed.splitlines() if line.startswith("dk-")}
 
 
-def test_kubecluster_computes_on_the_real_plane_with_the_operator(
+def test_kubecluster_computes_on_the_real_plane_with_the_operator_under_the_charts_rbac(
     bin_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stretch: the operator (host process, services/proxy to schedulers) and KubeCluster
-    (port-forward through the real API server to our kubelet) against the real plane."""
+    """The operator (host process, services/proxy to schedulers) runs as the chart's
+    ServiceAccount, bound to the chart's rendered RBAC only, and KubeCluster (port-forward through
+    the real API server to our kubelet) computes on the real plane."""
     from distributed import Client
 
     from dask_kubernetes.operator import KubeCluster
@@ -476,6 +480,20 @@ def test_kubecluster_computes_on_the_real_plane_with_the_operator(
     started = time.monotonic()
     with LocalKubernetes(control_plane="real", operator=True, binaries=bin_dir) as k8s:
         print(f"real plane with the operator ready in {time.monotonic() - started:.1f}s")
+        operator_kubeconfig = k8s.state_dir / "operator-kubeconfig"
+        assert operator_kubeconfig.stat().st_mode & 0o777 == 0o600
+        [user] = yaml.safe_load(operator_kubeconfig.read_text())["users"]
+        assert set(user["user"]) == {"token"}  # no client certificate: no system:masters
+
+        def as_operator(*args: str) -> subprocess.CompletedProcess[str]:
+            argv = [str(bin_dir / "kubectl"), "--kubeconfig", str(operator_kubeconfig), *args]
+            return subprocess.run(argv, capture_output=True, text=True, env=KUBECTL_ENV)
+
+        whoami = json.loads(as_operator("auth", "whoami", "-o", "json").stdout)
+        assert whoami["status"]["userInfo"]["username"] == OPERATOR_SERVICE_ACCOUNT
+        refused = as_operator("get", "secrets", "--all-namespaces")
+        assert refused.returncode == 1 and "Forbidden" in refused.stderr, refused
+        assert as_operator("get", "daskclusters", "--all-namespaces").returncode == 0
         monkeypatch.setenv("KUBECONFIG", k8s.kubeconfig)
         with (
             KubeCluster(name="real", n_workers=1, image="ghcr.io/dask/dask:latest") as cluster,

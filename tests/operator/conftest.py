@@ -15,6 +15,10 @@ from operator_rbac import RECORD_PERMISSIONS_ENV, used, write_permissions
 from dask_kubernetes.local.cluster import OPERATOR_USER
 from dask_kubernetes.operator.crds import load_crds
 
+#: With DASK_KUBERNETES_TEST_KUBECONFIG: the operator's own kubeconfig (e.g. a ServiceAccount
+#: token bound to the chart's RBAC, as tests/controlplane/test_operator_rbac_suite.py sets up).
+OPERATOR_KUBECONFIG_ENV = "DASK_KUBERNETES_TEST_OPERATOR_KUBECONFIG"
+
 
 @pytest.fixture(scope="session")
 def kube(k8s_cluster: Any) -> kr8s.Api:
@@ -42,7 +46,7 @@ def operator(
     k8s_cluster: Any, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     log_dir = tmp_path_factory.mktemp("operator")
-    kubeconfig = k8s_cluster.kubeconfig
+    kubeconfig = os.environ.get(OPERATOR_KUBECONFIG_ENV) or k8s_cluster.kubeconfig
     if k8s_cluster.stand_in is not None:  # its own token, as the stand-in's own operator has
         kubeconfig = str(k8s_cluster.stand_in.kubeconfig_for(OPERATOR_USER, log_dir / "kubeconfig"))
     runner = OperatorProcess(kubeconfig, log_dir)

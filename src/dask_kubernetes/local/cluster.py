@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.apiserver.auth import node_user, service_account_user
+from dask_kubernetes.local.controlplane import operator_chart
 from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
@@ -173,15 +174,19 @@ class LocalKubernetes:
         return self
 
     async def _start_real_operator(self, real: RealCluster) -> None:
-        """The operator as a host process with the admin's certificate (RBAC-bound identities
-        on the real plane are not wired here yet)."""
-        assert real.admin is not None and real.plane is not None and real.plane.ca is not None
-        await install_operator_crds(
+        """The operator as a host process under exactly the chart's RBAC: its CRDs and RBAC
+        applied, its kubeconfig a ServiceAccount token (`operator_chart.install`)."""
+        assert real.plane is not None
+        admin = real.admin_kubeconfig(self.state_dir / "admin-kubeconfig")
+        kubeconfig = self.state_dir / "operator-kubeconfig"
+        await asyncio.to_thread(
+            operator_chart.install,
+            real.plane.binaries / "kubectl",
+            admin,
             real.url,
-            ca_pem=real.plane.ca.cert_path.read_bytes(),
-            client_cert=(real.admin.cert, real.admin.key),
+            real.plane.ca_cert,
+            kubeconfig,
         )
-        kubeconfig = real.admin_kubeconfig(self.state_dir / "operator-kubeconfig")
         self._operator_process = OperatorProcess(str(kubeconfig), self.state_dir)
         await self._operator_process.start()
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 from dask_kubernetes.local.controlplane.apiserver import APIServer
+from dask_kubernetes.local.controlplane.audit import apiserver_flags as audit_flags
+from dask_kubernetes.local.controlplane.audit import log_path as audit_log_path
 from dask_kubernetes.local.controlplane.controller_manager import ControllerManager
 from dask_kubernetes.local.controlplane.etcd import Etcd
 from dask_kubernetes.local.controlplane.kubeconfigs import client_kubeconfig
@@ -50,6 +52,7 @@ class ControlPlane:
         port: int | None = None,
         cluster_cidr: str | None = None,
         env: dict[str, str] | None = None,
+        audit: bool = False,
     ) -> None:
         self.binaries = binaries
         self.address = address
@@ -64,6 +67,15 @@ class ControlPlane:
         self.processes: list[Process] = []
         self.start_seconds: dict[str, float] = {}
         self.api_url = ""
+        self.audit = audit  # kube-apiserver writes an audit log (`audit_log`) when set
+
+    @property
+    def audit_log(self) -> Path:
+        return audit_log_path(self.directory / "audit")
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "pki" / "ca.crt"
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -135,7 +147,10 @@ class ControlPlane:
         )
         if self.port is not None:
             apiserver.port = self.port
-        self._launch("kube-apiserver", apiserver.argv(), apiserver.health_url, as_admin)
+        argv = apiserver.argv()
+        if self.audit:
+            argv += audit_flags(self.directory / "audit")
+        self._launch("kube-apiserver", argv, apiserver.health_url, as_admin)
         self.api_url = apiserver.url
         client_kubeconfig(
             self.admin_kubeconfig, apiserver.url, ca.cert_path, admin, name="dask-kubernetes-plane"
