@@ -57,12 +57,18 @@ while True:
 """
 
 
+# The scheduler and the node of the pods a test plays the kubelet for: no scheduler serves this
+# name and no kubelet this node, so on the real plane, whose node `local` is our kubelet, such pods
+# stay the test's to bind and report on, as on the emulator (which runs neither).
+BY_HAND = "by-hand"
+
+
 def bind_and_run(core: client.CoreV1Api, namespace: str, name: str, ready: bool = True) -> None:
     """Do what the kubelet does: bind, then report Running with a loopback pod IP."""
     core.create_namespaced_pod_binding(
         name,
         namespace,
-        {"metadata": {"name": name}, "target": {"kind": "Node", "name": "local"}},
+        {"metadata": {"name": name}, "target": {"kind": "Node", "name": BY_HAND}},
         _preload_content=False,
     )
     condition = "True" if ready else "False"
@@ -168,7 +174,7 @@ class Node:
         core.create_namespaced_pod_binding(
             pod,
             namespace,
-            {"metadata": {"name": pod}, "target": {"kind": "Node", "name": "local"}},
+            {"metadata": {"name": pod}, "target": {"kind": "Node", "name": BY_HAND}},
             _preload_content=False,
         )
         terminated = {

@@ -47,6 +47,7 @@ spec:
   template:
     metadata: {{labels: {{app: web}}}}
     spec:
+      schedulerName: by-hand
       containers:
       - name: c
         image: ghcr.io/dask/dask
@@ -99,6 +100,7 @@ spec:
     metadata: {labels: {app: roll}}
     spec:
       terminationGracePeriodSeconds: 0
+      schedulerName: by-hand
       containers: [{name: c, image: ghcr.io/dask/dask}]
 ---
 apiVersion: apps/v1
@@ -109,7 +111,7 @@ spec:
   selector: {matchLabels: {app: solo}}
   template:
     metadata: {labels: {app: solo}}
-    spec: {containers: [{name: c, image: ghcr.io/dask/dask}]}
+    spec: {schedulerName: by-hand, containers: [{name: c, image: ghcr.io/dask/dask}]}
 """
 READY = {
     "phase": "Running",

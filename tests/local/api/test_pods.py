@@ -17,13 +17,14 @@ import pytest
 from control_planes import Endpoint
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from node_support import ECHO, HTTP, Node, bind_and_run
+from node_support import BY_HAND, ECHO, HTTP, Node, bind_and_run
 
 
 def pod_body(name: str, port: int = 8786, labels: dict | None = None) -> dict:
     return {
         "metadata": {"name": name, "labels": labels or {}},
         "spec": {
+            "schedulerName": BY_HAND,
             "terminationGracePeriodSeconds": 5,
             "containers": [
                 {
@@ -58,6 +59,7 @@ def node_pod(
             ready_when = {"tcpSocket": {"port": port}}  # listening is enough
         main["readinessProbe"] = {**ready_when, "periodSeconds": 1}
     body["spec"]["restartPolicy"] = "Never"
+    body["spec"]["schedulerName"] = "default-scheduler"  # the node runs it
     return body
 
 
@@ -68,7 +70,7 @@ def test_pod_lifecycle_binding_and_graceful_delete(k8s: client.ApiClient, namesp
     assert created.spec.node_name is None
     bind_and_run(core, namespace, "p")
     pod = core.read_namespaced_pod("p", namespace)
-    assert pod.spec.node_name == "local"
+    assert pod.spec.node_name == BY_HAND
     assert pod.status.phase == "Running"
     assert {c.type for c in pod.status.conditions} == {"PodScheduled", "Ready"}
     with pytest.raises(ApiException) as twice:
