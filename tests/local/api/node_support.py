@@ -63,14 +63,18 @@ while True:
 BY_HAND = "by-hand"
 
 
+def bind(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Do what the scheduler does: bind the pod to `BY_HAND`."""
+    binding = client.V1Binding(
+        metadata=client.V1ObjectMeta(name=name),
+        target=client.V1ObjectReference(kind="Node", name=BY_HAND),
+    )
+    core.create_namespaced_pod_binding(name, namespace, binding, _preload_content=False)
+
+
 def bind_and_run(core: client.CoreV1Api, namespace: str, name: str, ready: bool = True) -> None:
     """Do what the kubelet does: bind, then report Running with a loopback pod IP."""
-    core.create_namespaced_pod_binding(
-        name,
-        namespace,
-        {"metadata": {"name": name}, "target": {"kind": "Node", "name": BY_HAND}},
-        _preload_content=False,
-    )
+    bind(core, namespace, name)
     condition = "True" if ready else "False"
     core.patch_namespaced_pod_status(
         name,
@@ -124,7 +128,8 @@ class Node:
 
         def running() -> bool:
             pod = core.read_namespaced_pod(name, namespace)
-            return pod.status.phase == "Running" and (not ready or _condition(pod, "Ready"))
+            phase = pod.status.phase if pod.status else None
+            return phase == "Running" and (not ready or _condition(pod, "Ready"))
 
         eventually(running, f"pod {name} to run on the node", timeout=60)
 
@@ -171,12 +176,7 @@ class Node:
             self.marker(namespace, pod, f"{container}.done").touch()
             self.start(core, namespace, pod, ready=False)
             return
-        core.create_namespaced_pod_binding(
-            pod,
-            namespace,
-            {"metadata": {"name": pod}, "target": {"kind": "Node", "name": BY_HAND}},
-            _preload_content=False,
-        )
+        bind(core, namespace, pod)
         terminated = {
             "name": container,
             "image": "ghcr.io/dask/dask",
