@@ -1,18 +1,25 @@
 """DaskWorkerGroup 0 -> N workers on the local stand-in: our operator vs upstream 2026.3.0's.
 
 Measures the time from the scale request until N worker Pods exist, and the API requests each
-operator made meanwhile (from the stand-in's audit log, by user agent). Workers run `sleep`, so
+operator made meanwhile (from the API server's audit log, by user agent). Workers run `sleep`, so
 the machine's CPU goes to the operators and the API server, not to Dask.
+
+`--control-plane emulated` (default): our API server emulator (plain HTTP, its own audit);
+`real`: `LocalKubernetes(control_plane="real")` (root, built binaries), kube-apiserver's audit
+log; the real scheduler binds the Pods and the real controller manager turns upstream's
+Deployments into Pods. `both` runs the two planes one after the other. Both operators run with
+the admin's kubeconfig here: the bench is about requests and time, not permissions.
 
     python -m venv bench/.venvs/upstream
     bench/.venvs/upstream/bin/pip install dask-kubernetes==2026.3.0
-    .venv/bin/python bench/bench_operator.py [--workers 200]
+    .venv/bin/python bench/bench_operator.py [--workers 200] [--control-plane both]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,6 +33,8 @@ from typing import Any
 import httpx
 
 from dask_kubernetes.local import LocalKubernetes
+from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.controlplane import audit as real_audit
 from dask_kubernetes.operator.crds import load_crds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,9 +141,7 @@ def _run_one(
         group_url = f"{GROUP}/namespaces/{ns}/daskworkergroups/b-default"
         _wait("the default worker group", lambda: http.get(group_url).status_code == 200, 120)
         time.sleep(2)  # let creation handlers settle before the measured window
-        assert k8s.api_server is not None
-        audit = k8s.api_server.audit
-        first = len(audit)
+        first = len(_audit(k8s))
         start = time.monotonic()
         http.patch(
             group_url,
@@ -152,14 +159,19 @@ def _run_one(
             created = _worker_pods(http, ns, "b-default")
             note = f"gave up: only {created} of {workers} pods after 600 s"
         seconds = time.monotonic() - start
-        mine = [r for r in audit[first:] if r.user_agent.startswith(who.agents)]
+        everything = [r for r in _audit(k8s)[first:] if r.user_agent.startswith(who.agents)]
+        # Resource requests only: the emulator's audit has no others, so the planes compare.
+        mine = [r for r in everything if r.resource]
         kinds = Counter(f"{r.verb} {r.rbac_resource}" for r in mine)
         breakdown = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        if len(everything) > len(mine):
+            breakdown += f"; not counted: {len(everything) - len(mine)} non-resource requests"
         # Steady state: what the operator costs the API server when nothing changes.
         time.sleep(10)  # let the scale-up's status patches land before the idle window
-        idle_first = len(audit)
+        idle_first = len(_audit(k8s))
         time.sleep(idle)
-        idle_requests = sum(1 for r in audit[idle_first:] if r.user_agent.startswith(who.agents))
+        idle_records = _audit(k8s)[idle_first:]
+        idle_requests = sum(1 for r in idle_records if r.user_agent.startswith(who.agents))
         return Result(
             who.name, seconds, len(mine), max(created, 1), note, breakdown, idle_requests, idle
         )
@@ -174,9 +186,31 @@ def _run_one(
         http.delete(f"/api/v1/namespaces/{ns}")
 
 
-def _headers(k8s: LocalKubernetes) -> dict[str, str]:
-    assert k8s.api_server is not None
-    return {"User-Agent": "bench/1", "Authorization": f"Bearer {k8s.api_server.admin_token}"}
+def _audit(k8s: LocalKubernetes) -> list[AuditRecord]:
+    """Every request so far, oldest first (a record's index never changes)."""
+    if k8s.api_server is not None:
+        return list(k8s.api_server.audit)
+    assert k8s.real is not None and k8s.real.plane is not None
+    return real_audit.read(k8s.real.plane.audit_log)
+
+
+def _http(k8s: LocalKubernetes) -> httpx.Client:
+    """The admin's client: the emulator's token, or the real plane's admin certificate."""
+    headers = {"User-Agent": "bench/1"}
+    if k8s.api_server is not None:
+        headers["Authorization"] = f"Bearer {k8s.api_server.admin_token}"
+        return httpx.Client(base_url=k8s.url, headers=headers, timeout=60)
+    real = k8s.real
+    assert real is not None and real.admin is not None and real.plane is not None
+    tls = ssl.create_default_context(cafile=str(real.plane.ca_cert))
+    tls.load_cert_chain(real.admin.cert, real.admin.key)
+    return httpx.Client(base_url=k8s.url, headers=headers, verify=tls, timeout=60)
+
+
+def _stand_in(plane: str) -> LocalKubernetes:
+    if plane == "real":
+        return LocalKubernetes(control_plane="real", audit=True)
+    return LocalKubernetes(tls=False)  # plain HTTP, as earlier results were measured
 
 
 def main() -> int:
@@ -185,19 +219,30 @@ def main() -> int:
     parser.add_argument(
         "--idle", type=float, default=30.0, help="seconds of steady state to count requests in"
     )
+    parser.add_argument("--control-plane", choices=("emulated", "real", "both"), default="emulated")
     args = parser.parse_args()
+    planes = ("emulated", "real") if args.control_plane == "both" else (args.control_plane,)
+    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={args.workers}")
+    for plane in planes:
+        _bench_plane(plane, args.workers, args.idle)
+    return 0
+
+
+def _bench_plane(plane: str, workers: int, idle: float) -> None:
     results = []
-    with (
-        LocalKubernetes(tls=False) as k8s,  # plain HTTP, as earlier results were measured
-        httpx.Client(base_url=k8s.url, headers=_headers(k8s), timeout=60) as http,
-    ):
+    started = time.monotonic()
+    with _stand_in(plane) as k8s, _http(k8s) as http:
+        print(f"[{plane}] plane ready in {time.monotonic() - started:.1f} s", flush=True)
         for crd in load_crds():
             http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+        served = f"{GROUP}/daskclusters"
+        _wait("the Dask CRDs to be served", lambda: http.get(served).status_code == 200, 60)
         for who in _contenders():
-            result = _run_one(k8s, http, who, args.workers, args.idle)
+            result = _run_one(k8s, http, who, workers, idle)
             results.append(result)
             print(
-                f"{result.name:>18}: {result.seconds:7.2f} s to {result.workers} worker pods, "
+                f"[{plane}] {result.name:>18}: {result.seconds:7.2f} s to {result.workers} "
+                "worker pods, "
                 f"{result.requests} API requests ({result.requests / result.workers:.3f}/worker)"
                 + (f"  [{result.note}]" if result.note else ""),
                 flush=True,
@@ -210,13 +255,12 @@ def main() -> int:
     if len(results) == 2:
         ours, theirs = results
         print(
-            f"time ratio ours/upstream: {ours.seconds / theirs.seconds:.2f}; "
+            f"[{plane}] time ratio ours/upstream: {ours.seconds / theirs.seconds:.2f}; "
             "requests per worker ours/upstream: "
             f"{(ours.requests / ours.workers) / (theirs.requests / theirs.workers):.3f}"
         )
     else:
-        print(f"upstream venv missing ({UPSTREAM_PYTHON}); ran ours only")
-    return 0
+        print(f"[{plane}] upstream venv missing ({UPSTREAM_PYTHON}); ran ours only")
 
 
 if __name__ == "__main__":

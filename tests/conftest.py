@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
 import tarfile
 import uuid
 import zipfile
@@ -165,29 +164,19 @@ def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sClus
     return make_namespace(plane_cluster)
 
 
-def real_plane_binaries() -> Path:
-    """The built control-plane binaries, or a skip saying why the real plane cannot run here."""
-    if os.geteuid() != 0:
-        pytest.skip("real control plane: needs root (the cluster runs in a network namespace)")
-    if shutil.which("go") is None:
-        pytest.skip("real control plane: no `go` on PATH, so no built binaries to find")
-    from dask_kubernetes.local.real import RealPlaneError, cached_binaries
-
-    try:
-        return cached_binaries()
-    except RealPlaneError as exc:
-        pytest.skip(f"real control plane: {exc}")
-
-
 @pytest.fixture(scope="session")
 def k8s_real_cluster_with_operator() -> Iterator[K8sCluster]:
     """The real control plane (etcd, kube-apiserver, controller manager, scheduler; our kubelet
     as its node) with the operator under the chart's RBAC; one per session."""
     if os.environ.get(EXTERNAL_KUBECONFIG):
         pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
-    binaries = real_plane_binaries()
+    if os.geteuid() != 0:
+        pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
+    from control_planes import built_binaries
+
     from dask_kubernetes.local import LocalKubernetes
 
+    binaries = built_binaries().directory / "bin"
     with LocalKubernetes(operator=True, control_plane="real", binaries=binaries) as k8s:
         yield K8sCluster(
             kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"

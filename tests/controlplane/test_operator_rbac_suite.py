@@ -3,8 +3,9 @@ chart's RBAC; then: what it used there, as the real audit log says, is within th
 
 A child pytest runs tests/operator against the plane's admin kubeconfig (the tests act as a user)
 while its operator fixture runs the operator with the ServiceAccount kubeconfig. Tests that need
-a Pod to run (no node here yet), the stand-in's fault injection, or an operator of its own with
-the admin's rights are deselected below, each with the reason; the rest must pass.
+a Pod to run (no node here yet) or that start a stand-in of their own are deselected below, each
+with the reason; those that need the stand-in's fault injection or audit skip themselves, saying
+so; the rest must pass.
 
 Skips (saying how to build) when the binaries for the committed pins are not in the cache.
 """
@@ -122,9 +123,9 @@ def test_the_operator_suite_passes_under_the_charts_rbac(tmp_path: Path) -> None
         print("per file (tests, parameters folded):", _by_file(outcomes))
         print(f"deselected ({len(DESELECTED)}):", DESELECTED)
         assert child.returncode == 0, child.stdout[-8000:]
-        # The tests that drive the operator on this plane really ran (and did not skip).
         ran = [node for node in outcomes if node.startswith(tuple(DESELECTED))]
         assert ran == [], "deselected, yet ran"
+        # The tests that drive the operator on this plane really ran (and did not skip).
         for node in ALWAYS_RUN:
             assert outcomes.get(node) == "passed", (node, outcomes.get(node))
         records = setup.operator_records()

@@ -1,6 +1,6 @@
 """E2E fixtures: each test runs on both planes of the stand-in with the operator, the emulated
 API server and the real control plane (our kubelet as its node, the operator under the chart's
-RBAC), or once on `DASK_KUBERNETES_TEST_KUBECONFIG`'s cluster.
+RBAC), (`--control-plane`, default both) or once on `DASK_KUBERNETES_TEST_KUBECONFIG`'s cluster.
 
 Tests talk to Kubernetes exactly as a user does: through `KUBECONFIG`, set for the test only.
 The real variant skips saying why where it cannot run (no root, no built binaries).
@@ -8,18 +8,33 @@ The real variant skips saying why where it cannot run (no root, no built binarie
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from control_planes import EMULATED, EXTERNAL, REAL, selected
 
-PLANES = {"emulated": "k8s_cluster_with_operator", "real": "k8s_real_cluster_with_operator"}
+#: The session cluster with the operator for each plane `--control-plane` selects.
+CLUSTERS = {
+    EMULATED: "k8s_cluster_with_operator",
+    REAL: "k8s_real_cluster_with_operator",
+    EXTERNAL: "k8s_cluster_with_operator",  # it yields DASK_KUBERNETES_TEST_KUBECONFIG's cluster
+}
 
 
-@pytest.fixture(params=list(PLANES))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`operator_cluster` once per selected plane (`--control-plane`, default both)."""
+    if "operator_cluster" in metafunc.fixturenames:
+        external = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
+        planes = (EXTERNAL,) if external else selected(metafunc.config)
+        metafunc.parametrize("operator_cluster", planes, indirect=True)
+
+
+@pytest.fixture
 def operator_cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The cluster running the operator on this variant's plane, made the current kubeconfig."""
-    cluster = request.getfixturevalue(PLANES[request.param])
+    cluster = request.getfixturevalue(CLUSTERS[request.param])
     monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
     return cluster
 

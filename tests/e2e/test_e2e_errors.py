@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kr8s
@@ -61,14 +63,62 @@ def test_scheduler_that_cannot_start(operator_cluster: Any, namespace: str) -> N
 
 
 @pytest.fixture(params=["get", "create"])
-def forbidden_verb(operator_cluster: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The stand-in's API server refuses one verb with 403, as missing RBAC would."""
+def forbidden_verb(
+    operator_cluster: Any,
+    namespace: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """One verb is refused with 403: on the real plane by real RBAC, on the emulated plane by the
+    API server's fault injection, as missing RBAC would."""
+    if operator_cluster.plane == "real":
+        as_service_account_without(request.param, operator_cluster, namespace, tmp_path)
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+        yield str(request.param)
+        return
     server = operator_cluster.require_api_server()
     server.faults.configure(error_rate=1.0, error_codes=(403,), verbs={request.param})
     try:
         yield str(request.param)
     finally:
         server.faults.clear()
+
+
+def as_service_account_without(verb: str, cluster: Any, namespace: str, directory: Path) -> None:
+    """Write `directory`/kubeconfig for a ServiceAccount of `namespace` that may do nothing
+    ("get" refused) or only read ("create" refused), under the real RBAC authorizer."""
+    from dask_kubernetes.local.controlplane.kubeconfigs import token_kubeconfig
+    from dask_kubernetes.local.controlplane.serviceaccounts import request_token, username
+
+    real = cluster.stand_in.real
+    kubectl = real.plane.binaries / "kubectl"
+    admin = real.admin_kubeconfig(directory / "admin-kubeconfig")
+
+    def run(*args: str) -> None:
+        argv = [str(kubectl), "--kubeconfig", str(admin), "-n", namespace, *args]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+
+    run("create", "serviceaccount", "denied")
+    if verb == "create":
+        run("create", "role", "reader", "--verb=get,list,watch", "--resource=*.*")
+        run(
+            "create",
+            "rolebinding",
+            "reader",
+            "--role=reader",
+            f"--serviceaccount={namespace}:denied",
+        )
+    token = request_token(kubectl, admin, namespace, "denied")
+    ca = real.plane.ca_cert
+    token_kubeconfig(
+        directory / "kubeconfig",
+        cluster.stand_in.url,
+        ca,
+        token,
+        name=username(namespace, "denied"),
+    )
 
 
 def test_forbidden(operator_cluster: Any, namespace: str, forbidden_verb: str) -> None:

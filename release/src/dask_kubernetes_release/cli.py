@@ -12,9 +12,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+
+CONSOLE_SCRIPT = "dask-kubernetes-release"  # release/pyproject.toml's [project.scripts]
 
 # command -> (module, one-line help). Only the selected command's module is imported.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dask_kubernetes_release.verify.command",
         "verify distributions against their attestations, offline",
     ),
+    "inspect": (
+        "dask_kubernetes_release.verify.inspect",
+        "show what evidence claims (does NOT verify it)",
+    ),
     "pipeline": (
         "dask_kubernetes_release.pipeline.command",
         "rehearse the whole release workflow locally",
@@ -63,16 +70,28 @@ def load_command(command: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and not str(exc.name).startswith(__package__):
+            hint = (
+                "; the maintainer commands need `pip install 'dask-kubernetes-release[maintainer]'`"
+                " (or `python3 -m release` from a clone)"
+            )
         raise UsageError(
             f"command {command!r} is unavailable: {module_name} failed to import "
-            f"({type(exc).__name__}: {exc})"
+            f"({type(exc).__name__}: {exc}){hint}"
         ) from None
+
+
+def _prog() -> str:
+    """The installed console script names itself; from a clone it is `python -m release`."""
+    name = Path(sys.argv[0]).name
+    return CONSOLE_SCRIPT if name == CONSOLE_SCRIPT else "python -m release"
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """Every command is listed; only the selected one's module is imported (they are heavy)."""
     parser = argparse.ArgumentParser(
-        prog="python -m release",
+        prog=_prog(),
         description="Build, hash, attest, verify and tag dask-kubernetes releases.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -59,13 +59,17 @@ class LocalKubernetes:
         tls: bool = True,
         control_plane: str = "emulated",
         binaries: str | Path | None = None,
+        audit: bool = False,
     ) -> None:
+        """`audit` asks the real plane's kube-apiserver for its audit log (the emulator always
+        keeps one); `binaries` is the real plane's bin directory (default: the cached build)."""
         if control_plane not in CONTROL_PLANES:
             raise LocalKubernetesError(
                 f"control_plane must be one of {', '.join(CONTROL_PLANES)}, not {control_plane!r}"
             )
         self.control_plane = control_plane
         self.binaries = Path(binaries) if binaries is not None else None
+        self.audit = audit
         self.real: RealCluster | None = None
         self._owns_state_dir = state_dir is None
         base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
@@ -117,6 +121,7 @@ class LocalKubernetes:
                 merge_kubeconfig=self._kubeconfig_target is not None,
                 port=self.port,
                 binaries=self.binaries,
+                audit=self.audit,
             )
             try:
                 await self.real.start()

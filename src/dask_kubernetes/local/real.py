@@ -89,8 +89,10 @@ class RealCluster:
         port: int = 0,
         binaries: Path | None = None,
         node_name: str = NODE_NAME,
+        audit: bool = False,
     ) -> None:
         self.state_dir = state_dir
+        self.audit = audit  # kube-apiserver's audit log (`plane.audit_log`), e.g. for the benches
         self.kubeconfig = kubeconfig
         self.merge_kubeconfig = merge_kubeconfig
         self.port = port
@@ -124,6 +126,7 @@ class RealCluster:
             port=API_PORT,
             cluster_cidr=POD_CIDR,
             env={**os.environ, STATE_DIR_MARKER: str(self.state_dir)},
+            audit=self.audit,
         )
         started = time.monotonic()
         await self.node_loop.call(plane.start)

@@ -125,7 +125,7 @@ def test_attest_signs_the_sbom_and_verify_says_it_vouches_for_each_file(
     out, public = attested
     capsys.readouterr()
     assert main(["verify", *_dists(out), "--key", str(public), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)["files"]
     assert len(report) == 2
     sbom = json.loads((out / SBOM_NAME).read_text())
     for entry in report:

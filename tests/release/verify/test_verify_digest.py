@@ -40,7 +40,7 @@ def test_verify_hashes_sha256_only(
         asked.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr("dask_kubernetes_release.verify.command.sha256_file", counting)
+    monkeypatch.setattr("dask_kubernetes_release.verify.run.sha256_file", counting)
     dist = attestation_fixtures / SIGSTORE
     result = release(
         "verify", dist, "--provenance", attestation_fixtures / f"{SIGSTORE}.provenance",

@@ -11,13 +11,13 @@ from pypi_attestations import Attestation
 from sigstore.errors import VerificationError
 
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.verify.command import _policy_for
 from dask_kubernetes_release.verify.policy import (
     PROJECT_POLICY,
     PublisherPolicy,
     load_policy_file,
     policy_from_options,
 )
+from dask_kubernetes_release.verify.run import _policy_for
 
 TOB = "pypi_attestations-0.0.19.tar.gz.publish.attestation"
 
@@ -42,11 +42,11 @@ def test_project_policy_file() -> None:
 
 
 def test_project_policy_is_the_default_only_for_our_files() -> None:
-    ours = _policy_for(Path("dask_kubernetes-2026.11.0-py3-none-any.whl"), None)
+    ours, _pins = _policy_for(Path("dask_kubernetes-2026.11.0-py3-none-any.whl"), None)
     assert ours is not None
     assert ours.describe() == "dask/dask-kubernetes release.yml at refs/tags/*"
-    assert _policy_for(Path("Dask.Kubernetes-2026.11.0.tar.gz"), None) == ours
-    assert _policy_for(Path("distributed-2026.8.0.tar.gz"), None) is None
+    assert _policy_for(Path("Dask.Kubernetes-2026.11.0.tar.gz"), None)[0] == ours
+    assert _policy_for(Path("distributed-2026.8.0.tar.gz"), None)[0] is None
 
 
 def test_project_policy_refuses_another_projects_certificate(tob_cert: x509.Certificate) -> None:

@@ -79,7 +79,7 @@ def test_forged_publisher_record_is_refused_unless_trusted(
     assert f"    repository: sigstore/sigstore-python  ({FULCIO})" in trusted.out.splitlines()
     as_json = release("verify", where / SIGSTORE, *SIGSTORE_POLICY, "--environment", "pypi",
                       "--trust-index-publisher", "--json")  # fmt: skip
-    [report] = json.loads(as_json.out)
+    [report] = json.loads(as_json.out)["files"]
     facts = _facts(report)
     assert facts["environment"] == ("pypi", UNSIGNED_RECORD)
     assert facts["repository"] == ("sigstore/sigstore-python", FULCIO)
@@ -107,7 +107,7 @@ def test_every_fact_is_listed_with_its_source(
         attestation_fixtures / f"{SIGSTORE}.provenance", *SIGSTORE_POLICY, "--json",
     )  # fmt: skip
     assert ours.code == 0, ours.out + ours.err
-    [report] = json.loads(ours.out)
+    [report] = json.loads(ours.out)["files"]
     facts = _facts(report)
     assert facts["ref"] == ("refs/tags/v3.6.1", FULCIO)
     assert facts["trigger_event"] == ("release", FULCIO)
@@ -285,7 +285,7 @@ def test_key_signed_release_passes_the_project_policy(
     dist, pub = key_attested()
     ours = release("verify", dist, "--key", pub, "--policy", PROJECT_POLICY, "--json")
     assert ours.code == 0, ours.out + ours.err
-    [report] = json.loads(ours.out)
+    [report] = json.loads(ours.out)["files"]
     facts = _facts(report)
     assert facts["trigger_event"] == ("push", "signed: in-toto statement")
     assert facts["repository_id"] == ("123456", "signed: in-toto statement")

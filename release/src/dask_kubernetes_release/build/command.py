@@ -42,8 +42,12 @@ def build_distributions(
     allow_dirty: bool = False,
     source: Path = ROOT,
     cache: Path = BUILD_ENV_CACHE,
+    lock: Path | None = None,
 ) -> list[Path]:
-    """Build `source`'s sdist and wheel into `out`; returns their paths (sdist first)."""
+    """Build `source`'s sdist and wheel into `out`; returns their paths (sdist first).
+
+    `lock` holds the build backend's pins (default: the source's release/requirements.lock;
+    the toolkit in release/ is built with the clone's)."""
     from dask_kubernetes_release.build.env import ensure_build_env
     from dask_kubernetes_release.core.git import Git
 
@@ -53,14 +57,15 @@ def build_distributions(
         git.require_clean()
     epoch = git.commit_timestamp()
     requires = _build_system_requires(source)
-    env = ensure_build_env(requires, source / LOCK, cache)
+    lock = source / LOCK if lock is None else Path(lock)
+    env = ensure_build_env(requires, lock, cache)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as scratch:
         built = _run_backend(source, Path(scratch), env, epoch)
         twine_check(built)
         final = _publish(built, out)
-    _record_toolchain(final, env, source / LOCK)
+    _record_toolchain(final, env, lock)
     return final
 
 

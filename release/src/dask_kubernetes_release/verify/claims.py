@@ -96,6 +96,7 @@ class SignerFacts:
     key_id: str | None = None
     source: str = FROM_CERTIFICATE  # of every fact above but the log's and the key's
     environment: str | None = None  # only ever from PyPI's (unsigned) publisher record
+    source_commit: str | None = None  # the source repository's commit (certificate ext. .13)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> SignerFacts:
@@ -132,6 +133,7 @@ class SignerFacts:
             trigger_event=extension_text(cert, BUILD_TRIGGER),
             log_index=log_index,
             integrated_time=integrated_time,
+            source_commit=extension_text(cert, SOURCE_REPOSITORY_DIGEST),
         )
 
     def summary(self) -> str:
@@ -180,8 +182,9 @@ class SignerFacts:
             "environment": FROM_PUBLISHER_RECORD,
             "signer": FROM_KEY if self.key_id is not None else self.source,
         }
+        named = {**self.pypi_provenance(), "source_commit": self.source_commit}
         return [
             (name, value, special.get(name, self.source))
-            for name, value in self.pypi_provenance().items()
+            for name, value in named.items()
             if value is not None
         ]

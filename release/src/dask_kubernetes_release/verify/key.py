@@ -75,6 +75,7 @@ def facts_from_slsa(statement: dict[str, Any], key_id: str) -> SignerFacts:
         workflow=path.removeprefix(".github/workflows/") if path else None,
         workflow_path=path,
         commit=_text(_get(source, "digest", "gitCommit")),
+        source_commit=_text(_get(source, "digest", "gitCommit")),
         ref=_text(workflow.get("ref")),
         trigger_event=_text(internal.get("event_name")),
         key_id=key_id,

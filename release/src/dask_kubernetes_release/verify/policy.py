@@ -16,6 +16,7 @@ file and for the command-line options alike, so bad input is refused in one line
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,9 +28,9 @@ from sigstore.errors import VerificationError
 from sigstore.verify import policy as sigstore_policy
 
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.core.paths import ROOT
 from dask_kubernetes_release.verify import claims
 from dask_kubernetes_release.verify.evidence import validation_reason
+from dask_kubernetes_release.verify.options import TRUST_RECORD_OPTION
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,8 +39,9 @@ else:  # pragma: no cover - Python 3.10
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
-PROJECT_POLICY = ROOT / "attestations" / "policy.toml"
-TRUST_RECORD_OPTION = "--trust-index-publisher"
+# This project's own policy ships inside the package, so an installed verifier applies it to
+# dask-kubernetes files; a clone's attestations/policy.toml is a link to this very file.
+PROJECT_POLICY = Path(__file__).resolve().parent / "project-policy.toml"
 
 
 class ClaimEquals:
@@ -240,16 +242,54 @@ class PublisherPolicy(BaseModel):
         return f"{self.repository} {self.workflow}{ref}"
 
 
+class IdentityMatches:
+    """The certificate's identity (SAN) must match a regular expression as a whole: like
+    cosign's `--certificate-identity-regexp`, but anchored (fullmatch), so `github.com/o/.*`
+    never accepts `https://evil.example/github.com/o/x`."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled = re.compile(pattern)
+
+    def verify(self, cert: Certificate) -> None:
+        names = claims.subject_identities(cert)
+        if not any(self._compiled.fullmatch(name) for name in names):
+            raise VerificationError(
+                f"the signer identity is {', '.join(names) or 'missing'}, the policy expects "
+                f"one matching {self.pattern!r} (the whole identity)"
+            )
+
+
 class IdentityPolicy(BaseModel):
-    """An exact signer identity (certificate SAN), optionally from one OIDC issuer."""
+    """A signer identity (certificate SAN), exact or a regular expression, optionally from one
+    OIDC issuer."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    identity: str = Field(min_length=1)
+    identity: str | None = Field(default=None, min_length=1)
+    identity_regexp: str | None = Field(default=None, min_length=1)
     issuer: str | None = None
 
+    @model_validator(mode="after")
+    def _one_identity(self) -> IdentityPolicy:
+        if (self.identity is None) == (self.identity_regexp is None):
+            raise ValueError("give exactly one of an identity and an identity regexp")
+        if self.identity_regexp is not None:
+            try:
+                re.compile(self.identity_regexp)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return self
+
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
-        return sigstore_policy.Identity(identity=self.identity, issuer=self.issuer)
+        if self.identity is not None:
+            return sigstore_policy.Identity(identity=self.identity, issuer=self.issuer)
+        checks: list[sigstore_policy.VerificationPolicy] = [
+            IdentityMatches(str(self.identity_regexp))
+        ]
+        if self.issuer is not None:
+            checks.append(sigstore_policy.OIDCIssuer(self.issuer))
+        return sigstore_policy.AllOf(checks)
 
     def check_facts(self, facts: claims.SignerFacts) -> None:
         raise VerificationError("key-signed evidence carries no identity; use a publisher policy")
@@ -259,7 +299,57 @@ class IdentityPolicy(BaseModel):
         return found.pop() if trust_records and len(found) == 1 else None
 
     def describe(self) -> str:
-        return self.identity
+        return self.identity or f"identity matching {self.identity_regexp!r}"
+
+
+class Pins(BaseModel):
+    """What else must hold, whoever the signer: the exact source commit (like `gh attestation
+    verify --source-digest`) and the statement types that must be among the verified ones
+    (like its `--predicate-type`; e.g. require SLSA provenance, not only PyPI's publish
+    statement). A policy file gives them in `[require]`; the options add to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    source_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    predicate_types: tuple[str, ...] = ()
+
+    @field_validator("predicate_types", mode="before")
+    @classmethod
+    def _list_as_tuple(cls, value: Any) -> Any:
+        """TOML and the command line give a list."""
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("predicate_types", mode="after")
+    @classmethod
+    def _uris(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if "://" not in item:
+                raise ValueError(f"a predicate type is a URI, got {item!r}")
+        return value
+
+    def merged(self, other: Pins) -> Pins:
+        """Both sets of requirements; a source digest given twice must agree."""
+        digests = {d for d in (self.source_digest, other.source_digest) if d is not None}
+        if len(digests) > 1:
+            raise UsageError("two different source digests are required (option and policy)")
+        return Pins(
+            source_digest=digests.pop() if digests else None,
+            predicate_types=tuple(sorted({*self.predicate_types, *other.predicate_types})),
+        )
+
+    def check(self, source_commit: str | None, predicate_types: Sequence[str]) -> None:
+        """Raise VerificationError unless the verified facts satisfy every pin."""
+        if self.source_digest is not None and source_commit != self.source_digest:
+            raise VerificationError(
+                f"the source commit is {source_commit or 'missing'}, the policy expects "
+                f"{self.source_digest}"
+            )
+        missing = [kind for kind in self.predicate_types if kind not in predicate_types]
+        if missing:
+            raise VerificationError(
+                f"no verified statement of type {', '.join(missing)} (verified: "
+                f"{', '.join(predicate_types) or 'none'})"
+            )
 
 
 Policy = PublisherPolicy | IdentityPolicy
@@ -272,6 +362,7 @@ class PolicyFile(BaseModel):
 
     project: str = ""
     publisher: PublisherPolicy
+    require: Pins = Pins()
 
 
 def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
@@ -287,9 +378,15 @@ def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
 
 def load_policy_file(path: Path) -> tuple[str, PublisherPolicy]:
     """Read a policy TOML file; returns (project name, policy). UsageError in one line."""
+    document = load_policy_document(path)
+    return document.project, document.publisher
+
+
+def load_policy_document(path: Path) -> PolicyFile:
+    """The whole policy file, `[require]` pins included. UsageError in one line."""
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
-        policy_file = PolicyFile.model_validate(data)
+        return PolicyFile.model_validate(data)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the policy file ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -297,4 +394,17 @@ def load_policy_file(path: Path) -> tuple[str, PublisherPolicy]:
     except ValidationError as exc:
         reason = validation_reason(exc).replace("Value error, ", "")
         raise UsageError(f"{path}: not a usable policy file ({reason})") from None
-    return policy_file.project, policy_file.publisher
+
+
+def pins_from_options(source_digest: str | None, predicate_types: list[str]) -> Pins:
+    """`--source-digest` and `--predicate-type`, through the same schema as `[require]`."""
+    try:
+        return Pins.model_validate(
+            {"source_digest": source_digest, "predicate_types": predicate_types}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first.get("loc", ("policy",))[0]).replace("_", "-")
+        option = "--predicate-type" if name == "predicate-types" else f"--{name}"
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise UsageError(f"{option}: {message}") from None

@@ -3,15 +3,22 @@
 Why: one stable line per file (`OK ...` / `FAIL ...`) is what a security team greps and pastes
 into a ticket; under a passing line, each fact is listed with its source (which signature
 proved it, or which unsigned record it was taken from). The JSON carries the same facts under
-the names PyPI shows on a file page, and the same list of facts with their sources.
+the names PyPI shows on a file page, the same list of facts with their sources, and the full
+record of each piece of evidence (`_verify_record`). Its shape is versioned: SCHEMA_VERSION
+changes whenever a field changes meaning or goes away, and `verify-report.schema.json` (beside
+this module) describes it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from dask_kubernetes_release.verify.claims import SignerFacts
+
+SCHEMA_VERSION = 2  # 1 was a bare list of per-file objects
+SCHEMA_NAME = "verify-report.schema.json"
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,8 @@ class Verdict:
     predicate_types: tuple[str, ...] = ()
     # The signed CycloneDX SBOMs that list this file (serial number and version).
     sboms: tuple[str, ...] = ()
+    # The full record of each piece of evidence that was verified (`_verify_record`).
+    evidence: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -53,10 +62,16 @@ class Verdict:
                 {"name": name, "value": value, "source": source}
                 for name, value, source in (self.facts.sourced() if self.facts else [])
             ],
+            "evidence": list(self.evidence) if self.ok else [],
         }
 
 
 def render(verdicts: list[Verdict], *, as_json: bool) -> str:
     if as_json:
-        return json.dumps([v.as_json() for v in verdicts], indent=2)
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "verified": bool(verdicts) and all(v.ok for v in verdicts),
+            "files": [v.as_json() for v in verdicts],
+        }
+        return json.dumps(report, indent=2)
     return "\n".join(line for v in verdicts for line in v.lines())

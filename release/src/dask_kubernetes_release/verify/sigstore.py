@@ -65,10 +65,39 @@ def _publisher_record_policy(evidence: SignedBundle) -> sigstore_policy.Verifica
     return None
 
 
+class _AnySigner:
+    """Accepts every certificate: used only to ask which Sigstore instance a bundle is from."""
+
+    def verify(self, cert: x509.Certificate) -> None:
+        return None
+
+
+def _other_instance(evidence: SignedBundle, other: tuple[Verifier, str] | None) -> str | None:
+    """When a bundle fails under one Sigstore instance, does it verify under the other one?
+    Then the reason is that hint, not a cryptographic error message."""
+    if other is None:
+        return None
+    verifier, hint = other
+    try:
+        verifier.verify_dsse(evidence.bundle, _AnySigner())
+    except (SigstoreError, x509.ExtensionNotFound, ValueError):
+        return None
+    return hint
+
+
 def verify_signed_bundle(
-    verifier: Verifier, evidence: SignedBundle, policy: Policy, filename: str, sha256: str
+    verifier: Verifier,
+    evidence: SignedBundle,
+    policy: Policy,
+    filename: str,
+    sha256: str,
+    *,
+    other: tuple[Verifier, str] | None = None,
 ) -> tuple[SignerFacts, dict[str, Any]]:
-    """Return who signed and the verified statement, or raise CheckFailed in plain words."""
+    """Return who signed and the verified statement, or raise CheckFailed in plain words.
+
+    `other` is the other Sigstore instance's verifier and what to say if it accepts the
+    bundle (signed on staging, checked against production, or the reverse)."""
     checks = [policy.sigstore_policy()]
     record = _publisher_record_policy(evidence)
     if record is not None:
@@ -76,6 +105,6 @@ def verify_signed_bundle(
     try:
         payload_type, payload = verifier.verify_dsse(evidence.bundle, sigstore_policy.AllOf(checks))
     except (SigstoreError, x509.ExtensionNotFound, ValueError) as exc:
-        raise CheckFailed(_plain(exc)) from None
+        raise CheckFailed(_other_instance(evidence, other) or _plain(exc)) from None
     statement = check_statement(payload_type, payload, filename, sha256)
     return SignerFacts.from_bundle(evidence.bundle), statement

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from sigstore.models import TrustedRoot
 from sigstore.verify import Verifier
 from sigstore_models.trustroot.v1 import TrustedRoot as _TrustedRootMessage
+
+from dask_kubernetes_release.core.errors import UsageError
+from dask_kubernetes_release.core.files import read_limited
 
 PRODUCTION_TUF_URL = "https://tuf-repo-cdn.sigstore.dev"
 STAGING_TUF_URL = "https://tuf-repo-cdn.sigstage.dev"
@@ -35,3 +39,14 @@ def bundled_verifier(*, staging: bool) -> Verifier:
     """One verifier per Sigstore instance per process: the trust root is parsed once."""
     url = STAGING_TUF_URL if staging else PRODUCTION_TUF_URL
     return Verifier(trusted_root=_bundled_trusted_root(url))
+
+
+def verifier_from_file(path: Path) -> Verifier:
+    """`--trusted-root FILE`: a trusted_root.json of your own (a private Sigstore instance, or a
+    pinned copy of the public one), used instead of the bundled one."""
+    raw = read_limited(path)
+    try:
+        return Verifier(trusted_root=TrustedRoot(_TrustedRootMessage.from_json(raw)))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is unusable input, one line
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{path}: not a usable Sigstore trusted root ({reason})") from None

@@ -1,0 +1,259 @@
+"""The verification behind `verify` (its options and how-to are in verify/command.py).
+
+Why a module of its own: everything here needs sigstore, pydantic and pypi-attestations, which
+take most of a second to import; keeping it out of the command module lets `verify --help`
+answer at once. It plans every input before verifying anything (bad input: exit 2), verifies
+each file against its evidence and policy, and, for NAME==VERSION targets, fetches from the
+index first and keeps only what passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
+from sigstore.errors import Error as SigstoreError
+from sigstore.verify import Verifier
+
+from dask_kubernetes_release.core.digests import sha256_file
+from dask_kubernetes_release.core.dists import release_project
+from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+from dask_kubernetes_release.verify import evidence as evidence_files
+from dask_kubernetes_release.verify import index
+from dask_kubernetes_release.verify.claims import SignerFacts
+from dask_kubernetes_release.verify.evidence import (
+    Evidence,
+    KeyEnvelope,
+    SignedBundle,
+    validation_reason,
+)
+from dask_kubernetes_release.verify.key import load_public_key, verify_key_envelopes
+from dask_kubernetes_release.verify.policy import (
+    PROJECT_POLICY,
+    IdentityPolicy,
+    Pins,
+    Policy,
+    load_policy_document,
+    pins_from_options,
+    policy_from_options,
+)
+from dask_kubernetes_release.verify.record import evidence_record
+from dask_kubernetes_release.verify.report import Verdict, render
+from dask_kubernetes_release.verify.sbom import sbom_id
+from dask_kubernetes_release.verify.sigstore import verify_signed_bundle
+from dask_kubernetes_release.verify.trust import bundled_verifier, verifier_from_file
+
+STAGING_HINT = "signed on Sigstore's staging instance; use --staging"
+PRODUCTION_HINT = "signed on Sigstore's production instance, not staging; drop --staging"
+
+
+_PUBLISHER_OPTIONS = (
+    "repository", "workflow", "ref", "environment", "trigger", "repository_id", "owner_id",
+)  # fmt: skip
+
+
+def _explicit_policy(args: argparse.Namespace) -> tuple[Policy | None, Pins]:
+    """The policy the options or `--policy` give (None: none given), and the policy file's
+    `[require]` pins."""
+    publisher_options = {name: getattr(args, name) for name in _PUBLISHER_OPTIONS}
+    given = any(value is not None for value in publisher_options.values())
+    if args.identity and args.identity_regexp:
+        raise UsageError("give --identity or --identity-regexp, not both")
+    if args.identity or args.identity_regexp:
+        if given:
+            raise UsageError("--identity cannot be combined with --repository/--workflow/--ref")
+        try:
+            return IdentityPolicy(
+                identity=args.identity, identity_regexp=args.identity_regexp, issuer=args.issuer
+            ), Pins()
+        except ValidationError as exc:
+            raise UsageError(f"--identity-regexp: {validation_reason(exc)}") from None
+    if args.issuer:
+        raise UsageError("--issuer needs --identity or --identity-regexp")
+    if given:
+        if not (args.repository and args.workflow):
+            raise UsageError("a publisher policy needs both --repository and --workflow")
+        return policy_from_options(publisher_options), Pins()
+    if args.policy:
+        document = load_policy_document(args.policy)
+        return document.publisher, document.require
+    return None, Pins()
+
+
+@dataclass(frozen=True)
+class _Job:
+    dist: Path
+    sha256: str
+    evidence: list[Evidence]
+    policy: Policy | None  # for Sigstore evidence: explicit, else the project's own
+    key_policy: Policy | None  # for key-signed evidence: only what was asked for
+    pins: Pins = field(default_factory=Pins)
+
+
+def _paired(dists: list[Path], files: list[Path], option: str) -> list[list[Path]]:
+    if not files:
+        return [[] for _ in dists]
+    if len(dists) == 1:
+        return [files]
+    if len(files) != len(dists):
+        raise UsageError(f"{option}: give it once per DIST ({len(dists)}), or use one DIST")
+    return [[f] for f in files]
+
+
+def _policy_for(dist: Path, explicit: Policy | None) -> tuple[Policy | None, Pins]:
+    if explicit is not None:
+        return explicit, Pins()
+    document = load_policy_document(PROJECT_POLICY)
+    if release_project(dist.name) == document.project:
+        return document.publisher, document.require
+    return None, Pins()
+
+
+def _plan(args: argparse.Namespace) -> list[_Job]:
+    """Parse every input before verifying anything, so bad input fails fast with exit 2."""
+    explicit, file_pins = _explicit_policy(args)
+    option_pins = pins_from_options(args.source_digest, args.predicate_type).merged(file_pins)
+    dists: list[Path] = [Path(d) for d in args.dists]
+    provenances = _paired(dists, args.provenance, "--provenance")
+    attestations = _paired(dists, args.attestation, "--attestation")
+    jobs: list[_Job] = []
+    for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
+        if not dist.is_file():
+            raise UsageError(f"{dist}: no such file")
+        release_project(dist.name)
+        found: list[Evidence] = []
+        for path in provs:
+            found += evidence_files.load_provenance(path)
+        for path in atts:
+            found += evidence_files.load_attestation(path)
+        if not (provs or atts):
+            found = evidence_files.beside(dist, key_signed=args.key is not None)
+        policy, own_pins = _policy_for(dist, explicit)
+        if policy is None and any(isinstance(e, SignedBundle) for e in found):
+            raise UsageError(
+                f"{dist.name}: no policy; give --repository and --workflow, or --identity"
+            )
+        pins = option_pins.merged(own_pins)
+        jobs.append(_Job(dist, sha256_file(dist), found, policy, explicit, pins))
+    return jobs
+
+
+def _verifiers(args: argparse.Namespace) -> tuple[Verifier, tuple[Verifier, str] | None]:
+    """The verifier to use, and the other Sigstore instance's (with the hint to give when it
+    accepts a bundle ours refuses). A custom trusted root gets no hint."""
+    if args.trusted_root is not None:
+        return verifier_from_file(args.trusted_root), None
+    other = bundled_verifier(staging=not args.staging)
+    hint = PRODUCTION_HINT if args.staging else STAGING_HINT
+    return bundled_verifier(staging=args.staging), (other, hint)
+
+
+def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
+    jsonl = Path(f"{dist}.intoto.jsonl")
+    if args.key is None and jsonl.is_file():
+        return (
+            f"{jsonl.name} beside it holds key-signed statements: pass --key PUB (the public key "
+            "that `release keygen` wrote, e.g. release.key.pub) to verify them"
+        )
+    return "no attestation or provenance found for this file"
+
+
+def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
+    name = job.dist.name
+    if not job.evidence:
+        return Verdict(name, reason=_no_evidence_reason(job.dist, args))
+    keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
+    signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
+    facts = None
+    statements: list[dict[str, Any]] = []
+    try:
+        if keyed:
+            assert key is not None  # key-signed evidence is only loaded with --key
+            facts, key_statements = verify_key_envelopes(
+                key, keyed, job.key_policy, name, job.sha256
+            )
+            statements += key_statements
+        verifier, other = _verifiers(args) if signed else (None, None)
+        for item in signed:
+            assert job.policy is not None and verifier is not None  # see _plan
+            facts, statement = verify_signed_bundle(
+                verifier, item, job.policy, name, job.sha256, other=other
+            )
+            statements.append(statement)
+        if signed and facts is not None:
+            assert job.policy is not None
+            facts = replace(facts, environment=_environment(job.policy, signed, args))
+        predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
+        _check_pins(job.pins, facts, predicate_types)
+    except CheckFailed as exc:
+        return Verdict(name, reason=str(exc))
+    return Verdict(
+        name,
+        facts=facts,
+        predicate_types=predicate_types,
+        sboms=tuple(sorted({sbom for doc in statements if (sbom := sbom_id(doc))})),
+        evidence=tuple(evidence_record(item) for item in job.evidence),
+    )
+
+
+def _check_pins(pins: Pins, facts: SignerFacts | None, predicate_types: tuple[str, ...]) -> None:
+    try:
+        pins.check(facts.source_commit if facts else None, predicate_types)
+    except SigstoreError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def _environment(
+    policy: Policy, signed: list[SignedBundle], args: argparse.Namespace
+) -> str | None:
+    """The environment, once per file: only PyPI's unsigned publisher records can name it."""
+    records = [item.publisher for item in signed if item.publisher is not None]
+    try:
+        return policy.check_environment(records, trust_records=args.trust_index_publisher)
+    except SigstoreError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def _verify_all(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
+    jobs = _plan(args)
+    return [_verify_one(job, args, key) for job in jobs]
+
+
+def _verify_from_index(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
+    """Download, verify, and keep (in --download-dir) only the files that pass."""
+    if not all(index.is_remote(target) for target in args.dists):
+        raise UsageError("give either local files or NAME==VERSION / file URLs, not both")
+    if args.provenance or args.attestation:
+        raise UsageError("--provenance/--attestation apply to local files, not to an index")
+    index_url = args.index_url or index.DEFAULT_INDEX_URL
+    with index.fetched(args.dists, index_url, args.download_dir) as files:
+        early = {f.filename: Verdict(f.filename, reason=f.problem) for f in files if f.problem}
+        ready = [f.path for f in files if not f.problem]
+        judged = _verify_all(argparse.Namespace(**{**vars(args), "dists": ready}), key)
+        verdicts = {v.filename: v for v in judged} | early
+        ordered = [verdicts[f.filename] for f in files]
+        if args.download_dir is not None:
+            index.keep([f.path for f in files if verdicts[f.filename].ok], args.download_dir)
+    return ordered
+
+
+def verify(args: argparse.Namespace) -> list[Verdict]:
+    """One verdict per file given (`args` as `configure` defines them); bad input: UsageError."""
+    key = load_public_key(args.key) if args.key is not None else None
+    if any(index.is_remote(target) for target in args.dists):
+        return _verify_from_index(args, key)
+    if args.index_url or args.download_dir:
+        raise UsageError("--index-url/--download-dir need NAME==VERSION or a file URL")
+    return _verify_all(args, key)
+
+
+def run(args: argparse.Namespace) -> int:
+    verdicts = verify(args)
+    print(render(verdicts, as_json=args.json))
+    sys.stdout.flush()
+    return 0 if all(v.ok for v in verdicts) else 1
