@@ -78,7 +78,10 @@ class K8sCluster:
     api_server: Any | None
     local: bool
     stand_in: Any | None = None
-    plane: str = "emulated"  # or "real" (tests/control_planes.py), "external"
+    #: "emulated" (our API server), "real" (`LocalKubernetes(control_plane="real")`), "external".
+    plane: str = "emulated"
+    #: Whether a kubelet runs pods (not so on the bare real ControlPlane used without root).
+    node: bool = True
 
     def require_api_server(self) -> Any:
         """Fault injection and the audit log exist only on the stand-in's emulated API server."""
@@ -126,14 +129,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def plane_cluster(request: pytest.FixtureRequest) -> K8sCluster:
-    """The stand-in (no operator) or the real control plane (admin, no node), per parameter."""
+    """The stand-in (no operator) or the real control plane (`real_plane`), per parameter."""
     from control_planes import REAL
 
     if request.param != REAL:
         cluster: K8sCluster = request.getfixturevalue("k8s_cluster")
         return cluster
+    real: K8sCluster = request.getfixturevalue("real_plane")
+    return real
+
+
+@pytest.fixture(scope="session")
+def real_plane(request: pytest.FixtureRequest) -> K8sCluster:
+    """The real control plane the conformance suites use, as its admin.
+
+    As root: the session's one real cluster with our kubelet as its node (the same cluster as
+    tests/e2e's `k8s_real_cluster_with_operator`, so a session starts one, not two). Without
+    root: the bare `ControlPlane` on loopback, no node; tests needing one skip saying so.
+    """
+    from control_planes import REAL
+
+    if os.geteuid() == 0:
+        cluster: K8sCluster = request.getfixturevalue("k8s_real_cluster_with_operator")
+        return cluster
     plane = request.getfixturevalue("real_control_plane")
-    return K8sCluster(str(plane.admin_kubeconfig), api_server=None, local=False, plane=REAL)
+    return K8sCluster(
+        str(plane.admin_kubeconfig), api_server=None, local=False, plane=REAL, node=False
+    )
 
 
 @pytest.fixture

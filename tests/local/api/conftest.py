@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from api_support import eventually
 from control_planes import EMULATED, EXTERNAL, NO_NODE, REAL, Endpoint, selected
+from node_support import Node
 
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_kubeconfig
@@ -109,11 +110,13 @@ def standin(server: APIServer) -> APIServer:
 
 @dataclass
 class Plane:
-    """The control plane a test runs on: its name (the test id), admin kubeconfig and endpoint."""
+    """The control plane a test runs on: its name (the test id), admin kubeconfig and endpoint;
+    on the real plane, the session's cluster (`tests/conftest.py`'s `real_plane`)."""
 
     name: str
     kubeconfig: Path
     endpoint: Endpoint
+    cluster: Any = None
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +129,9 @@ def plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         server: APIServer = request.getfixturevalue("server")
         kubeconfig = write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", server)
     else:
-        kubeconfig = request.getfixturevalue("real_control_plane").admin_kubeconfig
+        cluster = request.getfixturevalue("real_plane")
+        kubeconfig = Path(cluster.kubeconfig)
+        return Plane(name, kubeconfig, Endpoint.from_kubeconfig(kubeconfig), cluster)
     return Plane(name, kubeconfig, Endpoint.from_kubeconfig(kubeconfig))
 
 
@@ -143,9 +148,21 @@ def endpoint(plane: Plane) -> Endpoint:
 
 @pytest.fixture
 def needs_node(plane: Plane) -> None:
-    """For a test that needs a running pod (a kubelet): the real plane has no node yet."""
-    if plane.name == REAL:
+    """For a test that needs a running pod (a kubelet): the bare real plane (no root) has none."""
+    if plane.name == REAL and not plane.cluster.node:
         pytest.skip(NO_NODE)
+
+
+@pytest.fixture
+def node(request: pytest.FixtureRequest, plane: Plane, needs_node: None, tmp_path: Path) -> Node:
+    """What runs this test's pods: our kubelet on the real plane, the test itself on the
+    emulator (`node_support`)."""
+    if plane.name == REAL:
+        return Node(True, Path(plane.cluster.stand_in.state_dir), tmp_path)
+    if plane.name == EXTERNAL:
+        pytest.skip("the node's log files are local: not on an external cluster")
+    server: APIServer = request.getfixturevalue("server")
+    return Node(False, server.state_dir, tmp_path)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The stand-in's Deployment and ReplicaSet controllers, seen through the API as a client sees
 them: Deployments own ReplicaSets, ReplicaSets own pods, rollouts move between ReplicaSets.
 
-There is no kubelet here: where a pod must run or be ready, the test plays the kubelet (binds
-the pod and patches its status), as `bind_and_run` does."""
+No kubelet runs these pods (`node_support.BY_HAND`): where a pod must run or be ready, the test
+plays the kubelet (binds the pod and patches its status), as `bind_and_run` does."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from node_support import BY_HAND
 
 HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -35,6 +36,7 @@ def template(image: str = "ghcr.io/dask/dask", app: str = "sched") -> dict[str, 
     return {
         "metadata": {"labels": {"app": app}},
         "spec": {
+            "schedulerName": BY_HAND,
             "terminationGracePeriodSeconds": 0,
             "containers": [{"name": "main", "image": image}],
         },
@@ -78,7 +80,7 @@ class Cluster:
         """What a kubelet does for a pod it was given: bind it, run it, report readiness."""
         binding = client.V1Binding(
             metadata=client.V1ObjectMeta(name=pod),
-            target=client.V1ObjectReference(kind="Node", name="local"),
+            target=client.V1ObjectReference(kind="Node", name=BY_HAND),
         )
         self.core.create_namespaced_pod_binding(
             pod, self.namespace, binding, _preload_content=False
@@ -253,7 +255,7 @@ def test_scale_down_deletes_the_least_valuable_pod_first(cluster: Cluster) -> No
         cluster.namespace,
         client.V1Binding(
             metadata=client.V1ObjectMeta(name=pending),
-            target=client.V1ObjectReference(kind="Node", name="local"),
+            target=client.V1ObjectReference(kind="Node", name=BY_HAND),
         ),
         _preload_content=False,
     )
@@ -306,14 +308,15 @@ def test_a_template_change_rolls_out_a_new_replica_set(cluster: Cluster) -> None
     new = eventually(lambda: settled(rs := cluster.replica_set(new.metadata.name)) and rs)
     assert new.spec.replicas == 1
     assert cluster.replica_set(old.metadata.name).spec.replicas == 2
+    # A real controller says NewReplicaSetCreated first, ReplicaSetUpdated at its next sync.
     rolling = eventually(
         lambda: (
             settled(d := cluster.deployment())
             and (d.status.updated_replicas, d.status.replicas) == (1, 3)
+            and condition(d, "Progressing").reason == "ReplicaSetUpdated"
             and d
         )
     )
-    assert condition(rolling, "Progressing").reason == "ReplicaSetUpdated"
     assert condition(rolling, "Available").status == "True"
 
     def rolled() -> bool:

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from api_support import eventually
+from node_support import BY_HAND
 from test_kubectl import kubectl
 
 
 def _pod(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": labels},
-        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        "spec": {"schedulerName": BY_HAND, "containers": [{"name": "c", "image": "busybox"}]},
     }
 
 

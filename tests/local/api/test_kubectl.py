@@ -6,15 +6,16 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from dask_kubernetes.local.apiserver import APIServer
+import yaml
+from kubernetes import client
+from node_support import Node
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
@@ -46,6 +47,7 @@ spec:
   template:
     metadata: {{labels: {{app: web}}}}
     spec:
+      schedulerName: by-hand
       containers:
       - name: c
         image: ghcr.io/dask/dask
@@ -98,6 +100,7 @@ spec:
     metadata: {labels: {app: roll}}
     spec:
       terminationGracePeriodSeconds: 0
+      schedulerName: by-hand
       containers: [{name: c, image: ghcr.io/dask/dask}]
 ---
 apiVersion: apps/v1
@@ -108,7 +111,7 @@ spec:
   selector: {matchLabels: {app: solo}}
   template:
     metadata: {labels: {app: solo}}
-    spec: {containers: [{name: c, image: ghcr.io/dask/dask}]}
+    spec: {schedulerName: by-hand, containers: [{name: c, image: ghcr.io/dask/dask}]}
 """
 READY = {
     "phase": "Running",
@@ -157,28 +160,31 @@ def test_replica_sets_scale_and_rollout_status(
     assert len(get("pods", "-l", "app=solo", "-o", "name")) == 3
 
 
-@pytest.mark.usefixtures("needs_node")
 def test_pods_table_and_logs(
-    kubeconfig: Path, server: APIServer, namespace: str, tmp_path: Path
+    kubeconfig: Path, k8s: Any, node: Node, namespace: str, tmp_path: Path
 ) -> None:
     pod = tmp_path / "pod.yaml"
-    pod.write_text(
-        textwrap.dedent(
-            """
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: worker}
-            spec: {containers: [{name: main, image: ghcr.io/dask/dask}]}
-            """
-        )
-    )
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "worker"},
+        "spec": {
+            "restartPolicy": "Never",
+            "schedulingGates": [{"name": "dask.org/hold"}],
+            "containers": [node.container(namespace, "worker")],
+        },
+    }
+    pod.write_text(yaml.safe_dump(body))
     kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(pod))
     table = kubectl(kubeconfig, "get", "pods", "-n", namespace).stdout.split()
     assert table[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert table[5:8] == ["worker", "0/1", "Pending"]
-    log = server.state_dir / "logs" / namespace / "worker" / "main.log"
-    log.parent.mkdir(parents=True)
-    log.write_text("distributed.worker - INFO - Start worker\n")
+    assert table[5:8] == ["worker", "0/1", "SchedulingGated"]
+    # Lift the gate (kubectl apply of the same pod without it): the node runs it.
+    del body["spec"]["schedulingGates"]
+    pod.write_text(yaml.safe_dump(body))
+    kubectl(kubeconfig, "apply", "-n", namespace, "-f", str(pod))
+    node.start(client.CoreV1Api(k8s), namespace, "worker")
+    node.write_log(namespace, "worker", "main", "distributed.worker - INFO - Start worker\n")
     logs = kubectl(kubeconfig, "logs", "worker", "-n", namespace)
     assert logs.stdout == "distributed.worker - INFO - Start worker\n"
 

@@ -14,19 +14,17 @@ from pathlib import Path
 
 import kr8s.asyncio
 import pytest
-from api_support import open_api
+from control_planes import Endpoint
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-
-from dask_kubernetes.local.apiserver import APIServer
-
-NEEDS_NODE = pytest.mark.usefixtures("needs_node")
+from node_support import BY_HAND, ECHO, HTTP, Node, bind_and_run
 
 
 def pod_body(name: str, port: int = 8786, labels: dict | None = None) -> dict:
     return {
         "metadata": {"name": name, "labels": labels or {}},
         "spec": {
+            "schedulerName": BY_HAND,
             "terminationGracePeriodSeconds": 5,
             "containers": [
                 {
@@ -39,27 +37,30 @@ def pod_body(name: str, port: int = 8786, labels: dict | None = None) -> dict:
     }
 
 
-def bind_and_run(core: client.CoreV1Api, namespace: str, name: str, ready: bool = True) -> None:
-    """Do what the kubelet does: bind, then report Running with a loopback pod IP."""
-    core.create_namespaced_pod_binding(
-        name,
-        namespace,
-        {"metadata": {"name": name}, "target": {"kind": "Node", "name": "local"}},
-        _preload_content=False,
-    )
-    condition = "True" if ready else "False"
-    core.patch_namespaced_pod_status(
-        name,
-        namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "podIP": "127.0.0.1",
-                "podIPs": [{"ip": "127.0.0.1"}],
-                "conditions": [{"type": "Ready", "status": condition}],
-            }
-        },
-    )
+def node_pod(
+    node: Node,
+    namespace: str,
+    name: str,
+    port: int = 8786,
+    labels: dict | None = None,
+    program: str | None = None,
+) -> dict:
+    """`pod_body` whose container the real node can run: `program` serving `port` (Ready once
+    it answers there, and `node.make_ready` was called), else one running until `node.finish`."""
+    body = pod_body(name, port, labels)
+    main = body["spec"]["containers"][0]
+    if program is None:
+        main.update(node.container(namespace, name))
+    else:
+        ready = str(node.marker(namespace, name, "ready"))
+        main.update(node.container(namespace, name, "main", program, str(port), ready))
+        ready_when = {"httpGet": {"path": "/ready", "port": port}}
+        if program != HTTP:
+            ready_when = {"tcpSocket": {"port": port}}  # listening is enough
+        main["readinessProbe"] = {**ready_when, "periodSeconds": 1}
+    body["spec"]["restartPolicy"] = "Never"
+    body["spec"]["schedulerName"] = "default-scheduler"  # the node runs it
+    return body
 
 
 def test_pod_lifecycle_binding_and_graceful_delete(k8s: client.ApiClient, namespace: str) -> None:
@@ -69,7 +70,7 @@ def test_pod_lifecycle_binding_and_graceful_delete(k8s: client.ApiClient, namesp
     assert created.spec.node_name is None
     bind_and_run(core, namespace, "p")
     pod = core.read_namespaced_pod("p", namespace)
-    assert pod.spec.node_name == "local"
+    assert pod.spec.node_name == BY_HAND
     assert pod.status.phase == "Running"
     assert {c.type for c in pod.status.conditions} == {"PodScheduled", "Ready"}
     with pytest.raises(ApiException) as twice:
@@ -98,17 +99,18 @@ def test_unbound_pods_delete_at_once(k8s: client.ApiClient, namespace: str) -> N
     assert gone.value.status == 404
 
 
-@NEEDS_NODE
-def test_pod_logs_from_files(k8s: client.ApiClient, server: APIServer, namespace: str) -> None:
+def test_pod_logs_from_files(k8s: client.ApiClient, node: Node, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
-    core.create_namespaced_pod(namespace, pod_body("logger"))
-    with pytest.raises(ApiException) as waiting:
-        core.read_namespaced_pod_log("logger", namespace)
-    assert waiting.value.status == 400
-    directory = server.state_dir / "logs" / namespace / "logger"
-    directory.mkdir(parents=True)
-    (directory / "main.log").write_text("one\ntwo\nthree\n")
-    (directory / "main.previous.log").write_text("before restart\n")
+    gated = pod_body("gated")
+    gated["spec"]["schedulingGates"] = [{"name": "dask.org/hold"}]
+    core.create_namespaced_pod(namespace, gated)
+    # Not bound to a node: no kubelet to ask, so 204 No Content (kube-apiserver's LogLocation).
+    empty = core.read_namespaced_pod_log("gated", namespace, _preload_content=False)
+    assert (empty.status, empty.data) == (204, b"")
+    core.create_namespaced_pod(namespace, node_pod(node, namespace, "logger"))
+    node.start(core, namespace, "logger")
+    node.write_log(namespace, "logger", "main", "one\ntwo\nthree\n")
+    node.write_log(namespace, "logger", "main", "before restart\n", previous=True)
     assert core.read_namespaced_pod_log("logger", namespace) == "one\ntwo\nthree\n"
     assert core.read_namespaced_pod_log("logger", namespace, tail_lines=1) == "three\n"
     assert core.read_namespaced_pod_log("logger", namespace, limit_bytes=3) == "one"
@@ -118,24 +120,20 @@ def test_pod_logs_from_files(k8s: client.ApiClient, server: APIServer, namespace
     assert wrong.value.status == 400
 
 
-@NEEDS_NODE
 def test_follow_logs_until_the_pod_finishes(
-    k8s: client.ApiClient, server: APIServer, namespace: str
+    k8s: client.ApiClient, node: Node, namespace: str
 ) -> None:
     core = client.CoreV1Api(k8s)
-    core.create_namespaced_pod(namespace, pod_body("follow"))
-    bind_and_run(core, namespace, "follow")
-    log_file = server.state_dir / "logs" / namespace / "follow" / "main.log"
-    log_file.parent.mkdir(parents=True)
-    log_file.write_text("start\n")
+    core.create_namespaced_pod(namespace, node_pod(node, namespace, "follow"))
+    node.start(core, namespace, "follow")
+    node.write_log(namespace, "follow", "main", "start\n")
     response = core.read_namespaced_pod_log(
         "follow", namespace, follow=True, _preload_content=False
     )
     assert response.read(6) == b"start\n"
-    with log_file.open("a") as handle:
-        handle.write("more\n")
+    node.write_log(namespace, "follow", "main", "more\n", append=True)
     assert response.read(5) == b"more\n"
-    core.patch_namespaced_pod_status("follow", namespace, {"status": {"phase": "Succeeded"}})
+    node.finish(core, namespace, "follow")
     assert response.read() == b""
 
 
@@ -164,14 +162,15 @@ def echo_port() -> Iterator[int]:
     listener.close()
 
 
-@NEEDS_NODE
 @pytest.mark.asyncio
 async def test_kr8s_portforward(
-    kubeconfig: Path, k8s: client.ApiClient, namespace: str, echo_port: int
+    kubeconfig: Path, k8s: client.ApiClient, node: Node, namespace: str, echo_port: int
 ) -> None:
     core = client.CoreV1Api(k8s)
-    core.create_namespaced_pod(namespace, pod_body("echo", echo_port))
-    bind_and_run(core, namespace, "echo")
+    core.create_namespaced_pod(
+        namespace, node_pod(node, namespace, "echo", echo_port, program=ECHO)
+    )
+    node.start(core, namespace, "echo")
     api = await kr8s.asyncio.api(kubeconfig=str(kubeconfig))
     from kr8s.asyncio.objects import Pod
 
@@ -213,9 +212,8 @@ def http_port() -> Iterator[int]:
     thread.join(5)
 
 
-@NEEDS_NODE
 def test_service_and_pod_proxy_reach_ready_pods_only(
-    k8s: client.ApiClient, server: APIServer, namespace: str, http_port: int
+    k8s: client.ApiClient, node: Node, endpoint: Endpoint, namespace: str, http_port: int
 ) -> None:
     core = client.CoreV1Api(k8s)
     core.create_namespaced_service(
@@ -228,18 +226,17 @@ def test_service_and_pod_proxy_reach_ready_pods_only(
             },
         },
     )
-    core.create_namespaced_pod(namespace, pod_body("web", http_port, {"app": "web"}))
-    bind_and_run(core, namespace, "web", ready=False)
-    base = f"{server.url}/api/v1/namespaces/{namespace}"
+    web = node_pod(node, namespace, "web", http_port, {"app": "web"}, program=HTTP)
+    core.create_namespaced_pod(namespace, web)
+    node.start(core, namespace, "web", ready=False)
+    base = f"/api/v1/namespaces/{namespace}"
     with pytest.raises(urllib.error.HTTPError) as unready:
-        open_api(server, f"{base}/services/dash:http/proxy/status", timeout=10)
+        endpoint.open(f"{base}/services/dash:http/proxy/status", timeout=10)
     assert unready.value.code == 503
-    core.patch_namespaced_pod_status(
-        "web", namespace, {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
-    )
-    with open_api(server, f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
+    node.make_ready(core, namespace, "web")
+    with endpoint.open(f"{base}/services/dash:http/proxy/status?x=1", timeout=10) as r:
         assert json.load(r) == {"path": "/status?x=1", "authorization": None}
-    with open_api(server, f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
+    with endpoint.open(f"{base}/pods/web:{http_port}/proxy/info", timeout=10) as r:
         assert json.load(r) == {"path": "/info", "authorization": None}
 
 

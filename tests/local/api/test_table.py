@@ -7,6 +7,7 @@ import urllib.request
 
 from control_planes import Endpoint
 from kubernetes import client
+from node_support import BY_HAND
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -24,7 +25,10 @@ def test_service_and_pod_tables(endpoint: Endpoint, k8s: client.ApiClient, names
     )
     core.create_namespaced_pod(
         namespace,
-        {"metadata": {"name": "w"}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        {
+            "metadata": {"name": "w"},
+            "spec": {"schedulerName": BY_HAND, "containers": [{"name": "c", "image": "i"}]},
+        },
     )
     base = f"{endpoint.url}/api/v1/namespaces/{namespace}"
     services = get_table(endpoint, f"{base}/services")

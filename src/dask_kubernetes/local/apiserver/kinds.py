@@ -40,6 +40,16 @@ def prepare_pod(pod: dict[str, Any]) -> None:
         for port in container.get("ports") or []:
             port.setdefault("protocol", "TCP")
     pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    if spec.get("schedulingGates"):
+        # As kube-apiserver's pod strategy does: `kubectl get` shows the pod SchedulingGated.
+        pod["status"]["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates",
+            }
+        ]
 
 
 def is_workload(resource: ResourceType) -> bool:

@@ -35,15 +35,12 @@ class LogRequest:
         pod_name = pod["metadata"]["name"]
         if not container:
             if len(names) != 1:
-                init_hint = (
-                    f" or one of the init containers: [{' '.join(init_names)}]"
-                    if init_names
-                    else ""
-                )
+                # kube-apiserver lists every container, init ones first (VisitContainers' order).
+                every = " ".join((*init_names, *names, *ephemeral))
                 raise APIError(
                     400,
                     f"a container name must be specified for pod {pod_name}, "
-                    f"choose one of: [{' '.join(names)}]{init_hint}",
+                    f"choose one of: [{every}]",
                 )
             container = names[0]
         elif container not in (*names, *init_names, *ephemeral):
@@ -90,6 +87,9 @@ class LogServer:
     ) -> web.StreamResponse:
         pod = self._objects.get(self._pods, namespace, name)
         wanted = LogRequest.parse(pod, dict(http_request.query))
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # As kube-apiserver: no node, no kubelet to ask; 204 No Content, not an error.
+            return web.Response(status=204)
         path = log_path(self._state_dir, namespace, name, wanted.container, wanted.previous)
         if not path.exists() and not wanted.follow:
             if wanted.previous:

@@ -62,7 +62,11 @@ def _pod_ready(pod: dict[str, Any]) -> str:
 def _pod_phase(pod: dict[str, Any]) -> str:
     if pod["metadata"].get("deletionTimestamp"):
         return "Terminating"
-    return str(_status(pod).get("phase", "Unknown"))
+    status = _status(pod)
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "SchedulingGated":
+            return "SchedulingGated"
+    return str(status.get("reason") or status.get("phase", "Unknown"))
 
 
 def _pod_restarts(pod: dict[str, Any]) -> str:

@@ -369,10 +369,17 @@ class Kubelet:
         runner = self.runners.get(f"{namespace}/{name}")
         return runner.pod_ip if runner is not None else None
 
-    def container_finished(self, namespace: str, name: str, _container: str) -> bool:
-        """Whether a followed log can grow no more: the pod is not running here any more."""
+    def container_finished(self, namespace: str, name: str, container: str) -> bool:
+        """Whether a followed log can grow no more: the pod is not running here any more, or
+        that container has ended for good (an init container's log ends with it, as with a
+        kubelet's, though the pod runs on)."""
         runner = self.runners.get(f"{namespace}/{name}")
-        return runner is None or runner.phase() in ("Succeeded", "Failed")
+        if runner is None or runner.done:
+            return True
+        for candidate in runner.init_containers + runner.containers:
+            if candidate.name == container:
+                return candidate.finished
+        return True
 
     # -- status -------------------------------------------------------------------------------
 
