@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -27,7 +28,12 @@ from controlplane_support import built_binaries
 
 from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.kubelet.process_scan import processes_of
-from dask_kubernetes.local.network.netns import NODE_ADDRESS, POD_CIDR, namespace_exists
+from dask_kubernetes.local.network.netns import (
+    HOST_ADDRESS,
+    NODE_ADDRESS,
+    POD_CIDR,
+    namespace_exists,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 T = TypeVar("T")
@@ -157,6 +163,8 @@ def test_node_is_ready_with_the_real_version_and_renews_its_lease(
     assert ready["Ready"] == "True"
     assert status["nodeInfo"]["kubeletVersion"] == "v1.37.2"
     assert {"type": "InternalIP", "address": NODE_ADDRESS} in status["addresses"]
+    # What the host can reach: KubeCluster prefers ExternalIP for node ports.
+    assert {"type": "ExternalIP", "address": HOST_ADDRESS} in status["addresses"]
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
     assert int(status["capacity"]["pods"]) > 0 and status["allocatable"]["cpu"]
     # The node IPAM controller (real controller manager) gave the node its pod range.
@@ -288,6 +296,47 @@ def test_a_service_cluster_ip_reaches_the_pod_via_real_endpointslices(
         """,
     )
     assert reply == "VIA THE SERVICE\n"
+
+
+def _echo_or_none(port: int, message: bytes) -> bytes | None:
+    try:
+        return asyncio.run(_echo_roundtrip(port, message))
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        return None
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST_ADDRESS, port), timeout=5):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_a_node_port_listens_on_the_hosts_loopback_until_the_service_goes(
+    k8s: LocalKubernetes, bin_dir: Path, echo: dict[str, Any]
+) -> None:
+    """From the host namespace (this process), 127.0.0.1:<nodePort> reaches the pod."""
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "echo-np", "namespace": "default"},
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": "echo"},
+            "ports": [{"port": 80, "targetPort": 8080}],
+        },
+    }
+    kubectl(k8s, bin_dir, "apply", "-f", "-", stdin=json.dumps(service))
+    node_port = int(get(k8s, bin_dir, "service", "echo-np")["spec"]["ports"][0]["nodePort"])
+    message = b"via the node port\n"
+    reply = wait_for(lambda: _echo_or_none(node_port, message), "the node port to answer")
+    assert reply == message.upper()
+    assert k8s.real is not None and k8s.real.proxy is not None
+    assert (HOST_ADDRESS, node_port) in k8s.real.proxy.forwarders
+    kubectl(k8s, bin_dir, "delete", "service", "echo-np")
+    wait_for(lambda: _refused(node_port), "the node port to close with its Service")
+    assert (HOST_ADDRESS, node_port) not in k8s.real.proxy.forwarders
 
 
 def test_a_pod_bound_to_another_node_is_not_run(

@@ -1,7 +1,8 @@
 """What users of upstream dask-kubernetes 2026.3.0 do day to day, on our stack (issue 15).
 
-A script that exits without `close()`, a NodePort scheduler Service where the API lists no
-nodes (the stand-in, a locked-down cluster), `dask kubernetes delete A B`.
+A script that exits without `close()`, a NodePort scheduler Service (reached on the real plane's
+node at the host's 127.0.0.1, port-forwarded where the API lists no node addresses, as on the
+emulated plane or a locked-down cluster), `dask kubernetes delete A B`.
 """
 
 # mypy: disable-error-code="no-untyped-call"
@@ -25,6 +26,9 @@ from e2e_helpers import (
     object_names,
     wait_until,
 )
+
+from dask_kubernetes.operator.kubecluster.networking import NODE_ADDRESS_PREFERENCE
+from dask_kubernetes.operator.vocabulary import SCHEDULER_PORT_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -95,36 +99,71 @@ def test_connected_script_exiting_leaves_the_cluster(operator_cluster: Any, name
         assert "kept" in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
 
 
-def skip_where_nodes_have_addresses(cluster: Any) -> None:
-    """These tests are about an API whose node lists no address (the emulated plane)."""
+def skip_on_a_real_cluster(cluster: Any) -> None:
     if not cluster.local:
-        pytest.skip("a real cluster lists its nodes; this is about an API that lists none")
-    if cluster.plane == "real":
-        # And a node port there is on 10.240.0.1, which exists only inside the cluster's
-        # network namespace: from the host a connection would head for the default gateway.
-        pytest.skip("the real plane's node lists its address; this is about an API that lists none")
+        pytest.skip("a real cluster lists its nodes; this is about the stand-in's planes")
 
 
-def test_node_port_service_without_listed_nodes(operator_cluster: Any, namespace: str) -> None:
-    skip_where_nodes_have_addresses(operator_cluster)
-    # The case being tested: no node with an address to reach a node port on (the stand-in's
-    # node registers itself, as a kubelet does, but lists no addresses).
-    api = kr8s.api(kubeconfig=operator_cluster.kubeconfig)
-    nodes = list(api.get("nodes", raw=True))
-    assert not [n for n in nodes if (n.get("status") or {}).get("addresses")]
+def node_port_address(kubeconfig: str) -> str | None:
+    """The node address KubeCluster dials a node port on (its order of address types)."""
+    api = kr8s.api(kubeconfig=kubeconfig)
+    nodes: list[Any] = list(api.get("nodes", raw=True))
+    addresses = [a for n in nodes for a in (n.get("status") or {}).get("addresses", [])]
+    for wanted in NODE_ADDRESS_PREFERENCE:
+        for address in addresses:
+            if address.get("type") == wanted and address.get("address"):
+                return str(address["address"])
+    return None
+
+
+def host_connections_into_the_cluster() -> list[str]:
+    """TCP sockets of the *host* namespace with a peer in the cluster's namespace-only ranges
+    (`ss` reads the kernel's table; it sends nothing). A connect from the host to one of them
+    would go to the default gateway: there must never be any."""
+    ranges = ("10.240.0.0/16", "10.244.0.0/16", "10.96.0.0/12")
+    found: list[str] = []
+    for cidr in ranges:
+        result = subprocess.run(
+            ["ss", "-tnH", "state", "all", "dst", cidr],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found += [line for line in result.stdout.splitlines() if line.strip()]
+    return found
+
+
+def test_node_port_service_from_the_host(operator_cluster: Any, namespace: str) -> None:
+    skip_on_a_real_cluster(operator_cluster)
+    preferred = node_port_address(operator_cluster.kubeconfig)
+    if operator_cluster.plane == "real":
+        # The node's InternalIP exists only inside the cluster's network namespace; its
+        # ExternalIP is the host's loopback, where the network agent listens on node ports.
+        assert preferred == "127.0.0.1"
+    else:
+        # The emulated node lists no addresses (a locked-down cluster's view): port-forward.
+        assert preferred is None
     with kube_cluster(
         "nodeport", namespace, n_workers=1, scheduler_service_type="NodePort"
     ) as cluster:
-        # No node to reach a node port on: the scheduler is port-forwarded, as for ClusterIP.
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        if operator_cluster.plane == "real":
+            api = kr8s.api(kubeconfig=operator_cluster.kubeconfig)
+            service = next(
+                iter(api.get("services", "nodeport-scheduler", namespace=namespace, raw=True))
+            )
+            node_ports = {p["name"]: p["nodePort"] for p in service["spec"]["ports"]}
+            assert cluster.scheduler_address == f"tcp://127.0.0.1:{node_ports[SCHEDULER_PORT_NAME]}"
         with Client(cluster) as client:
             assert client.submit(lambda: "via nodeport").result() == "via nodeport"
+            if operator_cluster.plane == "real":
+                assert host_connections_into_the_cluster() == []
         dashboard = cluster.dashboard_link
         assert dashboard.startswith("http://127.0.0.1:")
 
 
 def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: str) -> None:
-    skip_where_nodes_have_addresses(operator_cluster)
+    skip_on_a_real_cluster(operator_cluster)
     with kube_cluster("npcli", namespace, scheduler_service_type="NodePort"):
         command = [*DASK_CLI, "kubernetes", "port-forward", "npcli"]
         process = subprocess.Popen(
@@ -143,6 +182,8 @@ def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: 
         finally:
             process.terminate()
             process.wait(30)
+        if operator_cluster.plane == "real":
+            assert host_connections_into_the_cluster() == []
 
 
 def test_cli_delete_several_names(operator_cluster: Any, namespace: str) -> None:

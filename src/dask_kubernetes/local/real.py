@@ -7,7 +7,8 @@ namespace) and are health-checked from it, the kubelet's and the network agent's
 on it. The host reaches the API server through one forwarder whose *listening* socket is created
 here in the host namespace on 127.0.0.1, while its backend connections are made from inside, to
 the node address; the serving certificate names 127.0.0.1, so the printed kubeconfig works for
-kubectl, helm and KubeCluster as is.
+kubectl, helm and KubeCluster as is. Node ports are made alike by the network agent (through
+`NamespaceLoop.listen_on_host`), and the node lists 127.0.0.1 as its ExternalIP.
 
 Why a thread with setns(2) rather than a forwarder subprocess per side: one process holds both
 ends of each connection (no unix-socket relay, no extra PID to track), and the kubelet and the
@@ -41,6 +42,7 @@ from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER, kill_pr
 from dask_kubernetes.local.kubelet.server import KubeletServer
 from dask_kubernetes.local.network.forwarder import TcpForwarder
 from dask_kubernetes.local.network.netns import (
+    HOST_ADDRESS,
     NODE_ADDRESS,
     POD_CIDR,
     NamespaceLoop,
@@ -146,6 +148,7 @@ class RealCluster:
             client_cert=(node_client.cert, node_client.key),
             node_name=self.node_name,
             node_address=NODE_ADDRESS,
+            external_address=HOST_ADDRESS,
         )
         await self.node_loop.run(self.kubelet.start())
         serving = ca.issue(
@@ -168,15 +171,16 @@ class RealCluster:
             ca_pem=ca_pem,
             client_cert=(proxy_client.cert, proxy_client.key),
             dns_path=self.kubelet.dns_path,
+            listen_on_host=self.node_loop.listen_on_host,
         )
         await self.node_loop.run(self.proxy.start())
         # The host's door: listening in the host namespace, connecting from inside.
-        listener = socket.create_server(("127.0.0.1", self.port))
+        listener = socket.create_server((HOST_ADDRESS, self.port))
         self.forwarder = TcpForwarder(
-            "127.0.0.1", 0, lambda: (NODE_ADDRESS, API_PORT), sock=listener
+            HOST_ADDRESS, 0, lambda: (NODE_ADDRESS, API_PORT), sock=listener
         )
         await self.node_loop.run(self.forwarder.start())
-        self.url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        self.url = f"https://{HOST_ADDRESS}:{listener.getsockname()[1]}"
         self.admin = ca.issue(
             "local-admin", "kubernetes-admin", organizations=(ADMIN_GROUP,), client=True
         )

@@ -62,6 +62,7 @@ class Kubelet:
         pod_cidr: str | None = None,
         node_name: str = NODE_NAME,
         node_address: str | None = None,
+        external_address: str | None = None,
         kubelet_port: int = KUBELET_PORT,
     ) -> None:
         self.api_url = api_url
@@ -78,7 +79,9 @@ class Kubelet:
         self.nodes = Informer(self.client, "/api/v1/nodes", self._on_node, params=own_node)
         self.heartbeat: NodeHeartbeat | None = None
         if node_address is not None:
-            self.heartbeat = NodeHeartbeat(self.client, node_name, node_address, kubelet_port)
+            self.heartbeat = NodeHeartbeat(
+                self.client, node_name, node_address, kubelet_port, external_address
+            )
         self.runners: dict[str, PodRunner] = {}
         self._terminating: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()

@@ -52,7 +52,18 @@ def conditions() -> list[dict[str, Any]]:
     ]
 
 
-def node_object(name: str, address: str, kubelet_port: int) -> dict[str, Any]:
+def node_addresses(name: str, address: str, external: str | None) -> list[dict[str, str]]:
+    """InternalIP for the API server (its --kubelet-preferred-address-types), ExternalIP for
+    clients outside the node, e.g. KubeCluster dialling a node port from the host."""
+    addresses = [{"type": "InternalIP", "address": address}]
+    if external is not None:
+        addresses.append({"type": "ExternalIP", "address": external})
+    return [*addresses, {"type": "Hostname", "address": name}]
+
+
+def node_object(
+    name: str, address: str, kubelet_port: int, external_address: str | None = None
+) -> dict[str, Any]:
     capacity = {
         "cpu": str(os.cpu_count() or 1),
         "memory": f"{_memory_bytes() // 1024}Ki",
@@ -75,10 +86,7 @@ def node_object(name: str, address: str, kubelet_port: int) -> dict[str, Any]:
             "capacity": capacity,
             "allocatable": dict(capacity),
             "conditions": conditions(),
-            "addresses": [
-                {"type": "InternalIP", "address": address},
-                {"type": "Hostname", "address": name},
-            ],
+            "addresses": node_addresses(name, address, external_address),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
             "nodeInfo": {
                 "machineID": "",
@@ -99,15 +107,23 @@ def node_object(name: str, address: str, kubelet_port: int) -> dict[str, Any]:
 class NodeHeartbeat:
     """Registers the Node, then keeps its Lease (and, less often, its Ready condition) fresh."""
 
-    def __init__(self, client: ApiClient, name: str, address: str, kubelet_port: int) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        name: str,
+        address: str,
+        kubelet_port: int,
+        external_address: str | None = None,
+    ) -> None:
         self.client = client
         self.name = name
         self.address = address
+        self.external_address = external_address
         self.kubelet_port = kubelet_port
         self.renewals = 0
 
     async def register(self) -> None:
-        node = node_object(self.name, self.address, self.kubelet_port)
+        node = node_object(self.name, self.address, self.kubelet_port, self.external_address)
         try:
             await self.client.request("POST", "/api/v1/nodes", body=node)
         except ApiError as exc:

@@ -18,6 +18,7 @@ import asyncio
 import ctypes
 import os
 import secrets
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Coroutine
@@ -34,6 +35,9 @@ SERVICE_CIDR = "10.96.0.0/12"
 # The node's (and API server's) address: outside both CIDRs, a /32 of its own.
 NODE_ADDRESS = "10.240.0.1"
 LOCAL_ROUTES = (POD_CIDR, SERVICE_CIDR, f"{NODE_ADDRESS}/32")
+# Where the host reaches the cluster: the API server's forwarder and every node port listen here,
+# in the host namespace; the node lists it as its ExternalIP so clients prefer it.
+HOST_ADDRESS = "127.0.0.1"
 _CLONE_NEWNET = 0x40000000
 
 
@@ -64,16 +68,38 @@ def delete_namespace(name: str) -> None:
         subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
 
 
+def _setns(fd: int, name: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise NetnsError(f"setns into {name}: {os.strerror(error)}")
+
+
 def enter(name: str) -> None:
     """Move the calling *thread* into namespace `name`."""
-    libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if libc.setns(fd, _CLONE_NEWNET) != 0:
-            error = ctypes.get_errno()
-            raise NetnsError(f"setns into {name}: {os.strerror(error)}")
+        _setns(fd, name)
     finally:
         os.close(fd)
+
+
+def listen_in(namespace_fd: int, host: str, port: int) -> socket.socket:
+    """A listening TCP socket made in the namespace `namespace_fd` refers to, from any thread:
+    a short-lived thread enters it, so the caller's own namespace is left as it is."""
+    made: Future[socket.socket] = Future()
+
+    def make() -> None:
+        try:
+            _setns(namespace_fd, "the host namespace")
+            made.set_result(socket.create_server((host, port)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            made.set_exception(exc)
+
+    thread = threading.Thread(target=make, name="listen-in-namespace", daemon=True)
+    thread.start()
+    thread.join()
+    return made.result()
 
 
 class NetworkNamespace:
@@ -110,6 +136,8 @@ class NamespaceLoop:
 
     def __init__(self, namespace: NetworkNamespace) -> None:
         self.namespace = namespace
+        # The namespace of the thread that made this loop (the host's), for `listen_on_host`.
+        self._host_namespace = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.loop = asyncio.new_event_loop()
         self._entered: Future[None] = Future()
         self._thread = threading.Thread(
@@ -130,6 +158,11 @@ class NamespaceLoop:
         self._thread.start()
         self._entered.result(timeout=30)
 
+    def listen_on_host(self, host: str, port: int) -> socket.socket:
+        """A listening socket in the host's namespace, callable from the namespace's thread
+        (node ports: the host connects to it, the backends are dialled from inside)."""
+        return listen_in(self._host_namespace, host, port)
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
@@ -146,6 +179,14 @@ class NamespaceLoop:
         return await self.run(call())
 
     def stop(self) -> None:
+        try:
+            self._stop_thread()
+        finally:
+            if self._host_namespace >= 0:
+                os.close(self._host_namespace)
+                self._host_namespace = -1
+
+    def _stop_thread(self) -> None:
         if not self._thread.is_alive():
             return
 

@@ -5,6 +5,10 @@ is ours (on the emulator `service_network.py` also plays the endpoints and servi
 controllers). It authenticates as `system:kube-proxy`, which the default `system:node-proxier`
 binding lets list and watch Services and EndpointSlices, and nothing more. It also keeps the DNS
 hosts map the pods' start-up hook reads (cluster DNS stays a hook: all pods share one namespace).
+
+Node ports listen on the host's 127.0.0.1 (the node's ExternalIP), not on the node address: that
+exists only inside the namespace, and a host connection to it would head for the default gateway.
+The listening socket is made in the host namespace, the backend connections from inside.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import contextlib
 import functools
 import itertools
 import logging
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +27,14 @@ from dask_kubernetes.local.kubelet.api_client import ApiClient
 from dask_kubernetes.local.kubelet.informer import Informer
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
 from dask_kubernetes.local.network.forwarder import Backend, TcpForwarder
+from dask_kubernetes.local.network.netns import HOST_ADDRESS
 
 logger = logging.getLogger(__name__)
 
 SLICES = "/apis/discovery.k8s.io/v1/endpointslices"
 SERVICE_LABEL = "kubernetes.io/service-name"
-ForwardKey = tuple[str, int]  # (cluster ip, port)
+ForwardKey = tuple[str, int]  # (cluster ip, port) or (HOST_ADDRESS, node port)
+HostListener = Callable[[str, int], socket.socket]
 
 
 def slice_backends(slices: list[dict[str, Any]], service_port: dict[str, Any]) -> list[Backend]:
@@ -70,9 +78,12 @@ class ServiceProxy:
         ca_pem: bytes,
         client_cert: tuple[Path, Path],
         dns_path: Path,
+        listen_on_host: HostListener | None = None,
     ) -> None:
         self.client = ApiClient(api_url, ca_pem=ca_pem, client_cert=client_cert)
         self.dns_path = dns_path
+        # Makes node ports' listening sockets in the host namespace; None: no node ports.
+        self.listen_on_host = listen_on_host
         self.services = Informer(self.client, "/api/v1/services", self._changed)
         self.slices = Informer(self.client, SLICES, self._changed)
         self.forwarders: dict[ForwardKey, TcpForwarder] = {}
@@ -106,6 +117,8 @@ class ServiceProxy:
                     found = slice_backends(slices, port)
                     if found:
                         routes[(ip, int(port["port"]))] = found
+                        if port.get("nodePort") and self.listen_on_host is not None:
+                            routes[(HOST_ADDRESS, int(port["nodePort"]))] = found
         return routes
 
     def choose(self, key: ForwardKey) -> Backend | None:
@@ -114,13 +127,19 @@ class ServiceProxy:
             return None
         return found[next(self._round_robin.setdefault(key, itertools.count())) % len(found)]
 
+    def _forwarder(self, key: ForwardKey) -> TcpForwarder:
+        choose = functools.partial(self.choose, key)
+        if key[0] == HOST_ADDRESS and self.listen_on_host is not None:
+            return TcpForwarder(*key, choose, sock=self.listen_on_host(*key))
+        return TcpForwarder(*key, choose)
+
     async def reconcile(self) -> None:
         routes = self._routes()
         for key in set(self.forwarders) - set(routes):
             await self.forwarders.pop(key).stop()
         for key in set(routes) - set(self.forwarders):
-            forwarder = TcpForwarder(key[0], key[1], functools.partial(self.choose, key))
             try:
+                forwarder = self._forwarder(key)
                 await forwarder.start()
             except OSError as exc:
                 logger.warning("cannot forward %s:%s: %s", key[0], key[1], exc)
