@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from dask_kubernetes.local.network.netns import (
+    HOST_ADDRESS,
     NODE_ADDRESS,
     NamespaceLoop,
     NetworkNamespace,
@@ -69,6 +70,33 @@ def test_the_loop_thread_binds_pod_ips_and_its_children_are_inside() -> None:
         # This (host) thread is not inside: it cannot bind a pod IP.
         with socket.socket() as outside, pytest.raises(OSError):
             outside.bind(("10.244.7.9", 0))
+    finally:
+        loop.stop()
+        namespace.delete()
+
+
+@root_only
+def test_listen_on_host_from_the_namespace_thread_makes_a_host_socket() -> None:
+    """Node ports: made on the namespace's thread, the listener still lives in the host's
+    namespace (this thread connects to it), and the loop thread stays inside."""
+    namespace = NetworkNamespace.create()
+    loop = NamespaceLoop(namespace)
+    try:
+        loop.start()
+
+        async def make() -> tuple[socket.socket, str]:
+            listener = loop.listen_on_host(HOST_ADDRESS, 0)
+            with socket.socket() as probe:
+                probe.bind(("10.244.7.9", 0))  # still inside afterwards
+                return listener, probe.getsockname()[0]
+
+        listener, still_inside = asyncio.run(loop.run(make()))
+        with listener:
+            assert still_inside == "10.244.7.9"
+            port = listener.getsockname()[1]
+            with socket.create_connection((HOST_ADDRESS, port), timeout=5):
+                accepted, _ = listener.accept()
+                accepted.close()
     finally:
         loop.stop()
         namespace.delete()
