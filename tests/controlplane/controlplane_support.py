@@ -39,3 +39,25 @@ def path_without_go() -> str:
         if entry and not (Path(entry) / "go").exists()
     ]
     return os.pathsep.join(keep)
+
+
+#: kubectl must use the kubeconfig a test names, never the user's KUBECONFIG.
+KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+
+def run_kubectl(
+    kubectl: Path, kubeconfig: Path | str, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl --kubeconfig KUBECONFIG ARGS`; with `check`, a failure fails the test."""
+    result = subprocess.run(
+        [str(kubectl), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=KUBECTL_ENV,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result

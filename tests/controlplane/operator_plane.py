@@ -11,7 +11,6 @@ server's audit log records what it asked and what it was told.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 import kr8s
 import yaml
-from controlplane_support import built_binaries
+from controlplane_support import built_binaries, run_kubectl
 
 from dask_kubernetes.local.apiserver.audit import AuditRecord
 from dask_kubernetes.local.controlplane import audit
@@ -43,8 +42,6 @@ if str(OPERATOR_TESTS) not in sys.path:  # the operator suite's process runner a
     sys.path.insert(0, str(OPERATOR_TESTS))
 
 from operator_helpers import OperatorProcess  # noqa: E402
-
-KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
 
 def manifest(documents: list[dict[str, Any]]) -> str:
@@ -71,18 +68,8 @@ class OperatorPlane:
         self, *args: str, stdin: str | None = None, check: bool = True, as_operator: bool = False
     ) -> subprocess.CompletedProcess[str]:
         config = self.kubeconfig if as_operator else self.plane.admin_kubeconfig
-        result = subprocess.run(
-            [str(self.plane.binaries / "kubectl"), "--kubeconfig", str(config), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=KUBECTL_ENV,
-            check=False,
-        )
-        if check:
-            assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result
+        kubectl = self.plane.binaries / "kubectl"
+        return run_kubectl(kubectl, config, *args, stdin=stdin, check=check)
 
     def apply(self, documents: list[dict[str, Any]]) -> None:
         """`kubectl apply` into the release namespace, as `helm install -n` would place them."""

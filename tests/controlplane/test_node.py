@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from controlplane_support import built_binaries
+from controlplane_support import KUBECTL_ENV, built_binaries, run_kubectl
 
 from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.kubelet.process_scan import processes_of
@@ -40,7 +40,6 @@ T = TypeVar("T")
 DASK = str(Path(sys.executable).with_name("dask"))
 # The chart's ServiceAccount (release `dko` in `dask-operator`), as the API server names it.
 OPERATOR_SERVICE_ACCOUNT = "system:serviceaccount:dask-operator:dko-dask-kubernetes-operator"
-KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
 ECHO = textwrap.dedent(
     """
@@ -83,18 +82,7 @@ def k8s(bin_dir: Path) -> Iterator[LocalKubernetes]:
 def kubectl(
     k8s: LocalKubernetes, bin_dir: Path, *args: str, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(bin_dir / "kubectl"), "--kubeconfig", k8s.kubeconfig, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=KUBECTL_ENV,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
+    return run_kubectl(bin_dir / "kubectl", k8s.kubeconfig, *args, stdin=stdin, check=check)
 
 
 def get(k8s: LocalKubernetes, bin_dir: Path, *args: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controlplane_support import built_binaries
+from controlplane_support import built_binaries, run_kubectl
 
 from dask_kubernetes.local.controlplane.plane import ControlPlane
 from dask_kubernetes.local.controlplane.process import ComponentError, Process, TLSClient
@@ -27,7 +27,6 @@ from dask_kubernetes.local.controlplane.process import ComponentError, Process, 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "src" / "dask_kubernetes" / "operator" / "crds"
 CHART = ROOT / "charts" / "dask-kubernetes-operator"
-KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
 CONTAINER = {"name": "dask", "image": "ghcr.io/dask/dask:latest"}
 
@@ -44,18 +43,8 @@ def plane() -> Iterator[ControlPlane]:
 def kubectl(
     plane: ControlPlane, *args: str, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(plane.binaries / "kubectl"), "--kubeconfig", str(plane.admin_kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=KUBECTL_ENV,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
+    kubectl_binary = plane.binaries / "kubectl"
+    return run_kubectl(kubectl_binary, plane.admin_kubeconfig, *args, stdin=stdin, check=check)
 
 
 def test_kubectl_talks_to_a_v1_37_2_server_that_is_ready(plane: ControlPlane) -> None:
