@@ -28,6 +28,7 @@ from dask_kubernetes.local.kubelet.informer import Informer
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
 from dask_kubernetes.local.network.forwarder import Backend, TcpForwarder
 from dask_kubernetes.local.network.netns import HOST_ADDRESS
+from dask_kubernetes.local.network.passes import run_passes
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +153,7 @@ class ServiceProxy:
             self._hosts = hosts
 
     async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self.reconcile()
-            except Exception as exc:  # keep serving; the next change repairs
-                logger.warning("service proxy pass failed: %s", exc, exc_info=True)
+        await run_passes(self._wakeup, self.reconcile, "service proxy", logger)
 
     async def start(self, timeout: float = 30.0) -> None:
         self.dns_path.parent.mkdir(parents=True, exist_ok=True)

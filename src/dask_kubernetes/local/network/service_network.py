@@ -28,6 +28,7 @@ from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, Api
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
 from dask_kubernetes.local.network.forwarder import TcpForwarder
 from dask_kubernetes.local.network.ip_pool import AddressPool
+from dask_kubernetes.local.network.passes import run_passes
 
 logger = logging.getLogger(__name__)
 
@@ -201,15 +202,7 @@ class ServiceNetwork:
         self.passes += 1
 
     async def run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self.reconcile()
-            except Exception as exc:  # keep serving; the next pass repairs
-                logger.warning("service network pass failed: %s", exc, exc_info=True)
-                await asyncio.sleep(0.2)
-                self._wakeup.set()
+        await run_passes(self._wakeup, self.reconcile, "service network", logger)
 
     async def stop(self) -> None:
         for forwarder in [*self.forwarders.values(), *self._draining]:
