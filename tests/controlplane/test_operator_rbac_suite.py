@@ -2,10 +2,13 @@
 chart's RBAC; then: what it used there, as the real audit log says, is within the chart's rules.
 
 A child pytest runs tests/operator against the plane's admin kubeconfig (the tests act as a user)
-while its operator fixture runs the operator with the ServiceAccount kubeconfig. Tests that need
-a Pod to run (no node here yet) or that start a stand-in of their own are deselected below, each
-with the reason; those that need the stand-in's fault injection or audit skip themselves, saying
-so; the rest must pass.
+while its operator fixture runs the operator with the ServiceAccount kubeconfig. As root the plane
+is the node-backed one (`LocalKubernetes(control_plane="real", audit=True)`: our kubelet runs the
+Pods) and the child runs inside its network namespace, so the tests reach Pod IPs as they do on
+the stand-in; only what that cannot cover is deselected (`NODE_DESELECTED`). Without root the
+plane is bare (no node: Pods stay Pending) and the tests that wait for a running Pod are
+deselected too (`DESELECTED`). Tests that need the stand-in's fault injection or audit skip
+themselves, saying so; the rest must pass.
 
 Skips (saying how to build) when the binaries for the committed pins are not in the cache.
 """
@@ -16,11 +19,19 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from controlplane_support import built_binaries
 from operator_plane import OPERATOR_TESTS, operator_plane
+
+from dask_kubernetes.local import LocalKubernetes
+from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.controlplane import audit, operator_chart
 
 from operator_rbac import granted, used  # isort: skip
 
@@ -62,6 +73,15 @@ DESELECTED: dict[str, str] = {
 }
 
 
+#: On the node-backed plane: what still cannot run there, and why (a subset of DESELECTED).
+NODE_DESELECTED: dict[str, str] = {
+    node: DESELECTED[node]
+    for node in (
+        "test_operator_peering.py::test_one_of_two_peered_replicas_is_active",
+        "test_operator_z_rbac.py::test_chart_grants_exactly_what_the_operator_uses",
+    )
+}
+
 #: Operator tests on the cluster that must pass here (not skip): a sample from each family.
 ALWAYS_RUN = (
     "test_operator_cluster.py::test_scaling_the_cluster_resizes_its_default_group",
@@ -97,20 +117,89 @@ def _by_file(outcomes: dict[str, str]) -> dict[str, dict[str, int]]:
     return counts
 
 
+@dataclass
+class _Plane:
+    """What the child pytest needs from a plane, and the audit log to judge it by afterwards."""
+
+    admin_kubeconfig: Path
+    operator_kubeconfig: Path
+    binaries: Path
+    audit_log: Path
+    operator_user: str
+    #: argv prefix for the child (the node's network namespace, where Pod IPs are reachable)
+    prefix: list[str]
+    deselected: dict[str, str]
+
+    def operator_records(self) -> list[AuditRecord]:
+        return [r for r in audit.read(self.audit_log) if r.user == self.operator_user]
+
+    def operator_refusals(self) -> list[AuditRecord]:
+        refused = audit.refused_by_authorizer(self.audit_log)
+        return [r for r in refused if r.user == self.operator_user]
+
+
+@contextmanager
+def _node_backed(directory: Path) -> Iterator[_Plane]:
+    """The real plane with our kubelet as its node, audited, the chart's CRDs and RBAC applied.
+
+    Everything the child uses names the API server by its address inside the namespace (the
+    child runs there): the plane's own admin kubeconfig and a token kubeconfig for that address.
+    """
+    binaries = built_binaries().directory / "bin"
+    with LocalKubernetes(control_plane="real", audit=True, binaries=binaries) as k8s:
+        real = k8s.real
+        assert real is not None and real.plane is not None and real.namespace is not None
+        plane = real.plane
+        operator_kubeconfig = directory / "operator.kubeconfig"
+        user = operator_chart.install(  # kubectl from the host, through the forwarder
+            plane.binaries / "kubectl",
+            real.admin_kubeconfig(directory / "host-admin.kubeconfig"),
+            plane.api_url,
+            plane.ca_cert,
+            operator_kubeconfig,
+        )
+        yield _Plane(
+            plane.admin_kubeconfig,
+            operator_kubeconfig,
+            plane.binaries,
+            plane.audit_log,
+            user,
+            real.namespace.exec_prefix(),
+            NODE_DESELECTED,
+        )
+
+
+@contextmanager
+def _bare(directory: Path) -> Iterator[_Plane]:
+    """The plane alone on loopback (no root needed): Pods stay Pending."""
+    with operator_plane(directory, start_operator=False) as setup:
+        yield _Plane(
+            setup.plane.admin_kubeconfig,
+            setup.kubeconfig,
+            setup.plane.binaries,
+            setup.plane.audit_log,
+            setup.user,
+            [],
+            DESELECTED,
+        )
+
+
 @pytest.mark.timeout(2400)
 def test_the_operator_suite_passes_under_the_charts_rbac(tmp_path: Path) -> None:
-    with operator_plane(tmp_path, start_operator=False) as setup:
+    node = os.geteuid() == 0
+    with (_node_backed if node else _bare)(tmp_path) as plane:
         report = tmp_path / "suite.xml"
         env = dict(os.environ) | {
-            "DASK_KUBERNETES_TEST_KUBECONFIG": str(setup.plane.admin_kubeconfig),
-            "DASK_KUBERNETES_TEST_OPERATOR_KUBECONFIG": str(setup.kubeconfig),
+            "DASK_KUBERNETES_TEST_KUBECONFIG": str(plane.admin_kubeconfig),
+            "DASK_KUBERNETES_TEST_OPERATOR_KUBECONFIG": str(plane.operator_kubeconfig),
             # The suite's kubectl is the real one of the same version as the server.
-            "PATH": f"{setup.plane.binaries}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{plane.binaries}{os.pathsep}{os.environ.get('PATH', '')}",
         }
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE"]
-        command += [f"--junitxml={report}", "-o", "junit_family=xunit2", str(OPERATOR_TESTS)]
-        for node in DESELECTED:
-            command += ["--deselect", f"tests/operator/{node}"]  # node ids are rootdir-relative
+        command = [*plane.prefix, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        command += ["-rfE", f"--junitxml={report}", "-o", "junit_family=xunit2"]
+        command.append(str(OPERATOR_TESTS))
+        for deselected in plane.deselected:  # node ids are rootdir-relative
+            command += ["--deselect", f"tests/operator/{deselected}"]
         child = subprocess.run(
             command, cwd=OPERATOR_TESTS, env=env, capture_output=True, text=True, timeout=2300
         )
@@ -119,19 +208,23 @@ def test_the_operator_suite_passes_under_the_charts_rbac(tmp_path: Path) -> None
         totals = ET.parse(report).getroot()
         totals = totals if totals.tag == "testsuite" else totals[0]
         counted = {k: totals.get(k) for k in ("tests", "failures", "errors", "skipped", "time")}
-        print("operator suite on the real plane (test cases):", counted)
+        where = "node-backed" if node else "bare"
+        print(f"operator suite on the {where} real plane (test cases):", counted)
         print("per file (tests, parameters folded):", _by_file(outcomes))
-        print(f"deselected ({len(DESELECTED)}):", DESELECTED)
+        print(f"deselected ({len(plane.deselected)}):", plane.deselected)
         assert child.returncode == 0, child.stdout[-8000:]
-        ran = [node for node in outcomes if node.startswith(tuple(DESELECTED))]
+        ran = [name for name in outcomes if name.startswith(tuple(plane.deselected))]
         assert ran == [], "deselected, yet ran"
-        # The tests that drive the operator on this plane really ran (and did not skip).
-        for node in ALWAYS_RUN:
-            assert outcomes.get(node) == "passed", (node, outcomes.get(node))
-        records = setup.operator_records()
-        refusals = setup.operator_refusals()
+        # The tests that drive the operator on this plane really ran (and did not skip); on the
+        # node, so did every one that waits for a running Pod.
+        for prefix in [*ALWAYS_RUN, *sorted(set(DESELECTED) - set(plane.deselected))]:
+            found = {name: outcomes[name] for name in outcomes if name.startswith(prefix)}
+            assert found and set(found.values()) == {"passed"}, (prefix, found)
+        records = plane.operator_records()
+        refusals = plane.operator_refusals()
     exercised = used(records)
     rules = granted(rule for path in RULES for rule in yaml.safe_load(path.read_text()))
     assert exercised <= rules, f"used but not granted: {sorted(exercised - rules)}"
     assert refusals == [], "the authorizer refused the suite's operator"
+    print("granted and used by the suite on the real plane:", sorted(exercised))
     print("granted but not used by the suite on the real plane:", sorted(rules - exercised))
