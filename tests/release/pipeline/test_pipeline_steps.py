@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,19 @@ def test_a_failing_step_stops_with_its_reason_and_out_is_untouched(
     assert never == []
     assert sorted(p.name for p in out.iterdir()) == ["previous.txt"]
     assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+
+def test_the_staging_directory_beside_dist_leaves_the_tree_clean() -> None:
+    """The default --out is dist/ in the clone; its staging sibling must not make the second
+    project's build (the verifier's, after dask-kubernetes's) refuse a dirty tree."""
+    root = Path(command.ROOT)
+    staging = Path(tempfile.mkdtemp(prefix=".dist.staging-", dir=root))
+    try:
+        (staging / "dask_kubernetes-1.0.tar.gz").write_bytes(b"built")
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=root, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert staging.name not in status.stdout
+    finally:
+        shutil.rmtree(staging)
