@@ -11,6 +11,7 @@ import pytest
 from kr8s.objects import ConfigMap
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from node_support import BY_HAND
 
 # kube-controller-manager's root-CA publisher puts this ConfigMap in every namespace of a real
 # cluster; the emulator does not (docs/design/local-standin.md, "Differences").
@@ -100,7 +101,11 @@ def test_generation_tracks_spec_only(k8s: client.ApiClient, namespace: str) -> N
     core = client.CoreV1Api(k8s)
     core.create_namespaced_pod(
         namespace,
-        {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+        {
+            "metadata": {"name": "g"},
+            # the test writes the status: no kubelet of a real plane's node may run this pod
+            "spec": {"schedulerName": BY_HAND, "containers": [{"name": "c", "image": "x"}]},
+        },
     )
     labelled = core.patch_namespaced_pod("g", namespace, {"metadata": {"labels": {"a": "b"}}})
     assert labelled.metadata.generation == 1
