@@ -4,7 +4,8 @@ Why: verifying straight from an index must be tested against the real protocol, 
 our own fetch code: PEP 691 JSON pages (content-negotiated with `Accept`), files with their
 sha256, each file's `provenance` URL (PEP 740), and PyPI's integrity API
 (`/integrity/<project>/<version>/<file>/provenance`). A test edits `Release` entries to play an
-attacker: swap the bytes, drop or swap the provenance, lie about the hash.
+attacker: swap the bytes, drop or swap the provenance, lie about the hash, or trickle a body
+(`Trickle`: a little at a time, each piece quick, the whole slow).
 """
 
 from __future__ import annotations
@@ -12,13 +13,37 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
 from urllib.parse import unquote
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass
+class Trickle:
+    """Send a body in `pieces` parts, `pause` seconds apart; `finished` once all went out."""
+
+    pieces: int
+    pause: float
+    finished: bool = False
+    cut_off: bool = False  # the client closed the connection first
+
+    def send(self, wfile: BinaryIO, body: bytes) -> None:
+        size = -(-len(body) // self.pieces)
+        try:
+            for start in range(0, len(body), size):
+                wfile.write(body[start : start + size])
+                wfile.flush()
+                time.sleep(self.pause)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the client gave up
+            self.cut_off = True
+            return
+        self.finished = True
 
 
 @dataclass
@@ -30,6 +55,7 @@ class Served:
     provenance: bytes | None
     listed_sha256: str | None = None  # what the page claims; default: the content's
     provenance_key: str = "url"  # "url": the page links it; "absent": no key; "null": null
+    trickle: Trickle | None = None  # how the file's bytes go out (default: all at once)
 
     def sha256(self) -> str:
         return self.listed_sha256 or hashlib.sha256(self.content).hexdigest()
@@ -42,6 +68,7 @@ class Index:
     projects: dict[str, dict[str, list[Served]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Accept)
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (a 302)
+    page_trickle: Trickle | None = None  # how the JSON pages go out
 
     def add(self, project: str, version: str, served: Served) -> None:
         self.projects.setdefault(project, {}).setdefault(version, []).append(served)
@@ -82,12 +109,17 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             return None
 
-        def _send(self, body: bytes, content_type: str, status: int = 200) -> None:
+        def _send(
+            self, body: bytes, content_type: str, status: int = 200, trickle: Trickle | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if trickle is None:
+                self.wfile.write(body)
+            else:
+                trickle.send(self.wfile, body)
 
         def do_GET(self) -> None:  # http.server's name
             path = unquote(self.path.split("?", 1)[0])
@@ -102,12 +134,12 @@ def _handler(index: Index) -> type[BaseHTTPRequestHandler]:
             if len(parts) == 2 and parts[0] == "simple":
                 page = index.page(parts[1])
                 if page is not None and SIMPLE_JSON in self.headers.get("Accept", ""):
-                    self._send(json.dumps(page).encode(), SIMPLE_JSON)
+                    self._send(json.dumps(page).encode(), SIMPLE_JSON, trickle=index.page_trickle)
                     return
             if len(parts) == 2 and parts[0] == "files":
                 item = index.find(parts[1])
                 if item is not None:
-                    self._send(item.content, "application/octet-stream")
+                    self._send(item.content, "application/octet-stream", trickle=item.trickle)
                     return
             if len(parts) == 5 and parts[0] == "integrity" and parts[4] == "provenance":
                 item = index.find(parts[3])

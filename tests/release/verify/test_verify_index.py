@@ -8,11 +8,12 @@ fetch and the Sigstore verification are the product's own code paths.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from index_server import SIMPLE_JSON, Index, Served, serving
+from index_server import SIMPLE_JSON, Index, Served, Trickle, serving
 
 SIGSTORE = "sigstore-3.6.1.tar.gz"
 PYPI_ATT = "pypi_attestations-0.0.19.tar.gz"
@@ -245,3 +246,57 @@ def test_a_redirect_off_https_is_refused(
     index.projects["sigstore-moved"] = index.projects["sigstore"]
     moved = release("verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY)
     assert moved.code == 0, moved.out + moved.err  # type: ignore[attr-defined]
+
+
+def test_a_trickling_download_is_cut_off_at_its_deadline(
+    release: Callable[..., object],
+    index: Index,
+    index_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each piece comes quickly, so no read ever times out; the whole transfer must not last."""
+    import dask_kubernetes_release.verify.index as index_module
+
+    monkeypatch.setattr(index_module, "TRANSFER_DEADLINE_SECONDS", 1.5)
+    trickle = Trickle(pieces=40, pause=0.25)  # 10 s for the whole file
+    index.find(SIGSTORE).trickle = trickle  # type: ignore[union-attr]
+    keep = tmp_path / "downloads"
+    started = time.monotonic()
+    result = release(
+        "verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY,
+        "--download-dir", keep,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.code == 1, result.out + result.err  # type: ignore[attr-defined]
+    assert result.out == f"FAIL {SIGSTORE}: the download took longer than 1.5 s (abandoned)\n"  # type: ignore[attr-defined]
+    assert _kept(keep) == []  # no partial file, no work directory
+    assert not trickle.finished
+    assert elapsed < 8, f"the command waited {elapsed:.1f} s for a 1.5 s deadline"
+
+
+def test_a_trickling_index_page_is_cut_off_at_its_deadline(
+    release: Callable[..., object],
+    index: Index,
+    index_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dask_kubernetes_release.verify.index as index_module
+
+    monkeypatch.setattr(index_module, "TRANSFER_DEADLINE_SECONDS", 1.5)
+    index.page_trickle = Trickle(pieces=40, pause=0.25)
+    keep = tmp_path / "downloads"
+    started = time.monotonic()
+    result = release(
+        "verify", "sigstore==3.6.1", "--index-url", index_url, *SIGSTORE_POLICY,
+        "--download-dir", keep,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.code == 2, result.out + result.err  # type: ignore[attr-defined]
+    assert result.err == (  # type: ignore[attr-defined]
+        f"error: {index_url}sigstore/: the index page took longer than 1.5 s (abandoned)\n"
+    )
+    assert _kept(keep) == []
+    assert not index.page_trickle.finished
+    assert elapsed < 8, f"the command waited {elapsed:.1f} s for a 1.5 s deadline"

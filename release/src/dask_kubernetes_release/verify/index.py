@@ -8,21 +8,27 @@ integrity API). Everything lands in a private temporary directory; `verify` then
 as usual, and only those that pass are moved (renamed) into `--download-dir`.
 
 Names, versions and file names from the user and from the index are validated before they become
-URLs or paths, and plain http is refused unless the host is the loopback interface.
+URLs or paths, and plain http is refused unless the host is the loopback interface. Each request
+(page, file, provenance) has one deadline for the whole transfer, connection and headers
+included: a server that trickles bytes is cut off when it passes, not after each quiet read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import ipaddress
 import json
 import re
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,7 +46,7 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 MAX_DIST_BYTES = 1024 * 1024 * 1024
 _CHUNK = 1024 * 1024
-_TIMEOUT_SECONDS = 60
+TRANSFER_DEADLINE_SECONDS = 60.0  # per request, from connecting to the last byte
 # PEP 508 / core metadata: a project name.
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _SPEC = re.compile(r"(?P<name>[^=\s]+)==(?P<version>[^=\s]+)")
@@ -144,21 +150,137 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _open(url: str, accept: str) -> Any:
+class TransferTooSlow(Exception):
+    """A request outlived its deadline; whatever it received is abandoned."""
+
+
+class _Deadline:
+    """One deadline for a whole transfer: when it passes, every socket it watches is shut down,
+    which ends any read in progress (a per-read timeout never ends a trickle)."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        self.what = what
+        self.seconds = seconds
+        self.expired = False
+        self._ends = time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.001, self._ends - time.monotonic())
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def error(self) -> TransferTooSlow:
+        return TransferTooSlow(f"{self.what} took longer than {self.seconds:g} s (abandoned)")
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTP(http.client.HTTPConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+class _WatchedHTTPS(http.client.HTTPSConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+def _watched(kind: type[http.client.HTTPConnection], deadline: _Deadline) -> Any:
+    """A connection factory for urllib whose sockets `deadline` shuts down when it passes."""
+    watched = _WatchedHTTPS if issubclass(kind, http.client.HTTPSConnection) else _WatchedHTTP
+
+    def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        made = watched(host, **kwargs)
+        made.deadline = deadline
+        return made
+
+    return connection
+
+
+class _DeadlineHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_watched(http_class, self.deadline), req, **kwargs)
+
+
+class _DeadlineHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_watched(http_class, self.deadline), req, **kwargs)
+
+
+def _open(url: str, accept: str, deadline: _Deadline) -> Any:
     check_url(url, "the URL")
-    handlers: list[urllib.request.BaseHandler] = [_CheckedRedirects()]
+    handlers: list[urllib.request.BaseHandler] = [
+        _CheckedRedirects(),
+        _DeadlineHTTP(deadline),
+        _DeadlineHTTPS(deadline),
+    ]
     if _loopback(urlsplit(url).hostname):
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback through a proxy
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(  # noqa: S310 - check_url allowed only http(s) above
         url, headers={"Accept": accept, "User-Agent": "dask-kubernetes-release verify"}
     )
-    return opener.open(request, timeout=_TIMEOUT_SECONDS)
+    return opener.open(request, timeout=deadline.remaining())
+
+
+@contextmanager
+def _deadline(what: str) -> Iterator[_Deadline]:
+    """Run one transfer under TRANSFER_DEADLINE_SECONDS; past it, TransferTooSlow, whatever
+    error the cut-off connection raised (or the short read it ended with)."""
+    with _Deadline(what, TRANSFER_DEADLINE_SECONDS) as deadline:
+        try:
+            yield deadline
+        except Exception:
+            if deadline.expired:
+                raise deadline.error() from None
+            raise
+        if deadline.expired:
+            raise deadline.error()
 
 
 def _read(url: str, accept: str, limit: int, what: str) -> tuple[bytes, str]:
     """The body (at most `limit` bytes) and the URL it finally came from (after redirects)."""
-    with _open(url, accept) as response:
+    with _deadline(what) as deadline, _open(url, accept, deadline) as response:
         data: bytes = response.read(limit + 1)
         final = str(response.geturl())
     if len(data) > limit:
@@ -167,16 +289,25 @@ def _read(url: str, accept: str, limit: int, what: str) -> tuple[bytes, str]:
 
 
 def _download(url: str, target: Path, limit: int) -> str:
-    """Stream `url` into `target` (at most `limit` bytes); returns the sha256 of the bytes."""
+    """Stream `url` into `target` (at most `limit` bytes); returns the sha256 of the bytes.
+    On any failure the partial `target` is removed: it is never left behind."""
     digest = hashlib.sha256()
     size = 0
-    with _open(url, "*/*") as response, target.open("xb") as out:
-        while chunk := response.read(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge(f"the file is larger than the limit of {limit} bytes")
-            digest.update(chunk)
-            out.write(chunk)
+    with _deadline("the download") as deadline, _open(url, "*/*", deadline) as response:
+        out = target.open("xb")
+        try:
+            with out:
+                while chunk := response.read(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise _TooLarge(f"the file is larger than the limit of {limit} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        if deadline.expired:  # the cut-off connection may read as a short, complete body
+            target.unlink(missing_ok=True)
     return digest.hexdigest()
 
 
@@ -186,7 +317,9 @@ def _index_page(index_url: str, project: str) -> tuple[str, dict[str, Any]]:
         raw, page_url = _read(page_url, SIMPLE_JSON, MAX_PAGE_BYTES, "the index page")
     except urllib.error.HTTPError as exc:
         raise UsageError(f"{page_url}: the index answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except TransferTooSlow as exc:
+        raise UsageError(f"{page_url}: {exc}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise UsageError(f"{page_url}: cannot reach the index ({exc})") from None
     try:
         page = json.loads(raw)
@@ -246,8 +379,10 @@ def _fetch_one(
         return Fetched(name, path, f"the file could not be downloaded (HTTP {exc.code})")
     except urllib.error.URLError as exc:
         return Fetched(name, path, f"the file could not be downloaded ({exc.reason})")
-    except _TooLarge as exc:
+    except (_TooLarge, TransferTooSlow) as exc:
         return Fetched(name, path, str(exc))
+    except (OSError, http.client.HTTPException) as exc:
+        return Fetched(name, path, f"the file could not be downloaded ({exc})")
     if actual != listed.lower():
         return Fetched(
             name, path, "the downloaded file's sha256 differs from the one the index lists"
@@ -267,6 +402,8 @@ def _fetch_one(
         )
     except urllib.error.URLError as exc:
         return Fetched(name, path, f"the provenance could not be fetched ({exc.reason})")
+    except (TransferTooSlow, OSError, http.client.HTTPException) as exc:
+        return Fetched(name, path, f"the provenance could not be fetched ({exc})")
     Path(f"{path}.provenance").write_bytes(raw)
     return Fetched(name, path)
 
