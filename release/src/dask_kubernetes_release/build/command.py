@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,13 +156,25 @@ def _quiet_runner(extra: Mapping[str, str], errors: list[str]) -> _Runner:
 
 
 def _unpack(sdist: Path, into: Path) -> Path:
-    with tarfile.open(sdist) as archive:
-        if hasattr(tarfile, "data_filter"):
-            archive.extractall(into, filter="data")
-        else:  # Python < 3.10.12: our own, just-built archive
-            archive.extractall(into)  # noqa: S202
-    (top,) = into.iterdir()
-    return top
+    """The sdist's one top-level directory, extracted; UsageError for anything else."""
+    try:
+        archive = tarfile.open(sdist)  # noqa: SIM115 - closed below; its errors differ
+    except (OSError, tarfile.TarError, EOFError, zlib.error):
+        raise UsageError(f"{sdist.name} is not a usable sdist: not a tar archive") from None
+    try:
+        with archive:
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(into, filter="data")
+            else:  # Python < 3.10.12: our own, just-built archive
+                archive.extractall(into)  # noqa: S202
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{sdist.name} is not a usable sdist: {detail}") from None
+    tops = sorted(into.iterdir()) if into.is_dir() else []
+    if len(tops) != 1 or tops[0].is_symlink() or not tops[0].is_dir():
+        found = ", ".join(p.name for p in tops) or "nothing"
+        raise UsageError(f"{sdist.name}: an sdist holds one top-level directory, not {found}")
+    return tops[0]
 
 
 def twine_check(paths: list[Path]) -> None:

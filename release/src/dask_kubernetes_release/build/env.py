@@ -51,10 +51,12 @@ def ensure_build_env(requires: list[str], lock: Path, cache: Path) -> Path:
     key.update(_LAYOUT)
     env = cache / key.hexdigest()
     if (env / _STAMP).exists():
+        _world_readable(env)
         return env
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-"))
     try:
+        _world_readable(staging)
         _populate(staging, requires, read_lock(lock), lock)
         (staging / _STAMP).write_text("\n".join(sorted(requires)) + "\n")
         try:
@@ -65,6 +67,12 @@ def ensure_build_env(requires: list[str], lock: Path, cache: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return env
+
+
+def _world_readable(env: Path) -> None:
+    """mkdtemp made it private; `release rebuild`'s sandboxed user (nobody) must read it."""
+    if env.stat().st_mode & 0o755 != 0o755:
+        env.chmod(0o755)
 
 
 def _populate(

@@ -9,11 +9,21 @@ timestamps, and the result is compared byte for byte with the published wheel. W
 differ, the first differing archive member is named (missing, extra, content, timestamp, mode
 or order). Exit 0 identical, 1 different, 2 unusable input. The build machinery is
 `release build`'s own (build.command, build.env), not a copy.
+
+What runs, and where: the sdist's build backend is code from the sdist (an in-tree backend, a
+build hook, setup.py), so every backend hook runs in a sandbox (build/sandbox.py): fresh
+namespaces via util-linux `unshare`, no network, every mount read-only except a private scratch
+directory, /tmp, /run and the home directories hidden, an unprivileged user (nobody when run as
+root) without capabilities, and an empty environment. The toolkit itself (unpacking, installing
+the hash-locked toolchain, comparing) runs as the caller and never imports the sdist's code.
+When no sandbox can be made the command stops (exit 2); --no-sandbox runs the backend as the
+caller, with network, and says so on every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -28,6 +38,7 @@ from dask_kubernetes_release.build.command import (
     _quiet_runner,
     _unpack,
 )
+from dask_kubernetes_release.build.sandbox import Sandbox
 from dask_kubernetes_release.build.toolchain import read_record
 from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.dists import (
@@ -94,26 +105,54 @@ def first_difference(published: Path, rebuilt: Path) -> str:
     return "archive bytes differ outside the members (compression or zip headers)"
 
 
-def rebuild(wheel: Path, sdist: Path, cache: Path = BUILD_ENV_CACHE) -> Rebuild:
+UNCONFINED_WARNING = (
+    "warning: --no-sandbox: the sdist's build code runs as {user}, with network access "
+    "and write access to everything {user} can write"
+)
+
+
+def rebuild(
+    wheel: Path, sdist: Path, cache: Path = BUILD_ENV_CACHE, *, sandboxed: bool = True
+) -> Rebuild:
     from build import BuildBackendException
 
     from dask_kubernetes_release.build.env import ensure_build_env
 
     with tempfile.TemporaryDirectory(prefix="release-rebuild-") as tmp:
-        scratch = Path(tmp)
-        unpacked = _unpack(sdist, scratch / "unpacked")
+        scratch = Path(tmp).resolve()
+        scratch.chmod(0o711)  # the sandbox's user reaches its own directory below, nothing else
+        work = scratch / "sandbox"
+        unpacked = _unpack(sdist, work / "unpacked")
         lock, source = toolchain_lock(wheel, scratch)
         env = ensure_build_env(_build_system_requires(unpacked), lock, cache)
         errors: list[str] = []
-        runner = _quiet_runner({"SOURCE_DATE_EPOCH": str(sdist_epoch(sdist))}, errors)
+        extra = {"SOURCE_DATE_EPOCH": str(sdist_epoch(sdist))}
+        if sandboxed:
+            sandbox = Sandbox(work, readable=[env, Path(sys.base_prefix)])
+            sandbox.hand_over()
+            sandbox.probe()
+            runner = sandbox.runner(extra, errors)
+        else:
+            runner = _quiet_runner(extra, errors)
         try:
-            rebuilt = _build_one(unpacked, "wheel", scratch / "out", env, runner)
+            built = _build_one(unpacked, "wheel", work / "out", env, runner)
         except BuildBackendException as exc:
             raise UsageError(f"build backend failed: {errors[-1] if errors else exc}") from None
-        difference = first_difference(wheel, rebuilt)
+        rebuilt = _built_wheel(built, work / "out")
+        try:
+            difference = first_difference(wheel, rebuilt)
+        except zipfile.BadZipFile as exc:
+            difference = f"not comparable as wheels ({exc})"
         if not difference and rebuilt.name != wheel.name:
             difference = f"file name differs: rebuilt {rebuilt.name}"
     return Rebuild(wheel.name, source, not difference, difference)
+
+
+def _built_wheel(path: Path, out: Path) -> Path:
+    """The backend names its wheel: it must be a regular file right in the output directory."""
+    if path.parent != out or path.is_symlink() or not path.is_file():
+        raise UsageError(f"build backend failed: it named no wheel in its output ({path.name!r})")
+    return path
 
 
 def _inputs(paths: list[Path]) -> tuple[Path, Path]:
@@ -130,11 +169,21 @@ def _inputs(paths: list[Path]) -> tuple[Path, Path]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="WHEEL SDIST | DIR")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the sdist's build backend unconfined, as you, with network (DANGEROUS: "
+        "only for an sdist you already trust, where no sandbox can be made)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     wheel, sdist = _inputs(args.paths)
-    result = rebuild(wheel, sdist)
+    if args.no_sandbox:
+        import getpass
+
+        print(UNCONFINED_WARNING.format(user=getpass.getuser()), file=sys.stderr)
+    result = rebuild(wheel, sdist, sandboxed=not args.no_sandbox)
     print(f"toolchain: {result.toolchain}")
     if not result.identical:
         raise CheckFailed(
