@@ -221,3 +221,39 @@ def test_no_sandbox_says_so_on_every_run(
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("warning: --no-sandbox: the sdist's build code runs as ")
     assert "with network access" in first
+
+
+LINKING_BACKEND = """
+import os
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    # No build at all: point the output directory at the published wheel's directory.
+    os.rename(wheel_directory, wheel_directory + ".old")
+    os.symlink({published!r}, wheel_directory)
+    return "hostile-1.0-py3-none-any.whl"
+"""
+
+
+def test_a_backend_cannot_pass_off_the_published_wheel_as_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hook owns its output directory; the rebuild must not follow a link it planted there."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    backend = LINKING_BACKEND.format(published=str(dist))
+    _tar(
+        dist / "hostile-1.0.tar.gz",
+        {"hostile-1.0/pyproject.toml": PYPROJECT.encode(), "hostile-1.0/evil.py": backend.encode()},
+    )
+    _wheel(dist)
+
+    code = main(["rebuild", str(dist)])
+
+    captured = capsys.readouterr()
+    assert "identical" not in captured.out
+    assert code == 2
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("error: build backend failed: out/: ")

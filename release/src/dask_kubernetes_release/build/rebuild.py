@@ -38,7 +38,7 @@ from dask_kubernetes_release.build.command import (
     _quiet_runner,
     _unpack,
 )
-from dask_kubernetes_release.build.sandbox import Sandbox
+from dask_kubernetes_release.build.sandbox import BUILT_MAX_BYTES, Sandbox
 from dask_kubernetes_release.build.toolchain import read_record
 from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.dists import (
@@ -120,15 +120,15 @@ def rebuild(
 
     with tempfile.TemporaryDirectory(prefix="release-rebuild-") as tmp:
         scratch = Path(tmp).resolve()
-        scratch.chmod(0o711)  # the sandbox's user reaches its own directory below, nothing else
+        sandbox = Sandbox(scratch, readable=[Path(sys.base_prefix)]) if sandboxed else None
         work = scratch / "sandbox"
         unpacked = _unpack(sdist, work / "unpacked")
         lock, source = toolchain_lock(wheel, scratch)
         env = ensure_build_env(_build_system_requires(unpacked), lock, cache)
         errors: list[str] = []
         extra = {"SOURCE_DATE_EPOCH": str(sdist_epoch(sdist))}
-        if sandboxed:
-            sandbox = Sandbox(work, readable=[env, Path(sys.base_prefix)])
+        if sandbox is not None:
+            sandbox.readable.append(env.resolve())
             sandbox.hand_over()
             sandbox.probe()
             runner = sandbox.runner(extra, errors)
@@ -139,6 +139,8 @@ def rebuild(
         except BuildBackendException as exc:
             raise UsageError(f"build backend failed: {errors[-1] if errors else exc}") from None
         rebuilt = _built_wheel(built, work / "out")
+        if sandbox is not None:
+            rebuilt = sandbox.take_out(rebuilt, scratch, BUILT_MAX_BYTES)
         try:
             difference = first_difference(wheel, rebuilt)
         except zipfile.BadZipFile as exc:
@@ -150,7 +152,7 @@ def rebuild(
 
 def _built_wheel(path: Path, out: Path) -> Path:
     """The backend names its wheel: it must be a regular file right in the output directory."""
-    if path.parent != out or path.is_symlink() or not path.is_file():
+    if path.parent != out or path.is_symlink() or path.suffix != ".whl":
         raise UsageError(f"build backend failed: it named no wheel in its output ({path.name!r})")
     return path
 

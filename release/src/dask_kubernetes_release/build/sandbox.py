@@ -22,7 +22,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,22 +33,30 @@ if TYPE_CHECKING:
 
 NOBODY = 65534
 HOOK_ANSWER_MAX_BYTES = 1024 * 1024
+BUILT_MAX_BYTES = 1024 * 1024 * 1024
 _INIT = Path(__file__).with_name("sandbox_init.py")
 _NAMESPACES = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 _NO_CAPABILITIES = ["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
 
 
 class Sandbox:
-    """The confinement of one rebuild: `workdir` is the only directory its hooks may write."""
+    """The confinement of one rebuild, inside `scratch` (a private directory the caller owns).
 
-    def __init__(self, workdir: Path, readable: Sequence[Path]) -> None:
-        self.workdir = workdir.resolve()
+    The hooks may write `scratch/sandbox` (the unpacked sdist, the output, HOME, TMPDIR) and
+    their own control directory `scratch/hook-N`, nothing else. Anything the caller takes back
+    out is opened without following a link (the sandbox's user owns those trees)."""
+
+    def __init__(self, scratch: Path, readable: Sequence[Path]) -> None:
+        self.scratch = scratch.resolve()
+        self.scratch.chmod(0o711)  # the sandbox's user reaches its directories, nothing else
+        self.workdir = self.scratch / "sandbox"
         self.readable = [Path(p).resolve() for p in readable]
         self.root = os.geteuid() == 0
-        for name in ("hooks", "home", "tmp"):
+        self._hooks = 0
+        for name in ("home", "tmp", "out"):
             (self.workdir / name).mkdir(parents=True, exist_ok=True)
 
-    def command(self, argv: Sequence[str]) -> list[str]:
+    def command(self, argv: Sequence[str], writable: Sequence[Path] = ()) -> list[str]:
         """`argv` wrapped: unshare, then sandbox_init.py, then the unprivileged command."""
         unshare, setpriv = _tool("unshare"), _tool("setpriv")
         if self.root:
@@ -63,7 +70,7 @@ class Sandbox:
             drop = [unshare, "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}"]
             drop.append("--")
         config = {
-            "writable": [str(self.workdir)],
+            "writable": [str(self.workdir), *map(str, writable)],
             "readable": [str(p) for p in self.readable],
             "drop": drop,
         }
@@ -80,14 +87,20 @@ class Sandbox:
             **extra,
         }
 
-    def hand_over(self) -> None:
-        """Give the scratch tree to the sandbox's user (root's sandbox runs as nobody)."""
+    def hand_over(self, *also: Path) -> None:
+        """Give the writable trees to the sandbox's user (root's sandbox runs as nobody).
+
+        Never through a link, and never a file with a second name (which could be elsewhere)."""
         if not self.root:
             return
-        os.chown(self.workdir, NOBODY, NOBODY)
-        for top, dirs, files in os.walk(self.workdir):
-            for name in [*dirs, *files]:
-                os.chown(Path(top) / name, NOBODY, NOBODY, follow_symlinks=False)
+        for top_dir in (self.workdir, *also):
+            os.chown(top_dir, NOBODY, NOBODY, follow_symlinks=False)
+            for top, dirs, files in os.walk(top_dir):
+                for name in [*dirs, *files]:
+                    path = Path(top) / name
+                    info = path.lstat()
+                    if stat.S_ISDIR(info.st_mode) or info.st_nlink == 1:
+                        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
 
     def probe(self) -> None:
         """Make the sandbox once with a harmless command: unavailable means stop, with one line."""
@@ -109,8 +122,7 @@ class Sandbox:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise UsageError(_unavailable(str(exc))) from None
         if result.returncode != 0:
-            lines = result.stderr.strip().splitlines()
-            raise UsageError(_unavailable(lines[-1] if lines else f"exit {result.returncode}"))
+            raise UsageError(_unavailable(_last_line(result.stderr, result.returncode)))
 
     def runner(self, extra: Mapping[str, str], errors: list[str]) -> _Runner:
         """A pypa-build runner that runs each hook inside the sandbox."""
@@ -121,25 +133,63 @@ class Sandbox:
             extra_environ: Mapping[str, str] | None = None,
         ) -> None:
             python, script, hook, control = cmd  # pyproject_hooks: PYTHON SCRIPT HOOK CONTROL_DIR
-            own = Path(tempfile.mkdtemp(dir=self.workdir / "hooks", prefix=f"{hook}-"))
+            self._hooks += 1
+            own = self.scratch / f"hook-{self._hooks}"  # in the caller's directory: not replaceable
+            own.mkdir()
             shutil.copyfile(script, own / "_in_process.py")
             shutil.copyfile(Path(control) / "input.json", own / "input.json")
-            self.hand_over()
+            self.hand_over(own)
             argv = [python, str(own / "_in_process.py"), hook, str(own)]
             environ = self.environment({**(extra_environ or {}), **extra})
             result = subprocess.run(
-                self.command(argv), cwd=cwd, env=environ, capture_output=True, text=True
+                self.command(argv, writable=[own]),
+                cwd=cwd,
+                env=environ,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if result.returncode != 0:
-                lines = result.stderr.strip().splitlines()
-                errors.append(lines[-1] if lines else f"exit {result.returncode}")
+                errors.append(_last_line(result.stderr, result.returncode))
                 raise subprocess.CalledProcessError(
                     result.returncode, cmd, result.stdout, result.stderr
                 )
-            answer = _read_answer(own / "output.json")
+            answer = _read_regular(own / "output.json", HOOK_ANSWER_MAX_BYTES, "hook's answer")
             (Path(control) / "output.json").write_bytes(answer)
 
         return run
+
+    def take_out(self, built: Path, into: Path, limit: int) -> Path:
+        """Copy a file the hooks made (under `workdir`) into `into`, following no link."""
+        try:
+            relative = built.relative_to(self.workdir)
+        except ValueError:
+            raise UsageError(f"build backend failed: it named {built} outside its output") from None
+        parent = os.open(self.workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for part in relative.parts[:-1]:
+                try:
+                    step = os.open(part, _NO_LINK | os.O_DIRECTORY, dir_fd=parent)
+                except OSError as exc:
+                    raise UsageError(f"build backend failed: {part}/: {exc.strerror}") from None
+                os.close(parent)
+                parent = step
+            data = _read_regular(Path(relative.name), limit, "built file", dir_fd=parent)
+        finally:
+            os.close(parent)
+        target = into / relative.name
+        target.write_bytes(data)
+        return target
+
+
+_NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def _last_line(stderr: str, returncode: int) -> str:
+    """The hook's last line of stderr, printable and bounded (it is the sdist's text)."""
+    lines = stderr.strip().splitlines()
+    line = lines[-1] if lines else f"exit {returncode}"
+    return "".join(c if c.isprintable() else "?" for c in line)[:400]
 
 
 def _tool(name: str) -> str:
@@ -150,18 +200,18 @@ def _tool(name: str) -> str:
     return found
 
 
-def _read_answer(path: Path) -> bytes:
-    """The hook's output.json: a regular file (never a link the hook planted), bounded."""
+def _read_regular(path: Path, limit: int, what: str, dir_fd: int | None = None) -> bytes:
+    """A regular file's bytes (never through a link the hook planted), at most `limit`."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, _NO_LINK, dir_fd=dir_fd)
     except OSError as exc:
-        raise UsageError(f"the build hook left no usable answer ({exc.strerror})") from None
+        raise UsageError(f"build backend failed: no usable {what} ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise UsageError("the build hook's answer is not a regular file")
-        data = handle.read(HOOK_ANSWER_MAX_BYTES + 1)
-    if len(data) > HOOK_ANSWER_MAX_BYTES:
-        raise UsageError(f"the build hook's answer is larger than {HOOK_ANSWER_MAX_BYTES} bytes")
+            raise UsageError(f"build backend failed: its {what} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"build backend failed: its {what} is larger than {limit} bytes")
     return data
 
 
