@@ -257,3 +257,20 @@ def test_a_backend_cannot_pass_off_the_published_wheel_as_its_own(
     assert code == 2
     assert captured.err.count("\n") == 1, captured.err
     assert captured.err.startswith("error: build backend failed: out/: ")
+
+
+def test_a_backend_asking_for_garbage_requirements_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = "def get_requires_for_build_wheel(config_settings=None):\n    return ['!! no']\n"
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _tar(
+        dist / "hostile-1.0.tar.gz",
+        {"hostile-1.0/pyproject.toml": PYPROJECT.encode(), "hostile-1.0/evil.py": backend.encode()},
+    )
+    _wheel(dist)
+
+    assert main(["rebuild", str(dist)]) == 2
+
+    assert capsys.readouterr().err == "error: the wheel backend asks for unusable requirements\n"

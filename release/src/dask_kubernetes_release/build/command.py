@@ -127,11 +127,16 @@ def _run_backend(source: Path, scratch: Path, env: Path, epoch: int) -> list[Pat
 def _build_one(source: Path, kind: _Kind, into: Path, env: Path, runner: _Runner) -> Path:
     """One distribution, after making sure the backend asks for nothing the lock lacks."""
     from build import ProjectBuilder
+    from packaging.requirements import InvalidRequirement
 
     from dask_kubernetes_release.build.env import env_python, unsatisfied
 
     builder = ProjectBuilder(source, python_executable=str(env_python(env)), runner=runner)
-    missing = unsatisfied(env, builder.get_requires_for_build(kind))
+    asked = builder.get_requires_for_build(kind)
+    try:
+        missing = unsatisfied(env, asked)
+    except (InvalidRequirement, TypeError):
+        raise UsageError(f"the {kind} backend asks for unusable requirements") from None
     if missing:
         raise UsageError(f"the {kind} backend also needs {', '.join(sorted(missing))}")
     return Path(builder.build(kind, into))
