@@ -274,3 +274,51 @@ def test_a_backend_asking_for_garbage_requirements_is_one_line(
     assert main(["rebuild", str(dist)]) == 2
 
     assert capsys.readouterr().err == "error: the wheel backend asks for unusable requirements\n"
+
+
+HANGING_BACKEND = """
+import subprocess, sys, time
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {marker!r}],
+                     start_new_session=True)
+    time.sleep(600)
+"""
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+def test_a_hanging_backend_is_killed_with_everything_it_started(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask_kubernetes_release.build.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "HOOK_TIMEOUT_SECONDS", 3)
+    marker = f"hanging-backend-{uuid.uuid4().hex}"
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    backend = HANGING_BACKEND.format(marker=marker)
+    _tar(
+        dist / "hostile-1.0.tar.gz",
+        {"hostile-1.0/pyproject.toml": PYPROJECT.encode(), "hostile-1.0/evil.py": backend.encode()},
+    )
+    _wheel(dist)
+
+    assert main(["rebuild", str(dist)]) == 2
+
+    assert capsys.readouterr().err == (
+        "error: build backend failed: its build_wheel hook ran longer than 3 s\n"
+    )
+    assert _processes_with(marker) == []  # its detached child died with its PID namespace

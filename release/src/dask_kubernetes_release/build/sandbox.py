@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 NOBODY = 65534
 HOOK_ANSWER_MAX_BYTES = 1024 * 1024
 BUILT_MAX_BYTES = 1024 * 1024 * 1024
+HOOK_TIMEOUT_SECONDS = 30 * 60  # then the hook and everything it started are killed
 _INIT = Path(__file__).with_name("sandbox_init.py")
 _NAMESPACES = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 _NO_CAPABILITIES = ["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
@@ -141,14 +142,19 @@ class Sandbox:
             self.hand_over(own)
             argv = [python, str(own / "_in_process.py"), hook, str(own)]
             environ = self.environment({**(extra_environ or {}), **extra})
-            result = subprocess.run(
-                self.command(argv, writable=[own]),
-                cwd=cwd,
-                env=environ,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            try:
+                result = subprocess.run(
+                    self.command(argv, writable=[own]),
+                    cwd=cwd,
+                    env=environ,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=HOOK_TIMEOUT_SECONDS,
+                )
+            except subprocess.TimeoutExpired:  # unshare is killed, and with it its PID namespace
+                errors.append(f"its {hook} hook ran longer than {HOOK_TIMEOUT_SECONDS} s")
+                raise subprocess.CalledProcessError(-9, cmd) from None
             if result.returncode != 0:
                 errors.append(_last_line(result.stderr, result.returncode))
                 raise subprocess.CalledProcessError(

@@ -8,7 +8,8 @@ scratch directory (writable) and what the build reads (the interpreter, the buil
 makes every other mount read-only, and then runs the command through `drop`, which leaves it an
 unprivileged user without capabilities over these mounts (sandbox.py chooses it): the hook can
 neither write outside the scratch directory nor undo the read-only mounts. Any step that fails
-stops here, before the command runs.
+stops here, before the command runs. This script stays PID 1 of the namespace while the command
+runs, and when it exits (or is killed) every process of the namespace goes with it.
 
 Usage: python -I -S -c SOURCE CONFIG_JSON -- COMMAND...
 CONFIG_JSON: {"writable": [paths], "readable": [paths], "drop": [the command prefix]}
@@ -130,8 +131,26 @@ def main(argv: list[str]) -> int:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 125
     drop = [str(word) for word in config["drop"]]
-    os.execvp(drop[0], [*drop, *argv[3:]])  # noqa: S606 - our own command line
-    return 125  # not reached
+    return supervise([*drop, *argv[3:]])
+
+
+def supervise(command: list[str]) -> int:
+    """Run `command` as a child and stay PID 1 of the namespace until it exits.
+
+    Why not exec it: `unshare --kill-child` kills PID 1 when unshare dies (a timeout), and the
+    kernel then kills every process of the namespace. A PID 1 that dropped its user ID would have
+    lost that parent-death signal; this one keeps it, so nothing the hook starts outlives it."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(command[0], command)  # noqa: S606 - our own command line
+        finally:
+            os._exit(127)
+    while True:
+        pid, status = os.waitpid(-1, 0)  # also reaps orphans the namespace hands to PID 1
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
 
 
 if __name__ == "__main__":
