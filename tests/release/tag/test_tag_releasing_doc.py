@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,27 +30,16 @@ def offline_blocks(text: str) -> list[str]:
     return re.findall(r"^```bash offline\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
 
 
-def snapshot_of_work_tree(into: Path) -> None:
-    """Clone, then copy in every tracked or new (not ignored) file of the work tree."""
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(into)], check=True)
-    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, listed.split("\0")):
-        source, target = ROOT / name, into / name
-        if source.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-
-
 @pytest.fixture
-def maintainer_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def maintainer_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot_work_tree: Callable[[Path], Path]
+) -> Path:
     config = tmp_path / "gitconfig"
     config.write_text("[user]\n\tname = Maintainer\n\temail = maintainer@example.invalid\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     repo, remote = tmp_path / "dask-kubernetes", tmp_path / "remote.git"
-    snapshot_of_work_tree(repo)
+    snapshot_work_tree(repo)
     git(repo, "checkout", "-q", "-B", "main")
     for tag in git(repo, "tag", "--list").split():
         git(repo, "tag", "-d", tag)

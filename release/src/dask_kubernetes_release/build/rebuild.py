@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dask_kubernetes_release.build.command import (
-    BUILD_ENV_CACHE,
     LOCK,
     _build_one,
     _build_system_requires,
     _quiet_runner,
     _unpack,
+    build_env_cache,
 )
 from dask_kubernetes_release.build.toolchain import read_record
 from dask_kubernetes_release.core.digests import sha256_file
@@ -36,7 +36,7 @@ from dask_kubernetes_release.core.dists import (
     parse_distribution_name,
 )
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import release_lock
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def toolchain_lock(wheel: Path, scratch: Path) -> tuple[Path, str]:
         lock = scratch / "recorded-toolchain.lock"
         lock.write_text("".join(lines), encoding="utf-8")
         return lock, f"{TOOLCHAIN_NAME} (the release's recorded build toolchain)"
-    return ROOT / LOCK, f"{LOCK} of this checkout (the release recorded no toolchain)"
+    return release_lock(), f"{LOCK} of this checkout (the release recorded no toolchain)"
 
 
 def sdist_epoch(sdist: Path) -> int:
@@ -94,7 +94,7 @@ def first_difference(published: Path, rebuilt: Path) -> str:
     return "archive bytes differ outside the members (compression or zip headers)"
 
 
-def rebuild(wheel: Path, sdist: Path, cache: Path = BUILD_ENV_CACHE) -> Rebuild:
+def rebuild(wheel: Path, sdist: Path, cache: Path | None = None) -> Rebuild:
     from build import BuildBackendException
 
     from dask_kubernetes_release.build.env import ensure_build_env
@@ -103,7 +103,7 @@ def rebuild(wheel: Path, sdist: Path, cache: Path = BUILD_ENV_CACHE) -> Rebuild:
         scratch = Path(tmp)
         unpacked = _unpack(sdist, scratch / "unpacked")
         lock, source = toolchain_lock(wheel, scratch)
-        env = ensure_build_env(_build_system_requires(unpacked), lock, cache)
+        env = ensure_build_env(_build_system_requires(unpacked), lock, cache or build_env_cache())
         errors: list[str] = []
         runner = _quiet_runner({"SOURCE_DATE_EPOCH": str(sdist_epoch(sdist))}, errors)
         try:
