@@ -214,6 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, CheckFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        missing = _missing_package(exc)
+        if missing is None:
+            raise
+        print(
+            f"error: {args.command} needs the package {missing!r}, which is not installed here; "
+            f"install what it needs with {_install_hint()}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
