@@ -3,7 +3,8 @@
 Only the standard library may be imported here: this runs first on a machine that has
 nothing but python3 and git. The toolkit itself is the `dask_kubernetes_release` package in
 release/src; it is put on the path here, so a clone needs no install step (release.yml's jobs
-install only release/requirements.lock and run this module).
+install only release/requirements.lock and run this module). `--help` and `--version` set
+nothing up (bootstrap.ensure_environment).
 """
 
 from __future__ import annotations

@@ -74,9 +74,29 @@ def setup(env: Path) -> None:
     tmp.replace(stamp)
 
 
+def _only_asks(argv: list[str]) -> bool:
+    """The CLI's own test (`--help`, `--version`, no command): its module imports only the
+    standard library, so it is importable here before any environment exists."""
+    if str(TOOLKIT_SRC) not in sys.path:
+        sys.path.insert(0, str(TOOLKIT_SRC))
+    from dask_kubernetes_release.cli import only_asks
+
+    return only_asks(argv)
+
+
 def ensure_environment(argv: list[str]) -> None:
-    """Re-exec `python -m release ARGV` inside the project environment unless already there."""
+    """Re-exec `python -m release ARGV` inside the project environment unless already there.
+
+    A question (cli.only_asks) never sets anything up: it is answered inside an existing .venv,
+    else right here with the standard library (a command whose options need packages that are
+    not installed says so in its help)."""
     env = venv_dir()
+    if not _inside(env) and _only_asks(argv):
+        if venv_python(env).exists() and os.environ.get("DASK_K8S_NO_BOOTSTRAP") != "1":
+            os.chdir(ROOT)
+            py = str(venv_python(env))
+            os.execv(py, [py, "-m", "release", *argv])  # noqa: S606 - as it is, no setup
+        return
     if argv[:1] and argv[0] in _STDLIB_ONLY:
         try:
             setup(env)

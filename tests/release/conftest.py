@@ -25,6 +25,31 @@ def _clone(repo_root: Path, into: Path) -> Path:
     return into
 
 
+def _snapshot_of_work_tree(repo_root: Path, into: Path) -> Path:
+    """Clone, then copy in every tracked or new (not ignored) file of the work tree: the tools
+    as they are now, committed or not, in a clone with no .venv of its own."""
+    subprocess.run(["git", "clone", "-q", str(repo_root), str(into)], check=True)
+    listed = subprocess.run(
+        ["git", "-C", str(repo_root), "ls-files", "-z", "--cached", "--others",
+         "--exclude-standard"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source, target = repo_root / name, into / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+    return into
+
+
+@pytest.fixture(scope="session")
+def snapshot_work_tree(repo_root: Path) -> Clone:
+    """Snapshot the work tree into a path (`_snapshot_of_work_tree`)."""
+    return lambda into: _snapshot_of_work_tree(repo_root, into)
+
+
 @pytest.fixture(scope="session")
 def clone_repo(repo_root: Path) -> Clone:
     """Clone the repository into a path: the last committed state, which is what is released."""

@@ -91,3 +91,16 @@ def test_the_package_runs_as_a_module() -> None:
     proc = _cli(TOOLKIT, "check", "--help", as_module=True)
     assert proc.returncode == 0, proc.stderr
     assert "manifest.json" in proc.stdout
+
+
+def test_a_package_missing_at_run_time_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The installed verifier has no PyYAML (a maintainer extra): `tag` imports it only when
+    it reads the chart. That must end in one line naming the package, exit 2."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` now raises ModuleNotFoundError
+    assert main(["tag", "--dry-run", "2099.1.0", "--repo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: tag needs the package 'yaml', which is not installed here; ")

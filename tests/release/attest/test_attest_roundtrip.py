@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from dask_kubernetes_release.attest.provenance import RELEASE_LOCK, TOOLCHAIN
+from dask_kubernetes_release.attest.provenance import TOOLCHAIN
+from dask_kubernetes_release.core.paths import release_lock
 
 ROOT = Path(__file__).resolve().parents[3]
 GITHUB_ENV = {
@@ -181,7 +182,7 @@ def test_github_provenance_and_policy(
 
 def _assert_exact_toolchain(toolchain: list[dict[str, Any]]) -> None:
     """One exact, locked sha256 per backend package, from the build's own record."""
-    lock = RELEASE_LOCK.read_text()
+    lock = release_lock().read_text()
     assert [dep["name"] for dep in toolchain[:3]] == list(TOOLCHAIN)
     assert {"packaging", "pluggy", "pathspec"} <= {dep["name"] for dep in toolchain}
     for dep in toolchain:
@@ -208,7 +209,7 @@ def test_without_the_build_record_the_lock_pins_are_recorded_and_marked(
     _publish, slsa = _statements(Path(f"{wheel}.intoto.jsonl"))
     _source, *toolchain = slsa["predicate"]["buildDefinition"]["resolvedDependencies"]  # type: ignore[index]
     assert [dep["name"] for dep in toolchain] == list(TOOLCHAIN)
-    lock = RELEASE_LOCK.read_text()
+    lock = release_lock().read_text()
     for dep in toolchain:
         assert "digest" not in dep
         assert "no build-toolchain.json" in dep["annotations"]["recordedBy"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dask_kubernetes_release.core.errors import CheckFailed
+from dask_kubernetes_release.core.paths import repository_root
 from dask_kubernetes_release.pipeline import command
 from dask_kubernetes_release.pipeline.steps import Outcome, PipelineResult, Stage, Step
 from dask_kubernetes_release.verify.report import Verdict
@@ -100,7 +101,7 @@ def test_a_failing_step_stops_with_its_reason_and_out_is_untouched(
 def test_the_staging_directory_beside_dist_leaves_the_tree_clean() -> None:
     """The default --out is dist/ in the clone; its staging sibling must not make the second
     project's build (the verifier's, after dask-kubernetes's) refuse a dirty tree."""
-    root = Path(command.ROOT)
+    root = repository_root()
     staging = Path(tempfile.mkdtemp(prefix=".dist.staging-", dir=root))
     try:
         (staging / "dask_kubernetes-1.0.tar.gz").write_bytes(b"built")

@@ -128,6 +128,33 @@ def test_all_checks_pass_and_an_annotated_tag_is_created_but_not_pushed(
     assert git(release.remote, "tag", "--list") == ""
 
 
+def test_dry_run_runs_every_check_and_creates_no_tag(
+    release: Release, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert release.tag(VERSION, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert out.count("  ok    ") == 7, out
+    assert f"Dry run: every check passed; no tag {VERSION} was created." in out
+    assert "git push" not in out
+    assert release.tags() == []
+    assert git(release.remote, "tag", "--list") == ""
+    assert release.tag() == 0, "the real run after a dry run still tags"
+    assert release.tags() == [VERSION]
+
+
+def test_dry_run_reports_a_failing_check_exits_1_and_creates_no_tag(
+    release: Release, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release.write("CHANGELOG.md", changelog("2098.12.0"))
+    release.commit("wrong changelog")
+    assert release.tag(VERSION, "--dry-run") == 1
+    captured = capsys.readouterr()
+    reason = f"CHANGELOG.md has no '## [{VERSION}]' entry"
+    assert reason in captured.out and reason in captured.err
+    assert captured.err.count("\n") == 1
+    assert release.tags() == []
+
+
 @pytest.mark.parametrize(
     "bad", ["2099.01.0", "v2099.1.0", "99.1.0", "2099.13.0", "2099.1", "latest", "2099.1.0.1"]
 )

@@ -4,6 +4,7 @@ validates against the JSON Schema shipped with the package and carries the full 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 SIGSTORE = "sigstore-3.6.1.tar.gz"
 PYPI_ATT = "pypi_attestations-0.0.19.tar.gz"
 GITLAB = "gitlab_oidc_project-0.0.3.tar.gz"
+RFC8785 = "rfc8785-0.1.2-py3-none-any.whl"  # signed on Sigstore's staging instance
+SUGGESTION = "    a policy these claims match: verify FILE "
 # The schema ships inside the package, where an installed verifier's users find it.
 SCHEMA = resources.files("dask_kubernetes_release.verify") / "verify-report.schema.json"
 SIGSTORE_POLICY = ("--repository", "sigstore/sigstore-python", "--workflow", "release.yml")
@@ -60,6 +63,41 @@ def test_inspect_suggests_a_policy_that_verify_accepts(
     options = document["evidence"][0]["policy_options"].split()
     verified = release("verify", dist, *options)
     assert verified.code == 0, verified.out  # type: ignore[attr-defined]
+
+
+def test_inspect_of_staging_evidence_says_staging_and_its_suggestion_verifies(
+    release: Callable[..., object], attestation_fixtures: Path
+) -> None:
+    """The verify line inspect prints is run as printed (FILE replaced): it must pass."""
+    dist = attestation_fixtures / RFC8785
+    shown = release("inspect", dist)
+    assert shown.code == 0, shown.err  # type: ignore[attr-defined]
+    lines = shown.out.splitlines()  # type: ignore[attr-defined]
+    assert (
+        "    signed on: Sigstore's staging instance (by its log entry): verify needs --staging"
+        in lines
+    )
+    [suggestion] = [line for line in lines if line.startswith(SUGGESTION)]
+    options = shlex.split(suggestion.removeprefix(SUGGESTION))
+    assert "--staging" in options
+    verified = release("verify", dist, *options)
+    assert verified.code == 0, verified.out  # type: ignore[attr-defined]
+    record = json.loads(release("inspect", dist, "--json").out)["inputs"][0]["evidence"][0]  # type: ignore[attr-defined]
+    assert record["sigstore_instance"] == "staging"
+    assert shlex.split(record["policy_options"]) == options
+
+
+def test_inspect_of_production_evidence_suggests_no_staging(
+    release: Callable[..., object], attestation_fixtures: Path
+) -> None:
+    dist = attestation_fixtures / SIGSTORE
+    shown = release("inspect", dist)
+    lines = shown.out.splitlines()  # type: ignore[attr-defined]
+    assert "    signed on: Sigstore's production instance (by its log entry)" in lines
+    [suggestion] = [line for line in lines if line.startswith(SUGGESTION)]
+    options = shlex.split(suggestion.removeprefix(SUGGESTION))
+    assert "--staging" not in options
+    assert release("verify", dist, *options).code == 0  # type: ignore[attr-defined]
 
 
 def test_inspect_does_not_verify_tampered_evidence(

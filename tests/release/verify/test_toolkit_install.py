@@ -127,10 +127,42 @@ def test_help_answers_without_the_crypto_stack(toolkit_bin: Path, tmp_path: Path
 
 
 def test_maintainer_commands_say_what_they_need(toolkit_bin: Path, tmp_path: Path) -> None:
-    proc = _run(toolkit_bin, tmp_path, CONSOLE_SCRIPT, "attest", "--help")  # needs cyclonedx
-    assert proc.returncode == 2
-    assert "dask-kubernetes-release[maintainer]" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    run = _run(toolkit_bin, tmp_path, CONSOLE_SCRIPT, "attest", "dist")  # needs cyclonedx
+    assert run.returncode == 2
+    assert "dask-kubernetes-release[maintainer]" in run.stderr
+    assert "Traceback" not in run.stderr
+    # Asked only for its help, the command still answers, naming what to install.
+    helped = _run(toolkit_bin, tmp_path, CONSOLE_SCRIPT, "attest", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "pip install 'dask-kubernetes-release[maintainer]'" in helped.stdout
+
+
+def test_version_names_the_installed_wheel(
+    toolkit_bin: Path, toolkit_builds: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    wheel = next(p for p in toolkit_builds[0] if p.name.endswith(".whl"))
+    version = wheel.name.split("-")[1]
+    proc = _run(toolkit_bin, tmp_path, CONSOLE_SCRIPT, "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{CONSOLE_SCRIPT} {version}\n"
+
+
+def test_maintainer_commands_work_on_the_clone_they_are_run_in(
+    toolkit_bin: Path, clone_repo: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    """Installed, the toolkit's files are in site-packages: the clone is the working directory."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    refused = _run(toolkit_bin, outside, CONSOLE_SCRIPT, "tag", "--dry-run", "2099.1.0")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"error: {outside.resolve()} is not inside a clone of dask-kubernetes (no pyproject.toml "
+        "naming dask-kubernetes beside release/ here or above): run this command from a clone"
+    ]
+    clone = clone_repo(tmp_path / "clone")
+    checked = _run(toolkit_bin, clone / "docs", CONSOLE_SCRIPT, "tag", "--dry-run", "2099.1.0")
+    assert f"Checking {clone.resolve()} before tagging 2099.1.0:" in checked.stdout, checked.stderr
+    assert "Traceback" not in checked.stderr
 
 
 def test_verifies_the_real_fixtures(

@@ -136,7 +136,7 @@ def test_garbled_jsonl_and_key(release: Callable[..., object], dist: Path, tmp_p
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (("--workflow", "release.yml"), "--repository and --workflow"),
+        (("--workflow", "release.yml"), "needs --repository"),
         (("--repository", "not a repo", "--workflow", "x.yml"), "OWNER/NAME"),
         (("--identity", "a@b.c", "--repository", "o/n"), "cannot be combined"),
         (("--issuer", "https://x"), "--issuer needs --identity"),

@@ -130,9 +130,13 @@ def test_policy_file_errors(tmp_path: Path, release: Callable[..., object]) -> N
     broken.write_text("[publisher\n")
     with pytest.raises(UsageError, match="not a usable policy file"):
         load_policy_file(broken)
-    broken.write_text('[publisher]\nrepository = "a/b"\n')
-    with pytest.raises(UsageError, match="workflow"):
+    broken.write_text('[publisher]\nworkflow = "release.yml"\n')
+    with pytest.raises(UsageError, match="repository"):
         load_policy_file(broken)
+    # A repository alone is a policy (as on the command line), and it says what it leaves open.
+    broken.write_text('[publisher]\nrepository = "a/b"\n')
+    _projects, loose = load_policy_file(broken)
+    assert loose.not_pinned() == {"workflow": "any workflow of a/b"}
 
 
 def test_attest_bad_input(release: Callable[..., object], tmp_path: Path) -> None:

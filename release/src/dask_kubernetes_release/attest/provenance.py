@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from dask_kubernetes_release.build.toolchain import FROM_LOCK, Artefact, ToolchainRecord
 from dask_kubernetes_release.core import clock
 from dask_kubernetes_release.core.git import Git
-from dask_kubernetes_release.core.paths import RELEASE_LOCK, ROOT
+from dask_kubernetes_release.core.paths import find_clone, release_lock, repository_root
 from dask_kubernetes_release.core.requirements import read_lock
 
 TOOLCHAIN = ("build", "hatchling", "hatch-vcs")
@@ -97,10 +97,10 @@ class BuildContext:
         )
 
     @classmethod
-    def detect(cls, env: Mapping[str, str], checkout: Path = ROOT) -> BuildContext:
+    def detect(cls, env: Mapping[str, str], checkout: Path | None = None) -> BuildContext:
         if env.get("GITHUB_ACTIONS") == "true" and "GITHUB_REPOSITORY" in env:
             return cls.from_github(env)
-        return cls.from_local(checkout)
+        return cls.from_local(repository_root() if checkout is None else checkout)
 
 
 def _git(checkout: Path, *argv: str) -> str:
@@ -118,8 +118,12 @@ def _remote_url(checkout: Path) -> str:
     return url or checkout.resolve().as_uri()
 
 
-def locked_toolchain(lock: Path = RELEASE_LOCK) -> list[dict[str, Any]]:
-    """ResourceDescriptors for the build toolchain, exactly as the release lock pins it."""
+def locked_toolchain(lock: Path | None = None) -> list[dict[str, Any]]:
+    """ResourceDescriptors for the build toolchain, exactly as the release lock (default: the
+    clone's) pins it."""
+    lock = release_lock() if lock is None else lock
+    clone = find_clone(lock.parent)
+    lock_file = str(lock.resolve().relative_to(clone)) if clone is not None else ""
     pins = read_lock(lock)
     described: list[dict[str, Any]] = []
     for name in TOOLCHAIN:
@@ -135,7 +139,7 @@ def locked_toolchain(lock: Path = RELEASE_LOCK) -> list[dict[str, Any]]:
                 "name": name,
                 "uri": f"pkg:pypi/{name}@{version}",
                 "annotations": {
-                    "lockFile": str(lock.relative_to(ROOT)) if lock.is_relative_to(ROOT) else "",
+                    "lockFile": lock_file,
                     "lockedVersion": version,
                     "lockedSha256": hashes,
                     "installedVersion": installed,

@@ -39,7 +39,7 @@ from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
 from dask_kubernetes_release.core.git import Git
 from dask_kubernetes_release.core.metadata import checked_metadata
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import repository_root
 
 CHART_DIR = Path("charts") / CHART_NAME
 PLACEHOLDER = "0.0.0"
@@ -119,7 +119,7 @@ def _source_files(source: Path) -> list[Path]:
 def source_date_epoch(environ: dict[str, str] | None = None) -> int:
     value = (os.environ if environ is None else environ).get("SOURCE_DATE_EPOCH")
     if value is None:
-        return Git(ROOT, failure=UsageError).commit_timestamp()
+        return Git(repository_root(), failure=UsageError).commit_timestamp()
     if not value.isdigit():
         raise UsageError(f"SOURCE_DATE_EPOCH is not a number of seconds: {value!r}")
     return int(value)
@@ -159,8 +159,9 @@ def release_version(directory: Path) -> Version:
 
 
 def package(
-    directory: Path, out: Path, digest: str | None, source: Path = ROOT / CHART_DIR
+    directory: Path, out: Path, digest: str | None, source: Path | None = None
 ) -> PackagedChart:
+    source = repository_root() / CHART_DIR if source is None else source
     version = chart_version(release_version(directory))
     data = archive_bytes(source, version, digest, source_date_epoch())
     out.mkdir(parents=True, exist_ok=True)

@@ -26,33 +26,49 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.paths import RELEASE_LOCK, ROOT, TOOLKIT
+from dask_kubernetes_release.core.paths import (
+    RELEASE_LOCK_PATH,
+    release_lock,
+    repository_root,
+    toolkit_source,
+)
 
 if TYPE_CHECKING:
     from build import DistributionType as _Kind
     from build import RunnerType as _Runner
 
 DEFAULT_OUT = Path("dist")
-LOCK = Path("release") / "requirements.lock"
-BUILD_ENV_CACHE = ROOT / ".cache" / "build-env"
+LOCK = RELEASE_LOCK_PATH
+
+
+def build_env_cache() -> Path:
+    """Where the locked build environments are kept: the clone's .cache/build-env, or outside a
+    clone (`rebuild` of a downloaded release) the user's cache directory."""
+    try:
+        return repository_root() / ".cache" / "build-env"
+    except UsageError:
+        user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return user_cache / "dask-kubernetes-release" / "build-env"
 
 
 def build_distributions(
     out: Path,
     *,
     allow_dirty: bool = False,
-    source: Path = ROOT,
-    cache: Path = BUILD_ENV_CACHE,
+    source: Path | None = None,
+    cache: Path | None = None,
     lock: Path | None = None,
 ) -> list[Path]:
     """Build `source`'s sdist and wheel into `out`; returns their paths (sdist first).
 
     `lock` holds the build backend's pins (default: the source's release/requirements.lock;
-    the toolkit in release/ is built with the clone's)."""
+    the toolkit in release/ is built with the clone's). `source` defaults to the clone
+    (core/paths.py), `cache` to `build_env_cache()`."""
     from dask_kubernetes_release.build.env import ensure_build_env
     from dask_kubernetes_release.core.git import Git
 
-    source = Path(source).resolve()
+    source = (repository_root() if source is None else Path(source)).resolve()
+    cache = build_env_cache() if cache is None else cache
     git = Git(source, failure=UsageError)
     if not allow_dirty:
         git.require_clean()
@@ -226,7 +242,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def build_toolkit(out: Path, *, allow_dirty: bool = False) -> list[Path]:
     """The verifier's sdist and wheel, built like the project's, with the clone's toolchain lock."""
-    return build_distributions(out, allow_dirty=allow_dirty, source=TOOLKIT, lock=RELEASE_LOCK)
+    return build_distributions(
+        out, allow_dirty=allow_dirty, source=toolkit_source(), lock=release_lock()
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dask_kubernetes_release.build.command import (
-    BUILD_ENV_CACHE,
     LOCK,
     _build_one,
     _build_system_requires,
     _quiet_runner,
     _unpack,
+    build_env_cache,
 )
 from dask_kubernetes_release.build.sandbox import BUILT_MAX_BYTES, Sandbox
 from dask_kubernetes_release.build.toolchain import read_record
@@ -47,7 +47,7 @@ from dask_kubernetes_release.core.dists import (
     parse_distribution_name,
 )
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import release_lock
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def toolchain_lock(wheel: Path, scratch: Path) -> tuple[Path, str]:
         lock = scratch / "recorded-toolchain.lock"
         lock.write_text("".join(lines), encoding="utf-8")
         return lock, f"{TOOLCHAIN_NAME} (the release's recorded build toolchain)"
-    return ROOT / LOCK, f"{LOCK} of this checkout (the release recorded no toolchain)"
+    return release_lock(), f"{LOCK} of this checkout (the release recorded no toolchain)"
 
 
 def sdist_epoch(sdist: Path) -> int:
@@ -112,7 +112,7 @@ UNCONFINED_WARNING = (
 
 
 def rebuild(
-    wheel: Path, sdist: Path, cache: Path = BUILD_ENV_CACHE, *, sandboxed: bool = True
+    wheel: Path, sdist: Path, cache: Path | None = None, *, sandboxed: bool = True
 ) -> Rebuild:
     from build import BuildBackendException
 
@@ -124,7 +124,7 @@ def rebuild(
         work = scratch / "sandbox"
         unpacked = _unpack(sdist, work / "unpacked")
         lock, source = toolchain_lock(wheel, scratch)
-        env = ensure_build_env(_build_system_requires(unpacked), lock, cache)
+        env = ensure_build_env(_build_system_requires(unpacked), lock, cache or build_env_cache())
         errors: list[str] = []
         extra = {"SOURCE_DATE_EPOCH": str(sdist_epoch(sdist))}
         if sandbox is not None:

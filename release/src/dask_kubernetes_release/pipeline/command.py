@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import repository_root
 from dask_kubernetes_release.pipeline.steps import (
     Outcome,
     PipelineResult,
@@ -85,7 +85,7 @@ def _run_step(step: Step, stage: Stage) -> Outcome:
 def rehearse(
     args: argparse.Namespace, on_step: Callable[[str, Outcome | None], None]
 ) -> PipelineResult:
-    out = (args.out if args.out.is_absolute() else ROOT / args.out).resolve()
+    out = (args.out if args.out.is_absolute() else repository_root() / args.out).resolve()
     if args.upload and os.environ.get("GITHUB_ACTIONS") != "true":
         raise UsageError(
             "--upload is only allowed inside GitHub Actions (Trusted Publishing); "

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dask_kubernetes_release.core.dists import KEY_SUFFIX, chart_version_of
 from dask_kubernetes_release.core.errors import CheckFailed
-from dask_kubernetes_release.core.paths import ROOT, TOOLKIT_SUBDIR
+from dask_kubernetes_release.core.paths import TOOLKIT_SUBDIR, repository_root
 from dask_kubernetes_release.manifest.records import Manifest
 from dask_kubernetes_release.verify.report import Verdict
 
@@ -159,7 +159,11 @@ def _pytest(marker: str, slug: str) -> Callable[[Stage], None]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         with log.open("ab") as sink:
             code = subprocess.run(
-                [*command, "tests"], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env
+                [*command, "tests"],
+                cwd=repository_root(),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
             ).returncode
         if code != 0:
             raise CheckFailed(f"exit {code}: {_last_error(log)}")
@@ -227,7 +231,7 @@ def _upload(toolkit: bool = False) -> Callable[[Stage], None]:
         command = [sys.executable, "-m", "twine", "upload", "--attestations", *files]
         with (stage.logs / "upload.log").open("ab") as sink:
             code = subprocess.run(
-                command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT
+                command, cwd=repository_root(), stdout=sink, stderr=subprocess.STDOUT
             ).returncode
         if code != 0:
             raise CheckFailed(f"twine upload: exit {code}")

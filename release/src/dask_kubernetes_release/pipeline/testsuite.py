@@ -9,7 +9,7 @@ import argparse
 import subprocess
 import sys
 
-from dask_kubernetes_release.core.paths import ROOT
+from dask_kubernetes_release.core.paths import repository_root
 
 PASSTHROUGH = True  # every argument goes to pytest
 
@@ -20,4 +20,4 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "pytest", *args.extra]
-    return subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    return subprocess.run(cmd, cwd=repository_root(), check=False).returncode

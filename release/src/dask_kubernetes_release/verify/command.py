@@ -35,6 +35,8 @@ Who must have signed (the policy). Every field is proven from a signature (the F
 certificate; with --key, the signed in-toto statement) or the file FAILs with the reason:
   --repository OWNER/NAME --workflow FILE.yml   a GitHub Actions publisher (a GitLab
         project is given as https://gitlab.com/GROUP/NAME with --workflow .gitlab-ci.yml)
+        (--repository alone: any workflow of it passes, and the output says
+        `workflow: not pinned`)
     [--ref 'refs/tags/*']   the git ref, exact or a glob (quote it)
     [--trigger EVENT]       the workflow trigger, e.g. push or release
     [--repository-id ID] [--owner-id ID]   the numeric GitHub/GitLab IDs, as PyPI's Trusted

@@ -77,8 +77,17 @@ def _claims(item: Evidence) -> SignerFacts | None:
     return None
 
 
-def _policy_options(facts: SignerFacts) -> str | None:
-    """The `verify` options that these claims would satisfy (a starting point for a policy)."""
+def _policy_options(facts: SignerFacts, instance: str | None = "production") -> str | None:
+    """The `verify` options that these claims would satisfy (a starting point for a policy);
+    `instance`: the Sigstore instance the log entry names (None: neither bundled one)."""
+    options = _signer_options(facts)
+    if options is None or facts.key_id is not None or instance == "production":
+        return options
+    trust = "--staging" if instance == "staging" else "--trusted-root TRUSTED_ROOT.json"
+    return f"{options} {trust}"
+
+
+def _signer_options(facts: SignerFacts) -> str | None:
     key = ["--key", "PUB"] if facts.key_id is not None else []
     forge = (facts.repository_uri or "").startswith(("https://github.com/", "https://gitlab.com/"))
     if not facts.repository or not facts.workflow or (key and not forge):
@@ -101,12 +110,25 @@ def _policy_options(facts: SignerFacts) -> str | None:
 
 def _record(item: Evidence) -> dict[str, Any]:
     from dask_kubernetes_release.verify.record import evidence_record
+    from dask_kubernetes_release.verify.trust import instance_of
 
     record = evidence_record(item)
     facts = _claims(item)
+    log = record.get("transparency_log")
+    instance = instance_of(str(log["log_id"])) if isinstance(log, dict) else None
+    if isinstance(log, dict):  # Sigstore evidence: name the instance it claims
+        record["sigstore_instance"] = instance
     record["claims"] = {name: value for name, value, _source in facts.sourced()} if facts else None
-    record["policy_options"] = _policy_options(facts) if facts else None
+    record["policy_options"] = _policy_options(facts, instance) if facts else None
     return record
+
+
+def _instance_text(instance: str | None) -> str:
+    if instance is None:
+        return "an unknown Sigstore instance (neither bundled one): verify needs its --trusted-root"
+    if instance == "staging":
+        return "Sigstore's staging instance (by its log entry): verify needs --staging"
+    return "Sigstore's production instance (by its log entry)"
 
 
 def _text(path: Path, records: list[dict[str, Any]]) -> list[str]:
@@ -120,6 +142,8 @@ def _text(path: Path, records: list[dict[str, Any]]) -> list[str]:
             lines.append(f"    subject: {subject.get('name')} sha256:{digest.get('sha256')}")
         for name, value in (record.get("claims") or {}).items():
             lines.append(f"    {name}: {value}")
+        if "sigstore_instance" in record:
+            lines.append(f"    signed on: {_instance_text(record['sigstore_instance'])}")
         publisher = record.get("publisher_record")
         if publisher:
             shown = ", ".join(f"{k}={v}" for k, v in publisher.items())

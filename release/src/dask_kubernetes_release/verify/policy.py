@@ -3,8 +3,10 @@
 Why: a valid Sigstore signature proves only that *someone* with an OIDC identity signed. The
 policy pins that identity to one repository (and, as PyPI's Trusted Publishing does, to its
 numeric repository and owner IDs), one workflow file, and optionally a ref glob, trigger and
-runner environment. Each check is one small class, composed with sigstore's `AllOf` in the
-style of `sigstore.verify.policy`; the same classes check the facts of a key-signed in-toto
+runner environment. The workflow may be left out, as pypi-attestations allows: then any
+workflow of the repository passes, and `not_pinned()` says so for the report to state it.
+Each check is one small class, composed with sigstore's `AllOf` in the style of
+`sigstore.verify.policy`; the same classes check the facts of a key-signed in-toto
 statement, so both kinds of evidence are held to every field. A field that the evidence cannot
 show (the deployment environment is in no certificate and in no statement of ours) fails the
 verdict with that reason, unless the user opts in to PyPI's unsigned publisher record.
@@ -112,7 +114,7 @@ class PublisherPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     repository: str = Field(min_length=1)  # owner/name; for GitLab group/subgroup/name
-    workflow: str = Field(min_length=1)
+    workflow: str | None = Field(default=None, min_length=1)  # None: any workflow of repository
     ref: str | None = Field(default=None, min_length=1)
     environment: str | None = Field(default=None, min_length=1)
     trigger: str | None = Field(default=None, min_length=1)
@@ -157,13 +159,17 @@ class PublisherPolicy(BaseModel):
     def repository_uri(self) -> str:
         return f"https://{self.forge}.com/{self.repository}"
 
-    def _workflow_path(self) -> str:
-        return self.workflow if self.forge == "gitlab" else f".github/workflows/{self.workflow}"
-
-    def _workflow_uri(self) -> str:
+    def _workflow_check(self, workflow: str) -> BuildConfigIs:
         if self.forge == "gitlab":
-            return f"{self.repository_uri}//{self.workflow}"
-        return f"{self.repository_uri}/{self._workflow_path()}"
+            return BuildConfigIs(f"{self.repository_uri}//{workflow}", workflow, workflow)
+        path = f".github/workflows/{workflow}"
+        return BuildConfigIs(f"{self.repository_uri}/{path}", path, workflow)
+
+    def not_pinned(self) -> dict[str, str]:
+        """What this policy leaves open, for the report to state: {field: what passes}."""
+        if self.workflow is None:
+            return {"workflow": f"any workflow of {self.repository}"}
+        return {}
 
     def _checks(self) -> list[ClaimEquals | BuildConfigIs]:
         """Checks on the facts both a certificate and our SLSA statement carry."""
@@ -172,8 +178,9 @@ class PublisherPolicy(BaseModel):
                 claims.SOURCE_REPOSITORY_URI, "repository_uri", self.repository_uri,
                 "the repository",
             ),
-            BuildConfigIs(self._workflow_uri(), self._workflow_path(), self.workflow),
         ]  # fmt: skip
+        if self.workflow is not None:
+            checks.append(self._workflow_check(self.workflow))
         optional = (
             (ClaimMatches, claims.SOURCE_REPOSITORY_REF, "ref", self.ref, "the git ref"),
             (ClaimEquals, claims.BUILD_TRIGGER, "trigger_event", self.trigger, "the trigger event"),
@@ -239,7 +246,7 @@ class PublisherPolicy(BaseModel):
 
     def describe(self) -> str:
         ref = f" at {self.ref}" if self.ref else ""
-        return f"{self.repository} {self.workflow}{ref}"
+        return f"{self.repository} {self.workflow or '(any workflow)'}{ref}"
 
 
 class IdentityMatches:
@@ -297,6 +304,9 @@ class IdentityPolicy(BaseModel):
     def check_environment(self, records: Sequence[object], *, trust_records: bool) -> str | None:
         found: set[str | None] = {getattr(record, "environment", None) for record in records}
         return found.pop() if trust_records and len(found) == 1 else None
+
+    def not_pinned(self) -> dict[str, str]:
+        return {}  # the identity names the workflow (or the person) itself
 
     def describe(self) -> str:
         return self.identity or f"identity matching {self.identity_regexp!r}"

@@ -33,6 +33,8 @@ class Verdict:
     sboms: tuple[str, ...] = ()
     # The full record of each piece of evidence that was verified (`_verify_record`).
     evidence: tuple[dict[str, Any], ...] = ()
+    # What the policy left open, as (field, what passes), e.g. ("workflow", "any workflow of o/n").
+    not_pinned: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -48,7 +50,9 @@ class Verdict:
         facts = self.facts.sourced() if self.ok and self.facts is not None else []
         if self.ok:
             facts = [*facts, *(("sbom", sbom, "signed: in-toto statement") for sbom in self.sboms)]
-        return [self.line()] + [f"    {name}: {value}  ({source})" for name, value, source in facts]
+        open_ = [f"    {n}: not pinned ({what})" for n, what in self.not_pinned] if self.ok else []
+        lines = [f"    {name}: {value}  ({source})" for name, value, source in facts]
+        return [self.line(), *lines, *open_]
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -63,6 +67,7 @@ class Verdict:
                 for name, value, source in (self.facts.sourced() if self.facts else [])
             ],
             "evidence": list(self.evidence) if self.ok else [],
+            "not_pinned": dict(self.not_pinned) if self.ok else {},
         }
 
 

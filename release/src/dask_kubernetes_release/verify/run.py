@@ -76,8 +76,8 @@ def _explicit_policy(args: argparse.Namespace) -> tuple[Policy | None, Pins]:
     if args.issuer:
         raise UsageError("--issuer needs --identity or --identity-regexp")
     if given:
-        if not (args.repository and args.workflow):
-            raise UsageError("a publisher policy needs both --repository and --workflow")
+        if not args.repository:
+            raise UsageError("a publisher policy needs --repository (and, to pin it, --workflow)")
         return policy_from_options(publisher_options), Pins()
     if args.policy:
         document = load_policy_document(args.policy)
@@ -136,7 +136,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
         policy, own_pins = _policy_for(dist, explicit)
         if policy is None and any(isinstance(e, SignedBundle) for e in found):
             raise UsageError(
-                f"{dist.name}: no policy; give --repository and --workflow, or --identity"
+                f"{dist.name}: no policy; give --repository (and --workflow), or --identity"
             )
         pins = option_pins.merged(own_pins)
         jobs.append(_Job(dist, sha256_file(dist), found, policy, explicit, pins))
@@ -195,10 +195,17 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
     return Verdict(
         name,
         facts=facts,
+        not_pinned=_not_pinned(job, signed=bool(signed), keyed=bool(keyed)),
         predicate_types=predicate_types,
         sboms=tuple(sorted({sbom for doc in statements if (sbom := sbom_id(doc))})),
         evidence=tuple(evidence_record(item) for item in job.evidence),
     )
+
+
+def _not_pinned(job: _Job, *, signed: bool, keyed: bool) -> tuple[tuple[str, str], ...]:
+    """What the policies that judged this file left open (e.g. no --workflow), to state it."""
+    used = [job.policy if signed else None, job.key_policy if keyed else None]
+    return tuple(sorted({kv for p in used if p is not None for kv in p.not_pinned().items()}))
 
 
 def _check_pins(pins: Pins, facts: SignerFacts | None, predicate_types: tuple[str, ...]) -> None:

@@ -41,6 +41,21 @@ def bundled_verifier(*, staging: bool) -> Verifier:
     return Verifier(trusted_root=_bundled_trusted_root(url))
 
 
+@cache
+def _log_ids(tuf_url: str) -> frozenset[str]:
+    return frozenset(t.log_id.key_id.hex() for t in _bundled_trusted_root(tuf_url)._inner.tlogs)
+
+
+def instance_of(log_id: str) -> str | None:
+    """The bundled Sigstore instance whose transparency log has this ID (hex): "production",
+    "staging", or None for neither. It names what a log entry claims (for `inspect` to suggest
+    --staging); only verification proves the entry is in that log."""
+    for name, url in (("production", PRODUCTION_TUF_URL), ("staging", STAGING_TUF_URL)):
+        if log_id in _log_ids(url):
+            return name
+    return None
+
+
 def verifier_from_file(path: Path) -> Verifier:
     """`--trusted-root FILE`: a trusted_root.json of your own (a private Sigstore instance, or a
     pinned copy of the public one), used instead of the bundled one."""
