@@ -76,8 +76,12 @@ def test_kubectl_get_events_as_kopf_writes_them(
 
 
 def _node(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    """A Node nobody runs: unschedulable (and so tainted), so no scheduler binds to it."""
-    return {"metadata": {"name": name, "labels": labels}, "spec": {"unschedulable": True}}
+    """A Node nobody runs: cordoned, and tainted so no scheduler binds to it uncordoned either."""
+    taint = {"key": "dask.org/no-kubelet", "effect": "NoSchedule"}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"unschedulable": True, "taints": [taint]},
+    }
 
 
 def test_kubectl_get_nodes_shows_status_roles_and_version(
