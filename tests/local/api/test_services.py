@@ -7,8 +7,10 @@ import json
 
 import pytest
 from api_support import eventually
+from control_planes import Endpoint
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from test_table import get_table
 
 from dask_kubernetes.local.apiserver.server import DEFAULT_SERVICE_CIDR
 
@@ -60,7 +62,7 @@ def test_released_ip_can_be_requested_again(k8s: client.ApiClient, namespace: st
 
 
 def test_node_ports_are_allocated_kept_released_and_refused_when_taken(
-    k8s: client.ApiClient, namespace: str
+    endpoint: Endpoint, k8s: client.ApiClient, namespace: str
 ) -> None:
     """NodePort Services get a port of 30000-32767 per Service port, as kube-apiserver's
     default --service-node-port-range gives (issue 22: the stand-in gave none)."""
@@ -69,6 +71,13 @@ def test_node_ports_are_allocated_kept_released_and_refused_when_taken(
     port = made.spec.ports[0].node_port
     assert 30000 <= port <= 32767
     assert made.spec.external_traffic_policy == "Cluster"
+    table = get_table(endpoint, f"{endpoint.url}/api/v1/namespaces/{namespace}/services/np")
+    assert table["rows"][0]["cells"][1:5] == [
+        "NodePort",
+        made.spec.cluster_ip,
+        "<none>",
+        f"8786:{port}/TCP",
+    ]
     # An update that leaves the node port out keeps it.
     body = core.read_namespaced_service("np", namespace)
     body.spec.ports[0].node_port = None

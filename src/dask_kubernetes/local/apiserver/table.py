@@ -205,9 +205,15 @@ def _completed(reason: str, message: str) -> dict[str, str]:
     return {"type": "Completed", "status": "True", "reason": reason, "message": message}
 
 
+def _service_port(port: dict[str, Any]) -> str:
+    """`8786/TCP`, or `8786:30123/TCP` with its node port."""
+    node_port = f":{port['nodePort']}" if port.get("nodePort") else ""
+    return f"{port.get('port')}{node_port}/{port.get('protocol', 'TCP')}"
+
+
 def _service_ports(service: dict[str, Any]) -> str:
     ports = _spec(service).get("ports") or []
-    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
+    return ",".join(_service_port(p) for p in ports) or "<none>"
 
 
 def _external_ip(service: dict[str, Any]) -> str:
