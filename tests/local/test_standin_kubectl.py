@@ -53,10 +53,30 @@ def test_apply_get_logs_delete_a_pod(plane_cluster, plane_namespace) -> None:
     ns = ["-n", k8s_namespace]
     phase = ["get", "pod", "kpod", *ns, "-o", "jsonpath={.status.phase}"]
     wait_for(lambda: kubectl(k8s_cluster, *phase) == "Succeeded", "kpod to succeed")
-    assert "kpod" in kubectl(k8s_cluster, "get", "pods", *ns)
+    # kube-apiserver's printer shows the container's reason our kubelet wrote, not the phase.
+    [row] = kubectl(k8s_cluster, "get", "pods", *ns, "--no-headers").splitlines()
+    assert row.split()[:3] == ["kpod", "0/1", "Completed"]
     assert kubectl(k8s_cluster, "logs", "kpod", *ns) == "hi\n"
     assert 'pod "kpod" deleted' in kubectl(k8s_cluster, "delete", "pod", "kpod", *ns)
     assert kubectl(k8s_cluster, "get", "pods", *ns, "-o", "name") == ""
+
+
+def test_the_node_shows_its_status_and_version(plane_cluster) -> None:
+    """`kubectl get nodes`: our kubelet's node is Ready with its kubelet version, and a cordon
+    shows as SchedulingDisabled (issue 22: the stand-in showed none of it)."""
+    require_node(plane_cluster)
+    from dask_kubernetes.local.kubelet.node import KUBELET_VERSION
+
+    rows = [line.split() for line in kubectl(plane_cluster, "get", "nodes").splitlines()]
+    assert rows[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    [local] = [row for row in rows if row[0] == "local"]
+    assert (local[1], local[2], local[4]) == ("Ready", "<none>", KUBELET_VERSION)
+    kubectl(plane_cluster, "cordon", "local")
+    try:
+        cordoned = kubectl(plane_cluster, "get", "node", "local", "--no-headers").split()
+        assert cordoned[1] == "Ready,SchedulingDisabled"
+    finally:
+        kubectl(plane_cluster, "uncordon", "local")
 
 
 def test_scale_a_custom_resource(plane_cluster, plane_namespace) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from test_operator_helm import CHART, HELM, _helm, _of_kind, _render
+from test_operator_helm import CHART, HELM, _helm, _of_kind, _render, empty_stand_in
+
+__all__ = ["empty_stand_in"]  # a fixture the NOTES test installs against
 
 UPSTREAM_VALUES = Path(__file__).with_name("upstream_chart_values.yaml")
 UPSTREAM_SHA256 = "e820574b9947a6d711bd29f561a948d403a7ea0a7854cd1365ae2d72415aee86"
@@ -93,6 +95,28 @@ def test_upstream_keys_map_to_our_behaviour() -> None:
     assert [v["name"] for v in pod["volumes"]] == ["tmp", "certs"]
     assert pod["priorityClassName"] == "high"
     assert deployment["metadata"]["name"] == "dko"
+
+
+@pytest.mark.slow
+def test_notes_say_the_placeholder_tag_became_the_app_version(empty_stand_in: str) -> None:
+    """Upstream's values file sets image.tag "set-by-chartpress"; the chart runs its appVersion
+    instead, and says so when installing, as it refuses what it cannot map (issue 22)."""
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    image = f"ghcr.io/dask/dask-kubernetes-operator:{app_version}"
+
+    def notes(*values: str) -> str:
+        # `helm install --dry-run` prints NOTES.txt (`helm template` leaves it out); it asks a
+        # cluster for its version only, and installs nothing.
+        install = ("install", "t", str(CHART), "--namespace", "ops", "--dry-run=client")
+        done = _helm(*install, *values, env={"KUBECONFIG": empty_stand_in})
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.partition("NOTES:")[2].split())
+
+    said = notes("-f", str(UPSTREAM_VALUES))
+    assert 'image.tag "set-by-chartpress"' in said
+    assert f"replaced by this chart's appVersion {app_version}: the operator runs {image}." in said
+    assert "set-by-chartpress" not in notes()  # our own values: nothing was replaced
+    assert "set-by-chartpress" not in notes("-f", str(UPSTREAM_VALUES), "--set", "image.tag=1.2")
 
 
 def test_name_override_renames_objects_and_labels() -> None:

@@ -170,6 +170,29 @@ class Node:
             return
         self.marker(namespace, pod, f"{container}.done").touch()
 
+    def exit(self, core: client.CoreV1Api, namespace: str, pod: str, code: int) -> None:
+        """The container `main` (restartPolicy Never) exits with `code`: the pod Succeeded or
+        Failed, its container terminated with the reason a kubelet gives (Completed, Error)."""
+        if self.real:
+            self.marker(namespace, pod, "main.done").touch()
+            return
+        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
+        status = {
+            "phase": "Succeeded" if code == 0 else "Failed",
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [
+                {
+                    "name": "main",
+                    "image": "ghcr.io/dask/dask",
+                    "imageID": "",
+                    "restartCount": 0,
+                    "ready": False,
+                    "state": {"terminated": terminated},
+                }
+            ],
+        }
+        core.patch_namespaced_pod_status(pod, namespace, {"status": status})
+
     def finish_init(self, core: client.CoreV1Api, namespace: str, pod: str, container: str) -> None:
         """The init container `container` terminated with 0 and the pod went on."""
         if self.real:

@@ -146,3 +146,47 @@ def test_pod_tokens_are_bound_to_their_pod_and_cannot_mint_more(private_server: 
     assert len(server.auth) == 1  # only the admin's: the dead pod's token is forgotten
     assert send(f"{base}/configmaps", **admin)[0] == 200
     assert server.audit[-1].user == "kubernetes-admin"
+
+
+def _review(verb: str, resource: str, subresource: str = "", group: str = "") -> dict[str, Any]:
+    attributes = {"verb": verb, "group": group, "resource": resource, "namespace": "default"}
+    return {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "spec": {"resourceAttributes": attributes | {"subresource": subresource}},
+    }
+
+
+def test_access_reviews_say_no_exactly_where_the_server_refuses(private_server: Any) -> None:
+    """`kubectl auth can-i` on the stand-in (no RBAC): a pod's token may do anything but mint
+    tokens, so a review says "no" to that (and to wildcards covering it), "yes" to the rest;
+    never "yes" to what the server then refuses."""
+    server: APIServer = private_server.server
+    admin = {"Authorization": f"Bearer {server.admin_token}"}
+    base = f"{server.url}/api/v1/namespaces/default"
+    reviews = f"{server.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    status, pod = send(f"{base}/pods", "POST", POD | {"metadata": {"name": "asker"}}, **admin)
+    assert status == 201
+    ref = {"kind": "Pod", "name": "asker", "uid": pod["metadata"]["uid"]}
+    request = {"kind": "TokenRequest", "spec": {"boundObjectRef": ref}}
+    status, answer = send(f"{base}/serviceaccounts/default/token", "POST", request, **admin)
+    as_pod = {"Authorization": f"Bearer {answer['status']['token']}"}
+
+    def allowed(review: dict[str, Any], **headers: str) -> bool:
+        status, body = send(reviews, "POST", review, **headers)
+        assert status == 201, body
+        return bool(body["status"]["allowed"])
+
+    mint = _review("create", "serviceaccounts", "token")
+    assert not allowed(mint, **as_pod)
+    assert send(f"{base}/serviceaccounts/default/token", "POST", request, **as_pod)[0] == 403
+    assert not allowed(_review("*", "*", group="*"), **as_pod)
+    assert not allowed(_review("create", "serviceaccounts", "*"), **as_pod)
+    assert allowed(_review("create", "configmaps"), **as_pod)
+    cm = {"metadata": {"name": "made-by-pod"}}
+    assert send(f"{base}/configmaps", "POST", cm, **as_pod)[0] == 201
+    assert allowed(_review("create", "serviceaccounts"), **as_pod)
+    assert allowed(mint, **admin) and allowed(_review("*", "*", group="*"), **admin)
+    # No credentials, no review; and the review itself is not stored anywhere.
+    assert_unauthorized(*send(reviews, "POST", mint))
+    assert send(reviews, **admin)[0] == 405

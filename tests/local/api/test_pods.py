@@ -250,3 +250,40 @@ def test_pod_status_patch_does_not_touch_spec(k8s: client.ApiClient, namespace: 
     assert patched.spec.node_name is None
     assert patched.status.phase == "Running"
     assert time.monotonic() - before < 5
+
+
+PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1}
+PROBE_DEFAULTS |= {"failureThreshold": 3}
+
+
+def test_probes_get_kube_apiserver_defaults(k8s: client.ApiClient, namespace: str) -> None:
+    """A probe's timeout, period and thresholds are filled in when left out, in a Pod and in a
+    Deployment's template, as kube-apiserver stores them (issue 22: the stand-in left them out)."""
+    probes = {
+        "readinessProbe": {"httpGet": {"port": 8787}, "periodSeconds": 2},
+        "livenessProbe": {"tcpSocket": {"port": 8786}},
+    }
+    body = pod_body("probed")
+    body["spec"]["containers"][0].update(probes)
+    pod = client.CoreV1Api(k8s).create_namespaced_pod(namespace, body)
+    [container] = pod.spec.containers
+    ready, live = container.readiness_probe.to_dict(), container.liveness_probe.to_dict()
+    assert {k: ready[_snake(k)] for k in PROBE_DEFAULTS} == PROBE_DEFAULTS | {"periodSeconds": 2}
+    assert {k: live[_snake(k)] for k in PROBE_DEFAULTS} == PROBE_DEFAULTS
+    assert (ready["http_get"]["path"], ready["http_get"]["scheme"]) == ("/", "HTTP")
+    template = {"metadata": {"labels": {"app": "probed"}}, "spec": body["spec"]}
+    deployment = {
+        "metadata": {"name": "probed"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "probed"}},
+            "template": template,
+        },
+    }
+    stored = client.AppsV1Api(k8s).create_namespaced_deployment(namespace, deployment)
+    live = stored.spec.template.spec.containers[0].liveness_probe.to_dict()
+    assert {k: live[_snake(k)] for k in PROBE_DEFAULTS} == PROBE_DEFAULTS
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

@@ -6,7 +6,9 @@ writes with mode 0600). Each user gets its own token so the audit log says who d
 (the kubeconfig the user gets), the kubelet, and one service-account token per pod, minted through
 the TokenRequest API (`serviceaccounts/token`) and bound to the pod: it stops working once the pod
 is gone. There is no authorization beyond this: whoever holds a token may do anything, so a pod can
-create pods (see docs/design/local-standin.md, "Threat model").
+create pods (see docs/design/local-standin.md, "Threat model"), except mint tokens. A
+SelfSubjectAccessReview (`kubectl auth can-i`) answers from that same rule, so it says "no"
+exactly where the server would refuse.
 """
 
 from __future__ import annotations
@@ -141,3 +143,54 @@ class Authenticator:
                 "expirationTimestamp": clock.after(TOKEN_LIFETIME.total_seconds()),
             },
         }
+
+
+def may(caller: Identity, group: str, resource: str, subresource: str, verb: str) -> bool:
+    """Whether the server lets `caller` do this: anything but mint a token, which only the admin
+    and kubelets may. A wildcard that covers `create serviceaccounts/token` is a "no" for the
+    others, since part of what it asks for would be refused."""
+    if caller.may_request_tokens:
+        return True
+    mints = (
+        verb in ("*", "create")
+        and group in ("*", "")
+        and (resource == "*" or (resource == "serviceaccounts" and subresource in ("*", "token")))
+    )
+    return not mints
+
+
+def access_review(caller: Identity, body: Any) -> dict[str, Any]:
+    """Serve `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: the review with its
+    status, judged by `may` (nothing is stored, as on a real server)."""
+    if not isinstance(body, dict):
+        raise APIError(400, "the request body must be a SelfSubjectAccessReview")
+    spec = body.get("spec") or {}
+    attributes = spec.get("resourceAttributes")
+    if attributes is None and spec.get("nonResourceAttributes") is None:
+        raise APIError(
+            422,
+            'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes:'
+            ' Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes'
+            " must be specified",
+        )
+    allowed = True
+    if attributes is not None:
+        allowed = may(
+            caller,
+            str(attributes.get("group", "")),
+            str(attributes.get("resource", "")),
+            str(attributes.get("subresource", "")),
+            str(attributes.get("verb", "")),
+        )
+    reason = (
+        "the local stand-in lets every authenticated user do anything but mint tokens"
+        if allowed
+        else "only the admin and kubelets may mint service account tokens on the local stand-in"
+    )
+    return {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": spec,
+        "status": {"allowed": allowed, "reason": reason},
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import VERBS, ResourceRegistry, ResourceType
+from .resources import ResourceRegistry, ResourceType
 
 VERSION_INFO = {
     "major": "1",
@@ -51,7 +51,7 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
         "singularName": resource.singular,
         "namespaced": resource.namespaced,
         "kind": resource.kind,
-        "verbs": VERBS,
+        "verbs": list(resource.verbs),
     }
     if resource.short_names:
         main["shortNames"] = list(resource.short_names)

@@ -1,5 +1,6 @@
-"""What particular kinds do beyond generic storage: pod status and graceful deletion, Service
-cluster IPs, namespace phases, CRDs registering their resources."""
+"""What particular kinds do beyond generic storage: pod status, defaults and graceful deletion,
+Service cluster IPs and node ports, Event times, namespace phases, CRDs registering their
+resources."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from typing import Any
 from dask_kubernetes.common import clock
 
 from .errors import APIError, invalid
-from .ipalloc import ClusterIPAllocator
+from .ipalloc import ClusterIPAllocator, NodePortAllocator
 from .resources import ResourceType
 
 POD_TERMINAL = ("Succeeded", "Failed")
 ROLLING_UPDATE_DEFAULT = "25%"  # a Deployment's maxSurge and maxUnavailable when unset
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# What kube-apiserver fills into every probe a client leaves them out of (SetDefaults_Probe).
+PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1}
+PROBE_DEFAULTS |= {"failureThreshold": 3}
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 
 
 def is_core(resource: ResourceType, plural: str) -> bool:
@@ -39,6 +45,7 @@ def prepare_pod(pod: dict[str, Any]) -> None:
         container.setdefault("imagePullPolicy", "IfNotPresent")
         for port in container.get("ports") or []:
             port.setdefault("protocol", "TCP")
+    default_probes(spec)
     pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
     if spec.get("schedulingGates"):
         # As kube-apiserver's pod strategy does: `kubectl get` shows the pod SchedulingGated.
@@ -52,6 +59,22 @@ def prepare_pod(pod: dict[str, Any]) -> None:
         ]
 
 
+def default_probes(pod_spec: dict[str, Any]) -> None:
+    """Fill each probe of a pod spec as kube-apiserver does on create and update (a Pod's or a
+    workload's template), so clients read back what a real cluster stores."""
+    for container in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
+        for name in PROBES:
+            probe = container.get(name)
+            if not isinstance(probe, dict):
+                continue
+            for key, value in PROBE_DEFAULTS.items():
+                probe.setdefault(key, value)
+            http_get = probe.get("httpGet")
+            if isinstance(http_get, dict):
+                http_get.setdefault("path", "/")
+                http_get.setdefault("scheme", "HTTP")
+
+
 def is_workload(resource: ResourceType) -> bool:
     return resource.group == "apps" and resource.plural in ("deployments", "replicasets")
 
@@ -61,6 +84,9 @@ def default_workload(resource: ResourceType, obj: dict[str, Any]) -> None:
     helm's `--wait` read them back, e.g. the rolling update's 25% maxUnavailable)."""
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        default_probes(template["spec"])
     if resource.plural != "deployments":
         return
     spec.setdefault("revisionHistoryLimit", 10)
@@ -95,7 +121,9 @@ def _required(field: str) -> dict[str, str]:
     return {"reason": "FieldValueRequired", "message": "Required value", "field": field}
 
 
-def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> None:
+def prepare_service(
+    service: dict[str, Any], allocator: ClusterIPAllocator, node_ports: NodePortAllocator
+) -> None:
     validate_service_ports(service)
     spec = service.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -105,10 +133,17 @@ def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> N
         port.setdefault("targetPort", port.get("port"))
     if spec["type"] == "ExternalName":
         return
+    _default_node_port_fields(spec)
+    claimed = _claim_node_ports(service, node_ports, owned=set())
     if spec.get("clusterIP") == "None":
         spec["clusterIPs"] = ["None"]
     else:
-        address = allocator.allocate(spec.get("clusterIP") or None)
+        try:
+            address = allocator.allocate(spec.get("clusterIP") or None)
+        except APIError:
+            for port in claimed:
+                node_ports.release(port)
+            raise
         spec["clusterIP"] = address
         spec["clusterIPs"] = [address]
     spec.setdefault("ipFamilies", ["IPv4"])
@@ -116,8 +151,81 @@ def prepare_service(service: dict[str, Any], allocator: ClusterIPAllocator) -> N
     service["status"] = {"loadBalancer": {}}
 
 
-def keep_service_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """clusterIP is immutable; an update that leaves it out keeps the allocated one."""
+def _default_node_port_fields(spec: dict[str, Any]) -> None:
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec.get("type") in NODE_PORT_TYPES:
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec.get("type") == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+
+
+def needs_node_ports(service: dict[str, Any]) -> bool:
+    spec = service.get("spec") or {}
+    kind = spec.get("type")
+    return kind == "NodePort" or (
+        kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True)
+    )
+
+
+def node_ports_of(service: dict[str, Any]) -> set[int]:
+    ports = (service.get("spec") or {}).get("ports") or []
+    return {int(p["nodePort"]) for p in ports if p.get("nodePort")}
+
+
+def _claim_node_ports(
+    service: dict[str, Any], node_ports: NodePortAllocator, owned: set[int]
+) -> list[int]:
+    """Give each port of the Service its node port, as kube-apiserver does: a requested one
+    (422 if taken or out of range, unless this Service `owned` it already), else a free one.
+    Returns the ports newly taken; refuses a node port on a Service that gets none."""
+    ports = (service.get("spec") or {}).get("ports") or []
+    name = str(service["metadata"].get("name", ""))
+    causes: list[dict[str, str]] = []
+    wanted = needs_node_ports(service)
+    seen: set[tuple[int, str]] = set()
+    checked = set(owned)  # a port this Service holds, or one an earlier port of it asked for
+    for index, port in enumerate(ports):
+        requested = int(port.get("nodePort") or 0)
+        if not requested:
+            continue
+        field = f"spec.ports[{index}].nodePort"
+        if not wanted:
+            kind = (service.get("spec") or {}).get("type", "ClusterIP")
+            message = f"Forbidden: may not be used when `type` is '{kind}'"
+            causes.append({"reason": "FieldValueForbidden", "message": message, "field": field})
+            continue
+        key = (requested, str(port.get("protocol", "TCP")))
+        if key in seen:
+            message = f"Duplicate value: {requested}"
+            causes.append({"reason": "FieldValueDuplicate", "message": message, "field": field})
+            continue
+        seen.add(key)
+        cause = None if requested in checked else node_ports.check(requested, field)
+        checked.add(requested)
+        if cause is not None:
+            causes.append(cause)
+    if causes:
+        raise invalid("Service", "", name, causes)
+    if not wanted:
+        return []
+    taken: list[int] = []
+    for port in ports:
+        if port.get("nodePort"):
+            if int(port["nodePort"]) not in owned and int(port["nodePort"]) not in taken:
+                node_ports.take(int(port["nodePort"]))
+                taken.append(int(port["nodePort"]))
+        else:
+            port["nodePort"] = node_ports.allocate()
+            taken.append(port["nodePort"])
+    return taken
+
+
+def keep_service_allocations(
+    old: dict[str, Any], new: dict[str, Any], node_ports: NodePortAllocator
+) -> None:
+    """clusterIP is immutable; an update that leaves it out keeps the allocated one, and one
+    that leaves out a port's nodePort keeps the port's (matched by name), as kube-apiserver
+    does. Node ports the update no longer uses are released."""
     validate_service_ports(new)
     old_spec, new_spec = old.get("spec") or {}, new.setdefault("spec", {})
     if not new_spec.get("clusterIP"):
@@ -126,6 +234,53 @@ def keep_service_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
                 new_spec[key] = old_spec[key]
     elif new_spec["clusterIP"] != old_spec.get("clusterIP"):
         raise APIError(422, "spec.clusterIP: Invalid value: field is immutable")
+    if new_spec.get("type", "ClusterIP") == "ExternalName":
+        for port in node_ports_of(old):
+            node_ports.release(port)
+        return
+    new_spec.setdefault("type", "ClusterIP")
+    _default_node_port_fields(new_spec)
+    owned = node_ports_of(old)
+    if needs_node_ports(old) and needs_node_ports(new):
+        used = owned & node_ports_of(new)
+        by_name = {p.get("name", ""): p.get("nodePort") for p in old_spec.get("ports") or []}
+        for port in new_spec.get("ports") or []:
+            inherited = by_name.get(port.get("name", ""))
+            if not port.get("nodePort") and inherited and inherited not in used:
+                port["nodePort"] = inherited
+    elif needs_node_ports(old):
+        # The type changed to one without node ports: the old ones are dropped, not refused.
+        for port in new_spec.get("ports") or []:
+            if port.get("nodePort") in owned:
+                del port["nodePort"]
+    _claim_node_ports(new, node_ports, owned)
+    for port in owned - node_ports_of(new):
+        node_ports.release(port)
+
+
+def normalize_event_times(event: dict[str, Any]) -> None:
+    """Store an Event's times as kube-apiserver does: `Time` fields in whole seconds with `Z`,
+    `MicroTime` ones with microseconds, whatever RFC 3339 form the client sent (kopf sends
+    `...03.123456+00:00`); a time that does not parse is 400, as decoding it fails there."""
+
+    def convert(holder: dict[str, Any], key: str, micro: bool) -> None:
+        value = holder.get(key)
+        if value is None:
+            return
+        try:
+            holder[key] = clock.as_micro_time(value) if micro else clock.as_time(value)
+        except (TypeError, ValueError) as error:
+            raise APIError(
+                400,
+                f'Event in version "v1" cannot be handled as a Event: parsing time '
+                f'"{value}" as an RFC 3339 time: {error}',
+            ) from error
+
+    convert(event, "firstTimestamp", micro=False)
+    convert(event, "lastTimestamp", micro=False)
+    convert(event, "eventTime", micro=True)
+    if isinstance(event.get("series"), dict):
+        convert(event["series"], "lastObservedTime", micro=True)
 
 
 def prepare_namespace(namespace: dict[str, Any]) -> None:

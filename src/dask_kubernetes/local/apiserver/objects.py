@@ -15,7 +15,7 @@ from dask_kubernetes.common import clock
 
 from . import kinds, schema
 from .errors import APIError, already_exists, conflict, invalid, not_found
-from .ipalloc import ClusterIPAllocator
+from .ipalloc import ClusterIPAllocator, NodePortAllocator
 from .patch import apply_patch
 from .resources import ResourceRegistry, ResourceType
 from .selectors import Selection
@@ -64,10 +64,12 @@ class ObjectAPI:
         resources: ResourceRegistry,
         allocator: ClusterIPAllocator,
         on_delete: Callable[[], None] = lambda: None,
+        node_ports: NodePortAllocator | None = None,
     ) -> None:
         self.store = store
         self.resources = resources
         self.allocator = allocator
+        self.node_ports = node_ports if node_ports is not None else NodePortAllocator()
         self._on_delete = on_delete
         self.field_validation = "Warn"
         self.warnings: list[str] = []
@@ -93,7 +95,10 @@ class ObjectAPI:
     def dry_run(self) -> ObjectAPI:
         """The same API over copies: the request runs fully, and nothing is persisted."""
         return ObjectAPI(
-            self.store.snapshot(), copy.deepcopy(self.resources), copy.deepcopy(self.allocator)
+            self.store.snapshot(),
+            copy.deepcopy(self.resources),
+            copy.deepcopy(self.allocator),
+            node_ports=copy.deepcopy(self.node_ports),
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -221,7 +226,9 @@ class ObjectAPI:
         if kinds.is_core(resource, "pods"):
             kinds.prepare_pod(obj)
         elif kinds.is_core(resource, "services"):
-            kinds.prepare_service(obj, self.allocator)
+            kinds.prepare_service(obj, self.allocator, self.node_ports)
+        elif kinds.is_core(resource, "events"):
+            kinds.normalize_event_times(obj)
         elif kinds.is_core(resource, "namespaces"):
             kinds.prepare_namespace(obj)
         elif kinds.is_crd(resource):
@@ -290,10 +297,14 @@ class ObjectAPI:
             meta = new["metadata"]
         if kinds.is_workload(resource) and subresource != "status":
             kinds.default_workload(resource, new)
+        if kinds.is_core(resource, "pods") and subresource != "status":
+            kinds.default_probes(new.get("spec") or {})
+        if kinds.is_core(resource, "events"):
+            kinds.normalize_event_times(new)
         if _content(new, resource) != _content(current, resource):
             meta["generation"] = old_meta.get("generation", 1) + 1
         if kinds.is_core(resource, "services"):
-            kinds.keep_service_ip(current, new)
+            kinds.keep_service_allocations(current, new, self.node_ports)
         if kinds.is_core(resource, "namespaces") and "status" not in new:
             new["status"] = current.get("status", {})
         if new == current:
@@ -395,6 +406,8 @@ class ObjectAPI:
             raise not_found(resource.group, resource.plural, meta["name"])
         if kinds.is_core(resource, "services"):
             self.allocator.release((removed.get("spec") or {}).get("clusterIP"))
+            for port in kinds.node_ports_of(removed):
+                self.node_ports.release(port)
         elif kinds.is_crd(resource):
             self._drop_crd_resources(removed)
         self._on_delete()

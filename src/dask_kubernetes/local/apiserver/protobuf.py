@@ -1,6 +1,7 @@
 """Decode the protobuf bodies kubectl's imperative `create` commands send (they use the typed,
 protobuf client) for the few kinds a user creates that way: Namespace, ConfigMap, Secret,
-Service and Deployment, and the DeleteOptions helm sends. Other kinds answer 415, and JSON
+Service and Deployment, the SelfSubjectAccessReview of `kubectl auth can-i`, and the
+DeleteOptions helm sends. Other kinds answer 415, and JSON
 always works."""
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ _SERVICE_SPEC: Schema = {
     3: ("clusterIP", "string", None),
     4: ("type", "string", None),
 }
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: ("namespace", "string", None),
+    2: ("verb", "string", None),
+    3: ("group", "string", None),
+    4: ("version", "string", None),
+    5: ("resource", "string", None),
+    6: ("subresource", "string", None),
+    7: ("name", "string", None),
+}
+_NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", "string", None), 2: ("verb", "string", None)}
 KINDS: dict[str, Schema] = {
     "Namespace": {
         1: ("metadata", "message", _META),
@@ -101,6 +112,17 @@ KINDS: dict[str, Schema] = {
     },
     "Service": {1: ("metadata", "message", _META), 2: ("spec", "message", _SERVICE_SPEC)},
     "Deployment": {1: ("metadata", "message", _META), 2: ("spec", "message", _DEPLOYMENT_SPEC)},
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "message", _META),
+        2: (
+            "spec",
+            "message",
+            {
+                1: ("resourceAttributes", "message", _RESOURCE_ATTRIBUTES),
+                2: ("nonResourceAttributes", "message", _NON_RESOURCE_ATTRIBUTES),
+            },
+        ),
+    },
     # The body of a DELETE from typed clients (helm's release cleanup).
     "DeleteOptions": {
         1: ("gracePeriodSeconds", "int", None),

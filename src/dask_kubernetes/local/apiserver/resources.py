@@ -34,6 +34,8 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
     categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = tuple(VERBS)
+    """What discovery advertises and the server serves; a review (`create` only) is not stored."""
 
     @property
     def singular(self) -> str:
@@ -112,6 +114,14 @@ BUILTINS: tuple[ResourceType, ...] = (
         namespaced=False,
         short_names=("crd", "crds"),
         status=True,
+    ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
     ),
     *(
         ResourceType("rbac.authorization.k8s.io", "v1", plural, kind, namespaced=namespaced)

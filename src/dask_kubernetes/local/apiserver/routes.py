@@ -104,6 +104,8 @@ class ResourceRoutes:
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         resource = self.resolve(info)
+        if not info.subresource and info.verb not in resource.verbs:
+            raise APIError(405, "the server does not allow this method on the requested resource")
         if info.subresource in ("log", "portforward", "proxy"):
             return await self._connect(request, info, resource)
         query = dict(request.query)

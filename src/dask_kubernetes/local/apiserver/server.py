@@ -16,7 +16,14 @@ from dask_kubernetes.local.controllers.replicasets import ReplicaSetController
 
 from . import nonresource, openapi
 from .audit import AuditRecord
-from .auth import UNAUTHORIZED, Authenticator, BoundPod, Identity, is_anonymous_path
+from .auth import (
+    UNAUTHORIZED,
+    Authenticator,
+    BoundPod,
+    Identity,
+    access_review,
+    is_anonymous_path,
+)
 from .errors import APIError, status_body
 from .faults import Faults
 from .ipalloc import ClusterIPAllocator
@@ -227,4 +234,10 @@ class APIServer:
             body = await read_json(request)
             answer = self.auth.token_request(identity, info.namespace, info.name, body)
             return json_response(answer, 201)
+        if (info.group, info.resource) == ("authorization.k8s.io", "selfsubjectaccessreviews"):
+            if info.verb != "create" or info.name or identity is None:
+                raise APIError(
+                    405, "the server does not allow this method on the requested resource"
+                )
+            return json_response(access_review(identity, await read_json(request)), 201)
         return await self._routes.handle(request, info)

@@ -27,7 +27,7 @@ from dask_kubernetes.local.kubeconfig import write_kubeconfig
 from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
 from dask_kubernetes.local.kubelet.informer import Informer, object_key
-from dask_kubernetes.local.kubelet.node import NodeHeartbeat
+from dask_kubernetes.local.kubelet.node import NodeHeartbeat, node_info
 from dask_kubernetes.local.kubelet.pod_host import PodHost, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
@@ -155,7 +155,7 @@ class Kubelet:
         await self.client.request(
             "PATCH",
             f"/api/v1/nodes/{self.node_name}/status",
-            body={"status": {"conditions": [ready]}},
+            body={"status": {"conditions": [ready], "nodeInfo": node_info()}},
             content_type=MERGE_PATCH,
         )
 

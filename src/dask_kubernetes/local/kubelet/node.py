@@ -52,6 +52,23 @@ def conditions() -> list[dict[str, Any]]:
     ]
 
 
+def node_info() -> dict[str, str]:
+    """`status.nodeInfo`: `kubectl get nodes` shows its kubeletVersion (VERSION), `-o wide` the
+    OS image, kernel and container runtime."""
+    return {
+        "machineID": "",
+        "systemUUID": "",
+        "bootID": "",
+        "kernelVersion": platform.release(),
+        "osImage": "dask-kubernetes local node",
+        "containerRuntimeVersion": "process://1",
+        "kubeletVersion": KUBELET_VERSION,
+        "kubeProxyVersion": "",
+        "operatingSystem": "linux",
+        "architecture": "amd64" if platform.machine() == "x86_64" else "arm64",
+    }
+
+
 def node_addresses(name: str, address: str, external: str | None) -> list[dict[str, str]]:
     """InternalIP for the API server (its --kubelet-preferred-address-types), ExternalIP for
     clients outside the node, e.g. KubeCluster dialling a node port from the host."""
@@ -88,18 +105,7 @@ def node_object(
             "conditions": conditions(),
             "addresses": node_addresses(name, address, external_address),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-            "nodeInfo": {
-                "machineID": "",
-                "systemUUID": "",
-                "bootID": "",
-                "kernelVersion": platform.release(),
-                "osImage": "dask-kubernetes local node",
-                "containerRuntimeVersion": "process://1",
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": "amd64" if platform.machine() == "x86_64" else "arm64",
-            },
+            "nodeInfo": node_info(),
         },
     }
 
