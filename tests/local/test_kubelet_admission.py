@@ -30,7 +30,10 @@ POD_DIR = ("/state/pods/ns/p",)
 def pod(container: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {"name": "p", "namespace": "ns", "uid": "u-1"},
-        "spec": {"containers": [{"name": "main", "image": "python:3", **(container or {})}], **spec},
+        "spec": {
+            "containers": [{"name": "main", "image": "python:3", **(container or {})}],
+            **spec,
+        },
     }
 
 

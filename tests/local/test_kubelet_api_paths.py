@@ -26,7 +26,9 @@ def test_paths_of_valid_names() -> None:
     assert resource_path("events", namespace="ns") == "/api/v1/namespaces/ns/events"
     assert resource_path("nodes", "local") == "/api/v1/nodes/local"
     assert (
-        resource_path("leases", "n", namespace="kube-node-lease", api="/apis/coordination.k8s.io/v1")
+        resource_path(
+            "leases", "n", namespace="kube-node-lease", api="/apis/coordination.k8s.io/v1"
+        )
         == "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n"
     )
 

@@ -62,6 +62,7 @@ def hand_over(host: PodHost, pod: Mapping[str, Any], uid: int, gid: int) -> None
     own = pod_dir(host, pod)
     tmp = own / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
+    (host.state_dir / "logs").mkdir(mode=0o700, exist_ok=True)  # before the first log is
     for entry in host.state_dir.iterdir():
         if entry.name not in _SHARED_WITH_PODS and not entry.is_symlink():
             entry.chmod(entry.lstat().st_mode & 0o770)
