@@ -19,6 +19,7 @@ from dask_kubernetes.local.kubelet.admission import (
     pod_user,
     refusal_event,
     refused_status,
+    unenforced,
 )
 from dask_kubernetes.local.kubelet.confinement import Confinement, last_capability
 
@@ -127,12 +128,11 @@ def test_what_a_process_node_cannot_honour_is_refused_naming_the_field(
         assert refused(manifest, kubelet).field.endswith(field)
 
 
-def test_read_only_root_filesystem_is_honoured_by_root_and_refused_otherwise() -> None:
+def test_read_only_root_filesystem_is_honoured_root_or_not() -> None:
     manifest = pod({"securityContext": {"readOnlyRootFilesystem": True}})
-    [confinement] = admit(manifest, POD_DIR, ROOT).values()
-    assert confinement.read_only_root and confinement.writable[0] == POD_DIR[0]
-    problem = refused(manifest, USER)
-    assert problem.field == "spec.containers[0].securityContext.readOnlyRootFilesystem"
+    for kubelet in (ROOT, USER):
+        [confinement] = admit(manifest, POD_DIR, kubelet).values()
+        assert confinement.read_only_root and confinement.writable[0] == POD_DIR[0]
 
 
 def test_dropped_capabilities_and_no_privilege_escalation() -> None:
@@ -163,6 +163,18 @@ def test_the_operator_charts_pod_is_honoured_by_a_root_kubelet() -> None:
     )
     [confinement] = admit(manifest, POD_DIR, ROOT).values()
     assert confinement.uid == 1000 and confinement.read_only_root and confinement.no_new_privs
+
+
+def test_profiles_it_cannot_apply_are_named_not_dropped_silently() -> None:
+    manifest = pod(
+        {"securityContext": {"seLinuxOptions": {"level": "s0"}}},
+        securityContext={"seccompProfile": {"type": "RuntimeDefault"}},
+    )
+    assert unenforced(manifest) == [
+        "spec.securityContext.seccompProfile",
+        "spec.containers[0].securityContext.seLinuxOptions",
+    ]
+    assert unenforced(pod(securityContext={"seccompProfile": {"type": "Unconfined"}})) == []
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def refused(pod: Pod) -> dict[str, Any]:
         f"pod {pod.name} to be refused",
     )
     assert pod.raw["status"]["phase"] == "Pending"
-    assert not container_status(pod)["containerID"], "a container process was started"
+    assert not container_status(pod).get("containerID"), "a container process was started"
     ready = next(c for c in pod.raw["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False" and ready["message"] == waiting["message"]
     return dict(waiting)
@@ -186,10 +186,14 @@ def test_read_only_root_filesystem_leaves_only_the_pods_own_directory_writable(
     manifest = python_pod(
         "readonly", plane_namespace, code, securityContext={"readOnlyRootFilesystem": True}
     )
+    manifest["spec"]["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
     pod = create_pod(plane_cluster, manifest)
     assert wait_for_phase(pod, "Succeeded", "Failed", timeout=60) == "Succeeded", logs(pod)
     assert logs(pod).splitlines() == ["tmpdir writable", "outside Read-only file system"]
     assert not outside.exists()
+    # No seccomp filter here: it runs, and a Warning Event says what it runs without.
+    messages = wait_for(lambda: warning_events(plane_cluster, pod), "a Warning Event")
+    assert any("spec.securityContext.seccompProfile" in m for m in messages), messages
 
 
 # -- names that reach API paths ---------------------------------------------------------------

@@ -10,14 +10,17 @@ A container here is a process of this host, started by this kubelet's user. The 
 - `capabilities.drop`: dropped from the bounding set when the kubelet is root; a process of a
   kubelet that is not root holds no capabilities, and `no_new_privs` keeps it from gaining any
   through a set-user-ID program;
-- `readOnlyRootFilesystem` (root kubelet): a private mount namespace whose mounts are read-only
-  but the pod's directory (its working directory and TMPDIR) and /dev/shm.
+- `readOnlyRootFilesystem`: a private mount namespace whose mounts are read-only but the pod's
+  directory (its working directory and TMPDIR) and /dev/shm (a kubelet that is not root makes it
+  inside a user namespace mapping just its own ids; where the host forbids those, the container
+  fails to start saying so).
 It refuses what it cannot honour: `privileged`, `capabilities.add`, `hostNetwork`, `hostPID`,
-`hostIPC`, `hostPath` volumes, `sysctls`, `procMount: Unmasked`, `readOnlyRootFilesystem` without
-root; and names the API server would not accept (`secretKeyRef`, `configMapKeyRef`, `envFrom`,
-`serviceAccountName`), which would otherwise reach API paths. A refused pod never starts: its
-containers wait with reason `CreateContainerConfigError` and a message naming the field, and a
-Warning Event says the same. Nothing is accepted and silently ignored.
+`hostIPC`, `hostPath` volumes, `sysctls`, `procMount: Unmasked`; and names the API server would
+not accept (`secretKeyRef`, `configMapKeyRef`, `envFrom`, `serviceAccountName`), which would
+otherwise reach API paths. A refused pod never starts: its containers wait with reason
+`CreateContainerConfigError` and a message naming the field, and a Warning Event says the same.
+Seccomp/SELinux/AppArmor profiles are neither applied nor refused, and a Warning Event says so.
+Nothing is accepted and silently ignored.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dask_kubernetes.local.kubelet.environment import source_references
 from dask_kubernetes.operator.vocabulary import is_subdomain
 
 REFUSED_REASON = "CreateContainerConfigError"
+_PROFILES = ("seccompProfile", "seLinuxOptions", "appArmorProfile")
 _SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - writable in a container too
 
 
@@ -186,11 +190,6 @@ def _confinement(
         raise PodRefused(non_root_field, "container has runAsNonRoot and would run as root")
 
     read_only = bool(context.get("readOnlyRootFilesystem"))
-    if read_only and not kubelet.root:
-        raise PodRefused(
-            f"{where}.readOnlyRootFilesystem",
-            "only a root kubelet can make the file system read-only (a private mount namespace)",
-        )
     drop = _capability_numbers(f"{where}.capabilities.drop", capabilities.get("drop") or [])
     no_new_privs = context.get("allowPrivilegeEscalation") is False
     if drop and not kubelet.root:
@@ -292,6 +291,36 @@ def refused_status(pod: Mapping[str, Any], refusal: PodRefused) -> dict[str, Any
 
 def refusal_event(pod: Mapping[str, Any], refusal: PodRefused, node: str) -> dict[str, Any]:
     """The Warning Event a kubelet records for a container it cannot create."""
+    return warning_event(pod, "Failed", f"Error: {refusal}", node)
+
+
+def unenforced(pod: Mapping[str, Any]) -> list[str]:
+    """Fields the pod sets that this node neither carries out nor refuses: seccomp, SELinux and
+    AppArmor profiles (no filter, no LSM here). Said in an Event, not silently dropped; refusing
+    them would refuse every hardened pod (the chart's operator asks for `RuntimeDefault`)."""
+    found = []
+    contexts = [("spec.securityContext", (pod.get("spec") or {}).get("securityContext") or {})]
+    contexts += [
+        (f"{path}.securityContext", c.get("securityContext") or {}) for path, c in containers(pod)
+    ]
+    for where, context in contexts:
+        for key in _PROFILES:
+            value = context.get(key)
+            if value and (value.get("type") if isinstance(value, dict) else None) != "Unconfined":
+                found.append(f"{where}.{key}")
+    return found
+
+
+def unenforced_event(pod: Mapping[str, Any], fields: list[str], node: str) -> dict[str, Any]:
+    message = (
+        f"not enforced by this process node (no seccomp filter, no SELinux/AppArmor profile), "
+        f"the pod runs without: {', '.join(fields)}"
+    )
+    return warning_event(pod, "SecurityProfileNotEnforced", message, node)
+
+
+def warning_event(pod: Mapping[str, Any], reason: str, message: str, node: str) -> dict[str, Any]:
+    """A Warning Event about `pod`, as this node's kubelet."""
     meta = pod["metadata"]
     stamp = clock.now()
     return {
@@ -309,8 +338,8 @@ def refusal_event(pod: Mapping[str, Any], refusal: PodRefused, node: str) -> dic
             "uid": meta.get("uid", ""),
         },
         "type": "Warning",
-        "reason": "Failed",
-        "message": f"Error: {refusal}",
+        "reason": reason,
+        "message": message,
         "source": {"component": "kubelet", "host": node},
         "reportingComponent": "kubelet",
         "reportingInstance": node,

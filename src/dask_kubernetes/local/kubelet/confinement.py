@@ -3,7 +3,7 @@
 `admission` decides it from the pod's security settings; this module only carries it out, in
 this order (each step needs the privileges the next one gives up):
 1. a private mount namespace whose mounts are all read-only but the pod's own directories
-   (`readOnlyRootFilesystem`; needs root);
+   (`readOnlyRootFilesystem`; without root, inside a user namespace of the process's own ids);
 2. capabilities dropped from the bounding set (`capabilities.drop`; needs root), so neither the
    process nor a set-user-ID program it runs can hold them after exec;
 3. the groups, group and user (`supplementalGroups`/`fsGroup`, `runAsGroup`, `runAsUser`);
@@ -26,6 +26,7 @@ _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
@@ -134,14 +135,33 @@ class Confinement:
 def _check(result: int, what: str) -> None:  # pragma: no cover - runs in the child
     if result != 0:
         errno = ctypes.get_errno()
+        # subprocess reports only "Exception occurred in preexec_fn": say why in the log (stderr).
+        os.write(2, f"cannot confine the container: {what}: {os.strerror(errno)}\n".encode())
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _read_only_root(
     libc: ctypes.CDLL, writable: tuple[str, ...]
 ) -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Every mount of a private mount namespace read-only, except (bind mounts of) `writable`."""
-    _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    """Every mount of a private mount namespace read-only, except (bind mounts of) `writable`.
+
+    Without root, the mount namespace comes with a user namespace mapping only the process's own
+    uid and gid (what any user may create), so nothing else changes for the process."""
+    uid, gid = os.geteuid(), os.getegid()
+    if uid == 0:
+        _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    else:
+        _check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare(CLONE_NEWUSER|CLONE_NEWNS)")
+        for name, line in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
     _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "making / private")
     for path in writable:  # a mount of its own, so it can be writable again below
         raw = os.fsencode(path)

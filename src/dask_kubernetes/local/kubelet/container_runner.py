@@ -7,6 +7,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import SubprocessError
 from typing import Any
 
 from dask_kubernetes.common.clock import now
@@ -141,7 +142,8 @@ class ContainerRunner:
         started_at = now()
         try:
             self.process = await self._start()
-        except (CommandError, MissingEnvSourceError, OSError) as exc:
+        except (CommandError, MissingEnvSourceError, OSError, SubprocessError) as exc:
+            # SubprocessError: the confinement failed in the child (its log says why)
             self.state = {
                 "terminated": {
                     "exitCode": 128,

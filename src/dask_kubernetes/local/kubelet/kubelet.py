@@ -346,6 +346,11 @@ class Kubelet:
         except InvalidName as invalid:  # admission should have caught it: still, nothing runs
             await self._refuse(key, pod, PodRefused("spec", str(invalid)))
             return
+        not_enforced = admission.unenforced(pod)
+        if not_enforced:
+            await self._post_event(
+                key, admission.unenforced_event(pod, not_enforced, self.node_name)
+            )
         user = admission.pod_user(confinements)
         if user is not None:
             hand_over(self._host, pod, *user)
@@ -374,12 +379,15 @@ class Kubelet:
             retry_conflict=True,
         )
         self._refused[key] = _uid(pod)
-        event = admission.refusal_event(pod, refusal, self.node_name)
+        await self._post_event(key, admission.refusal_event(pod, refusal, self.node_name))
+
+    async def _post_event(self, key: str, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
         try:
             await self.client.request(
-                "POST", resource_path("events", namespace=meta["namespace"]), body=event
+                "POST", resource_path("events", namespace=namespace), body=event
             )
-        except ApiError as exc:  # the status says it already
+        except ApiError as exc:  # an Event is news, not state: the pod goes on
             logger.warning("event for pod %s: %s", key, exc)
 
     def _terminate(
