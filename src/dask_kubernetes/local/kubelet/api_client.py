@@ -7,12 +7,18 @@ which must not see it.
 
 Transient failures (5xx, 429, connection errors — also the API server's injected faults) are retried
 with back-off, so callers see either a result or a definite answer such as 404/409.
+
+Object paths are built by `resource_path` only, which checks every segment as the API server checks
+names (a namespace is an RFC 1123 label, an object name a subdomain) and refuses the rest: names
+come from pod specs (`secretKeyRef`, `serviceAccountName`), and `../../other/secrets/x` joined into
+a URL would be normalised by the HTTP client into another namespace's secret.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -20,9 +26,43 @@ from typing import Any
 
 import aiohttp
 
+from dask_kubernetes.operator.vocabulary import InvalidName, check_label, check_subdomain
+
 USER_AGENT = "dask-kubernetes-local-kubelet"
 MERGE_PATCH = "application/merge-patch+json"
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+_CORE_API = "/api/v1"
+_RESOURCE_WORD = re.compile(r"[a-z]+")
+_API_PREFIX = re.compile(r"/api/v1|/apis/[a-z0-9.-]+/v[0-9a-z]+")
+
+
+def resource_path(
+    resource: str,
+    name: str | None = None,
+    *,
+    namespace: str | None = None,
+    subresource: str | None = None,
+    api: str = _CORE_API,
+) -> str:
+    """`API[/namespaces/NS]/RESOURCE[/NAME[/SUB]]`, every segment checked, none escaped: a value
+    the API server would not accept as a name (`..`, `/`, `%2e`, `?`, `#`, empty, uppercase)
+    raises `InvalidName` instead of becoming part of a URL. `None` leaves a segment out."""
+    if not _API_PREFIX.fullmatch(api):
+        raise InvalidName(f"API prefix {api!r} is not /api/v1 or /apis/GROUP/VERSION")
+    for word, what in ((resource, "resource"), (subresource, "subresource")):
+        if word is not None and not _RESOURCE_WORD.fullmatch(word):
+            raise InvalidName(f"{what} {word!r} is not a lowercase resource name")
+    if subresource is not None and name is None:
+        raise InvalidName(f"subresource {subresource!r} needs an object name")
+    parts = [api]
+    if namespace is not None:
+        parts += ["namespaces", check_label(namespace, "namespace")]
+    parts.append(resource)
+    if name is not None:
+        parts.append(check_subdomain(name, f"{resource} name"))
+    if subresource is not None:
+        parts.append(subresource)
+    return "/".join(parts)
 
 
 class ApiError(Exception):

@@ -7,10 +7,12 @@ import contextlib
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import SubprocessError
 from typing import Any
 
 from dask_kubernetes.common.clock import now
 from dask_kubernetes.local.kubelet.command import CommandError, container_argv
+from dask_kubernetes.local.kubelet.confinement import UNCONFINED, Confinement
 from dask_kubernetes.local.kubelet.environment import (
     MissingEnvSourceError,
     SourceData,
@@ -35,8 +37,10 @@ class ContainerRunner:
         on_change: Callable[[], None],
         *,
         restart_policy: str,
+        confinement: Confinement = UNCONFINED,
     ) -> None:
         self.host = host
+        self.confinement = confinement
         self.pod = pod
         self.container = container
         self.sources = sources
@@ -92,7 +96,9 @@ class ContainerRunner:
         argv = container_argv(self.container, declared, self._env["PATH"])
         cwd = Path(self.container.get("workingDir") or pod_dir(self.host, self.pod))
         cwd.mkdir(parents=True, exist_ok=True)
-        return await ContainerProcess.start(argv, self._env, cwd, self._log_path())
+        return await ContainerProcess.start(
+            argv, self._env, cwd, self._log_path(), self.confinement
+        )
 
     def _probe_tasks(self, pod_ip: str) -> list[asyncio.Task[None]]:
         tasks = []
@@ -123,6 +129,7 @@ class ContainerRunner:
                 container=self.container,
                 env=self._env,
                 session=self.host.session,
+                confinement=self.confinement,
             )
 
         await ProbeLoop(probe, attempt, on_change, initial=initial).run()
@@ -135,7 +142,8 @@ class ContainerRunner:
         started_at = now()
         try:
             self.process = await self._start()
-        except (CommandError, MissingEnvSourceError, OSError) as exc:
+        except (CommandError, MissingEnvSourceError, OSError, SubprocessError) as exc:
+            # SubprocessError: the confinement failed in the child (its log says why)
             self.state = {
                 "terminated": {
                     "exitCode": 128,

@@ -38,21 +38,25 @@ class SourceData:
         return dict(obj.get("data") or {})
 
 
+def source_references(container: Mapping[str, Any]) -> list[tuple[str, Source]]:
+    """(field path within the container, source) of each ConfigMap and Secret its env names;
+    `admission` checks the names before any of them is fetched."""
+    found: list[tuple[str, Source]] = []
+    for index, item in enumerate(container.get("envFrom") or []):
+        for key, kind in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
+            if key in item:
+                found.append((f"envFrom[{index}].{key}.name", (kind, item[key].get("name"))))
+    for index, var in enumerate(container.get("env") or []):
+        ref = var.get("valueFrom") or {}
+        for key, kind in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
+            if key in ref:
+                found.append((f"env[{index}].valueFrom.{key}.name", (kind, ref[key].get("name"))))
+    return found
+
+
 def referenced_sources(container: Mapping[str, Any]) -> set[Source]:
     """ConfigMaps and Secrets a container's env refers to."""
-    found: set[Source] = set()
-    for item in container.get("envFrom") or []:
-        if "configMapRef" in item:
-            found.add(("configmaps", item["configMapRef"]["name"]))
-        if "secretRef" in item:
-            found.add(("secrets", item["secretRef"]["name"]))
-    for var in container.get("env") or []:
-        ref = var.get("valueFrom") or {}
-        if "configMapKeyRef" in ref:
-            found.add(("configmaps", ref["configMapKeyRef"]["name"]))
-        if "secretKeyRef" in ref:
-            found.add(("secrets", ref["secretKeyRef"]["name"]))
-    return found
+    return {source for _field, source in source_references(container)}
 
 
 def _field_value(pod: Mapping[str, Any], path: str) -> str:

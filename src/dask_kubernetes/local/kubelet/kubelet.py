@@ -8,6 +8,10 @@ modes:
 - as a node of the real control plane (`node_address` given) the real scheduler binds, it watches
   just its own pods (`spec.nodeName=NAME`), keeps its Node and Lease fresh (`node.py`) and takes
   pod IPs from the podCIDR the controller manager gave its Node.
+Before a pod's first process starts, `admission` decides what of it this node honours; a pod asking
+for what it cannot (`hostNetwork`, `privileged`, a name that is no name...) is refused: it stays
+Pending with its containers waiting (`CreateContainerConfigError`) and a Warning Event names the
+field. Nothing is fetched for it and nothing runs.
 """
 
 from __future__ import annotations
@@ -24,16 +28,24 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from dask_kubernetes.local.kubeconfig import write_kubeconfig
-from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+from dask_kubernetes.local.kubelet import admission
+from dask_kubernetes.local.kubelet.admission import PodRefused
+from dask_kubernetes.local.kubelet.api_client import (
+    MERGE_PATCH,
+    ApiClient,
+    ApiError,
+    resource_path,
+)
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
 from dask_kubernetes.local.kubelet.informer import Informer, object_key
 from dask_kubernetes.local.kubelet.node import NodeHeartbeat, node_info
-from dask_kubernetes.local.kubelet.pod_host import PodHost, pod_kubeconfig
+from dask_kubernetes.local.kubelet.pod_host import PodHost, hand_over, pod_dir, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.kubelet.shims import install_shims
 from dask_kubernetes.local.network import pod_hook
 from dask_kubernetes.local.network.ip_pool import AddressPool
+from dask_kubernetes.operator.vocabulary import InvalidName
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +56,8 @@ _RETRY_SOON = 0.2
 _STOP_GRACE_SECONDS = 2.0
 
 
-def _pod_path(namespace: str, name: str, sub: str = "") -> str:
-    return f"/api/v1/namespaces/{namespace}/pods/{name}" + (f"/{sub}" if sub else "")
+def _pod_path(namespace: str, name: str, sub: str | None = None) -> str:
+    return resource_path("pods", name, namespace=namespace, subresource=sub)
 
 
 class Kubelet:
@@ -83,6 +95,8 @@ class Kubelet:
                 self.client, node_name, node_address, kubelet_port, external_address
             )
         self.runners: dict[str, PodRunner] = {}
+        self.identity = admission.Kubelet.current()
+        self._refused: dict[str, str] = {}  # pod key -> uid of the pod refused
         self._terminating: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
@@ -154,7 +168,7 @@ class Kubelet:
         }
         await self.client.request(
             "PATCH",
-            f"/api/v1/nodes/{self.node_name}/status",
+            resource_path("nodes", self.node_name, subresource="status"),
             body={"status": {"conditions": [ready], "nodeInfo": node_info()}},
             content_type=MERGE_PATCH,
         )
@@ -230,6 +244,7 @@ class Kubelet:
             self._terminate(key, runner, pod=None, grace=0)
             return
         if pod is None:
+            self._refused.pop(key, None)
             return
         meta, spec = pod["metadata"], pod.get("spec") or {}
         if meta.get("deletionTimestamp"):
@@ -244,6 +259,7 @@ class Kubelet:
         elif (
             spec["nodeName"] == self.node_name
             and runner is None
+            and self._refused.get(key) != _uid(pod)
             and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
         ):
             await self._start_pod(key, pod)
@@ -282,7 +298,7 @@ class Kubelet:
             wanted |= referenced_sources(container)
         data = SourceData()
         for kind, name in wanted:
-            obj = await self.client.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+            obj = await self.client.get(resource_path(kind, name, namespace=namespace))
             if obj is not None:
                 data.objects[(kind, name)] = obj
         return data
@@ -305,7 +321,7 @@ class Kubelet:
                 },
             },
         }
-        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+        path = resource_path("serviceaccounts", account, namespace=namespace, subresource="token")
         answer = await self.client.request("POST", path, body=request)
         write_kubeconfig(
             pod_kubeconfig(host, pod),
@@ -320,8 +336,24 @@ class Kubelet:
         addresses = self._pod_addresses()
         if addresses is None:
             return  # no podCIDR on our Node yet: the next resync tries again
-        sources = await self._fetch_sources(pod)
-        await self._write_pod_kubeconfig(self._host, pod)
+        try:
+            confinements = admission.admit(pod, (str(pod_dir(self._host, pod)),), self.identity)
+            sources = await self._fetch_sources(pod)
+            await self._write_pod_kubeconfig(self._host, pod)
+        except PodRefused as refusal:
+            await self._refuse(key, pod, refusal)
+            return
+        except InvalidName as invalid:  # admission should have caught it: still, nothing runs
+            await self._refuse(key, pod, PodRefused("spec", str(invalid)))
+            return
+        not_enforced = admission.unenforced(pod)
+        if not_enforced:
+            await self._post_event(
+                key, admission.unenforced_event(pod, not_enforced, self.node_name)
+            )
+        user = admission.pod_user(confinements)
+        if user is not None:
+            hand_over(self._host, pod, *user)
         pod_ip = addresses.allocate(_uid(pod))
         runner = PodRunner(
             self._host,
@@ -330,9 +362,33 @@ class Kubelet:
             lambda status: self._queue_status(runner, status),
             pod_ip=pod_ip,
             host_ip=self.node_address or "127.0.0.1",
+            confinements=confinements,
         )
         self.runners[key] = runner
         runner.start()
+
+    async def _refuse(self, key: str, pod: dict[str, Any], refusal: PodRefused) -> None:
+        """Say why the pod will not run here: its status, and a Warning Event."""
+        meta = pod["metadata"]
+        logger.warning("pod %s refused: %s", key, refusal)
+        await self.client.request(
+            "PATCH",
+            _pod_path(meta["namespace"], meta["name"], "status"),
+            body={"status": admission.refused_status(pod, refusal)},
+            content_type=MERGE_PATCH,
+            retry_conflict=True,
+        )
+        self._refused[key] = _uid(pod)
+        await self._post_event(key, admission.refusal_event(pod, refusal, self.node_name))
+
+    async def _post_event(self, key: str, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        try:
+            await self.client.request(
+                "POST", resource_path("events", namespace=namespace), body=event
+            )
+        except ApiError as exc:  # an Event is news, not state: the pod goes on
+            logger.warning("event for pod %s: %s", key, exc)
 
     def _terminate(
         self, key: str, runner: PodRunner | None, *, pod: dict[str, Any] | None, grace: float

@@ -16,10 +16,16 @@ import platform
 from typing import Any
 
 from dask_kubernetes.common import clock
-from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+from dask_kubernetes.local.kubelet.api_client import (
+    MERGE_PATCH,
+    ApiClient,
+    ApiError,
+    resource_path,
+)
 
 logger = logging.getLogger(__name__)
 
+_COORDINATION = "/apis/coordination.k8s.io/v1"
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_SECONDS = 40
 RENEW_SECONDS = 10.0
@@ -137,7 +143,7 @@ class NodeHeartbeat:
                 raise
         await self.client.request(
             "PATCH",
-            f"/api/v1/nodes/{self.name}/status",
+            resource_path("nodes", self.name, subresource="status"),
             body={"status": node["status"]},
             content_type=MERGE_PATCH,
             retry_conflict=True,
@@ -145,7 +151,9 @@ class NodeHeartbeat:
         await self.renew()
 
     async def renew(self) -> None:
-        base = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases"
+        def lease_path(name: str | None = None) -> str:
+            return resource_path("leases", name, namespace=LEASE_NAMESPACE, api=_COORDINATION)
+
         spec = {
             "holderIdentity": self.name,
             "leaseDurationSeconds": LEASE_SECONDS,
@@ -154,7 +162,7 @@ class NodeHeartbeat:
         try:
             await self.client.request(
                 "PATCH",
-                f"{base}/{self.name}",
+                lease_path(self.name),
                 body={"spec": spec},
                 content_type=MERGE_PATCH,
                 retry_conflict=True,
@@ -168,7 +176,7 @@ class NodeHeartbeat:
                 "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE},
                 "spec": spec,
             }
-            await self.client.request("POST", base, body=lease)
+            await self.client.request("POST", lease_path(), body=lease)
         self.renewals += 1
 
     async def run(self) -> None:

@@ -20,6 +20,9 @@ from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
 from dask_kubernetes.local.network.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
 
 _INHERITED = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+#: What a container needs of the state dir besides its own pod dir: start-up hook, shims, DNS map.
+_SHARED_WITH_PODS = ("hook", "bin", "dns.json", "pods")
+_TRAVERSE_ONLY = 0o711
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,29 @@ def pod_dir(host: PodHost, pod: Mapping[str, Any]) -> Path:
 def pod_kubeconfig(host: PodHost, pod: Mapping[str, Any]) -> Path:
     """The pod's own kubeconfig (its service-account token), written by the kubelet (mode 0600)."""
     return pod_dir(host, pod) / "kubeconfig"
+
+
+def hand_over(host: PodHost, pod: Mapping[str, Any], uid: int, gid: int) -> None:
+    """Let a pod that runs as another user reach what it needs, and nothing else.
+
+    The state dir (0700) becomes traversable but not listable (0711), as do `pods/` and the
+    namespace's directory; everything else at its top (logs, kubeconfigs, the real plane's
+    files) loses every permission for others; the hook, shims and DNS map stay world-readable
+    as they are written; the pod's directory, TMPDIR and kubeconfig become the pod user's own."""
+    own = pod_dir(host, pod)
+    tmp = own / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    (host.state_dir / "logs").mkdir(mode=0o700, exist_ok=True)  # before the first log is
+    for entry in host.state_dir.iterdir():
+        if entry.name not in _SHARED_WITH_PODS and not entry.is_symlink():
+            entry.chmod(entry.lstat().st_mode & 0o770)
+    for directory in (host.state_dir, host.state_dir / "pods", own.parent):
+        directory.chmod(_TRAVERSE_ONLY)
+    for path in (own, tmp, pod_kubeconfig(host, pod)):
+        if path.exists():
+            os.chown(path, uid, gid)
+    own.chmod(0o700)
+    tmp.chmod(0o700)
 
 
 def process_environment(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dask_kubernetes.common.clock import now
+from dask_kubernetes.local.kubelet.confinement import UNCONFINED, Confinement
 from dask_kubernetes.local.kubelet.container_runner import ContainerRunner
 from dask_kubernetes.local.kubelet.environment import SourceData
 from dask_kubernetes.local.kubelet.pod_host import PodHost
@@ -38,6 +39,7 @@ class PodRunner:
         *,
         pod_ip: str,
         host_ip: str = "127.0.0.1",
+        confinements: dict[str, Confinement] | None = None,
     ) -> None:
         self.pod = pod
         self.pod_ip = pod_ip
@@ -51,7 +53,13 @@ class PodRunner:
 
         def runner(container: dict[str, Any], restart_policy: str) -> ContainerRunner:
             return ContainerRunner(
-                host, pod, container, sources, self.report, restart_policy=restart_policy
+                host,
+                pod,
+                container,
+                sources,
+                self.report,
+                restart_policy=restart_policy,
+                confinement=(confinements or {}).get(container["name"], UNCONFINED),
             )
 
         self.init_containers = [runner(c, init_policy) for c in spec.get("initContainers") or []]

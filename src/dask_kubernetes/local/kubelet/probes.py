@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from dask_kubernetes.local.kubelet.confinement import UNCONFINED, Confinement
+
 
 def resolve_port(port: int | str, container: Mapping[str, Any]) -> int:
     """A probe or Service targetPort given by name refers to a container port's name."""
@@ -46,11 +48,14 @@ async def _tcp_socket(host: str, port: int, timeout: float) -> bool:
     return True
 
 
-async def _exec(command: list[str], env: Mapping[str, str], timeout: float) -> bool:
+async def _exec(
+    command: list[str], env: Mapping[str, str], timeout: float, confinement: Confinement
+) -> bool:
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
             env=dict(env),
+            preexec_fn=confinement.apply,  # as the container: its user, its capabilities
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -72,8 +77,10 @@ async def probe_once(
     container: Mapping[str, Any],
     env: Mapping[str, str],
     session: aiohttp.ClientSession,
+    confinement: Confinement = UNCONFINED,
 ) -> bool:
-    """Run one probe attempt; an unknown probe kind counts as success, as in Kubernetes."""
+    """Run one probe attempt (exec: confined as its container); an unknown probe kind counts as
+    success, as in Kubernetes."""
     timeout = float(probe.get("timeoutSeconds", 1))
     if "httpGet" in probe:
         spec = probe["httpGet"]
@@ -85,7 +92,7 @@ async def probe_once(
         port = resolve_port(spec["port"], container)
         return await _tcp_socket(spec.get("host") or pod_ip, port, timeout)
     if "exec" in probe:
-        return await _exec(list(probe["exec"]["command"]), env, timeout)
+        return await _exec(list(probe["exec"]["command"]), env, timeout, confinement)
     return True
 
 

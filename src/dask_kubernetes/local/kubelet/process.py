@@ -1,26 +1,21 @@
 """One container instance as a local process group.
 
 Each container runs in its own session (so its whole process tree is one group we can signal), with
-output going to its log file, and is killed if the kubelet's thread dies (Linux `PR_SET_PDEATHSIG`).
+output going to its log file, confined as `admission` decided (user, capabilities, read-only file
+system: `confinement`), and is killed if the kubelet's thread dies (Linux `PR_SET_PDEATHSIG`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+from dask_kubernetes.local.kubelet.confinement import UNCONFINED, Confinement
 
 
 def exit_code(returncode: int) -> int:
@@ -37,7 +32,12 @@ class ContainerProcess:
 
     @classmethod
     async def start(
-        cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+        confinement: Confinement = UNCONFINED,
     ) -> ContainerProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
@@ -49,7 +49,7 @@ class ContainerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=confinement.apply,
             )
         return cls(process)
 

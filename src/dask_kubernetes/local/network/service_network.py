@@ -24,7 +24,12 @@ from dask_kubernetes.local.controllers.endpoints import (
     pod_is_ready,
     selects,
 )
-from dask_kubernetes.local.kubelet.api_client import MERGE_PATCH, ApiClient, ApiError
+from dask_kubernetes.local.kubelet.api_client import (
+    MERGE_PATCH,
+    ApiClient,
+    ApiError,
+    resource_path,
+)
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
 from dask_kubernetes.local.network.forwarder import TcpForwarder
 from dask_kubernetes.local.network.ip_pool import AddressPool
@@ -135,7 +140,9 @@ class ServiceNetwork:
             current = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
             if current != ingress:
                 meta = service["metadata"]
-                path = f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}/status"
+                path = resource_path(
+                    "services", meta["name"], namespace=meta["namespace"], subresource="status"
+                )
                 body = {"status": {"loadBalancer": {"ingress": ingress}}}
                 with contextlib.suppress(ApiError):
                     await self.client.request(
@@ -161,12 +168,12 @@ class ServiceNetwork:
                 },
                 "subsets": subsets,
             }
-            base = f"/api/v1/namespaces/{meta['namespace']}/endpoints"
+            base = resource_path("endpoints", namespace=meta["namespace"])
             try:
                 try:
                     await self.client.request(
                         "PATCH",
-                        f"{base}/{meta['name']}",
+                        resource_path("endpoints", meta["name"], namespace=meta["namespace"]),
                         body={"subsets": subsets},
                         content_type=MERGE_PATCH,
                         retry_conflict=True,
