@@ -41,15 +41,34 @@ from dask_kubernetes.operator import KubeCluster, make_cluster_spec
 
 # A scheduler that never becomes ready: `KubeCluster(...)` keeps waiting for it, with the
 # DaskCluster and its pods created, until the script is interrupted.
-STARTING_SCRIPT = """
+NEVER_READY = """
 name, namespace, image = sys.argv[1:4]
 spec = make_cluster_spec(name, image=image, n_workers=1)
 scheduler = spec["spec"]["scheduler"]["spec"]["containers"][0]
 scheduler["args"] = ["python", "-c", "import time; time.sleep(3600)"]
 del scheduler["livenessProbe"]
-KubeCluster(custom_cluster_spec=spec, namespace=namespace, resource_timeout=600, quiet=True)
+options = dict(custom_cluster_spec=spec, namespace=namespace, resource_timeout=600, quiet=True)
+"""
+STARTING_SCRIPT = (
+    NEVER_READY
+    + """
+KubeCluster(**options)
 print("constructor returned", flush=True)
 """
+)
+# The same inside `asyncio.run`: Ctrl-C cancels the task awaiting the start (in a kr8s wait).
+ASYNC_STARTING_SCRIPT = (
+    NEVER_READY
+    + """
+import asyncio
+
+async def start():
+    await KubeCluster(asynchronous=True, **options)
+    print("constructor returned", flush=True)
+
+asyncio.run(start())
+"""
+)
 
 STARTED_SCRIPT = """
 name, namespace, image = sys.argv[1:4]
@@ -157,11 +176,12 @@ def wait_until_gone(kubeconfig: str, namespace: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=SIGNAL_IDS)
+@pytest.mark.parametrize("code", [STARTING_SCRIPT, ASYNC_STARTING_SCRIPT], ids=["sync", "async"])
 def test_interrupt_during_start_deletes_the_cluster(
-    operator_cluster: Any, namespace: str, signum: int
+    operator_cluster: Any, namespace: str, signum: int, code: str
 ) -> None:
     kubeconfig, name = operator_cluster.kubeconfig, "interrupted"
-    with script(STARTING_SCRIPT, kubeconfig, name, namespace, IMAGE) as running:
+    with script(code, kubeconfig, name, namespace, IMAGE) as running:
         # Still inside the constructor (the scheduler never gets ready), with pods made for it.
         wait_until(
             lambda: (
