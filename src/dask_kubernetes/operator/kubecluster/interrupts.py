@@ -17,6 +17,10 @@ program that ignores SIGTERM or has its own handler keeps it untouched, and ours
 to it: that program decides what SIGTERM means, and may go on using its clusters (if its handler
 exits normally, the at-exit deletion runs as for any exit).
 
+A child forked after the handler was installed (multiprocessing's default on Linux; its pool
+ends workers with SIGTERM) inherits it along with a copy of the parent's clusters: there it only
+dies, deleting nothing, as the clusters are the parent's.
+
 A create call that was in flight when the interrupt came may land after it: such a cluster is
 looked for, for `IN_FLIGHT_GRACE` seconds, before concluding it was never created.
 """
@@ -59,6 +63,8 @@ class OwnedCluster:
 OwnedClusters = Callable[[], Sequence[OwnedCluster]]
 
 _owned_clusters: OwnedClusters | None = None
+#: The process that installed the handler: the only one whose clusters it may delete.
+_installed_in: int | None = None
 
 
 def delete_now(clusters: Sequence[OwnedCluster], timeout: float = INTERRUPT_DELETE_TIMEOUT) -> None:
@@ -121,18 +127,19 @@ def _report_failure(cluster: OwnedCluster, reason: str) -> None:
 
 def protect_from_sigterm(owned_clusters: OwnedClusters) -> None:
     """Delete `owned_clusters()` on SIGTERM, if SIGTERM would otherwise just end the process."""
-    global _owned_clusters
+    global _owned_clusters, _installed_in
     _owned_clusters = owned_clusters
     if threading.current_thread() is not threading.main_thread():
         return  # signal.signal works only there; a cluster made elsewhere is reaped at exit only
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+        _installed_in = os.getpid()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Delete what this process owns, then die of SIGTERM as if no handler had been here."""
     try:
-        if _owned_clusters is not None:
+        if _owned_clusters is not None and os.getpid() == _installed_in:
             delete_now(_owned_clusters())
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
