@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import kr8s
 import pytest
 from e2e_helpers import (
     IMAGE,
@@ -165,14 +166,27 @@ def exists(kubeconfig: str, namespace: str, name: str) -> bool:
 
 
 def wait_until_gone(kubeconfig: str, namespace: str, name: str) -> None:
-    wait_until(
-        lambda: (
-            not exists(kubeconfig, namespace, name)
-            and not cluster_pods(kubeconfig, namespace, name)
-        ),
-        RESOURCE_TIMEOUT,
-        f"DaskCluster {name} and its pods to be deleted",
-    )
+    def gone() -> bool:
+        return not exists(kubeconfig, namespace, name) and not cluster_pods(
+            kubeconfig, namespace, name
+        )
+
+    try:
+        wait_until(gone, RESOURCE_TIMEOUT, f"DaskCluster {name} and its pods to be deleted")
+    except pytest.fail.Exception:
+        api = kr8s.api(kubeconfig=kubeconfig)
+        left = [
+            (
+                o["kind"],
+                o["metadata"]["name"],
+                o["metadata"].get("deletionTimestamp"),
+                o["metadata"].get("finalizers"),
+                (o.get("status") or {}).get("phase"),
+            )
+            for kind in ("daskclusters", "daskworkergroups", "pods", "services")
+            for o in api.get(kind, namespace=namespace, raw=True)
+        ]
+        pytest.fail(f"left behind: {left}")
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=SIGNAL_IDS)

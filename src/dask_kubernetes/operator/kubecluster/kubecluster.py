@@ -313,9 +313,14 @@ class KubeCluster(Cluster):
         self.status = Status.closed
 
     def _delete_after_interrupted_start(self) -> None:
-        """Ctrl-C in a synchronous start stops the loop before `_start` deletes what it created."""
-        if self._created_here and self.status != Status.closed:
+        """Ctrl-C in a synchronous start stops the loop before `_start` deletes what it created.
+
+        `_created_here` (not `status`, which `Cluster._close` sets to closed before the deletion
+        in `_abandon_start`) says whether the deletion is still to be done.
+        """
+        if self._created_here:
             delete_now([self._owned()])
+            self._created_here = False
             self.status = Status.closed
 
     def _owned(self) -> OwnedCluster:
@@ -468,6 +473,8 @@ class KubeCluster(Cluster):
         return result
 
     async def _close(self, timeout: float | None = 3600) -> None:
+        if not self.shutdown_on_close:
+            self._created_here = False  # left running on purpose: no signal may delete it now
         already_closed = self.status == Status.closed
         await super()._close()
         if self._resolver is not None:
@@ -480,6 +487,7 @@ class KubeCluster(Cluster):
         api, namespace = await self._ready_api()
         if not await delete_cluster(api, self.name, namespace, timeout):
             logger.warning("DaskCluster %s was already deleted", self.name)
+        self._created_here = False  # nothing of ours left to delete
 
     async def _ready_api(self) -> tuple[Api, str]:
         if self._api is None:
@@ -544,13 +552,12 @@ def _reap_clusters() -> None:
 
 
 def _owned_clusters() -> list[OwnedCluster]:
-    """What SIGTERM deletes: clusters created here and still starting, or `shutdown_on_close`."""
+    """What SIGTERM deletes: clusters created here and not yet deleted, if `shutdown_on_close`
+    or not (or no longer) running, i.e. starting or being abandoned after a failed start."""
     return [
         cluster._owned()
         for cluster in list(KubeCluster._instances)
-        if cluster._created_here
-        and cluster.status != Status.closed
-        and (cluster.shutdown_on_close or cluster.status == Status.created)
+        if cluster._created_here and (cluster.shutdown_on_close or cluster.status != Status.running)
     ]
 
 
