@@ -66,7 +66,7 @@ def _parse(path: Path) -> dict[str, Any]:
         raise InvalidKubeconfigError(f"{exc}; fix or replace the file") from None
     except NotAMapping:
         raise InvalidKubeconfigError(
-            f"kubeconfig {path} is not a kubeconfig (its top level is not a mapping)"
+            f"kubeconfig {path} is empty or not a kubeconfig (its top level is not a mapping)"
         ) from None
     except OSError as exc:
         raise InvalidKubeconfigError(
