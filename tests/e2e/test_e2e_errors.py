@@ -10,14 +10,18 @@ from typing import Any
 
 import kr8s
 import pytest
-from e2e_helpers import IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
+import yaml
+from e2e_helpers import DASK_CLI, IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
 from kr8s.objects import CustomResourceDefinition
 
 from dask_kubernetes.operator.kubecluster import KubeCluster, make_cluster_spec
 from dask_kubernetes.operator.kubecluster.errors import (
     ClusterExistsError,
     ClusterNotFoundError,
+    InvalidKubeconfigError,
     KubernetesForbiddenError,
+    KubernetesUnauthorizedError,
+    KubernetesUnreachableError,
     NamespaceNotFoundError,
     OperatorNotInstalledError,
     OperatorNotRunningError,
@@ -150,3 +154,61 @@ def test_operator_missing_then_not_running(monkeypatch: pytest.MonkeyPatch) -> N
             KubeCluster(name="nooperator", namespace="default", resource_timeout=1, quiet=True)
         # The failed start removed what it created.
         assert "nooperator" not in object_names(bare.kubeconfig, "daskclusters", "default")
+
+
+def dask_kubernetes_list(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+    """`dask kubernetes list` as a user runs it, with `kubeconfig`."""
+    return subprocess.run(
+        [*DASK_CLI, "kubernetes", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+
+
+def test_wrong_token_is_unauthorized_not_forbidden(
+    operator_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster's kubeconfig with a token it never issued: 401, worded as such."""
+    config = yaml.safe_load(Path(operator_cluster.kubeconfig).read_text())
+    for user in config["users"]:
+        user["user"] = {"token": "not-a-token-this-cluster-issued"}
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with pytest.raises(KubernetesUnauthorizedError) as caught:
+        KubeCluster(name="badtoken", quiet=True)
+    assert "did not accept the credentials of user" in str(caught.value)
+    assert str(kubeconfig) in str(caught.value)
+    result = dask_kubernetes_list(kubeconfig)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: Kubernetes did not accept the credentials"), line
+
+
+def test_stopped_stand_in_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After `dask kubernetes local` stops: its kubeconfig is gone (named, with what to do), and
+    a copy of it points at a server that refuses (named, asking whether the stand-in runs)."""
+    if os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG"):
+        pytest.skip("about the local stand-in; the suite runs on an external cluster")
+    from dask_kubernetes.local import LocalKubernetes
+
+    with LocalKubernetes() as k8s:
+        copy = tmp_path / "kubeconfig"
+        copy.write_text(Path(k8s.kubeconfig).read_text())
+        original, url = Path(k8s.kubeconfig), k8s.url
+    monkeypatch.setenv("KUBECONFIG", str(original))
+    with pytest.raises(InvalidKubeconfigError, match="start it again") as missing:
+        KubeCluster(name="gone", quiet=True)
+    assert f"KUBECONFIG names {original}, which does not exist" in str(missing.value)
+
+    monkeypatch.setenv("KUBECONFIG", str(copy))
+    with pytest.raises(KubernetesUnreachableError) as caught:
+        KubeCluster(name="gone", quiet=True)
+    assert url in str(caught.value)
+    assert "is `dask kubernetes local` still running?" in str(caught.value)
+    result = dask_kubernetes_list(copy)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert url in line and "dask kubernetes local" in line, line

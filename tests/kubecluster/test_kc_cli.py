@@ -129,3 +129,42 @@ def test_delete_takes_several_names(runner: CliRunner) -> None:
     assert result.exit_code == 0 and "NAME..." in result.output
     missing = runner.invoke(kubernetes, ["delete"])
     assert missing.exit_code == 2 and "Missing argument" in missing.output
+
+
+@pytest.mark.parametrize("problem", ["missing", "garbled"])
+def test_unusable_kubeconfig_exits_2_with_one_line(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    if problem == "garbled":
+        kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - name: x\n   bad: : :\n")
+        expected = f"Error: kubeconfig {kubeconfig} is not valid YAML: line 3, column 3"
+    else:
+        expected = f"Error: KUBECONFIG names {kubeconfig}, which does not exist"
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = runner.invoke(kubernetes, ["list"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(expected), result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_garbled_kubeconfig_from_the_shell_has_no_traceback(tmp_path: Path) -> None:
+    """As a user runs it: one line on stderr naming the file and where, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - name: x\n   bad: : :\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "from dask.cli import run_cli; run_cli()", "kubernetes", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: kubeconfig {kubeconfig} is not valid YAML: line 3, column 3")

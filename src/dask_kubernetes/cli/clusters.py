@@ -43,15 +43,22 @@ def _fail(message: str, code: int) -> None:
 
 
 def reports_errors(command: F) -> F:
-    """Turn our exceptions into one stderr line and the documented exit code."""
+    """Turn our exceptions into one stderr line and the documented exit code.
+
+    Unusable input (bad arguments, a missing or garbled kubeconfig) exits 2; anything else 1.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from dask_kubernetes.operator.kubecluster.errors import KubeClusterError, ValidationError
+        from dask_kubernetes.operator.kubecluster.errors import (
+            InvalidKubeconfigError,
+            KubeClusterError,
+            ValidationError,
+        )
 
         try:
             return command(*args, **kwargs)
-        except ValidationError as exc:
+        except (ValidationError, InvalidKubeconfigError) as exc:
             _fail(str(exc), 2)
         except KubeClusterError as exc:
             _fail(str(exc), 1)

@@ -38,7 +38,15 @@ def load_mapping(source: str | Path, what: str | None = None) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidYaml(f"{what} is not valid YAML: {exc}") from None
+        raise InvalidYaml(f"{what} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(loaded, dict):
         raise NotAMapping(f"{what} is not a mapping")
     return loaded
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line, where it is: "line 3, column 5: expected <block end>..."."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from dask_kubernetes.common.standin_marks import STATE_DIR_PREFIX
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.apiserver.auth import node_user, service_account_user
 from dask_kubernetes.local.controlplane import operator_chart
@@ -72,7 +73,7 @@ class LocalKubernetes:
         self.audit = audit
         self.real: RealCluster | None = None
         self._owns_state_dir = state_dir is None
-        base = tempfile.mkdtemp(prefix="dask-k8s-local-") if state_dir is None else state_dir
+        base = tempfile.mkdtemp(prefix=STATE_DIR_PREFIX) if state_dir is None else state_dir
         self.state_dir = Path(base).resolve()
         self._kubeconfig_target = Path(kubeconfig).expanduser() if kubeconfig else None
         self.kubeconfig = str(self._kubeconfig_target or self.state_dir / "kubeconfig")

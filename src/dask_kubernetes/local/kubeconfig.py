@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 
 from dask_kubernetes.common.files import write_private
+from dask_kubernetes.common.standin_marks import CONTEXT_NAME as CONTEXT_NAME
 from dask_kubernetes.common.yaml import InvalidYaml, NotAMapping, load_mapping
-
-CONTEXT_NAME = "dask-kubernetes-local"
 
 
 class KubeconfigError(Exception):

@@ -45,8 +45,23 @@ class KubernetesUnreachableError(KubeClusterError, ConnectionError):
     """No Kubernetes API server answered (no kubeconfig, wrong address, network down)."""
 
 
+class InvalidKubeconfigError(KubernetesUnreachableError):
+    """The kubeconfig cannot be used: the file KUBECONFIG names is missing, or is not YAML.
+
+    A subclass of `KubernetesUnreachableError`, which a missing kubeconfig raised before.
+    """
+
+
 class KubernetesForbiddenError(KubeClusterError, PermissionError):
     """The API server refused the request for lack of credentials or RBAC permissions."""
+
+
+class KubernetesUnauthorizedError(KubernetesForbiddenError):
+    """401: the API server did not accept the credentials (a wrong or expired token/certificate).
+
+    Distinct from a 403 (known user, no permission); a subclass of `KubernetesForbiddenError`,
+    which a 401 raised before, so code catching that still catches it.
+    """
 
 
 class NamespaceNotFoundError(KubeClusterError, ValueError):

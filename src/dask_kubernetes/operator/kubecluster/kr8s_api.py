@@ -8,7 +8,6 @@ needs what kr8s objects give (scale, port-forward, logs) and errors a user can a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,9 +23,16 @@ from .errors import (
     ClusterExistsError,
     KubeClusterError,
     KubernetesForbiddenError,
+    KubernetesUnauthorizedError,
     KubernetesUnreachableError,
     NamespaceNotFoundError,
     OperatorNotInstalledError,
+)
+from .kubeconfigs import (
+    checked_kubeconfig,
+    no_kubeconfig_message,
+    unauthorized_message,
+    unreachable_message,
 )
 
 Api = kr8s.asyncio.Api
@@ -35,17 +41,16 @@ Api = kr8s.asyncio.Api
 async def connect() -> Api:
     """The API client for the current kubeconfig (`KUBECONFIG` or `~/.kube/config`, or in-cluster).
 
-    The kubeconfig path is passed explicitly so kr8s' per-loop cache never hands back a client
-    for a different cluster after `KUBECONFIG` changed.
+    The kubeconfig is checked first (`kubeconfigs`), so a missing or garbled file is named. Its
+    path is passed explicitly so kr8s' per-loop cache never hands back a client for a different
+    cluster after `KUBECONFIG` changed.
     """
-    kubeconfig = os.environ.get("KUBECONFIG") or None
+    kubeconfig = checked_kubeconfig()
     try:
         with kubernetes_errors():
             return await kr8s.asyncio.api(kubeconfig=kubeconfig)
-    except ValueError as exc:  # kr8s: "Unable to find valid credentials"
-        raise KubernetesUnreachableError(
-            f"No Kubernetes configuration found ({exc}); set KUBECONFIG or run inside a cluster"
-        ) from None
+    except ValueError:  # kr8s: "Unable to find valid credentials"
+        raise KubernetesUnreachableError(no_kubeconfig_message()) from None
 
 
 @contextmanager
@@ -62,8 +67,9 @@ def kubernetes_errors(
     except KubeClusterError:
         raise
     except (httpx.TransportError, kr8s.APITimeoutError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
         raise KubernetesUnreachableError(
-            f"Cannot reach the Kubernetes API server: {exc or type(exc).__name__}"
+            unreachable_message(_request_server(exc), reason)
         ) from None
     except kr8s.ServerError as exc:
         raise _translate_server_error(exc, namespace, dask_resource) from None
@@ -76,7 +82,9 @@ def _translate_server_error(
     status = _status_body(exc)
     message = str(status.get("message") or exc)
     details = status.get("details") or {}
-    if code in (401, 403):
+    if code == 401:
+        return KubernetesUnauthorizedError(unauthorized_message(f"401 {message}"))
+    if code == 403:
         return KubernetesForbiddenError(f"Kubernetes refused the request: {message}")
     if code == 404 and details.get("kind") == "namespaces":
         return NamespaceNotFoundError(
@@ -87,6 +95,15 @@ def _translate_server_error(
     if code == 409:
         return ClusterExistsError(f"Already exists: {message}")
     return KubeClusterError(f"Kubernetes API error ({code or 'unknown'}): {message}")
+
+
+def _request_server(exc: BaseException) -> str | None:
+    """`scheme://host:port` of the request that failed, when httpx recorded it."""
+    try:
+        url = exc.request.url if isinstance(exc, httpx.RequestError) else None
+    except RuntimeError:  # httpx: ".request property has not been set"
+        return None
+    return f"{url.scheme}://{url.netloc.decode()}" if url is not None else None
 
 
 def _status_body(exc: kr8s.ServerError) -> dict[str, Any]:

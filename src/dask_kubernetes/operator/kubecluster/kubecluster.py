@@ -48,6 +48,7 @@ from .errors import (
     PodPendingError,
     ValidationError,
 )
+from .interrupts import OwnedCluster, delete_now, protect_from_sigterm
 from .kr8s_api import Api, connect, find_object, kubernetes_errors
 from .logs import cluster_logs
 from .networking import SchedulerAddressResolver, wait_for_scheduler_comm
@@ -165,8 +166,10 @@ class KubeCluster(Cluster):
         self._api: Api | None = None
         self._resolver: SchedulerAddressResolver | None = None
         self._created_here = False
+        self._create_in_flight = False
         self._progress = StartupProgress(name)
         self._instances.add(self)
+        protect_from_sigterm(_owned_clusters)
         super().__init__(name=name, loop=loop, asynchronous=asynchronous, quiet=quiet, **kwargs)
 
         # Started here when synchronous; an asynchronous cluster starts on `await`/`async with`.
@@ -175,6 +178,7 @@ class KubeCluster(Cluster):
             try:
                 self.sync(self._start)
             except BaseException:
+                self._delete_after_interrupted_start()
                 self._loop_runner.stop()
                 raise
 
@@ -238,9 +242,16 @@ class KubeCluster(Cluster):
         cluster = await DaskCluster(
             without_nulls(manifest), namespace=self.namespace, api=self._api
         )
-        with kubernetes_errors(namespace=self.namespace, dask_resource=True):
-            await cluster.create()
-        self._created_here = True  # from here on, a failed start deletes it again
+        # From here on a failed or interrupted start deletes it again; set before the call, as an
+        # interrupted call may still land.
+        self._created_here = self._create_in_flight = True
+        try:
+            with kubernetes_errors(namespace=self.namespace, dask_resource=True):
+                await cluster.create()
+        except Exception:
+            self._created_here = self._create_in_flight = False  # refused: nothing of ours exists
+            raise
+        self._create_in_flight = False
         self._log("Waiting for controller to action cluster")
         await wait_for_controller(
             self._api, self.name, self.namespace, self._resource_timeout, self._progress.report
@@ -300,6 +311,20 @@ class KubeCluster(Cluster):
             with contextlib.suppress(Exception):
                 await self._delete_cluster(timeout=self._resource_timeout)
         self.status = Status.closed
+
+    def _delete_after_interrupted_start(self) -> None:
+        """Ctrl-C in a synchronous start stops the loop before `_start` deletes what it created.
+
+        `_created_here` (not `status`, which `Cluster._close` sets to closed before the deletion
+        in `_abandon_start`) says whether the deletion is still to be done.
+        """
+        if self._created_here:
+            delete_now([self._owned()])
+            self._created_here = False
+            self.status = Status.closed
+
+    def _owned(self) -> OwnedCluster:
+        return OwnedCluster(self.name, str(self.namespace), in_flight=self._create_in_flight)
 
     def _log(self, log: str) -> None:
         """Record the step (and show it in the progress panel) without printing a line."""
@@ -448,6 +473,8 @@ class KubeCluster(Cluster):
         return result
 
     async def _close(self, timeout: float | None = 3600) -> None:
+        if not self.shutdown_on_close:
+            self._created_here = False  # left running on purpose: no signal may delete it now
         already_closed = self.status == Status.closed
         await super()._close()
         if self._resolver is not None:
@@ -460,6 +487,7 @@ class KubeCluster(Cluster):
         api, namespace = await self._ready_api()
         if not await delete_cluster(api, self.name, namespace, timeout):
             logger.warning("DaskCluster %s was already deleted", self.name)
+        self._created_here = False  # nothing of ours left to delete
 
     async def _ready_api(self) -> tuple[Api, str]:
         if self._api is None:
@@ -521,6 +549,16 @@ def _reap_clusters() -> None:
                     f"`dask kubernetes delete {cluster.name} -n {cluster.namespace}`",
                     file=sys.stderr,
                 )
+
+
+def _owned_clusters() -> list[OwnedCluster]:
+    """What SIGTERM deletes: clusters created here and not yet deleted, if `shutdown_on_close`
+    or not (or no longer) running, i.e. starting or being abandoned after a failed start."""
+    return [
+        cluster._owned()
+        for cluster in list(KubeCluster._instances)
+        if cluster._created_here and (cluster.shutdown_on_close or cluster.status != Status.running)
+    ]
 
 
 def _loop_is_gone(cluster: KubeCluster) -> bool:
