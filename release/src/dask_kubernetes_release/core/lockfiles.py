@@ -7,7 +7,9 @@ and none of them should import the resolver to learn them. Standard library only
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 # Per project released: the extras users install, each locked in files of its own, and the
 # wheel's other extras with the reason they are not locked; an extra in neither stops `release
@@ -64,3 +66,33 @@ def lock_files(directory: Path) -> list[Path]:
     if not has_lock(directory):
         return []
     return sorted((p for n in LOCK_NAMES if (p := Path(directory) / n).is_file()), key=str)
+
+
+# Any name `release lock` could write, for any extra (`requirements-X.txt`, `pylock.X.toml`):
+# `verify DIR` checks every such file present, not only the ones this version of the toolkit
+# writes, so an added `requirements-extra.txt` is a file to verify, not one to overlook.
+_LOCK_NAME = re.compile(
+    r"(?P<requirements>requirements(?:-[A-Za-z0-9._-]+)?\.txt)"
+    r"|(?P<pylock>pylock(?:\.[A-Za-z0-9_-]+)?\.toml)"
+    rf"|(?P<sbom>{re.escape(SBOM_NAME)})"
+)
+
+LockKind = Literal["requirements", "pylock", "sbom"]
+
+
+def lock_kind(name: str) -> LockKind | None:
+    """Which of the lock's files a name is, or None when it names none of them."""
+    match = _LOCK_NAME.fullmatch(name)
+    if match is None:
+        return None
+    kind = match.lastgroup
+    assert kind in ("requirements", "pylock", "sbom")
+    return kind  # type: ignore[return-value]
+
+
+def present_lock_files(directory: Path) -> list[Path]:
+    """Every file in `directory` named like a lock file, sorted: what `attest` signs and
+    `verify DIR` checks (the manifest's requirements.txt too, before any `release lock`)."""
+    return sorted(
+        (p for p in Path(directory).iterdir() if p.is_file() and lock_kind(p.name)), key=str
+    )

@@ -17,14 +17,12 @@ these files. Exit 2 when DIR or the resolution is unusable, 1 when a check fails
 from __future__ import annotations
 
 import argparse
-import sys
 import zipfile
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
-from packaging.pylock import Pylock, PylockValidationError
+from packaging.pylock import Pylock
 
 from dask_kubernetes_release.core.dists import find_distributions, parse_distribution_name
 from dask_kubernetes_release.core.errors import UsageError
@@ -36,15 +34,11 @@ from dask_kubernetes_release.core.lockfiles import (
     requirements_name,
     targets_of,
 )
+from dask_kubernetes_release.core.lockpins import parse_pylock
+from dask_kubernetes_release.core.matrix import check_matrix
 from dask_kubernetes_release.core.requirements import logical_lines, split_entry
-from dask_kubernetes_release.lock.matrix import check_matrix
 from dask_kubernetes_release.lock.uv import MIN_PYTHON, compile_lock
 from dask_kubernetes_release.manifest.records import FileRecord, record_file
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -166,15 +160,6 @@ def render_pylock(release: Release, body: str) -> str:
         else:
             entries.append(f"wheels = [{file}]")
     return body.rstrip("\n") + "\n\n[[packages]]\n" + "\n".join(entries) + "\n"
-
-
-def parse_pylock(text: str, name: str) -> Pylock:
-    """The text validated by `packaging.pylock` (PEP 751); UsageError if it is not valid."""
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-        return Pylock.from_dict(data)
-    except (tomllib.TOMLDecodeError, PylockValidationError) as exc:
-        raise UsageError(f"{name} is not a valid PEP 751 lock: {exc}") from None
 
 
 def check(locked: list[Locked]) -> int:

@@ -32,7 +32,12 @@ from dask_kubernetes_release.core.dists import (
 )
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
-from dask_kubernetes_release.core.lockfiles import REQUIREMENTS_NAME, has_lock, lock_files
+from dask_kubernetes_release.core.lockfiles import (
+    REQUIREMENTS_NAME,
+    has_lock,
+    lock_files,
+    present_lock_files,
+)
 from dask_kubernetes_release.core.metadata import checked_metadata
 from dask_kubernetes_release.manifest.outputs import (
     SUMS_NAME,
@@ -67,7 +72,7 @@ def build_manifest(directory: Path) -> Manifest:
             raise UsageError(f"{chart.name} is not the chart of {project} {version}")
     attestations = [
         directory / f"{path.name}{suffix}"
-        for path in paths + charts
+        for path in paths + charts + present_lock_files(directory)
         for suffix in ATTESTATION_SUFFIXES
     ]
     return Manifest(
