@@ -77,6 +77,26 @@ def test_verify_of_a_lock_file_alone(signed: tuple[Path, Path], release: Run, na
     assert f"FAIL {name}: the file's sha256 differs from the attested one" in result.out
 
 
+def test_a_lock_published_under_its_projects_prefix_still_verifies(
+    signed: tuple[Path, Path], release: Run, tmp_path: Path
+) -> None:
+    """release.yml attaches the verifier's locks as `PROJECT-requirements.txt` (the plain names
+    are the project's): the signed name is recovered from the lock's own project, no other."""
+    out, public = signed
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for published in ("dask-kubernetes-requirements.txt", "someone-else-requirements.txt"):
+        shutil.copy(out / REQUIREMENTS_NAME, assets / published)
+        shutil.copy(f"{out / REQUIREMENTS_NAME}.intoto.jsonl", f"{assets / published}.intoto.jsonl")
+    result = release("verify", assets, "--key", public)
+    assert result.code == 1
+    assert "OK dask-kubernetes-requirements.txt" in result.out
+    assert (
+        "FAIL someone-else-requirements.txt: the attestation is for 'requirements.txt'"
+        in result.out
+    )
+
+
 def test_an_appended_index_and_pin_fail_check_and_verify(
     signed: tuple[Path, Path], release: Run
 ) -> None:

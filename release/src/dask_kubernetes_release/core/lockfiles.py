@@ -68,13 +68,15 @@ def lock_files(directory: Path) -> list[Path]:
     return sorted((p for n in LOCK_NAMES if (p := Path(directory) / n).is_file()), key=str)
 
 
-# Any name `release lock` could write, for any extra (`requirements-X.txt`, `pylock.X.toml`):
-# `verify DIR` checks every such file present, not only the ones this version of the toolkit
-# writes, so an added `requirements-extra.txt` is a file to verify, not one to overlook.
+# Any name `release lock` could write, for any extra (`requirements-X.txt`, `pylock.X.toml`),
+# and the names another project's lock files are published under beside ours
+# (`published_lock_name`): `verify DIR` checks every such file present, so an added
+# `requirements-extra.txt` is a file to verify, not one to overlook.
+_PREFIX = r"(?:[A-Za-z0-9][A-Za-z0-9._-]*-)?"
 _LOCK_NAME = re.compile(
-    r"(?P<requirements>requirements(?:-[A-Za-z0-9._-]+)?\.txt)"
+    rf"(?P<requirements>{_PREFIX}requirements(?:-[A-Za-z0-9._-]+)?\.txt)"
     r"|(?P<pylock>pylock(?:\.[A-Za-z0-9_-]+)?\.toml)"
-    rf"|(?P<sbom>{re.escape(SBOM_NAME)})"
+    rf"|(?P<sbom>{_PREFIX}{re.escape(SBOM_NAME)})"
 )
 
 LockKind = Literal["requirements", "pylock", "sbom"]
@@ -96,3 +98,19 @@ def present_lock_files(directory: Path) -> list[Path]:
     return sorted(
         (p for p in Path(directory).iterdir() if p.is_file() and lock_kind(p.name)), key=str
     )
+
+
+def published_lock_name(name: str, project: str) -> str:
+    """The name lock file `name` of `project` is attached under among another project's files
+    (release.yml's GitHub release: `dask-kubernetes-release-requirements.txt`,
+    `pylock.dask-kubernetes-release.toml`), where the plain names are taken."""
+    return f"pylock.{project}.toml" if name == PYLOCK_NAME else f"{project}-{name}"
+
+
+def signed_lock_name(filename: str, project: str) -> str:
+    """The name `release attest` signed a lock file of `project` under: `filename` itself,
+    or the plain name it was published under (`published_lock_name`)."""
+    for name in LOCK_NAMES:
+        if filename == published_lock_name(name, project):
+            return name
+    return filename

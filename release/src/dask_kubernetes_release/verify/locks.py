@@ -13,10 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes_release.core.dists import find_charts, find_distributions, release_project
+from dask_kubernetes_release.core.dists import (
+    chart_version_of,
+    is_distribution_name,
+    release_project,
+)
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import read_limited
-from dask_kubernetes_release.core.lockfiles import lock_kind, present_lock_files
+from dask_kubernetes_release.core.lockfiles import lock_kind, signed_lock_name
 from dask_kubernetes_release.core.lockpins import lock_problems, lock_root
 from dask_kubernetes_release.core.statements import CYCLONEDX_BOM
 
@@ -25,11 +29,20 @@ _SHOWN = 3  # problems named in the verdict line; the rest are counted
 
 
 def release_files(directory: Path) -> list[Path]:
-    """What `verify DIR` checks: every distribution, chart and lock file directly in it."""
+    """What `verify DIR` checks: every distribution, chart and lock file directly in it (a
+    GitHub release's assets may hold two projects' files; others, like manifest.json, are
+    not signed and are left to `check`)."""
+    if not directory.is_dir():
+        raise UsageError(f"not a directory: {directory}")
     found = [
-        *find_distributions(directory, allow_empty=True),
-        *find_charts(directory),
-        *present_lock_files(directory),
+        path
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+        and (
+            is_distribution_name(path.name)
+            or chart_version_of(path.name) is not None
+            or lock_kind(path.name) is not None
+        )
     ]
     if not found:
         raise UsageError(
@@ -53,6 +66,15 @@ def project_of(path: Path) -> str:
     if project is None:
         raise UsageError(f"{path}: names no project of its own (not written by `release lock`)")
     return project
+
+
+def signed_name(path: Path) -> str:
+    """The name the file's statements must give: a lock file published under its project's
+    prefix (`dask-kubernetes-release-requirements.txt`) was signed under its plain name. The
+    project is the one the lock names, and the lock's bytes are what its signature covers."""
+    if lock_kind(path.name) is None:
+        return path.name
+    return signed_lock_name(path.name, project_of(path))
 
 
 def check_lock(path: Path, statements: list[dict[str, Any]]) -> None:

@@ -33,7 +33,12 @@ from dask_kubernetes_release.verify.evidence import (
     validation_reason,
 )
 from dask_kubernetes_release.verify.key import load_public_key, verify_key_envelopes
-from dask_kubernetes_release.verify.locks import check_lock, project_of, release_files
+from dask_kubernetes_release.verify.locks import (
+    check_lock,
+    project_of,
+    release_files,
+    signed_name,
+)
 from dask_kubernetes_release.verify.policy import (
     PROJECT_POLICY,
     IdentityPolicy,
@@ -169,9 +174,10 @@ def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
 
 
 def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
-    name = job.dist.name
+    shown = job.dist.name
+    name = signed_name(job.dist)  # the name the statements give (a lock may be published apart)
     if not job.evidence:
-        return Verdict(name, reason=_no_evidence_reason(job.dist, args))
+        return Verdict(shown, reason=_no_evidence_reason(job.dist, args))
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
@@ -193,14 +199,14 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
         if signed and facts is not None:
             assert job.policy is not None
             facts = replace(facts, environment=_environment(job.policy, signed, args))
-        if lock_kind(name):
+        if lock_kind(shown):
             check_lock(job.dist, statements)
         predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
         _check_pins(job.pins, facts, predicate_types)
     except CheckFailed as exc:
-        return Verdict(name, reason=str(exc))
+        return Verdict(shown, reason=str(exc))
     return Verdict(
-        name,
+        shown,
         facts=facts,
         predicate_types=predicate_types,
         sboms=tuple(sorted({sbom for doc in statements if (sbom := sbom_id(doc))})),
