@@ -23,6 +23,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from packaging.pylock import Pylock
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.dists import find_distributions, parse_distribution_name
 from dask_kubernetes_release.core.errors import UsageError
@@ -122,10 +124,54 @@ def resolve(release: Release) -> list[Locked]:
             else compile_lock(requirement, "requirements.txt", release.project, pins)
         )
         pylock_body = compile_lock(requirement, "pylock.toml", release.project, pins)
-        requirements = render_requirements(release, extra, body)
         pylock = render_pylock(release, pylock_body)
-        locked.append(Locked(extra, requirements, pylock, parse_pylock(pylock, pylock_name(extra))))
+        parsed = parse_pylock(pylock, pylock_name(extra))
+        requirements = render_requirements(release, extra, locked_files_only(body, parsed))
+        locked.append(Locked(extra, requirements, pylock, parsed))
     return locked
+
+
+def locked_files_only(body: str, lock: Pylock) -> str:
+    """uv's requirements with only the hashes of the files its pylock lists for that version.
+
+    uv's requirements.txt accepts every file of a version, its pylock.toml only the files that
+    install on the supported Pythons (no cp39 wheel of a dependency, since we need 3.10). The
+    SBOM is made from the pylock, and `check`/`verify` refuse a lock that accepts a file the
+    SBOM does not list (core/lockpins.py): both locks accept the same files.
+    """
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for package in lock.packages:
+        files = [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
+        key = (canonicalize_name(package.name), str(package.version))
+        allowed[key] = {str(file.hashes.get("sha256", "")) for file in files}
+    out: list[str] = []
+    current: tuple[str, str] | None = None
+    hashes: list[str] = []
+
+    def flush() -> None:
+        kept = [h for h in hashes if current not in allowed or h in allowed[current]]
+        kept = kept or hashes  # never leave a pin without hashes: the check names it instead
+        last = len(kept) - 1
+        out.extend(
+            f"    --hash=sha256:{h}" + (" \\" if i < last else "") for i, h in enumerate(kept)
+        )
+        hashes.clear()
+
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--hash=sha256:"):
+            hashes.append(stripped.removeprefix("--hash=sha256:").rstrip(" \\"))
+            continue
+        if hashes:
+            flush()
+        if line and not line[0].isspace() and not line.startswith(("#", "-")):
+            requirement = Requirement(line.rstrip(" \\"))
+            versions = [s.version for s in requirement.specifier if s.operator == "=="]
+            current = (canonicalize_name(requirement.name), versions[0] if versions else "")
+        out.append(line)
+    if hashes:
+        flush()
+    return "\n".join(out) + "\n"
 
 
 def own_requirement(release: Release, extra: str | None) -> str:
