@@ -121,7 +121,7 @@ def _two_versions(pylock: str) -> tuple[str, str]:
     name = re.search(r'^name = "([^"]+)"', first, re.MULTILINE)
     version = re.search(r'^version = "([^"]+)"', first, re.MULTILINE)
     assert name and version
-    other = first.replace(f'version = "{version.group(1)}"', 'version = "0.0.1"', 1)
+    other = first.replace(version.group(1), "0.0.1")  # the version and its files' names
     return "\n[[packages]]\n".join([*blocks[:2], other, *blocks[2:]]), name.group(1)
 
 
@@ -134,7 +134,8 @@ def test_two_versions_of_a_package_in_pylock_fail_check_and_verify(
     assert release("manifest", out).code == 0
     checked = release("check", out)
     assert checked.code == 1
-    assert f"{package} 0.0.1" in checked.out
+    assert f"{package} 0.0.1 is not in sbom.cdx.json" in checked.out
+    assert f"{package} is selected in 2 versions" in checked.out
     for target in (out, out / PYLOCK_NAME):
         result = release("verify", target, "--key", public)
         assert result.code == 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
 
-from packaging.pylock import Pylock
+from packaging.pylock import PackageSdist, PackageWheel, Pylock
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -141,7 +141,9 @@ def locked_files_only(body: str, lock: Pylock) -> str:
     """
     allowed: dict[tuple[str, str], set[str]] = {}
     for package in lock.packages:
-        files = [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
+        files: list[PackageWheel | PackageSdist] = [*(package.wheels or ())]
+        if package.sdist is not None:
+            files.append(package.sdist)
         key = (canonicalize_name(package.name), str(package.version))
         allowed[key] = {str(file.hashes.get("sha256", "")) for file in files}
     out: list[str] = []
