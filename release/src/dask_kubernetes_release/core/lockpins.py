@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.markers import Marker
+from packaging.markers import Marker, UndefinedEnvironmentName
 from packaging.pylock import PackageSdist, PackageWheel, Pylock, PylockValidationError
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -25,7 +25,7 @@ from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.lockfiles import lock_kind
 from dask_kubernetes_release.core.matrix import PLATFORMS, PYTHONS, environment
 from dask_kubernetes_release.core.requirements import read_requirements_file
-from dask_kubernetes_release.core.statements import root_digests
+from dask_kubernetes_release.core.statements import distribution_digests, root_digests
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,16 +66,6 @@ def parse_pylock(text: str, name: str) -> Pylock:
         raise UsageError(f"{name} is not a valid PEP 751 lock: {exc}") from None
 
 
-def _sha256s(refs: Any) -> frozenset[str]:
-    return frozenset(
-        str(h.get("content", "")).lower()
-        for ref in (refs if isinstance(refs, list) else [])
-        if isinstance(ref, dict) and ref.get("type") == "distribution"
-        for h in ref.get("hashes", [])
-        if isinstance(h, dict) and h.get("alg") == "SHA-256"
-    )
-
-
 def inventory(bom: dict[str, Any]) -> Inventory:
     """The root (name, version) with its digests, and every component's files."""
     metadata = bom.get("metadata")
@@ -83,9 +73,10 @@ def inventory(bom: dict[str, Any]) -> Inventory:
     root = root if isinstance(root, dict) else {}
     listed = bom.get("components")
     components = {
-        (canonicalize_name(str(c.get("name", ""))), str(c.get("version", ""))): _sha256s(
-            c.get("externalReferences")
-        )
+        (
+            canonicalize_name(str(c.get("name", ""))),
+            str(c.get("version", "")),
+        ): distribution_digests(c.get("externalReferences"))
         for c in (listed if isinstance(listed, list) else [])
         if isinstance(c, dict)
     }
@@ -158,7 +149,12 @@ def one_version_each(pins: Iterable[Pin]) -> list[str]:
             env = {key: str(value) for key, value in environment(python, platform).items()}
             chosen: dict[str, set[str]] = {}
             for pin in pins:
-                if pin.marker is None or pin.marker.evaluate({**env, "extra": ""}):
+                try:
+                    selected = pin.marker is None or pin.marker.evaluate({**env, "extra": ""})
+                except UndefinedEnvironmentName as exc:  # `extras`, `dependency_groups`...
+                    problems.setdefault(pin.name, f"{pin.name}: a marker we never write ({exc})")
+                    continue
+                if selected:
                     chosen.setdefault(pin.name, set()).add(pin.version)
             for package, versions in chosen.items():
                 if len(versions) > 1 and package not in problems:
