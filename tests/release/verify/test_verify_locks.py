@@ -21,7 +21,12 @@ import pytest
 
 from dask_kubernetes_release.attest.key import envelope_lines, load_signer
 from dask_kubernetes_release.core.digests import sha256_file
-from dask_kubernetes_release.core.lockfiles import LOCK_NAMES, PYLOCK_NAME, REQUIREMENTS_NAME
+from dask_kubernetes_release.core.lockfiles import (
+    LOCK_NAMES,
+    PYLOCK_NAME,
+    REQUIREMENTS_NAME,
+    SBOM_NAME,
+)
 from dask_kubernetes_release.core.statements import CYCLONEDX_BOM, SLSA_PROVENANCE, statement
 
 pytestmark = pytest.mark.slow
@@ -191,3 +196,16 @@ def _slsa(lines: list[str]) -> dict[str, Any]:
             predicate: dict[str, Any] = doc["predicate"]
             return predicate
     raise AssertionError("no SLSA statement")
+
+
+def test_a_removed_sbom_fails_check_even_after_manifest(
+    signed: tuple[Path, Path], release: Run
+) -> None:
+    """Without the SBOM nothing holds the locks' lines: a locked release must keep it."""
+    out, _ = signed
+    (out / SBOM_NAME).unlink()
+    Path(f"{out / SBOM_NAME}.intoto.jsonl").unlink()
+    assert release("manifest", out).code == 0
+    checked = release("check", out)
+    assert checked.code == 1
+    assert f"missing: {SBOM_NAME}: the lock files are checked against it" in checked.out

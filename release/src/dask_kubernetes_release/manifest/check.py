@@ -31,6 +31,7 @@ from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.lockfiles import (
     REQUIREMENTS_NAME,
     SBOM_NAME,
+    has_lock,
     lock_files,
     lock_kind,
     present_lock_files,
@@ -116,7 +117,7 @@ def check_directory(directory: Path) -> CheckReport:
         if name not in listed
     ]
     problems += _consistency(manifest, sums, directory)
-    problems += _locks(directory)
+    problems += _locks(directory, manifest)
     return CheckReport(directory, tuple(verified), tuple(problems))
 
 
@@ -188,11 +189,18 @@ def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Pat
     return problems
 
 
-def _locks(directory: Path) -> list[Problem]:
+def _locks(directory: Path, manifest: Manifest) -> list[Problem]:
     """Every line of every lock file, held to the sbom.cdx.json beside them (and the SBOM to
     the locks); before `release lock`, requirements.txt must hold our own line alone."""
     locks = [p for p in present_lock_files(directory) if lock_kind(p.name) != "sbom"]
     sbom = directory / SBOM_NAME
+    if not sbom.is_file() and has_lock(directory):
+        # Locked, but nothing to hold the locks to (a listed SBOM is reported missing already).
+        return (
+            []
+            if SBOM_NAME in manifest.by_name()
+            else [Problem("missing", SBOM_NAME, "the lock files are checked against it")]
+        )
     if not sbom.is_file():
         return _unlocked(directory, locks)
     try:
