@@ -79,6 +79,8 @@ def test_pipeline_produces_checked_attested_distributions(
     assert len(charts) == 1 and charts[0].startswith("dask-kubernetes-operator-"), names
     for dist in wheels + sdists + charts:
         assert f"{dist}.intoto.jsonl" in names
+    for lock in LOCK_NAMES:  # the lock files users install from are signed too
+        assert f"{lock}.intoto.jsonl" in names
     assert "local-attestation-key" not in names, "the private key must never land in --out"
     manifest = json.loads((out / "manifest.json").read_text())
     assert {f["filename"] for f in manifest["files"]} == set(wheels + sdists)
@@ -147,6 +149,10 @@ def test_pipeline_output_verifies_again_independently(
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert verify.stdout.count("OK ") == 3
     assert "OK dask-kubernetes-operator-" in verify.stdout
+    # The release directory as a whole: its distributions, chart and every lock file.
+    whole = _release(clone, "verify", str(out), "--key", str(out / "local-attestation-key.pub"))
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert whole.stdout.count("OK ") == 3 + len(LOCK_NAMES)
 
 
 def test_failing_step_stops_and_leaves_previous_output_intact(clone: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+from dask_kubernetes_release.core.printable import printable
 
 CONSOLE_SCRIPT = "dask-kubernetes-release"  # release/pyproject.toml's [project.scripts]
 DISTRIBUTION = "dask-kubernetes-release"  # release/pyproject.toml's [project] name
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except (UsageError, CheckFailed) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:
         missing = _missing_package(exc)
@@ -228,5 +229,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        message = f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(printable(message), file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from sigstore.models import Bundle, TransparencyLogEntry
 from sigstore_models.rekor.v1 import TransparencyLogEntry as _EntryMessage
 
 import dask_kubernetes_release.attest.command as attest_module
+from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.statements import SLSA_PROVENANCE
 
 WORKFLOW = (
@@ -163,3 +164,33 @@ def test_sigstore_attests_the_chart_with_bundles_only(
     verdict = release("verify", chart, "--identity", WORKFLOW)
     assert verdict.code == 1  # type: ignore[attr-defined]
     assert "does not chain to Sigstore's root of trust" in verdict.out  # type: ignore[attr-defined]
+
+
+def test_sigstore_attests_the_lock_files_with_bundles_only(
+    release: Callable[..., object],
+    stand_in: StandInSigner,
+    fixture_copy: Callable[..., Path],
+) -> None:
+    """requirements.txt (here the manifest's, before any lock) gets a SLSA statement naming it
+    as a Sigstore bundle, and `verify DIR` takes the Sigstore path for it too."""
+    where = fixture_copy("rfc8785-0.1.2-py3-none-any.whl")
+    assert release("manifest", where).code == 0  # type: ignore[attr-defined]
+    result = release("attest", where, "--sigstore")
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert len(stand_in.signed) == 3  # wheel: publish + SLSA; requirements.txt: SLSA
+    lock = where / "requirements.txt"
+    bundles = [
+        Bundle.from_json(line) for line in Path(f"{lock}.intoto.jsonl").read_text().splitlines()
+    ]
+    statements = [json.loads(b._dsse_envelope._inner.payload) for b in bundles]  # type: ignore[union-attr]
+    assert [s["subject"][0]["name"] for s in statements] == ["requirements.txt"]
+    assert statements[0]["subject"][0]["digest"]["sha256"] == sha256_file(lock)
+    assert statements[0]["predicateType"] == SLSA_PROVENANCE
+    verdict = release("verify", where, "--identity", WORKFLOW)
+    assert verdict.code == 1  # type: ignore[attr-defined]
+    lines = verdict.out.splitlines()  # type: ignore[attr-defined]
+    assert [line.split(":")[0] for line in lines] == [
+        "FAIL requirements.txt",
+        "FAIL rfc8785-0.1.2-py3-none-any.whl",
+    ]
+    assert all("does not chain to Sigstore's root of trust" in line for line in lines)

@@ -17,8 +17,8 @@ from packaging.pylock import Pylock
 from dask_kubernetes_release.cli import main
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.lockfiles import pylock_name, requirements_name
-from dask_kubernetes_release.lock.command import parse_pylock
-from dask_kubernetes_release.lock.matrix import (
+from dask_kubernetes_release.core.lockpins import parse_pylock
+from dask_kubernetes_release.core.matrix import (
     PLATFORMS,
     PYTHONS,
     check_matrix,

@@ -26,8 +26,8 @@ from rfc3986_validator import validate_rfc3986
 from dask_kubernetes_release.attest.key import envelope_lines, load_signer
 from dask_kubernetes_release.cli import main
 from dask_kubernetes_release.core.lockfiles import SBOM_NAME, TARGETS, pylock_name
+from dask_kubernetes_release.core.lockpins import parse_pylock
 from dask_kubernetes_release.core.statements import CYCLONEDX_BOM, statement
-from dask_kubernetes_release.lock.command import parse_pylock
 from dask_kubernetes_release.manifest.records import load_manifest
 
 pytestmark = pytest.mark.slow

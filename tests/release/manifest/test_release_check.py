@@ -75,6 +75,30 @@ def test_sums_and_requirements_must_agree_with_manifest(listed: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "appended",
+    [
+        "--extra-index-url http://127.0.0.1:9/simple\n",
+        "--trusted-host 127.0.0.1\n",
+        "-f http://127.0.0.1:9/wheels\n",
+        # aiohttp 3.8.0's sdist, by its real PyPI sha256
+        "aiohttp==3.8.0 --hash=sha256:"
+        "d3b19d8d183bcfd68b25beebab8dc3308282fe2ca3d6ea3cb4cd101b3c279f8d\n",
+    ],
+)
+def test_every_line_of_requirements_is_checked(
+    listed: Path, appended: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before `release lock`, requirements.txt holds our own line and nothing else."""
+    with (listed / "requirements.txt").open("a", encoding="utf-8") as requirements:
+        requirements.write(appended)
+    problems = [(p.kind, p.filename) for p in check_directory(listed).problems]
+    assert problems == [("inconsistent", "requirements.txt")]
+    capsys.readouterr()
+    assert main(["check", str(listed)]) == 1
+    assert appended.split()[0] in capsys.readouterr().out
+
+
 Document = dict[str, Any]
 
 

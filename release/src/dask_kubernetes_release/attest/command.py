@@ -8,7 +8,12 @@ signed with a local key (`release keygen`); with --sigstore they are Sigstore bu
 keylessly with the CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI
 accepts on upload) is written too (not for the chart: PyPI never sees it; its statements are
 all Sigstore bundles in `.intoto.jsonl`, and the SBOM, which describes the Python
-distributions, is not among them). Check the result with `release verify`.
+distributions, is not among them).
+
+Each lock file users install from (requirements*.txt, pylock*.toml, and the SBOM itself) gets
+`<lock>.intoto.jsonl` too: a SLSA provenance statement naming the lock file and its sha256 and,
+when there is an SBOM, a CycloneDX statement carrying it, so `verify` holds every pin of the lock
+to the signed SBOM. Check the result with `release verify DIR`.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from dask_kubernetes_release.core.dists import (
 )
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
+from dask_kubernetes_release.core.lockfiles import present_lock_files
 from dask_kubernetes_release.core.statements import (
     CYCLONEDX_BOM,
     PYPI_PUBLISH,
@@ -79,6 +85,17 @@ def _statements(
     return found
 
 
+def _lock_statements(
+    lock: Path, predicate: dict[str, Any], sbom: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """A lock file's statements: who built it (SLSA) and the SBOM its pins must agree with."""
+    sha256 = sha256_file(lock)
+    found = [statement(lock.name, sha256, SLSA_PROVENANCE, predicate)]
+    if sbom is not None:
+        found.append(statement(lock.name, sha256, CYCLONEDX_BOM, sbom))
+    return found
+
+
 def _toolchain(directory: Path, digests: dict[Path, str]) -> list[dict[str, Any]]:
     """The build's own record when it describes these very files, else the lock's pins."""
     record = read_record(directory / TOOLCHAIN_NAME)
@@ -115,9 +132,16 @@ def attest(
     # The SBOM describes the Python distributions (its root lists their digests), not the chart.
     sbom = load_sbom(directory, {d: h for d, h in digests.items() if is_distribution_name(d.name)})
     written: list[Path] = []
+    locks = {
+        lock: _lock_statements(lock, predicate, sbom) for lock in present_lock_files(directory)
+    }
     if key is not None:
         signer = load_signer(key)
         key_id = signer.public_key.keyid[:16]
+        for lock, statements in locks.items():
+            write_atomically(Path(f"{lock}.intoto.jsonl"), envelope_lines(signer, statements))
+            written.append(Path(f"{lock}.intoto.jsonl"))
+            print(f"attested {lock.name} -> {lock.name}.intoto.jsonl (key {key_id})")
         for dist, sha256 in digests.items():
             own_sbom = sbom if is_distribution_name(dist.name) else None
             lines = envelope_lines(signer, _statements(dist, sha256, predicate, own_sbom))
@@ -126,6 +150,11 @@ def attest(
             print(f"attested {dist.name} -> {dist.name}.intoto.jsonl (key {key_id})")
         return written
     with open_signer(staging=staging) as sigstore_signer:
+        for lock, statements in locks.items():
+            lock_jsonl = Path(f"{lock}.intoto.jsonl")
+            write_atomically(lock_jsonl, sign_statements(sigstore_signer, *statements))
+            written.append(lock_jsonl)
+            print(f"attested {lock.name} -> .intoto.jsonl (Sigstore)")
         for dist, sha256 in digests.items():
             if not is_distribution_name(dist.name):  # the chart: no PEP 740 file, no SBOM
                 statements = _statements(dist, sha256, predicate, None)

@@ -22,7 +22,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.core.lockfiles import LOCK_NAMES
+from dask_kubernetes_release.core.lockfiles import LOCK_NAMES, lock_kind
 
 WHEEL_SUFFIX = ".whl"
 SDIST_SUFFIX = ".tar.gz"
@@ -85,6 +85,8 @@ def is_companion_name(name: str) -> bool:
     """Files that may sit next to distributions without being one (ours, or dotfiles)."""
     if name.startswith(".") or name in COMPANION_NAMES or name.endswith(KEY_SUFFIX):
         return True
+    if lock_kind(name) or lock_kind(name.removesuffix(".intoto.jsonl")):
+        return True  # a lock file, or its signed statements (`release attest`)
     names_a_distribution = any(f"{suffix}." in name for suffix in RELEASE_SUFFIXES)
     return names_a_distribution and name.endswith(COMPANION_SUFFIXES)
 

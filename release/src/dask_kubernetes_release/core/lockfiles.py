@@ -7,7 +7,9 @@ and none of them should import the resolver to learn them. Standard library only
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 # Per project released: the extras users install, each locked in files of its own, and the
 # wheel's other extras with the reason they are not locked; an extra in neither stops `release
@@ -64,3 +66,51 @@ def lock_files(directory: Path) -> list[Path]:
     if not has_lock(directory):
         return []
     return sorted((p for n in LOCK_NAMES if (p := Path(directory) / n).is_file()), key=str)
+
+
+# Any name `release lock` could write, for any extra (`requirements-X.txt`, `pylock.X.toml`),
+# and the names another project's lock files are published under beside ours
+# (`published_lock_name`): `verify DIR` checks every such file present, so an added
+# `requirements-extra.txt` is a file to verify, not one to overlook.
+_PREFIX = r"(?:[A-Za-z0-9][A-Za-z0-9._-]*-)?"
+_LOCK_NAME = re.compile(
+    rf"(?P<requirements>{_PREFIX}requirements(?:-[A-Za-z0-9._-]+)?\.txt)"
+    r"|(?P<pylock>pylock(?:\.[A-Za-z0-9_-]+)?\.toml)"
+    rf"|(?P<sbom>{_PREFIX}{re.escape(SBOM_NAME)})"
+)
+
+LockKind = Literal["requirements", "pylock", "sbom"]
+
+
+def lock_kind(name: str) -> LockKind | None:
+    """Which of the lock's files a name is, or None when it names none of them."""
+    match = _LOCK_NAME.fullmatch(name)
+    if match is None:
+        return None
+    kind = match.lastgroup
+    assert kind in ("requirements", "pylock", "sbom")
+    return kind  # type: ignore[return-value]
+
+
+def present_lock_files(directory: Path) -> list[Path]:
+    """Every file in `directory` named like a lock file, sorted: what `attest` signs and
+    `verify DIR` checks (the manifest's requirements.txt too, before any `release lock`)."""
+    return sorted(
+        (p for p in Path(directory).iterdir() if p.is_file() and lock_kind(p.name)), key=str
+    )
+
+
+def published_lock_name(name: str, project: str) -> str:
+    """The name lock file `name` of `project` is attached under among another project's files
+    (release.yml's GitHub release: `dask-kubernetes-release-requirements.txt`,
+    `pylock.dask-kubernetes-release.toml`), where the plain names are taken."""
+    return f"pylock.{project}.toml" if name == PYLOCK_NAME else f"{project}-{name}"
+
+
+def signed_lock_name(filename: str, project: str) -> str:
+    """The name `release attest` signed a lock file of `project` under: `filename` itself,
+    or the plain name it was published under (`published_lock_name`)."""
+    for name in LOCK_NAMES:
+        if filename == published_lock_name(name, project):
+            return name
+    return filename

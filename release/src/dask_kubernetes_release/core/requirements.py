@@ -72,3 +72,36 @@ def split_entry(entry: str) -> tuple[str, tuple[str, ...]]:
     """A logical line's requirement text and its `--hash=` values (`sha256:HEX`)."""
     spec, *options = entry.split(" --hash=")
     return spec.strip(), tuple(option.strip() for option in options)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequirementsFile:
+    """Every logical line of a requirements file: option lines as written, pinned entries,
+    and the lines that are neither (unparsable, or not `NAME==VERSION` with hashes)."""
+
+    options: tuple[str, ...]
+    pins: tuple[tuple[Requirement, str, tuple[str, ...]], ...]  # (requirement, version, hashes)
+    refused: tuple[str, ...]
+
+
+def read_requirements_file(text: str) -> RequirementsFile:
+    """Read all of `text`: `check` and `verify` hold every line to the SBOM, not the first."""
+    options: list[str] = []
+    pins: list[tuple[Requirement, str, tuple[str, ...]]] = []
+    refused: list[str] = []
+    for entry in logical_lines(text):
+        if entry.startswith("-"):
+            options.append(entry)
+            continue
+        spec, hashes = split_entry(entry)
+        try:
+            requirement = Requirement(spec)
+        except InvalidRequirement:
+            refused.append(f"cannot parse {entry!r}")
+            continue
+        versions = [s.version for s in requirement.specifier if s.operator == "=="]
+        if requirement.url or len(versions) != 1 or len(requirement.specifier) != 1 or not hashes:
+            refused.append(f"{spec!r} is not pinned (NAME==VERSION) with hashes")
+            continue
+        pins.append((requirement, versions[0], hashes))
+    return RequirementsFile(tuple(options), tuple(pins), tuple(refused))

@@ -46,10 +46,19 @@ def root_digests(bom: dict[str, Any]) -> set[str]:
     root = metadata.get("component") if isinstance(metadata, dict) else None
     if not isinstance(root, dict):
         return set()
-    return {
-        str(h.get("content", "")).lower()
-        for ref in root.get("externalReferences", [])
-        if isinstance(ref, dict) and ref.get("type") == "distribution"
-        for h in ref.get("hashes", [])
-        if isinstance(h, dict) and h.get("alg") == "SHA-256"
-    }
+    return set(distribution_digests(root.get("externalReferences")))
+
+
+def distribution_digests(refs: Any) -> frozenset[str]:
+    """The sha256 of each `distribution` among a CycloneDX component's externalReferences."""
+    found: set[str] = set()
+    for ref in refs if isinstance(refs, list) else []:
+        hashes = ref.get("hashes") if isinstance(ref, dict) else None
+        if not isinstance(hashes, list) or ref.get("type") != "distribution":
+            continue
+        found |= {
+            str(h.get("content", "")).lower()
+            for h in hashes
+            if isinstance(h, dict) and h.get("alg") == "SHA-256"
+        }
+    return frozenset(found)

@@ -17,14 +17,14 @@ these files. Exit 2 when DIR or the resolution is unusable, 1 when a check fails
 from __future__ import annotations
 
 import argparse
-import sys
 import zipfile
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
-from packaging.pylock import Pylock, PylockValidationError
+from packaging.pylock import PackageSdist, PackageWheel, Pylock
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.dists import find_distributions, parse_distribution_name
 from dask_kubernetes_release.core.errors import UsageError
@@ -36,15 +36,11 @@ from dask_kubernetes_release.core.lockfiles import (
     requirements_name,
     targets_of,
 )
+from dask_kubernetes_release.core.lockpins import parse_pylock
+from dask_kubernetes_release.core.matrix import check_matrix
 from dask_kubernetes_release.core.requirements import logical_lines, split_entry
-from dask_kubernetes_release.lock.matrix import check_matrix
 from dask_kubernetes_release.lock.uv import MIN_PYTHON, compile_lock
 from dask_kubernetes_release.manifest.records import FileRecord, record_file
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -128,10 +124,56 @@ def resolve(release: Release) -> list[Locked]:
             else compile_lock(requirement, "requirements.txt", release.project, pins)
         )
         pylock_body = compile_lock(requirement, "pylock.toml", release.project, pins)
-        requirements = render_requirements(release, extra, body)
         pylock = render_pylock(release, pylock_body)
-        locked.append(Locked(extra, requirements, pylock, parse_pylock(pylock, pylock_name(extra))))
+        parsed = parse_pylock(pylock, pylock_name(extra))
+        requirements = render_requirements(release, extra, locked_files_only(body, parsed))
+        locked.append(Locked(extra, requirements, pylock, parsed))
     return locked
+
+
+def locked_files_only(body: str, lock: Pylock) -> str:
+    """uv's requirements with only the hashes of the files its pylock lists for that version.
+
+    uv's requirements.txt accepts every file of a version, its pylock.toml only the files that
+    install on the supported Pythons (no cp39 wheel of a dependency, since we need 3.10). The
+    SBOM is made from the pylock, and `check`/`verify` refuse a lock that accepts a file the
+    SBOM does not list (core/lockpins.py): both locks accept the same files.
+    """
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for package in lock.packages:
+        files: list[PackageWheel | PackageSdist] = [*(package.wheels or ())]
+        if package.sdist is not None:
+            files.append(package.sdist)
+        key = (canonicalize_name(package.name), str(package.version))
+        allowed[key] = {str(file.hashes.get("sha256", "")) for file in files}
+    out: list[str] = []
+    current: tuple[str, str] | None = None
+    hashes: list[str] = []
+
+    def flush() -> None:
+        kept = [h for h in hashes if current not in allowed or h in allowed[current]]
+        kept = kept or hashes  # never leave a pin without hashes: the check names it instead
+        last = len(kept) - 1
+        out.extend(
+            f"    --hash=sha256:{h}" + (" \\" if i < last else "") for i, h in enumerate(kept)
+        )
+        hashes.clear()
+
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--hash=sha256:"):
+            hashes.append(stripped.removeprefix("--hash=sha256:").rstrip(" \\"))
+            continue
+        if hashes:
+            flush()
+        if line and not line[0].isspace() and not line.startswith(("#", "-")):
+            requirement = Requirement(line.rstrip(" \\"))
+            versions = [s.version for s in requirement.specifier if s.operator == "=="]
+            current = (canonicalize_name(requirement.name), versions[0] if versions else "")
+        out.append(line)
+    if hashes:
+        flush()
+    return "\n".join(out) + "\n"
 
 
 def own_requirement(release: Release, extra: str | None) -> str:
@@ -166,15 +208,6 @@ def render_pylock(release: Release, body: str) -> str:
         else:
             entries.append(f"wheels = [{file}]")
     return body.rstrip("\n") + "\n\n[[packages]]\n" + "\n".join(entries) + "\n"
-
-
-def parse_pylock(text: str, name: str) -> Pylock:
-    """The text validated by `packaging.pylock` (PEP 751); UsageError if it is not valid."""
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-        return Pylock.from_dict(data)
-    except (tomllib.TOMLDecodeError, PylockValidationError) as exc:
-        raise UsageError(f"{name} is not a valid PEP 751 lock: {exc}") from None
 
 
 def check(locked: list[Locked]) -> int:

@@ -4,16 +4,22 @@ The operator's chart archive, when the manifest lists one, is re-hashed the same
 Every problem is reported, not just the first: a changed file (which digests differ), a file
 listed but missing, a distribution present but unlisted, a distribution whose own metadata is
 not the release's, a missing companion (manifest.json, SHA256SUMS, requirements.txt, or an
-attestation the manifest lists), and disagreement between manifest.json, SHA256SUMS and
-requirements.txt. Exit 0 when everything matches, 1 otherwise; 2 only for unusable input (a
-garbled manifest.json or SHA256SUMS).
+attestation the manifest lists), disagreement between manifest.json, SHA256SUMS and
+requirements.txt, and any line of a lock file (requirements*.txt, pylock*.toml) that
+sbom.cdx.json does not vouch for: an option `release lock` never writes (an extra index), a
+pin or hash the SBOM lacks, two versions of a package for one Python and platform. Exit 0 when
+everything matches, 1 otherwise; 2 only for unusable input (a garbled manifest.json or
+SHA256SUMS).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
+
+from packaging.utils import NormalizedName
 
 from dask_kubernetes_release.core.dists import (
     find_charts,
@@ -22,8 +28,18 @@ from dask_kubernetes_release.core.dists import (
     parse_distribution_name,
 )
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
-from dask_kubernetes_release.core.lockfiles import REQUIREMENTS_NAME, lock_files
+from dask_kubernetes_release.core.lockfiles import (
+    REQUIREMENTS_NAME,
+    SBOM_NAME,
+    has_lock,
+    lock_files,
+    lock_kind,
+    present_lock_files,
+)
+from dask_kubernetes_release.core.lockpins import inventory, lock_pins, lock_problems
 from dask_kubernetes_release.core.metadata import checked_metadata
+from dask_kubernetes_release.core.printable import printable
+from dask_kubernetes_release.core.requirements import read_requirements_file
 from dask_kubernetes_release.manifest.outputs import SUMS_NAME, parse_sums, requirement_hashes
 from dask_kubernetes_release.manifest.records import (
     MANIFEST_NAME,
@@ -101,6 +117,7 @@ def check_directory(directory: Path) -> CheckReport:
         if name not in listed
     ]
     problems += _consistency(manifest, sums, directory)
+    problems += _locks(directory, manifest)
     return CheckReport(directory, tuple(verified), tuple(problems))
 
 
@@ -172,6 +189,62 @@ def _consistency(manifest: Manifest, sums: dict[str, str] | None, directory: Pat
     return problems
 
 
+def _locks(directory: Path, manifest: Manifest) -> list[Problem]:
+    """Every line of every lock file, held to the sbom.cdx.json beside them (and the SBOM to
+    the locks); before `release lock`, requirements.txt must hold our own line alone."""
+    locks = [p for p in present_lock_files(directory) if lock_kind(p.name) != "sbom"]
+    sbom = directory / SBOM_NAME
+    if not sbom.is_file() and has_lock(directory):
+        # Locked, but nothing to hold the locks to (a listed SBOM is reported missing already).
+        return (
+            []
+            if SBOM_NAME in manifest.by_name()
+            else [Problem("missing", SBOM_NAME, "the lock files are checked against it")]
+        )
+    if not sbom.is_file():
+        return _unlocked(directory, locks)
+    try:
+        bom = json.loads(_read_text(sbom))
+    except ValueError:
+        return [Problem("refused", SBOM_NAME, "not JSON")]
+    if not isinstance(bom, dict):
+        return [Problem("refused", SBOM_NAME, "not a CycloneDX document")]
+    problems: list[Problem] = []
+    pinned: set[tuple[NormalizedName, str]] = set()
+    for lock in locks:
+        text = _read_text(lock)
+        problems += [
+            Problem("inconsistent", lock.name, found)
+            for found in lock_problems(lock.name, text, bom, SBOM_NAME)
+        ]
+        pinned |= {(pin.name, pin.version) for pin in lock_pins(lock.name, text)[0]}
+    problems += [
+        Problem("inconsistent", SBOM_NAME, f"{name} {version} is in no lock file")
+        for name, version in sorted(inventory(bom).pinned() - pinned)
+    ]
+    return problems
+
+
+def _unlocked(directory: Path, locks: list[Path]) -> list[Problem]:
+    problems = [
+        Problem("inconsistent", lock.name, f"a lock file without {SBOM_NAME}")
+        for lock in locks
+        if lock.name != REQUIREMENTS_NAME
+    ]
+    if (directory / REQUIREMENTS_NAME).is_file():
+        found = read_requirements_file(_read_text(directory / REQUIREMENTS_NAME))
+        extra = [
+            *found.options,
+            *found.refused,
+            *(f"{requirement} {version}" for requirement, version, _ in found.pins[1:]),
+        ]
+        problems += [
+            Problem("inconsistent", REQUIREMENTS_NAME, f"{line}: not written by `release manifest`")
+            for line in extra
+        ]
+    return problems
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", type=Path, metavar="DIR")
 
@@ -183,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
 
         print_table(report.verified, title=f"verified in {report.directory}")
     for problem in report.problems:
-        print(problem)
+        print(printable(str(problem)))
     if not report.ok:
         raise CheckFailed(f"{len(report.problems)} problem(s) in {report.directory}")
     print(f"ok: {len(report.verified)} file(s) match {MANIFEST_NAME} and {SUMS_NAME}")

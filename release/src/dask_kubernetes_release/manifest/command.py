@@ -32,7 +32,12 @@ from dask_kubernetes_release.core.dists import (
 )
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
-from dask_kubernetes_release.core.lockfiles import REQUIREMENTS_NAME, has_lock, lock_files
+from dask_kubernetes_release.core.lockfiles import (
+    LOCK_NAMES,
+    REQUIREMENTS_NAME,
+    has_lock,
+    lock_files,
+)
 from dask_kubernetes_release.core.metadata import checked_metadata
 from dask_kubernetes_release.manifest.outputs import (
     SUMS_NAME,
@@ -65,10 +70,10 @@ def build_manifest(directory: Path) -> Manifest:
     for chart in charts:
         if chart_version_of(chart.name) != chart_version(Version(version)):
             raise UsageError(f"{chart.name} is not the chart of {project} {version}")
+    # What `release attest` signs: distributions, charts and the lock's files (by their names).
+    attested = [*paths, *charts, *(directory / name for name in LOCK_NAMES)]
     attestations = [
-        directory / f"{path.name}{suffix}"
-        for path in paths + charts
-        for suffix in ATTESTATION_SUFFIXES
+        directory / f"{path.name}{suffix}" for path in attested for suffix in ATTESTATION_SUFFIXES
     ]
     return Manifest(
         project,

@@ -21,7 +21,7 @@ from dask_kubernetes_release.core.dists import (
     parse_distribution_name,
 )
 from dask_kubernetes_release.core.errors import UsageError
-from dask_kubernetes_release.core.lockfiles import LOCK_NAMES
+from dask_kubernetes_release.core.lockfiles import LOCK_NAMES, REQUIREMENTS_NAME
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -168,7 +168,8 @@ def _parse_manifest(data: object, path: Path) -> Manifest:
     names = [record.filename for record in records + attested + charts + locks]
     if len(set(names)) != len(names):
         raise UsageError(f"{path}: a file is listed twice")
-    listed = {record.filename for record in records + charts}
+    # Lock files are attested too (`release attest`), and requirements.txt even before a lock.
+    listed = {record.filename for record in records + charts + locks} | {REQUIREMENTS_NAME}
     for record in attested:
         if not any(
             record.filename == f"{dist}{suffix}"

@@ -9,8 +9,10 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from dask_kubernetes_release.core.paths import TOOLKIT_SUBDIR
+from dask_kubernetes_release.core.printable import printable
 from dask_kubernetes_release.manifest.command import files_table
 from dask_kubernetes_release.manifest.records import MANIFEST_NAME, load_manifest
 from dask_kubernetes_release.pipeline.steps import Outcome, PipelineResult
@@ -92,7 +94,7 @@ def provenance_table(verdict: Verdict) -> Table:
     for key, label in _PROVENANCE_FACTS:
         value = facts.get(key)
         if value is not None:
-            table.add_row(label, str(value))
+            table.add_row(label, Text(printable(str(value))))  # Text: no markup, no escapes
     return table
 
 

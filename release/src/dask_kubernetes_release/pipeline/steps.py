@@ -208,7 +208,7 @@ def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
         where = _where(stage, toolkit)
         parser = argparse.ArgumentParser()
         verify.configure(parser)
-        argv = [str(p) for p in distributions(where)]
+        argv = [str(where)]  # the release directory: distributions, chart and lock files
         if not stage.sigstore:
             argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
         verdicts = verify.verify(parser.parse_args(argv))

@@ -22,6 +22,13 @@ Quick start (a file downloaded from PyPI, with the provenance PyPI serves for it
                           `release attest --key`; checks the key instead of Sigstore
   With several files, repeated --provenance/--attestation pair with files in order.
 
+A release directory (the GitHub release's assets, or `dist/`):
+  verify DIR --repository OWNER/NAME --workflow release.yml
+  verifies every distribution, the chart and every lock file in DIR (requirements*.txt,
+  pylock*.toml, sbom.cdx.json): each lock must carry a signed statement naming its sha256,
+  and its options, pins and hashes must agree with the SBOM signed with it. A lock file alone
+  (`verify requirements.txt`) is verified the same way.
+
 Straight from an index (PEP 691 JSON simple API, PEP 740 provenance):
   verify NAME==VERSION [--index-url URL] [--download-dir DIR]
   verify https://host/path/NAME-VERSION.tar.gz [--index-url URL]
@@ -98,7 +105,8 @@ if TYPE_CHECKING:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dists", nargs="+", metavar="DIST",
-        help="files to verify; or NAME==VERSION, or a file's URL, to fetch from the index",
+        help="files or release directories to verify; or NAME==VERSION, or a file's URL, to fetch "
+        "from the index",
     )  # fmt: skip
     remote = parser.add_argument_group("from an index (NAME==VERSION or a file URL)")
     remote.add_argument("--index-url", metavar="URL", help=f"default {DEFAULT_INDEX_URL}")

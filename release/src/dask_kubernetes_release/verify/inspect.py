@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dask_kubernetes_release.core.errors import UsageError
+from dask_kubernetes_release.core.printable import printable
 
 if TYPE_CHECKING:  # imported by the functions that need them: `inspect --help` stays instant
     from dask_kubernetes_release.verify.claims import SignerFacts
@@ -166,6 +167,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(NOTICE)
         for path, records in documents:
-            print("\n".join(_text(path, records)))
+            print("\n".join(printable(line) for line in _text(path, records)))
     sys.stdout.flush()
     return 0

@@ -18,6 +18,7 @@ from sigstore.errors import Error as SigstoreError
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import read_limited
+from dask_kubernetes_release.core.lockfiles import lock_kind
 from dask_kubernetes_release.core.statements import PYPI_PUBLISH, SLSA_PROVENANCE
 from dask_kubernetes_release.verify.claims import FROM_STATEMENT, SignerFacts
 from dask_kubernetes_release.verify.evidence import KeyEnvelope
@@ -86,7 +87,8 @@ def facts_from_slsa(statement: dict[str, Any], key_id: str) -> SignerFacts:
 def verify_key_envelopes(
     key: SSlibKey, envelopes: list[KeyEnvelope], policy: Policy | None, filename: str, sha256: str
 ) -> tuple[SignerFacts, list[dict[str, Any]]]:
-    """Every envelope must verify; together they must hold a publish and a SLSA statement.
+    """Every envelope must verify; together they must hold a publish and a SLSA statement
+    (a lock file: a SLSA statement).
     Returns who signed and the verified statements, one per predicate type."""
     by_type: dict[str, dict[str, Any]] = {}
     for evidence in envelopes:
@@ -101,7 +103,9 @@ def verify_key_envelopes(
             evidence.envelope.payload_type, evidence.envelope.payload, filename, sha256
         )
         by_type[str(doc["predicateType"])] = doc
-    missing = {PYPI_PUBLISH, SLSA_PROVENANCE} - by_type.keys()
+    # A lock file is never published to PyPI: only its SLSA statement is required.
+    required = {SLSA_PROVENANCE} if lock_kind(filename) else {PYPI_PUBLISH, SLSA_PROVENANCE}
+    missing = required - by_type.keys()
     if missing:
         raise CheckFailed(f"no signed statement of type {', '.join(sorted(missing))}")
     facts = facts_from_slsa(by_type[SLSA_PROVENANCE], key.keyid)

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dask_kubernetes_release.core.printable import printable
 from dask_kubernetes_release.verify.claims import SignerFacts
 
 SCHEMA_VERSION = 2  # 1 was a bare list of per-file objects
@@ -79,4 +80,5 @@ def render(verdicts: list[Verdict], *, as_json: bool) -> str:
             "files": [v.as_json() for v in verdicts],
         }
         return json.dumps(report, indent=2)
-    return "\n".join(line for v in verdicts for line in v.lines())
+    # Lines carry evidence (a publisher record, a statement's fields): escaped for a terminal.
+    return "\n".join(printable(line) for v in verdicts for line in v.lines())

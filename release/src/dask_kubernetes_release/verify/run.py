@@ -21,8 +21,8 @@ from sigstore.errors import Error as SigstoreError
 from sigstore.verify import Verifier
 
 from dask_kubernetes_release.core.digests import sha256_file
-from dask_kubernetes_release.core.dists import release_project
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+from dask_kubernetes_release.core.lockfiles import lock_kind
 from dask_kubernetes_release.verify import evidence as evidence_files
 from dask_kubernetes_release.verify import index
 from dask_kubernetes_release.verify.claims import SignerFacts
@@ -33,6 +33,12 @@ from dask_kubernetes_release.verify.evidence import (
     validation_reason,
 )
 from dask_kubernetes_release.verify.key import load_public_key, verify_key_envelopes
+from dask_kubernetes_release.verify.locks import (
+    check_lock,
+    project_of,
+    release_files,
+    signed_name,
+)
 from dask_kubernetes_release.verify.policy import (
     PROJECT_POLICY,
     IdentityPolicy,
@@ -109,7 +115,7 @@ def _policy_for(dist: Path, explicit: Policy | None) -> tuple[Policy | None, Pin
     if explicit is not None:
         return explicit, Pins()
     document = load_policy_document(PROJECT_POLICY)
-    if release_project(dist.name) in document.projects:
+    if project_of(dist) in document.projects:
         return document.publisher, document.require
     return None, Pins()
 
@@ -118,14 +124,18 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
     """Parse every input before verifying anything, so bad input fails fast with exit 2."""
     explicit, file_pins = _explicit_policy(args)
     option_pins = pins_from_options(args.source_digest, args.predicate_type).merged(file_pins)
-    dists: list[Path] = [Path(d) for d in args.dists]
+    given = [Path(d) for d in args.dists]
+    if any(d.is_dir() for d in given) and (args.provenance or args.attestation):
+        raise UsageError("--provenance/--attestation name one file's evidence, not a directory's")
+    # A release directory stands for its distributions, chart and lock files (verify/locks.py).
+    dists = [f for d in given for f in (release_files(d) if d.is_dir() else [d])]
     provenances = _paired(dists, args.provenance, "--provenance")
     attestations = _paired(dists, args.attestation, "--attestation")
     jobs: list[_Job] = []
     for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
         if not dist.is_file():
             raise UsageError(f"{dist}: no such file")
-        release_project(dist.name)
+        project_of(dist)
         found: list[Evidence] = []
         for path in provs:
             found += evidence_files.load_provenance(path)
@@ -164,9 +174,10 @@ def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
 
 
 def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
-    name = job.dist.name
+    shown = job.dist.name
+    name = signed_name(job.dist)  # the name the statements give (a lock may be published apart)
     if not job.evidence:
-        return Verdict(name, reason=_no_evidence_reason(job.dist, args))
+        return Verdict(shown, reason=_no_evidence_reason(job.dist, args))
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
@@ -188,12 +199,14 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
         if signed and facts is not None:
             assert job.policy is not None
             facts = replace(facts, environment=_environment(job.policy, signed, args))
+        if lock_kind(shown):
+            check_lock(job.dist, statements)
         predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
         _check_pins(job.pins, facts, predicate_types)
     except CheckFailed as exc:
-        return Verdict(name, reason=str(exc))
+        return Verdict(shown, reason=str(exc))
     return Verdict(
-        name,
+        shown,
         facts=facts,
         not_pinned=_not_pinned(job, signed=bool(signed), keyed=bool(keyed)),
         predicate_types=predicate_types,

@@ -2,7 +2,8 @@
 
 Why: a valid signature only proves who signed *some* statement; these checks tie it to the
 exact file on disk, so evidence for one file never vouches for another (not even for the same
-wheel renamed with a build tag: pypi-attestations refuses that too).
+wheel renamed with a build tag: pypi-attestations refuses that too). A lock file's statement
+must name it exactly (`requirements.txt`, `pylock.toml`...).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from dask_kubernetes_release.core.dists import same_distribution
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
+from dask_kubernetes_release.core.lockfiles import lock_kind
 from dask_kubernetes_release.core.statements import (
     KNOWN_PREDICATE_TYPES,
     PAYLOAD_TYPE,
@@ -64,8 +66,10 @@ def check_statement(
     """Return the statement if it vouches for exactly this file; raise CheckFailed otherwise."""
     doc = _parse(payload_type, payload)
     name, subject_sha256 = _subject(doc)
+    lock = lock_kind(filename) is not None
     try:
-        same = same_distribution(name, filename)
+        # A lock file has no other spelling: its statement names it exactly.
+        same = name == filename if lock else same_distribution(name, filename)
     except UsageError:
         same = False
     if not same:
@@ -83,5 +87,6 @@ def check_statement(
     predicate_type = doc.get("predicateType")
     if predicate_type not in KNOWN_PREDICATE_TYPES:
         raise CheckFailed(f"unknown predicate type {predicate_type!r}")
-    check_sbom_statement(doc, filename, sha256)
+    if not lock:  # a lock's pins are held to its SBOM by verify/locks.py, with its text
+        check_sbom_statement(doc, filename, sha256)
     return doc
