@@ -10,6 +10,7 @@ real build's binaries through the CLI when they exist.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -30,7 +31,7 @@ from dask_kubernetes.local.controlplane.build import (
     find_built,
     record,
 )
-from dask_kubernetes.local.controlplane.golang import PINNED_ENV, Go, host_platform
+from dask_kubernetes.local.controlplane.golang import PINNED_ENV, Go, cache_roots, host_platform
 from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
 from dask_kubernetes.local.real import cached_binaries
 
@@ -128,6 +129,21 @@ def _one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the real plane needs root")
+
+
+@needs_root
+def test_under_sudo_the_invoking_users_cache_is_searched_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sudo resets HOME: a build made as yourself is in your cache, not root's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("SUDO_USER", "root")  # the one user every machine has, with a home
+    assert cache_roots() == [
+        tmp_path / "dask-kubernetes" / "controlplane",
+        Path(pwd.getpwnam("root").pw_dir) / ".cache" / "dask-kubernetes" / "controlplane",
+    ]
+    monkeypatch.delenv("SUDO_USER")
+    assert cache_roots() == [tmp_path / "dask-kubernetes" / "controlplane"]
 
 
 @needs_root
