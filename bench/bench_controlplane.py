@@ -14,31 +14,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 
 from dask_kubernetes.local import LocalKubernetes
-from dask_kubernetes.local.controlplane.build import BINARIES, entry_directory, pins
-from dask_kubernetes.local.controlplane.golang import toolchain, user_cache_root
+from dask_kubernetes.local.controlplane.build import BINARIES, BUILD_HINT, find_built
+from dask_kubernetes.local.controlplane.golang import cache_roots
 from dask_kubernetes.local.controlplane.gomod import default_modules
 from dask_kubernetes.local.controlplane.plane import ControlPlane
 
 
 def binaries() -> Path:
-    go = shutil.which("go")
-    if go is None:
-        sys.exit("bench_controlplane: needs `go` on PATH to find the build")
-    modules = default_modules()
-    tool = toolchain(Path(go))
-    directory = entry_directory(user_cache_root(), tool, modules, pins(tool, modules)) / "bin"
-    if not directory.is_dir():
-        sys.exit(
-            "bench_controlplane: not built; run python -m dask_kubernetes.local.controlplane build"
-        )
-    return directory
+    built = find_built(default_modules(), cache_roots())
+    if built is None:
+        sys.exit(f"bench_controlplane: not built; run {BUILD_HINT}")
+    return built.directory / "bin"
 
 
 def evict(directory: Path) -> None:

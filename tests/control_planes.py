@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dask_kubernetes.local.controlplane.build import Built, entry_directory, pins, verify
-from dask_kubernetes.local.controlplane.golang import Go, toolchain, user_cache_root
+from dask_kubernetes.local.controlplane.build import BUILD_HINT, Built, find_built
+from dask_kubernetes.local.controlplane.golang import Go, cache_roots, toolchain
 from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
 
 EMULATED = "emulated"
@@ -29,7 +29,6 @@ REAL = "real"
 EXTERNAL = "external"  # DASK_KUBERNETES_TEST_KUBECONFIG: whatever cluster that names
 OPTION = "--control-plane"
 CHOICES = {"both": (EMULATED, REAL), EMULATED: (EMULATED,), REAL: (REAL,)}
-BUILD_HINT = "python -m dask_kubernetes.local.controlplane build"
 NO_NODE = (
     "needs a node (a kubelet) to run pods; without root the real control plane runs bare "
     "(the node lives in a network namespace)"
@@ -55,13 +54,12 @@ def machine_go() -> Go:
 
 
 def built_binaries(modules: Modules | None = None) -> Built:
-    """The cached build for the committed pins, or a skip telling how to make it."""
-    modules = modules or default_modules()
-    go = machine_go()
-    directory = entry_directory(user_cache_root(), go, modules, pins(go, modules))
-    if not directory.is_dir():
-        pytest.skip(f"control-plane binaries are not built (run `{BUILD_HINT}`; ~40 min cold)")
-    return Built(directory, verify(directory), warm=True)
+    """The cached build for the committed pins (found as the CLI finds it: without Go), or a
+    skip telling how to make it."""
+    built = find_built(modules or default_modules(), cache_roots())
+    if built is None:
+        pytest.skip(f"control-plane binaries are not built: run {BUILD_HINT}")
+    return built
 
 
 @dataclass

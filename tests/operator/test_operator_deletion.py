@@ -58,11 +58,13 @@ def test_deleting_with_the_operator_down_does_not_hang(
     job_manifest["spec"]["job"]["spec"]["containers"][0]["args"] = ["sleep", "1000000"]
     job = make(DaskJob, job_manifest, ns, kube)
 
-    # Everything handled (kopf would have added its finalizer by the first handling).
-    wait_for("the cluster Running", lambda: _status(cluster).get("phase") == "Running")
+    # Everything handled (kopf would have added its finalizer by the first handling). Two
+    # schedulers, a worker and the job's runner start at once: 28 s at load 10 on 2 cores.
+    running = 180.0
+    wait_for("the cluster Running", lambda: _status(cluster).get("phase") == "Running", running)
     wait_for("the extra group adopted", lambda: group.refresh() or group.metadata.ownerReferences)
     wait_for("the autoscaler's status", lambda: "desired" in _status(scaler))
-    wait_for("the job Running", lambda: _status(job).get("jobStatus") == "Running", timeout=90)
+    wait_for("the job Running", lambda: _status(job).get("jobStatus") == "Running", running)
     job_cluster = DaskCluster.get("nofin-job", namespace=ns, api=kube)
     objects = [cluster, group, scaler, job, job_cluster]
     found = {f"{obj.kind}/{obj.name}": _finalizers(obj) for obj in objects}

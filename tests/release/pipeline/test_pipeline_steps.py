@@ -14,13 +14,15 @@ import pytest
 
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.paths import repository_root
-from dask_kubernetes_release.pipeline import command
+from dask_kubernetes_release.pipeline import command, resume
 from dask_kubernetes_release.pipeline.steps import Outcome, PipelineResult, Stage, Step
 from dask_kubernetes_release.verify.report import Verdict
 
 
-def _args(out: Path) -> argparse.Namespace:
-    return argparse.Namespace(out=out, upload=False, skip_tests=True, allow_dirty=False)
+def _args(out: Path, from_step: str | None = None) -> argparse.Namespace:
+    return argparse.Namespace(
+        out=out, upload=False, skip_tests=True, allow_dirty=False, from_step=from_step
+    )
 
 
 def _write(stage: Stage) -> str:
@@ -95,7 +97,12 @@ def test_a_failing_step_stops_with_its_reason_and_out_is_untouched(
     shutil.rmtree(logs)
     assert never == []
     assert sorted(p.name for p in out.iterdir()) == ["previous.txt"]
-    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+    # What the passed step wrote is kept, beside --out, for `--from check`; never in --out.
+    [kept] = [p for p in tmp_path.iterdir() if "staging" in p.name]
+    assert (kept / "built.txt").read_text() == "built\n"
+    assert "--from check" in str(caught.value)
+    resume.discard(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
 
 
 def test_the_staging_directory_beside_dist_leaves_the_tree_clean() -> None:

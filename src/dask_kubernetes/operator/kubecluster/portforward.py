@@ -40,6 +40,7 @@ class ServicePortForwarder:
         )
         self._thread.start()
         self.ports: dict[int, int] = {}
+        self._forwards: list[PortForward] = []
 
     async def forward(self, remote_port: int, local_port: int | None = None) -> int:
         """Forward 127.0.0.1:`local_port` (None: any free port) to the Service; return it."""
@@ -59,10 +60,13 @@ class ServicePortForwarder:
             port = local_port or _free_port()
             forward = PortForward(service, remote_port, port)
             try:
-                return int(await self._stack.enter_async_context(forward))
+                port = int(await self._stack.enter_async_context(forward))
             except OSError as exc:
                 if attempt + 1 == attempts:
                     raise KubeClusterError(f"Cannot listen on local port {port}: {exc}") from None
+                continue
+            self._forwards.append(forward)
+            return port
         raise AssertionError("unreachable")
 
     async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -84,13 +88,22 @@ class ServicePortForwarder:
             self._loop.close()
 
     async def _shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._stack.aclose()
+        """Stop listening, end the open connections, then leave kr8s' forwards.
+
+        In this order because from Python 3.12 `asyncio.Server.wait_closed()`, which leaving a
+        kr8s `PortForward` awaits, waits for every open connection: a client still connected
+        (a user's `Client`, the dashboard in a browser) held `close()` for STOP_TIMEOUT.
+        """
+        for forward in self._forwards:
+            for server in forward.servers:
+                server.close()  # no new connections; the open ones are ended next
         current = asyncio.current_task()
         others = [task for task in asyncio.all_tasks() if task is not current]
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
 
 
 def _free_port() -> int:
