@@ -51,6 +51,7 @@ from .errors import (
 from .kr8s_api import Api, connect, find_object, kubernetes_errors
 from .logs import cluster_logs
 from .networking import SchedulerAddressResolver, wait_for_scheduler_comm
+from .security import cluster_security, connection_args, with_tls_on
 from .operations import (
     adapt_cluster,
     create_worker_group,
@@ -165,6 +166,7 @@ class KubeCluster(Cluster):
         self._api: Api | None = None
         self._resolver: SchedulerAddressResolver | None = None
         self._created_here = False
+        self._dask_cluster: dict[str, Any] = {}  # the DaskCluster as created or found
         self._progress = StartupProgress(name)
         self._instances.add(self)
         super().__init__(name=name, loop=loop, asynchronous=asynchronous, quiet=quiet, **kwargs)
@@ -236,10 +238,11 @@ class KubeCluster(Cluster):
             jupyter=self.jupyter,
         )
         cluster = await DaskCluster(
-            without_nulls(manifest), namespace=self.namespace, api=self._api
+            with_tls_on(without_nulls(manifest)), namespace=self.namespace, api=self._api
         )
         with kubernetes_errors(namespace=self.namespace, dask_resource=True):
             await cluster.create()
+        self._dask_cluster = cluster.raw
         self._created_here = True  # from here on, a failed start deletes it again
         self._log("Waiting for controller to action cluster")
         await wait_for_controller(
@@ -251,7 +254,7 @@ class KubeCluster(Cluster):
         self._log("Connecting to existing cluster")
         if self.shutdown_on_close is None:
             self.shutdown_on_close = False
-        raw = cluster.raw
+        raw = self._dask_cluster = cluster.raw
         worker = raw.get("spec", {}).get("worker", {})
         container = (worker.get("spec", {}).get("containers") or [{}])[0]
         self.image = container.get("image", self.image)
@@ -278,12 +281,15 @@ class KubeCluster(Cluster):
             port_forward_cluster_ip=self.port_forward_cluster_ip,
             dns_retries=int(config.setting("scheduler-service-name-resolution-retries")),
         )
-        address = await self._resolver.address(SCHEDULER_PORT_NAME)
+        security = await cluster_security(self._api, self._dask_cluster, timeout)
+        if security is not None:
+            self.security = security  # what `Client(cluster)` connects with
+        address = await self._resolver.address(SCHEDULER_PORT_NAME, tls=security is not None)
         self._log("Connecting to scheduler")
         report("connection", "Connecting")
-        await wait_for_scheduler_comm(address, max(timeout, 30.0))
+        await wait_for_scheduler_comm(address, max(timeout, 30.0), connection_args(security))
         report("connection", "Connected")
-        self.scheduler_comm = rpc(address)
+        self.scheduler_comm = rpc(address, connection_args=connection_args(security))
         self._log("Getting dashboard URL")
         local_port = int(self.scheduler_forward_port) if self.scheduler_forward_port else None
         dashboard = await self._resolver.address(DASHBOARD_PORT_NAME, local_port)
