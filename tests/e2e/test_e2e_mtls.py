@@ -32,15 +32,25 @@ NOBODY = 65534
 #: Run as `nobody` with the scheduler's addresses as argv; prints what each attempt got.
 ATTACK = textwrap.dedent(
     """
-    import json, os, socket, ssl, sys, urllib.request
+    import json, os, socket, ssl, sys, threading, urllib.request
     from distributed import Client
     from distributed.security import Security
 
     def attempt(what, fn):
-        try:
-            return {what: "GOT " + repr(fn())}
-        except BaseException as exc:
-            return {what: "refused: " + type(exc).__name__}
+        # What `fn` got; a silence of 30 s counts as nothing (the stand-in's Service proxy
+        # half-closes, so a refused tcp:// handshake through a ClusterIP may never end).
+        outcome = {what: "refused: no answer within 30 s"}
+
+        def run():
+            try:
+                outcome[what] = "GOT " + repr(fn())
+            except BaseException as exc:
+                outcome[what] = "refused: " + type(exc).__name__
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(30)
+        return dict(outcome)
 
     def client_run(address, **kwargs):
         with Client(address, timeout=8, **kwargs) as client:
@@ -81,7 +91,8 @@ ATTACK = textwrap.dedent(
                 lambda: http(host, "POST", "/api/v1/retire_workers", b'{"n": 1}'),
             )
         )
-    print(json.dumps(results))
+    print(json.dumps(results), flush=True)
+    os._exit(0)  # a hung attempt's thread must not keep the attacker alive
     """
 )
 

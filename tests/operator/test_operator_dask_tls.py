@@ -6,6 +6,7 @@ connect, and the HTTP API answers only to the operator's token (issue #21)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import subprocess
@@ -67,6 +68,10 @@ class TLSScheduler:
         return Security(require_encryption=True, **dask_tls.client_settings(self.data))
 
 
+def _decoded(secret: Mapping[str, Any]) -> dict[str, str]:
+    return {key: base64.b64decode(val).decode() for key, val in secret["data"].items()}
+
+
 def _cluster() -> dict[str, Any]:
     return {
         "apiVersion": v.API_VERSION,
@@ -117,7 +122,7 @@ def tls_scheduler() -> Iterator[TLSScheduler]:
     token = dask_tls.api_token(b"operator key", "ns", "c", "uid")
     secret = m.tls_secret(cluster, token)
     assert secret["metadata"]["name"] == SECRET
-    data = dict(secret["stringData"])
+    data = _decoded(secret)
     env = _pod_env(m.scheduler_pod(cluster), data)
     comm, http = _free_port(), _free_port()
     argv = [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(comm)]
@@ -145,7 +150,7 @@ def _connects(address: str, **kwargs: Any) -> bool:
 def test_only_this_clusters_client_certificate_connects(tls_scheduler: TLSScheduler) -> None:
     assert not _connects(tls_scheduler.address("tcp"))
     assert not _connects(tls_scheduler.address("tls"), security=Security.temporary())
-    other = m.tls_secret(_cluster(), "t")["stringData"]  # same names, another CA
+    other = _decoded(m.tls_secret(_cluster(), "t"))  # same names, another CA
     foreign = Security(require_encryption=True, **dask_tls.client_settings(other))
     assert not _connects(tls_scheduler.address("tls"), security=foreign)
     assert _connects(tls_scheduler.address("tls"), security=tls_scheduler.client_security())

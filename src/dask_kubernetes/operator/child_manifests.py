@@ -10,6 +10,7 @@ a cluster, and handlers stay thin.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -143,7 +144,7 @@ def tls_secret(cluster: Mapping[str, Any], api_token: str) -> Manifest:
         "kind": "Secret",
         "metadata": metadata,
         "type": "Opaque",
-        "stringData": data,
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
 
 
