@@ -84,7 +84,8 @@ ATTACK = textwrap.dedent(
             attempt(f"tls own cert {host}", lambda: client_run(f"tls://{host}:8786", security=own))
         )
         results.update(attempt(f"tls no cert {host}", lambda: bare_tls(host)))
-        results.update(attempt(f"http workers {host}", lambda: http(host, "GET", "/api/v1/get_workers")))
+        workers = lambda: http(host, "GET", "/api/v1/get_workers")
+        results.update(attempt(f"http workers {host}", workers))
         results.update(
             attempt(
                 f"http retire {host}",
@@ -172,7 +173,5 @@ def test_the_operator_still_retires_workers_of_a_tls_cluster(
     ):
         client.wait_for_workers(2, timeout=120)
         cluster.scale(1)
-        wait_until(
-            lambda: len(client.scheduler_info()["workers"]) == 1, 120, "a worker to retire"
-        )
+        wait_until(lambda: len(client.scheduler_info()["workers"]) == 1, 120, "a worker to retire")
         assert client.submit(lambda: "still here").result(timeout=60) == "still here"

@@ -56,8 +56,12 @@ def test_a_tls_cluster_runs_on_its_own_certificates(kube: kr8s.Api, ns: str) -> 
         key = env[dask_tls.CA_FILE_ENV]["valueFrom"]["secretKeyRef"]
         assert key == {"name": name, "key": v.TLS_CA_KEY}  # a reference, not the PEM itself
 
-    [scheduler] = pods(kube, ns, {"dask.org/cluster-name": "sealed", "dask.org/component": "scheduler"})
-    wait_for("the scheduler's address", lambda: scheduler.refresh() or scheduler.status.get("podIP"))
+    [scheduler] = pods(
+        kube, ns, {"dask.org/cluster-name": "sealed", "dask.org/component": "scheduler"}
+    )
+    wait_for(
+        "the scheduler's address", lambda: scheduler.refresh() or scheduler.status.get("podIP")
+    )
     host = scheduler.status["podIP"]
     assert not _connects(f"tcp://{host}:8786")
     security = Security(require_encryption=True, **dask_tls.client_settings(data))

@@ -132,11 +132,11 @@ def gen_cluster(
     **options: Any,
 ) -> None:
     from dask_kubernetes.operator.kubecluster.resource_manifests import make_cluster_spec
-    from dask_kubernetes.operator.vocabulary import TLS_FIELD
     from dask_kubernetes.operator.kubecluster.validation import (
         validate_cluster_name,
         validate_resources,
     )
+    from dask_kubernetes.operator.vocabulary import TLS_FIELD
 
     validate_cluster_name(name)
     parsed_resources = _parse_resources(resources)

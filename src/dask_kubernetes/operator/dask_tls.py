@@ -44,7 +44,7 @@ VALIDITY = datetime.timedelta(days=3650)
 #: made before a restart can no longer be asked to retire workers (they keep running).
 OPERATOR_KEY_ENV = "DASK_KUBERNETES_OPERATOR_KEY"
 #: Where the scheduler Pod finds its API token (from the Secret).
-API_TOKEN_ENV = "DASK_KUBERNETES_SCHEDULER_API_TOKEN"
+API_TOKEN_ENV = "DASK_KUBERNETES_SCHEDULER_API_TOKEN"  # noqa: S105 (a name)
 
 _CONFIG = "DASK_DISTRIBUTED__"
 REQUIRE_ENCRYPTION_ENV = f"{_CONFIG}COMM__REQUIRE_ENCRYPTION"
@@ -152,7 +152,7 @@ def api_token(key: bytes, namespace: str, cluster: str, uid: str) -> str:
 #: routes of `distributed.http.scheduler.api`, each refusing a request without the token. The
 #: scheduler Pod of a TLS cluster does not list that module in its routes, so these are the only
 #: way to the API; added before the dashboard's own routes, they would win anyway.
-API_GUARD_PRELOAD = f'''\
+API_GUARD_PRELOAD = f"""\
 # dask-kubernetes: the scheduler's HTTP API, for the holder of the cluster's API token only.
 import hmac
 import os
@@ -179,7 +179,7 @@ def dask_setup(scheduler):
         for url, handler, kwargs in api.routes
     ]
     scheduler.http_application.add_handlers(r".*", routes)
-'''
+"""
 
 
 # --- What the Pods get ------------------------------------------------------------------------

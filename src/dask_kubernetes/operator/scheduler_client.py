@@ -117,7 +117,9 @@ class SchedulerClient:
         """
         service = scheduler_name(check_cluster_name(cluster))
         namespace = check_label(namespace, "namespace")
-        token = dask_tls.api_token(dask_tls.operator_key(), namespace, cluster, uid) if uid else None
+        token = (
+            dask_tls.api_token(dask_tls.operator_key(), namespace, cluster, uid) if uid else None
+        )
         if _use_proxy():
             return cls(_ProxyTransport(kube, namespace, service, token))
         return cls.at_url(str(scheduler_dashboard_url(namespace, cluster)), token)

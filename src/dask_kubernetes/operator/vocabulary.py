@@ -102,7 +102,7 @@ TLS_FIELD = "tls"
 #: and the token the scheduler's HTTP API asks of the operator.
 TLS_CA_KEY = "ca.crt"
 TLS_ROLES = ("scheduler", "worker", "client")
-TLS_API_TOKEN_KEY = "api-token"
+TLS_API_TOKEN_KEY = "api-token"  # noqa: S105 (a key name)
 
 
 def tls_cert_key(role: str) -> str:
@@ -114,7 +114,7 @@ def tls_private_key_key(role: str) -> str:
 
 
 #: The header that carries that token (the API server's proxy drops `Authorization`).
-SCHEDULER_API_TOKEN_HEADER = "X-Dask-Kubernetes-Token"
+SCHEDULER_API_TOKEN_HEADER = "X-Dask-Kubernetes-Token"  # noqa: S105 (a name)
 
 # --- Kubernetes name rules (RFC 1123) -------------------------------------------------------
 

@@ -57,7 +57,8 @@ async def _ensure_tls_secret(rt: Runtime, cluster: Mapping[str, Any]) -> None:
     Its name holds the cluster's uid, so a 409 means this cluster's own Secret exists: made
     once, never read back (the operator may create Secrets, not read them).
     """
-    if m.tls_secret_name(cluster) is None:
+    name = m.tls_secret_name(cluster)
+    if name is None:
         return
     meta = cluster["metadata"]
     token = dask_tls.api_token(
@@ -66,7 +67,7 @@ async def _ensure_tls_secret(rt: Runtime, cluster: Mapping[str, Any]) -> None:
     if await rt.kube.create(
         resource_path(meta["namespace"], "secrets"), m.tls_secret(cluster, token)
     ):
-        events.normal(cluster, reason="TLSSecretCreated", message=m.tls_secret_name(cluster))
+        events.normal(cluster, reason="TLSSecretCreated", message=name)
 
 
 async def _ensure_children(

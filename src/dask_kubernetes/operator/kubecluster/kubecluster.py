@@ -51,7 +51,6 @@ from .errors import (
 from .kr8s_api import Api, connect, find_object, kubernetes_errors
 from .logs import cluster_logs
 from .networking import SchedulerAddressResolver, wait_for_scheduler_comm
-from .security import cluster_security, connection_args, with_tls_on
 from .operations import (
     adapt_cluster,
     create_worker_group,
@@ -66,6 +65,7 @@ from .resource_manifests import (
     without_nulls,
 )
 from .resources import DaskCluster
+from .security import cluster_security, connection_args, with_tls_on
 from .validation import (
     CreateMode,
     expand_name,

@@ -69,9 +69,13 @@ async def cluster_security(api: Api, cluster: Mapping[str, Any], timeout: float)
             f"Secret {name} is not owned by DaskCluster {meta['name']}: refusing its certificates"
         )
     data = {key: base64.b64decode(value).decode() for key, value in secret.raw["data"].items()}
-    return Security(require_encryption=True, **dask_tls.client_settings(data))
+    return Security(  # type: ignore[no-untyped-call]
+        require_encryption=True, **dask_tls.client_settings(data)
+    )
 
 
 def connection_args(security: Security | None) -> dict[str, Any]:
     """`rpc(..., connection_args=...)` for a client of a cluster with this security."""
-    return {} if security is None else dict(security.get_connection_args("client"))
+    if security is None:
+        return {}
+    return dict(security.get_connection_args("client"))  # type: ignore[no-untyped-call]
