@@ -193,3 +193,38 @@ async def test_a_worker_with_its_pod_env_joins_and_the_operator_retires_it(
         assert await operator.workers() == []
     finally:
         _stop(worker)
+
+
+def test_a_tls_jobs_runner_is_a_client_with_the_client_certificate() -> None:
+    job = {
+        "metadata": {"name": "j", "namespace": "ns"},
+        "spec": {"job": {"spec": {"containers": [{"name": "job"}]}}},
+    }
+    env = m.job_runner_pod(job, "ns", SECRET)["spec"]["containers"][0]["env"]
+    by_name = {e["name"]: e for e in env}
+    assert by_name["DASK_SCHEDULER_ADDRESS"]["value"].startswith("tls://j-scheduler.ns.svc")
+    cert = by_name["DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT"]["valueFrom"]["secretKeyRef"]
+    assert cert == {"name": SECRET, "key": v.tls_cert_key("client")}
+    plain = m.job_runner_pod(job, "ns")["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in plain] == ["DASK_SCHEDULER_ADDRESS"]
+
+
+def test_a_tls_scheduler_serves_the_api_only_through_the_guard() -> None:
+    env = m.scheduler_pod(_cluster())["spec"]["containers"][0]["env"]
+    by_name = {e["name"]: e for e in env}
+    assert "distributed.http.scheduler.api" not in by_name[m.SCHEDULER_ROUTES_ENV]["value"]
+    assert by_name[dask_tls.PRELOAD_ENV]["value"] == dask_tls.API_GUARD_PRELOAD
+    plain = _cluster()
+    plain["spec"][v.TLS_FIELD] = False
+    env = m.scheduler_pod(plain)["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == [m.SCHEDULER_ROUTES_ENV]  # upstream's pod, unchanged
+
+
+def test_a_users_own_setting_is_kept() -> None:
+    cluster = _cluster()
+    container = cluster["spec"]["scheduler"]["spec"]["containers"][0]
+    container["env"] = [{"name": dask_tls.REQUIRE_ENCRYPTION_ENV, "value": "False"}]
+    env = m.scheduler_pod(cluster)["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"] == dask_tls.REQUIRE_ENCRYPTION_ENV] == [
+        {"name": dask_tls.REQUIRE_ENCRYPTION_ENV, "value": "False"}
+    ]
