@@ -155,6 +155,7 @@ ALLOWED = [
     ("create", "pods"),
     ("delete", "pods"),
     ("create", "services"),
+    ("create", "secrets"),  # a TLS cluster's (issue #21); never get, list or watch
     ("get", "services/proxy"),
     ("create", "events"),
     ("patch", "daskclusters.kubernetes.dask.org/status"),

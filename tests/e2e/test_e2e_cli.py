@@ -8,11 +8,14 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from distributed import Client
+from distributed.security import Security
 from e2e_helpers import DASK_CLI, IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
 
 from dask_kubernetes.cli import kubernetes
@@ -21,7 +24,7 @@ from dask_kubernetes.operator.kubecluster import KubeCluster
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_cluster_commands(operator_cluster: Any, namespace: str) -> None:
+def test_cluster_commands(operator_cluster: Any, namespace: str, tmp_path: Path) -> None:
     kubeconfig = operator_cluster.kubeconfig
     runner = CliRunner()
     with KubeCluster(
@@ -46,15 +49,23 @@ def test_cluster_commands(operator_cluster: Any, namespace: str) -> None:
         assert logs.exit_code == 0, logs.output
         assert "==> clitest-scheduler" in logs.output and "Scheduler at" in logs.output
 
-    # The CLI's port-forward, as a user runs it, until Ctrl+C.
+    # The CLI's port-forward, as a user runs it, until Ctrl+C; a hand-made Client of this TLS
+    # cluster needs the certificate the CLI writes (0600).
     env = dict(os.environ, KUBECONFIG=kubeconfig)
+    security_file = tmp_path / "clitest-security.yaml"
     command = [*DASK_CLI, "kubernetes", "port-forward", "clitest", "-n", namespace]
+    command += ["--security-file", str(security_file)]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
             first = proc.stdout.readline()
-            assert first.startswith("Scheduler at: tcp://127.0.0.1:"), first
-            with Client(first.split(": ", 1)[1].strip(), timeout=30) as client:
+            assert first.startswith("Scheduler at: tls://127.0.0.1:"), first
+            assert proc.stdout.readline() == f"Security (0600): {security_file}\n"
+            assert proc.stdout.readline().startswith('Client: Client("tls://127.0.0.1:')
+            assert security_file.stat().st_mode & 0o777 == 0o600
+            security = Security(**yaml.safe_load(security_file.read_text()))
+            address = first.split(": ", 1)[1].strip()
+            with Client(address, timeout=30, security=security) as client:
                 assert client.submit(lambda: 7).result() == 7
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) == 0

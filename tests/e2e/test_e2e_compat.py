@@ -146,14 +146,14 @@ def test_node_port_service_from_the_host(operator_cluster: Any, namespace: str) 
     with kube_cluster(
         "nodeport", namespace, n_workers=1, scheduler_service_type="NodePort"
     ) as cluster:
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert cluster.scheduler_address.startswith("tls://127.0.0.1:")
         if operator_cluster.plane == "real":
             api = kr8s.api(kubeconfig=operator_cluster.kubeconfig)
             service = next(
                 iter(api.get("services", "nodeport-scheduler", namespace=namespace, raw=True))
             )
             node_ports = {p["name"]: p["nodePort"] for p in service["spec"]["ports"]}
-            assert cluster.scheduler_address == f"tcp://127.0.0.1:{node_ports[SCHEDULER_PORT_NAME]}"
+            assert cluster.scheduler_address == f"tls://127.0.0.1:{node_ports[SCHEDULER_PORT_NAME]}"
         with Client(cluster) as client:
             assert client.submit(lambda: "via nodeport").result() == "via nodeport"
             if operator_cluster.plane == "real":
@@ -176,7 +176,7 @@ def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: 
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
-            assert first.startswith("Scheduler at: tcp://127.0.0.1:"), first + (
+            assert first.startswith("Scheduler at: tls://127.0.0.1:"), first + (
                 process.stderr.read() if process.poll() is not None and process.stderr else ""
             )
         finally:

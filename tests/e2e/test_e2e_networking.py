@@ -44,7 +44,7 @@ def test_load_balancer_address_is_used(operator_cluster: Any, namespace: str) ->
         [service] = api.get("services", "lb-scheduler", namespace=namespace, raw=True)
         ingress = service["status"]["loadBalancer"]["ingress"][0]
         host = ingress.get("hostname") or ingress["ip"]
-        assert cluster.scheduler_address == f"tcp://{host}:8786"
+        assert cluster.scheduler_address == f"tls://{host}:8786"
         assert cluster.dashboard_link.startswith(f"http://{host}:8787")
         with Client(cluster) as client:
             assert client.submit(lambda: "via lb").result() == "via lb"
@@ -63,7 +63,7 @@ def test_cluster_ip_is_port_forwarded_on_a_chosen_port(
         resource_timeout=RESOURCE_TIMEOUT,
         quiet=True,
     ) as cluster:
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert cluster.scheduler_address.startswith("tls://127.0.0.1:")
         port = cluster.scheduler_forward_port
         assert cluster.forwarded_dashboard_port == str(port)  # a string, as upstream has it
         assert cluster.dashboard_link == f"http://127.0.0.1:{port}/status"

@@ -32,12 +32,16 @@ def test_gen_cluster_prints_the_helper_manifest(runner: CliRunner) -> None:
     expected = make_cluster_spec(
         "demo", n_workers=2, env={"A": "1", "B": "x=y"}, resources={"limits": {"cpu": "1"}}
     )
+    expected["spec"]["tls"] = True  # what the CLI makes is mutually authenticated (issue #21)
     assert yaml.safe_load(result.output) == expected
 
 
-def test_gen_cluster_defaults_match_upstream_cli(runner: CliRunner) -> None:
+def test_gen_cluster_defaults_match_upstream_cli_plus_tls(runner: CliRunner) -> None:
     result = runner.invoke(kubernetes, ["gen", "cluster", "--name", "demo"])
-    assert yaml.safe_load(result.output) == make_cluster_spec("demo", n_workers=3, env={})
+    expected = make_cluster_spec("demo", n_workers=3, env={})
+    assert yaml.safe_load(result.output) == expected | {"spec": expected["spec"] | {"tls": True}}
+    without = runner.invoke(kubernetes, ["gen", "cluster", "--name", "demo", "--no-tls"])
+    assert yaml.safe_load(without.output) == expected | {"spec": expected["spec"] | {"tls": False}}
 
 
 def test_gen_cluster_writes_file(runner: CliRunner, tmp_path: Path) -> None:

@@ -207,3 +207,18 @@ def test_helm_install_runs_an_operator_that_runs_clusters(empty_stand_in: str) -
     )
     # helm never deletes what it installed from crds/: users' DaskClusters survive an uninstall.
     assert all(CRD.get(c["metadata"]["name"], api=api) for c in load_crds())
+
+
+def test_the_operator_gets_its_token_key_from_a_secret_the_chart_makes() -> None:
+    """Scheduler API tokens (issue #21) must survive an operator restart: the key comes from a
+    Secret, handed over by the kubelet (the operator has no right to read Secrets)."""
+    from dask_kubernetes.operator.dask_tls import OPERATOR_KEY_ENV
+
+    docs = _render()
+    [secret] = _of_kind(docs, "Secret")
+    assert len(secret["data"]["key"]) >= 48
+    [deployment] = _of_kind(docs, "Deployment")
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    [key] = [e for e in env if e["name"] == OPERATOR_KEY_ENV]
+    ref = key["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == (secret["metadata"]["name"], "key")

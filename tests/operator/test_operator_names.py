@@ -91,7 +91,9 @@ def test_api_paths_name_only_what_the_operator_addresses() -> None:
         "/apis/kubernetes.dask.org/v1/namespaces/ns/daskclusters/a/status"
     )
     assert resource_path("ns", "pods") == "/api/v1/namespaces/ns/pods"
-    for plural, sub in (("secrets", ""), ("pods", "exec"), ("pods", "../x"), ("../x", "")):
+    # A TLS cluster's Secret is created (never read: the chart grants `create` only).
+    assert resource_path("ns", "secrets") == "/api/v1/namespaces/ns/secrets"
+    for plural, sub in (("configmaps", ""), ("pods", "exec"), ("pods", "../x"), ("../x", "")):
         with pytest.raises(v.InvalidName):
             resource_path("ns", plural, "a", sub)
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from dask_kubernetes.common.files import write_atomically
+from dask_kubernetes.common.files import write_atomically, write_private
 
 from . import kubernetes
 
@@ -117,6 +117,12 @@ def gen() -> None:
 @click.option("--idle-timeout", type=click.IntRange(min=0), default=None, help="Seconds.")
 @click.option("--jupyter", is_flag=True, help="Start Jupyter on the scheduler.")
 @click.option(
+    "--tls/--no-tls",
+    default=True,
+    show_default=True,
+    help="Mutual TLS with certificates of this cluster only (spec.tls).",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -129,6 +135,7 @@ def gen_cluster(
     resources: str | None,
     env: tuple[str, ...],
     output: Path | None,
+    tls: bool,
     **options: Any,
 ) -> None:
     from dask_kubernetes.operator.kubecluster.resource_manifests import make_cluster_spec
@@ -136,6 +143,7 @@ def gen_cluster(
         validate_cluster_name,
         validate_resources,
     )
+    from dask_kubernetes.operator.vocabulary import TLS_FIELD
 
     validate_cluster_name(name)
     parsed_resources = _parse_resources(resources)
@@ -144,6 +152,7 @@ def gen_cluster(
     manifest = make_cluster_spec(
         name=name, resources=parsed_resources, env=_parse_env(env), **given
     )
+    manifest["spec"][TLS_FIELD] = tls
     text = yaml.dump(manifest, Dumper=_NoAliasDumper, sort_keys=False)
     if output is None:
         click.echo(text, nl=False)
@@ -258,8 +267,16 @@ def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: f
 @click.argument("name")
 @namespace_option
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Local dashboard port.")
+@click.option(
+    "--security-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="For a TLS cluster: write the client's Security settings here (mode 0600).",
+)
 @reports_errors
-def port_forward(name: str, namespace: str | None, port: int | None) -> None:
+def port_forward(
+    name: str, namespace: str | None, port: int | None, security_file: Path | None
+) -> None:
     from dask_kubernetes.operator.kubecluster import KubeCluster
 
     cluster = KubeCluster.from_name(
@@ -271,6 +288,7 @@ def port_forward(name: str, namespace: str | None, port: int | None) -> None:
     )
     try:
         click.echo(f"Scheduler at: {cluster.scheduler_address}")
+        _print_client_security(cluster, security_file)
         click.echo(f"Dashboard at: {cluster.dashboard_link}")
         if cluster.jupyter:
             click.echo(f"Jupyter at: {cluster.jupyter_link}")
@@ -280,6 +298,30 @@ def port_forward(name: str, namespace: str | None, port: int | None) -> None:
         click.echo("Stopping port-forward", err=True)
     finally:
         cluster.close()
+
+
+def _print_client_security(cluster: Any, security_file: Path | None) -> None:
+    """What a hand-made `Client` of a TLS cluster needs: its certificate, in a 0600 file."""
+    security = getattr(cluster, "security", None)
+    if security is None:
+        return
+    if security_file is None:
+        click.echo(
+            "TLS: a Client needs this cluster's certificate; rerun with --security-file PATH"
+        )
+        return
+    settings = {
+        "require_encryption": True,
+        "tls_ca_file": security.tls_ca_file,
+        "tls_client_cert": security.tls_client_cert,
+        "tls_client_key": security.tls_client_key,
+    }
+    write_private(security_file, yaml.safe_dump(settings, sort_keys=False))
+    click.echo(f"Security (0600): {security_file}")
+    click.echo(
+        f'Client: Client("{cluster.scheduler_address}", '
+        f'security=Security(**yaml.safe_load(open("{security_file}"))))'
+    )
 
 
 @kubernetes.command(help="Print the logs of a cluster's scheduler and worker pods.")

@@ -10,12 +10,14 @@ a cluster, and handlers stay thin.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import kopf
 
+from dask_kubernetes.operator import dask_tls
 from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.vocabulary import InvalidName, check_cluster_name
 
@@ -41,6 +43,8 @@ SCHEDULER_ROUTES = (
     "distributed.http.statics",
     "distributed.http.scheduler.api",
 )
+#: A TLS cluster's: the JSON API only behind the token (`dask_tls.API_GUARD_PRELOAD`).
+TLS_SCHEDULER_ROUTES = tuple(r for r in SCHEDULER_ROUTES if not r.endswith(".api"))
 
 Manifest = dict[str, Any]
 
@@ -98,14 +102,50 @@ def child_metadata(
     return labels, annotations
 
 
-def _with_env(pod_spec: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """A copy of `pod_spec` whose containers get each variable unless they already set it."""
+def _with_env(
+    pod_spec: Mapping[str, Any],
+    env: Mapping[str, str],
+    more: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A copy of `pod_spec` whose containers get each variable unless they already set it
+    (`env` as values, `more` as whole EnvVar entries, e.g. from a Secret)."""
     spec = copy.deepcopy(dict(pod_spec))
+    wanted = [{"name": k, "value": val} for k, val in env.items()] + [dict(e) for e in more]
     for container in spec.get("containers") or []:
         current = container["env"] = list(container.get("env") or [])  # `env: null` is allowed
         present = {item.get("name") for item in current}
-        current.extend({"name": k, "value": val} for k, val in env.items() if k not in present)
+        current.extend(copy.deepcopy(item) for item in wanted if item["name"] not in present)
     return spec
+
+
+def tls_secret_name(cluster: Mapping[str, Any]) -> str | None:
+    """The TLS Secret of a DaskCluster with `spec.tls`, else None."""
+    if not dask_tls.tls_enabled(cluster.get("spec")):
+        return None
+    return v.tls_secret_name(cluster["metadata"]["name"], cluster["metadata"]["uid"])
+
+
+def tls_secret(cluster: Mapping[str, Any], api_token: str) -> Manifest:
+    """A TLS cluster's Secret: fresh CA and certificates, and the scheduler's API token.
+
+    Owned by the cluster (not as its controller), so the garbage collector removes it with it.
+    """
+    name = tls_secret_name(cluster)
+    assert name is not None, "only a TLS cluster has a TLS Secret"
+    meta = cluster["metadata"]
+    data = dask_tls.issue_credentials(meta["namespace"], meta["name"])
+    data[v.TLS_API_TOKEN_KEY] = api_token
+    metadata: dict[str, Any] = {"name": name, "labels": v.cluster_labels(meta["name"])}
+    kopf.append_owner_reference(
+        {"metadata": metadata}, owner=cast(kopf.Body, cluster), controller=False
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
 
 
 def _metadata(
@@ -125,7 +165,10 @@ def _metadata(
 def scheduler_pod(cluster: Mapping[str, Any]) -> Manifest:
     """The scheduler Pod, with the JSON API route enabled so the operator can retire workers."""
     scheduler = cluster["spec"]["scheduler"]
-    spec = _with_env(scheduler["spec"], {SCHEDULER_ROUTES_ENV: repr(list(SCHEDULER_ROUTES))})
+    secret = tls_secret_name(cluster)
+    routes = SCHEDULER_ROUTES if secret is None else TLS_SCHEDULER_ROUTES
+    tls_env = [] if secret is None else dask_tls.pod_env("scheduler", secret)
+    spec = _with_env(scheduler["spec"], {SCHEDULER_ROUTES_ENV: repr(list(routes))}, tls_env)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -187,8 +230,13 @@ def default_worker_group(cluster: Mapping[str, Any]) -> Manifest:
     }
 
 
-def worker_pod(worker_group: Mapping[str, Any], namespace: str, index: int) -> Manifest:
-    """Worker `index` of a group; the deterministic name makes a repeated create a harmless 409."""
+def worker_pod(
+    worker_group: Mapping[str, Any], namespace: str, index: int, tls_secret: str | None = None
+) -> Manifest:
+    """Worker `index` of a group; the deterministic name makes a repeated create a harmless 409.
+
+    `tls_secret`: the cluster's TLS Secret when it has one (the group does not say).
+    """
     group = worker_group["metadata"]["name"]
     cluster = worker_group["spec"]["cluster"]
     worker = worker_group["spec"]["worker"]
@@ -197,13 +245,14 @@ def worker_pod(worker_group: Mapping[str, Any], namespace: str, index: int) -> M
     name = v.worker_pod_name(group, index)
     env = {
         "DASK_WORKER_NAME": name,
-        "DASK_SCHEDULER_ADDRESS": v.scheduler_address(cluster, namespace),
+        "DASK_SCHEDULER_ADDRESS": v.scheduler_address(cluster, namespace, bool(tls_secret)),
     }
+    tls_env = dask_tls.pod_env("worker", tls_secret) if tls_secret else []
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _metadata(name, labels, annotations, worker_group),
-        "spec": _with_env(worker["spec"], env),
+        "spec": _with_env(worker["spec"], env, tls_env),
     }
 
 
@@ -233,13 +282,17 @@ def job_cluster(job: Mapping[str, Any]) -> Manifest:
     }
 
 
-def job_runner_pod(job: Mapping[str, Any], namespace: str) -> Manifest:
+def job_runner_pod(
+    job: Mapping[str, Any], namespace: str, tls_secret: str | None = None
+) -> Manifest:
+    """The job's runner; a client of its cluster (with the client certificate when TLS)."""
     name = job["metadata"]["name"]
     runner = job["spec"]["job"]
     labels, annotations = child_metadata(job["metadata"], runner.get("metadata"), PINNED)
     labels |= v.cluster_labels(name, v.JOB_RUNNER)
-    address = v.scheduler_address(name, namespace)
-    spec = _with_env(runner["spec"], {"DASK_SCHEDULER_ADDRESS": address})
+    address = v.scheduler_address(name, namespace, bool(tls_secret))
+    tls_env = dask_tls.pod_env("client", tls_secret) if tls_secret else []
+    spec = _with_env(runner["spec"], {"DASK_SCHEDULER_ADDRESS": address}, tls_env)
     spec.setdefault("restartPolicy", "Never")
     return {
         "apiVersion": "v1",

@@ -51,7 +51,7 @@ def _decode(content: bytes) -> Any:
 
 #: Plurals and subresources the operator addresses; nothing else can end up in a path.
 _DASK_PLURALS = frozenset(resource.plural for resource in DASK_RESOURCES)
-_PLURALS = frozenset({"pods", "services"}) | _DASK_PLURALS
+_PLURALS = frozenset({"pods", "services", "secrets"}) | _DASK_PLURALS
 _SUBRESOURCES = frozenset({"", "status"})
 
 
@@ -135,7 +135,14 @@ class Kube:
         return None if status == 404 else dict(body)
 
     async def proxy(
-        self, method: str, namespace: str, service: str, port: str, path: str, payload: Any = None
+        self,
+        method: str,
+        namespace: str,
+        service: str,
+        port: str,
+        path: str,
+        payload: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Call a Service's HTTP port through the API server's `services/proxy`.
 
@@ -151,5 +158,5 @@ class Kube:
             f"/services/{target}/proxy/{path.lstrip('/')}"
         )
         content = None if payload is None else json.dumps(payload)
-        _, body = await self._request(method, url, content=content)
+        _, body = await self._request(method, url, content=content, headers=dict(headers or {}))
         return body

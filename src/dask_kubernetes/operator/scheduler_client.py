@@ -5,6 +5,9 @@ Pods the operator builds) rather than the comm RPC: plain JSON has no pickle/msg
 between the operator's and the scheduler's `distributed` versions, and HTTP can be carried by the
 API server's `services/proxy` when the operator runs outside the cluster, with no port-forward.
 In-cluster it connects to the Service's cluster DNS name directly.
+
+Every request carries the cluster's API token (`dask_tls.api_token`): a TLS cluster's scheduler
+refuses the API without it; another ignores the header.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from dask_kubernetes.operator import dask_tls
 from dask_kubernetes.operator.rest import Kube
 from dask_kubernetes.operator.vocabulary import (
     DASHBOARD_PORT,
     DASHBOARD_PORT_NAME,
+    SCHEDULER_API_TOKEN_HEADER,
     check_cluster_name,
     check_label,
     scheduler_host,
@@ -44,25 +49,39 @@ class _Transport(Protocol):
     async def call(self, method: str, path: str, payload: Any = None) -> Any: ...
 
 
+def _token_headers(token: str | None) -> dict[str, str]:
+    return {SCHEDULER_API_TOKEN_HEADER: token} if token else {}
+
+
 class _ProxyTransport:
-    def __init__(self, kube: Kube, namespace: str, service: str) -> None:
+    def __init__(self, kube: Kube, namespace: str, service: str, token: str | None) -> None:
         self._kube, self._namespace, self._service = kube, namespace, service
+        self._headers = _token_headers(token)
 
     async def call(self, method: str, path: str, payload: Any = None) -> Any:
         return await self._kube.proxy(
-            method, self._namespace, self._service, DASHBOARD_PORT_NAME, path, payload
+            method,
+            self._namespace,
+            self._service,
+            DASHBOARD_PORT_NAME,
+            path,
+            payload,
+            headers=self._headers,
         )
 
 
 class _DirectTransport:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._headers = _token_headers(token)
 
     async def call(self, method: str, path: str, payload: Any = None) -> Any:
         async with (
             aiohttp.ClientSession(timeout=self._timeout) as session,
-            session.request(method, f"{self._base}{path}", json=payload) as response,
+            session.request(
+                method, f"{self._base}{path}", json=payload, headers=self._headers
+            ) as response,
         ):
             response.raise_for_status()
             return await response.json(content_type=None)
@@ -88,22 +107,27 @@ class SchedulerClient:
         self._transport = transport
 
     @classmethod
-    def for_cluster(cls, kube: Kube, namespace: str, cluster: str) -> SchedulerClient:
-        """The scheduler of DaskCluster `cluster` in `namespace`, and nothing else.
+    def for_cluster(
+        cls, kube: Kube, namespace: str, cluster: str, uid: str | None = None
+    ) -> SchedulerClient:
+        """The scheduler of DaskCluster `cluster` (uid `uid`) in `namespace`, and nothing else.
 
         Both names are checked first (`InvalidName`), so a name from a custom resource can
         neither pick another host (`evil:80/`) nor another namespace (`../`).
         """
         service = scheduler_name(check_cluster_name(cluster))
         namespace = check_label(namespace, "namespace")
+        token = (
+            dask_tls.api_token(dask_tls.operator_key(), namespace, cluster, uid) if uid else None
+        )
         if _use_proxy():
-            return cls(_ProxyTransport(kube, namespace, service))
-        return cls.at_url(str(scheduler_dashboard_url(namespace, cluster)))
+            return cls(_ProxyTransport(kube, namespace, service, token))
+        return cls.at_url(str(scheduler_dashboard_url(namespace, cluster)), token)
 
     @classmethod
-    def at_url(cls, dashboard_url: str) -> SchedulerClient:
+    def at_url(cls, dashboard_url: str, token: str | None = None) -> SchedulerClient:
         """Talk to a scheduler's dashboard port directly (in-cluster, or a local scheduler)."""
-        return cls(_DirectTransport(dashboard_url))
+        return cls(_DirectTransport(dashboard_url, token))
 
     async def _call(self, method: str, path: str, payload: Any = None) -> Any:
         try:

@@ -94,6 +94,28 @@ DASHBOARD_PORT = 8787
 DASHBOARD_PORT_NAME = "http-dashboard"
 WORKER_DASHBOARD_PORT = 8788
 
+# --- Mutual TLS of a cluster's Dask traffic (see `operator/dask_tls.py`) ----------------------
+
+#: `spec.tls` of a DaskCluster: true for mutually authenticated TLS on every Dask connection.
+TLS_FIELD = "tls"
+#: The keys of the cluster's TLS Secret: the CA certificate, a certificate and key per role,
+#: and the token the scheduler's HTTP API asks of the operator.
+TLS_CA_KEY = "ca.crt"
+TLS_ROLES = ("scheduler", "worker", "client")
+TLS_API_TOKEN_KEY = "api-token"  # noqa: S105 (a key name)
+
+
+def tls_cert_key(role: str) -> str:
+    return f"{role}.crt"
+
+
+def tls_private_key_key(role: str) -> str:
+    return f"{role}.key"
+
+
+#: The header that carries that token (the API server's proxy drops `Authorization`).
+SCHEDULER_API_TOKEN_HEADER = "X-Dask-Kubernetes-Token"  # noqa: S105 (a name)
+
 # --- Kubernetes name rules (RFC 1123) -------------------------------------------------------
 
 #: RFC 1123 label (a Namespace, a Service, a label value that names an object).
@@ -199,11 +221,25 @@ def worker_index(worker_group: str, pod_name: str) -> int | None:
     return int(suffix) if pod_name.startswith(prefix) and suffix.isdigit() else None
 
 
+def tls_secret_name(cluster: str, uid: str) -> str:
+    """The Secret with a cluster's CA, certificates and API token.
+
+    Named after this incarnation of the cluster (its uid): a cluster created again under the same
+    name never finds the Secret of the one before it, which the garbage collector may not have
+    removed yet.
+    """
+    return f"{cluster}-tls-{uid}"
+
+
 def scheduler_host(cluster: str, namespace: str) -> str:
     """The scheduler Service's cluster DNS name."""
     return f"{scheduler_name(cluster)}.{namespace}.svc.cluster.local"
 
 
-def scheduler_address(cluster: str, namespace: str) -> str:
+def comm_scheme(tls: bool) -> str:
+    return "tls" if tls else "tcp"
+
+
+def scheduler_address(cluster: str, namespace: str, tls: bool = False) -> str:
     """The scheduler's comm address from inside the cluster."""
-    return f"tcp://{scheduler_host(cluster, namespace)}:{SCHEDULER_PORT}"
+    return f"{comm_scheme(tls)}://{scheduler_host(cluster, namespace)}:{SCHEDULER_PORT}"

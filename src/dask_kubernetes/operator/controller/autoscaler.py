@@ -10,7 +10,7 @@ import kopf
 
 from dask_kubernetes.operator import child_manifests as m
 from dask_kubernetes.operator import vocabulary as v
-from dask_kubernetes.operator.controller.kit import events, flow, periodic
+from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
 from dask_kubernetes.operator.controller.kit.cache import Views
 from dask_kubernetes.operator.controller.kit.flow import RETRY
 from dask_kubernetes.operator.controller.kit.runtime import Runtime, runtime
@@ -23,8 +23,12 @@ from dask_kubernetes.operator.vocabulary import (
 )
 
 
-async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any]:
-    """One autoscaling step; returns the status to show (desired workers or why nothing moved)."""
+async def reconcile(
+    rt: Runtime, autoscaler: Mapping[str, Any], cluster_uid: str | None = None
+) -> dict[str, Any]:
+    """One autoscaling step; returns the status to show (desired workers or why nothing moved).
+
+    `cluster_uid`: its cluster's, for the scheduler's API token."""
     meta, spec = autoscaler["metadata"], autoscaler["spec"]
     namespace, cluster = meta["namespace"], spec["cluster"]
     problem = m.name_problem(autoscaler)
@@ -46,7 +50,8 @@ async def reconcile(rt: Runtime, autoscaler: Mapping[str, Any]) -> dict[str, Any
     if group is None:
         return {"reason": f"worker group of DaskCluster {cluster} not found"}
     try:
-        target = await SchedulerClient.for_cluster(rt.kube, namespace, cluster).adaptive_target()
+        scheduler = SchedulerClient.for_cluster(rt.kube, namespace, cluster, cluster_uid)
+        target = await scheduler.adaptive_target()
     except SchedulerUnavailable:
         return {"reason": "scheduler not reachable yet"}
     current = int(group["spec"]["worker"].get("replicas", 1))
@@ -76,4 +81,7 @@ async def on_create(memo: Any, body: kopf.Body, **_: Any) -> None:
 
 @periodic.every(DASK_AUTOSCALER, flow.AUTOSCALE_INTERVAL)
 async def adapt(rt: Runtime, views: Views, body: dict[str, Any]) -> None:
-    await flow.write_status(rt, DASK_AUTOSCALER, body, await reconcile(rt, body))
+    meta, spec = body["metadata"], body.get("spec") or {}
+    known = cache.first(views.clusters, meta["namespace"], str(spec.get("cluster")))
+    uid = (known or {}).get("uid")
+    await flow.write_status(rt, DASK_AUTOSCALER, body, await reconcile(rt, body, uid))

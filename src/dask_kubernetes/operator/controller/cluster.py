@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 
 from dask_kubernetes.operator import child_manifests as m
+from dask_kubernetes.operator import dask_tls
 from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
 from dask_kubernetes.operator.controller.kit.cache import Views
@@ -37,6 +38,8 @@ async def _ensure_scheduler(
             cluster, reason="SchedulerFailed", message="scheduler Pod ended; replacing it"
         )
         return None
+    if scheduler is None:
+        await _ensure_tls_secret(rt, cluster)
     if scheduler is None and await rt.kube.create(
         resource_path(namespace, "pods"), m.scheduler_pod(cluster)
     ):
@@ -46,6 +49,25 @@ async def _ensure_scheduler(
             message=v.scheduler_name(cluster["metadata"]["name"]),
         )
     return scheduler
+
+
+async def _ensure_tls_secret(rt: Runtime, cluster: Mapping[str, Any]) -> None:
+    """A TLS cluster's Secret, before the scheduler Pod that reads it.
+
+    Its name holds the cluster's uid, so a 409 means this cluster's own Secret exists: made
+    once, never read back (the operator may create Secrets, not read them).
+    """
+    name = m.tls_secret_name(cluster)
+    if name is None:
+        return
+    meta = cluster["metadata"]
+    token = dask_tls.api_token(
+        dask_tls.operator_key(), meta["namespace"], meta["name"], meta["uid"]
+    )
+    if await rt.kube.create(
+        resource_path(meta["namespace"], "secrets"), m.tls_secret(cluster, token)
+    ):
+        events.normal(cluster, reason="TLSSecretCreated", message=name)
 
 
 async def _ensure_children(
@@ -107,7 +129,8 @@ async def _close_if_idle(rt: Runtime, cluster: Mapping[str, Any]) -> bool:
         return False
     name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
     try:
-        idle_since = await SchedulerClient.for_cluster(rt.kube, namespace, name).idle_since()
+        scheduler = SchedulerClient.for_cluster(rt.kube, namespace, name, _uid(cluster))
+        idle_since = await scheduler.idle_since()
     except SchedulerUnavailable:
         return False
     if idle_since is None or time.time() < idle_since + timeout:
@@ -115,6 +138,11 @@ async def _close_if_idle(rt: Runtime, cluster: Mapping[str, Any]) -> bool:
     events.normal(cluster, reason="IdleTimeout", message=f"idle for over {timeout}s; deleting")
     await close(rt, namespace, name)
     return True
+
+
+def _uid(cluster: Mapping[str, Any]) -> str | None:
+    uid = cluster["metadata"].get("uid")
+    return str(uid) if uid else None
 
 
 async def close(rt: Runtime, namespace: str, name: str) -> None:

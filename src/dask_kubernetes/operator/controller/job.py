@@ -96,7 +96,8 @@ async def reconcile(rt: Runtime, views: Views, job: Mapping[str, Any]) -> dict[s
         # Start the runner once the scheduler is up, so its Client does not race the scheduler.
         cluster_running = (cluster or {}).get("phase") == "Running"
         if pod is None and cluster_running:
-            await rt.kube.create(pods_path, m.job_runner_pod(job, namespace))
+            runner_pod = m.job_runner_pod(job, namespace, (cluster or {}).get("tlsSecret"))
+            await rt.kube.create(pods_path, runner_pod)
             status[RUNNER_CREATED] = True
             events.normal(job, reason="RunnerCreated", message=runner)
     if status["jobStatus"] == "JobCreated":

@@ -30,14 +30,18 @@ def _worker_gone(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) ->
 
 
 async def _create_workers(
-    rt: Runtime, group: Mapping[str, Any], namespace: str, indices: list[int]
+    rt: Runtime,
+    group: Mapping[str, Any],
+    namespace: str,
+    indices: list[int],
+    tls_secret: str | None,
 ) -> None:
     gate = asyncio.Semaphore(CREATE_CONCURRENCY)
     path = resource_path(namespace, "pods")
     owner = _owner(group)
 
     async def create(index: int) -> None:
-        pod = m.worker_pod(group, namespace, index)
+        pod = m.worker_pod(group, namespace, index, tls_secret)
         async with gate:
             await rt.kube.create(path, pod)  # a 409 means it exists too: expect it either way
         rt.expectations.created(owner, [pod["metadata"]["name"]])
@@ -63,10 +67,17 @@ def _matches(pod: Mapping[str, Any], worker_name: str, address: str) -> bool:
 
 
 async def _choose_retirees(
-    rt: Runtime, namespace: str, cluster: str, group: str, alive: list[dict[str, Any]], excess: int
+    rt: Runtime,
+    namespace: str,
+    cluster: Mapping[str, Any],
+    group: str,
+    alive: list[dict[str, Any]],
+    excess: int,
 ) -> list[dict[str, Any]]:
-    """Pods to delete: never-connected ones first, then those the scheduler retired (data moved)."""
-    client = SchedulerClient.for_cluster(rt.kube, namespace, cluster)
+    """Pods to delete: never-connected ones first, then those the scheduler retired (data moved).
+
+    `cluster`: the cluster's entry in the cache (name, uid)."""
+    client = SchedulerClient.for_cluster(rt.kube, namespace, cluster["name"], cluster.get("uid"))
     try:
         connected = await client.workers()
     except SchedulerUnavailable as exc:
@@ -114,7 +125,8 @@ async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict
     if m.is_terminating(group):  # being deleted: its Pods go with it
         return {}
     async with rt.locks[_owner(group)]:
-        if not cache.exists(views.clusters, namespace, cluster):
+        known = cache.first(views.clusters, namespace, cluster)
+        if known is None:
             return {"reason": f"DaskCluster {cluster} not found"}
         pods = _group_pods(rt, views, group)
         live = [p for p in pods if not m.is_terminating(p)]
@@ -124,11 +136,11 @@ async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict
         if desired > len(alive):
             names = [p["metadata"]["name"] for p in pods]
             indices = m.free_worker_indices(name, names, desired - len(alive))
-            await _create_workers(rt, group, namespace, indices)
+            await _create_workers(rt, group, namespace, indices, known.get("tlsSecret"))
             logger.info("worker group %s/%s: created %d workers", namespace, name, len(indices))
         elif desired < len(alive):
             victims = await _choose_retirees(
-                rt, namespace, cluster, name, alive, len(alive) - desired
+                rt, namespace, known | {"name": cluster}, name, alive, len(alive) - desired
             )
             await _delete_pods(rt, group, victims)
             logger.info("worker group %s/%s: retired %d workers", namespace, name, len(victims))

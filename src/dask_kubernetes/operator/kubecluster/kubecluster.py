@@ -66,6 +66,7 @@ from .resource_manifests import (
     without_nulls,
 )
 from .resources import DaskCluster
+from .security import cluster_security, connection_args, with_tls_on
 from .validation import (
     CreateMode,
     expand_name,
@@ -167,6 +168,7 @@ class KubeCluster(Cluster):
         self._resolver: SchedulerAddressResolver | None = None
         self._created_here = False
         self._create_in_flight = False
+        self._dask_cluster: dict[str, Any] = {}  # the DaskCluster as created or found
         self._progress = StartupProgress(name)
         self._instances.add(self)
         protect_from_sigterm(_owned_clusters)
@@ -240,7 +242,7 @@ class KubeCluster(Cluster):
             jupyter=self.jupyter,
         )
         cluster = await DaskCluster(
-            without_nulls(manifest), namespace=self.namespace, api=self._api
+            with_tls_on(without_nulls(manifest)), namespace=self.namespace, api=self._api
         )
         # From here on a failed or interrupted start deletes it again; set before the call, as an
         # interrupted call may still land.
@@ -252,6 +254,7 @@ class KubeCluster(Cluster):
             self._created_here = self._create_in_flight = False  # refused: nothing of ours exists
             raise
         self._create_in_flight = False
+        self._dask_cluster = cluster.raw
         self._log("Waiting for controller to action cluster")
         await wait_for_controller(
             self._api, self.name, self.namespace, self._resource_timeout, self._progress.report
@@ -262,7 +265,7 @@ class KubeCluster(Cluster):
         self._log("Connecting to existing cluster")
         if self.shutdown_on_close is None:
             self.shutdown_on_close = False
-        raw = cluster.raw
+        raw = self._dask_cluster = cluster.raw
         worker = raw.get("spec", {}).get("worker", {})
         container = (worker.get("spec", {}).get("containers") or [{}])[0]
         self.image = container.get("image", self.image)
@@ -289,12 +292,15 @@ class KubeCluster(Cluster):
             port_forward_cluster_ip=self.port_forward_cluster_ip,
             dns_retries=int(config.setting("scheduler-service-name-resolution-retries")),
         )
-        address = await self._resolver.address(SCHEDULER_PORT_NAME)
+        security = await cluster_security(self._api, self._dask_cluster, timeout)
+        if security is not None:
+            self.security = security  # what `Client(cluster)` connects with
+        address = await self._resolver.address(SCHEDULER_PORT_NAME, tls=security is not None)
         self._log("Connecting to scheduler")
         report("connection", "Connecting")
-        await wait_for_scheduler_comm(address, max(timeout, 30.0))
+        await wait_for_scheduler_comm(address, max(timeout, 30.0), connection_args(security))
         report("connection", "Connected")
-        self.scheduler_comm = rpc(address)
+        self.scheduler_comm = rpc(address, connection_args=connection_args(security))
         self._log("Getting dashboard URL")
         local_port = int(self.scheduler_forward_port) if self.scheduler_forward_port else None
         dashboard = await self._resolver.address(DASHBOARD_PORT_NAME, local_port)

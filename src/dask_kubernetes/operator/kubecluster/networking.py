@@ -17,6 +17,7 @@ from typing import Any
 from distributed.core import rpc
 from kr8s.asyncio.objects import Node, Service
 
+from dask_kubernetes.operator.dask_tls import with_scheme
 from dask_kubernetes.operator.vocabulary import SCHEDULER_PORT_NAME
 
 from .errors import KubeClusterError, ResourceTimeoutError
@@ -73,9 +74,12 @@ class SchedulerAddressResolver:
         self.forwarder: ServicePortForwarder | None = None
 
     async def address(
-        self, port_name: str = SCHEDULER_PORT_NAME, local_port: int | None = None
+        self, port_name: str = SCHEDULER_PORT_NAME, local_port: int | None = None, tls: bool = False
     ) -> str:
-        """`tcp://host:port` reaching the named Service port."""
+        """`tcp://host:port` reaching the named Service port (`tls://` with `tls`)."""
+        return with_scheme(await self._address(port_name, local_port), tls)
+
+    async def _address(self, port_name: str, local_port: int | None) -> str:
         service = await get_object(Service, self.service_name, self.namespace, self.api)
         kind = service.spec.get("type", "ClusterIP")
         if kind == "LoadBalancer":
@@ -121,13 +125,17 @@ class SchedulerAddressResolver:
             self.forwarder = None
 
 
-async def wait_for_scheduler_comm(address: str, timeout: float) -> None:
+async def wait_for_scheduler_comm(
+    address: str, timeout: float, connection_args: dict[str, Any] | None = None
+) -> None:
     """Wait until the scheduler answers an RPC: the Service exists before it routes anywhere."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         try:
-            async with rpc(address, timeout=5) as comm:  # type: ignore[no-untyped-call]
+            async with rpc(  # type: ignore[no-untyped-call]
+                address, timeout=5, connection_args=connection_args or {}
+            ) as comm:
                 await asyncio.wait_for(comm.versions(), 10)
             return
         except (OSError, asyncio.TimeoutError) as exc:

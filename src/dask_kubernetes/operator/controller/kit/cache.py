@@ -63,9 +63,15 @@ def dask_services(*, namespace: str | None, name: str, **_: Any) -> dict[Key, di
 
 @kopf.index(DASK_CLUSTER.fqn)
 def dask_clusters(
-    *, namespace: str | None, name: str, status: kopf.Status, **_: Any
+    *, namespace: str | None, name: str, status: kopf.Status, body: kopf.Body, **_: Any
 ) -> dict[Key, dict[str, Any]]:
-    return {(namespace or "", name): {"phase": status.get("phase")}}
+    """Phase, uid and TLS Secret (None without TLS): what its workers and runner need."""
+    value = {
+        "phase": status.get("phase"),
+        "uid": body["metadata"].get("uid"),
+        "tlsSecret": m.tls_secret_name(body),
+    }
+    return {(namespace or "", name): value}
 
 
 @kopf.index(DASK_WORKER_GROUP.fqn)
