@@ -65,4 +65,4 @@ def _import_subcommands(group: _Kubernetes) -> None:
             sys.modules.pop(module, None)
 
 
-_import_subcommands(kubernetes)  # type: ignore[arg-type]
+_import_subcommands(kubernetes)
