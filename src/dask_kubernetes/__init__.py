@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from . import config
-
-try:
-    __version__ = version("dask-kubernetes")
-except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-    __version__ = "0.0.0"
-
-# Upstream's (setuptools-scm) shape: "2026.3.1.dev4+gabc" -> (2026, 3, 1, "dev4", "gabc").
-__version_tuple__: tuple[int | str, ...] = tuple(
-    int(part) if part.isdigit() else part for part in __version__.replace("+", ".").split(".")
-)
+from ._version import __version__
+from ._version import __version_tuple__ as __version_tuple__
 
 __all__ = ["KubeCluster", "__version__", "config", "make_cluster_spec"]
 

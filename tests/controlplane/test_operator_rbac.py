@@ -40,7 +40,8 @@ from operator_rbac import OPERATOR_AGENTS, granted, used  # isort: skip
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 FILES = Path(__file__).resolve().parents[2] / "charts/dask-kubernetes-operator/files"
-#: What the chart grants by default (cluster-wide, no peering), as test_operator_z_rbac reads it.
+#: What the chart grants by default (cluster-wide, no peering), as the recorded-RBAC check reads
+#: it (tests/operator/test_operator_rbac_recorded.py).
 RULES = (FILES / "rbac-rules.yaml", FILES / "rbac-cluster-rules.yaml")
 #: Seconds a convergence may take on this shared 2-core machine.
 CONVERGE = 90.0

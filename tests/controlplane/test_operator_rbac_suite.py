@@ -67,7 +67,7 @@ DESELECTED: dict[str, str] = {
     "test_operator_peering.py::test_one_of_two_peered_replicas_is_active": (
         "starts a stand-in of its own: it would not test this plane"
     ),
-    "test_operator_z_rbac.py::test_chart_grants_exactly_what_the_operator_uses": (
+    "test_operator_rbac_recorded.py::test_chart_grants_exactly_what_the_operator_uses": (
         "reads the stand-in's audit; its real-plane counterpart is the check after the run"
     ),
 }
@@ -78,7 +78,7 @@ NODE_DESELECTED: dict[str, str] = {
     node: DESELECTED[node]
     for node in (
         "test_operator_peering.py::test_one_of_two_peered_replicas_is_active",
-        "test_operator_z_rbac.py::test_chart_grants_exactly_what_the_operator_uses",
+        "test_operator_rbac_recorded.py::test_chart_grants_exactly_what_the_operator_uses",
     )
 }
 

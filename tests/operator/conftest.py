@@ -10,7 +10,14 @@ from typing import Any
 import kr8s
 import pytest
 from operator_helpers import CRD, OperatorProcess, wait_for
-from operator_rbac import RECORD_PERMISSIONS_ENV, used, write_permissions
+from operator_rbac import (
+    RECORD_PERMISSIONS_ENV,
+    RECORDED_RBAC_FILE,
+    SUITE_SELECTION,
+    SuiteSelection,
+    used,
+    write_permissions,
+)
 
 from dask_kubernetes.local.cluster import OPERATOR_USER
 from dask_kubernetes.operator.crds import load_crds
@@ -18,6 +25,24 @@ from dask_kubernetes.operator.crds import load_crds
 #: With DASK_KUBERNETES_TEST_KUBECONFIG: the operator's own kubeconfig (e.g. a ServiceAccount
 #: token bound to the chart's RBAC, as tests/controlplane/test_operator_rbac_suite.py sets up).
 OPERATOR_KUBECONFIG_ENV = "DASK_KUBERNETES_TEST_OPERATOR_KUBECONFIG"
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected what they deselect
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The recorded-RBAC check judges what the operator did in this session: it runs after every
+    other selected test, whatever the file names, and learns whether the whole of this directory
+    was selected (if not, it exercises the operator in a child run of its own)."""
+    judges = [item for item in items if item.path.name == RECORDED_RBAC_FILE]
+    items[:] = [item for item in items if item.path.name != RECORDED_RBAC_FILE] + judges
+    selection = config.stash.setdefault(SUITE_SELECTION, SuiteSelection())
+    selection.files = {item.path for item in items if item.path.parent == HERE}
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent == HERE and item.path.name != RECORDED_RBAC_FILE:
+            item.config.stash.setdefault(SUITE_SELECTION, SuiteSelection()).deselected = True
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 #: The operator's requests: kopf's own client, and ours (see dask_kubernetes.operator.rest).
 OPERATOR_AGENTS = ("kopf/", "dask-kubernetes-operator/")
@@ -14,6 +17,24 @@ Permission = tuple[str, str, str]
 
 #: Set in a child pytest run: the operator fixture writes the permissions it saw used there.
 RECORD_PERMISSIONS_ENV = "DASK_K8S_TEST_RECORD_PERMISSIONS"
+
+#: The test that judges the chart's RBAC by what the operator used (conftest.py runs it last).
+RECORDED_RBAC_FILE = "test_operator_rbac_recorded.py"
+
+
+@dataclass
+class SuiteSelection:
+    """What of tests/operator this session selected (set by conftest.py's collection hooks)."""
+
+    files: set[Path] = field(default_factory=set)
+    deselected: bool = False  # some test of the directory was deselected (-k, -m, --deselect)
+
+    def is_whole(self, directory: Path) -> bool:
+        """Every test file of `directory` selected, none of its tests deselected."""
+        return not self.deselected and self.files == set(directory.glob("test_*.py"))
+
+
+SUITE_SELECTION = pytest.StashKey[SuiteSelection]()
 
 
 def used(records: Iterable[Any]) -> set[Permission]:

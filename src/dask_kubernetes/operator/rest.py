@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import kr8s.asyncio
 
-from dask_kubernetes import __version__
+from dask_kubernetes._version import __version__
 from dask_kubernetes.operator.vocabulary import (
     API_VERSION,
     DASK_RESOURCES,

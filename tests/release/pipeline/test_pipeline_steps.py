@@ -1,6 +1,6 @@
 """The pipeline's engine on stand-in steps (fast): values flow from steps into the result, a
 failing step stops it with its own one-line reason, and --out changes only after every step
-passed. The real steps run in tests/pipeline/test_pipeline.py."""
+passed. The real steps run in test_pipeline.py beside this file."""
 
 from __future__ import annotations
 

@@ -39,19 +39,9 @@ from dask_kubernetes_release.core.lockfiles import (
 from dask_kubernetes_release.core.lockpins import parse_pylock
 from dask_kubernetes_release.core.matrix import check_matrix
 from dask_kubernetes_release.core.requirements import logical_lines, split_entry
+from dask_kubernetes_release.lock.release import Release
 from dask_kubernetes_release.lock.uv import MIN_PYTHON, compile_lock
-from dask_kubernetes_release.manifest.records import FileRecord, record_file
-
-
-@dataclass(frozen=True)
-class Release:
-    """Our own files in DIR: the wheel the closure is resolved from, and the sdist."""
-
-    project: str
-    version: str
-    wheel: Path
-    files: tuple[FileRecord, ...]  # wheel and sdist, as the manifest records them
-    extras: tuple[str, ...]  # what the wheel's metadata declares
+from dask_kubernetes_release.manifest.records import record_file
 
 
 @dataclass(frozen=True)

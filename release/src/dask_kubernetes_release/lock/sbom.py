@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from email.parser import BytesParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -35,9 +35,7 @@ from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import read_optional_json, write_atomically
 from dask_kubernetes_release.core.lockfiles import SBOM_NAME
 from dask_kubernetes_release.core.statements import root_digests
-
-if TYPE_CHECKING:
-    from dask_kubernetes_release.lock.command import Release
+from dask_kubernetes_release.lock.release import Release
 
 SCHEMA = SchemaVersion.V1_6
 PREDICATE_TYPE = "https://cyclonedx.org/bom"

@@ -10,11 +10,7 @@ from typing import Any
 
 from dask_kubernetes.common.yaml import load_mapping
 
-# Re-exported for local/operator_process.py (the lead's tree), which imports API_VERSION here;
-# the vocabulary defines it.
-from dask_kubernetes.operator.vocabulary import API_VERSION
-
-__all__ = ["API_VERSION", "CRD_FILES", "crd_text", "load_crd", "load_crds", "openapi_schema"]
+__all__ = ["CRD_FILES", "crd_text", "load_crd", "load_crds", "openapi_schema"]
 
 #: Source file stem for each CRD, in dependency order (clusters before what refers to them).
 CRD_FILES: tuple[str, ...] = ("daskcluster", "daskworkergroup", "daskjob", "daskautoscaler")

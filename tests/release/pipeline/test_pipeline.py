@@ -23,7 +23,6 @@ from dask_kubernetes_release.core.lockfiles import (
     SBOM_NAME,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -45,9 +44,9 @@ def _release(
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clone(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("pipeline") / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True)
+    subprocess.run(["git", "clone", "-q", str(repo_root), str(target)], check=True)
     return target
 
 
