@@ -1,7 +1,7 @@
 """`pipeline --from STEP` on stand-in steps (fast): it reuses what the passed steps wrote only
 after re-checking every file against the sha256 recorded when its step passed, runs STEP and the
 rest, and refuses in one line a changed or missing file, a skipped failure, other options, or
-no failed run at all. A real resume over real staged distributions: tests/release/pipeline/test_pipeline.py."""
+no failed run at all. A real resume over real staged distributions: test_pipeline.py."""
 
 from __future__ import annotations
 
