@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 )
 
 const namespace = "default"
@@ -310,15 +311,21 @@ func TestInformerSeesClusterRunningAndScaleSubresource(t *testing.T) {
 		t.Errorf("lister has phase %q, want Running", listed.Status.Phase)
 	}
 
-	scale, err := client.DaskClusters(namespace).GetScale(ctx, name, metav1.GetOptions{})
+	// The operator writes status concurrently: a Scale carries a resourceVersion, so an update
+	// may meet a conflict and is retried on a fresh read, as any client must.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := client.DaskClusters(namespace).GetScale(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if scale.Spec.Replicas != 1 {
+			t.Errorf("scale spec.replicas %d, want 1 (spec.worker.replicas)", scale.Spec.Replicas)
+		}
+		scale.Spec.Replicas = 2
+		_, err = client.DaskClusters(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if scale.Spec.Replicas != 1 {
-		t.Errorf("scale spec.replicas %d, want 1 (spec.worker.replicas)", scale.Spec.Replicas)
-	}
-	scale.Spec.Replicas = 2
-	if _, err := client.DaskClusters(namespace).UpdateScale(ctx, name, scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := client.DaskClusters(namespace).Get(ctx, name, metav1.GetOptions{})
@@ -329,7 +336,7 @@ func TestInformerSeesClusterRunningAndScaleSubresource(t *testing.T) {
 		t.Errorf("spec.worker.replicas %d after scaling to 2", got.Spec.Worker.Replicas)
 	}
 	waitFor("status.replicas 2", func(c *daskv1.DaskCluster) bool { return c.Status.Replicas == 2 })
-	scale, err = client.DaskClusters(namespace).GetScale(ctx, name, metav1.GetOptions{})
+	scale, err := client.DaskClusters(namespace).GetScale(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,12 +351,16 @@ func TestInformerSeesClusterRunningAndScaleSubresource(t *testing.T) {
 	if _, err := client.DaskWorkerGroups(namespace).Create(ctx, group, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	groupScale, err := client.DaskWorkerGroups(namespace).GetScale(ctx, group.Name, metav1.GetOptions{})
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		groupScale, err := client.DaskWorkerGroups(namespace).GetScale(ctx, group.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		groupScale.Spec.Replicas = 1
+		_, err = client.DaskWorkerGroups(namespace).UpdateScale(ctx, group.Name, groupScale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	groupScale.Spec.Replicas = 1
-	if _, err := client.DaskWorkerGroups(namespace).UpdateScale(ctx, group.Name, groupScale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	scaled, err := client.DaskWorkerGroups(namespace).Get(ctx, group.Name, metav1.GetOptions{})
