@@ -32,6 +32,9 @@ type DaskClusterSpec struct {
 	IdleTimeout int           `json:"idleTimeout,omitempty"`
 	Scheduler   SchedulerSpec `json:"scheduler"`
 	Worker      WorkerSpec    `json:"worker"`
+	// Mutually authenticated TLS on every Dask connection, with certificates the operator issues
+	// into a Secret the DaskCluster owns (off when absent, as in upstream's manifests).
+	TLS bool `json:"tls,omitempty"`
 }
 
 // DaskClusterPhase is the lifecycle phase of a DaskCluster.
