@@ -162,3 +162,58 @@ def test_adapt_scales_up_under_load_and_back_down(
         )
         assert kept.result() == 3
         assert times_computed(client, [kept.key]) == {kept.key: 1}
+
+
+def test_a_scheduler_that_never_answers_is_a_clear_error(
+    install_release: Callable[..., str], plane_namespace: str
+) -> None:
+    """The chart's scheduler crashes on start (a bad extra argument): no hang, one error."""
+    release = install_release(plane_namespace, "scheduler.extraArgs={--no-such-option}")
+    with pytest.raises(SchedulerUnreachableError, match=f"Helm release '{release}'"):
+        HelmCluster(
+            release, namespace=plane_namespace, port_forward_cluster_ip=True, scheduler_timeout=15
+        )
+
+
+@pytest.mark.slow
+def test_worker_groups_discovery_and_the_notebook_left_alone(
+    install_release: Callable[..., str], plane_namespace: str
+) -> None:
+    """`additional_worker_groups` scale on their own; dask-ctl finds the release.
+
+    The notebook is enabled here although this node cannot run its image (the kubelet runs
+    processes, and the notebook container has neither command nor args to run): its
+    ServiceAccount, Role and Deployment install, and HelmCluster leaves its pod out.
+    """
+    import asyncio
+
+    from dask_kubernetes.helm import discover
+
+    release = install_release(
+        plane_namespace,
+        "jupyter.enabled=true",
+        "additional_worker_groups[0].name=extra",
+        "additional_worker_groups[0].replicas=1",
+    )
+    with (
+        HelmCluster(release, namespace=plane_namespace, port_forward_cluster_ip=True) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(2, timeout=SETTLE)
+        cluster.scale(2, worker_group="extra")
+        client.wait_for_workers(3, timeout=SETTLE)
+        kept = client.submit(operator.add, 40, 2)
+        assert kept.result(timeout=SETTLE) == 42
+        cluster.scale(0, worker_group="extra")
+        eventually(lambda: worker_count(client) == 1, SETTLE, "the extra group scaled to zero")
+        assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
+        assert _deployment(f"{release}-dask-worker-extra", plane_namespace).spec.replicas == 0
+        assert kept.result() == 42 and times_computed(client, [kept.key]) == {kept.key: 1}
+        with pytest.raises(ValueError, match="No such worker group 'nope'"):
+            cluster.scale(1, worker_group="nope")
+        assert not [name for name in cluster.get_logs() if "jupyter" in name]
+
+    async def names() -> list[str]:
+        return [name async for name, kind in discover() if kind is HelmCluster]
+
+    assert f"{release}.{plane_namespace}" in asyncio.run(names())
