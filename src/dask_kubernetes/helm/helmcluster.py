@@ -174,7 +174,7 @@ class HelmCluster(Cluster):
         base = f"{self.release.fullname}-{self.worker_name}"
         return f"{base}-{worker_group}" if worker_group else base
 
-    def scale(self, n_workers: int, worker_group: str | None = None) -> Any:  # type: ignore[override]
+    def scale(self, n_workers: int, worker_group: str | None = None) -> Any:
         """Set the worker Deployment (or `worker_group`'s) to `n_workers`.
 
         Going down, the scheduler first retires the workers it would close (their data moves to
@@ -221,11 +221,12 @@ class HelmCluster(Cluster):
 
     @property
     def plan(self) -> set[str]:
-        return self.observed
+        """The connected workers: Deployments, not a worker spec, say what should exist."""
+        return {str(d["name"]) for d in self.scheduler_info["workers"].values()}
 
     @property
     def requested(self) -> set[str]:
-        return self.observed
+        return self.plan
 
     # --- logs ------------------------------------------------------------------------------
 
@@ -256,8 +257,9 @@ class HelmCluster(Cluster):
 
     async def _close(self) -> None:
         """Disconnect; the release stays (delete it with `helm uninstall`)."""
-        with contextlib.suppress(AttributeError):
-            self._adaptive.stop()
+        adaptive = getattr(self, "_adaptive", None)
+        if adaptive is not None:
+            adaptive.stop()
         await super()._close()
         await self._disconnect()
 
@@ -290,9 +292,15 @@ class HelmAdaptive(Adaptive):
     containers would simply restart. Here the pods are removed instead.
     """
 
-    async def scale_down(self, workers: list[str]) -> None:
+    # distributed's AdaptiveCore annotates these two the wrong way round (n vs workers).
+    async def scale_down(self, workers: list[str]) -> None:  # type: ignore[override]
         if workers:
-            await self.cluster._retire_workers(list(workers))
+            await self._helm_cluster._retire_workers(list(workers))
 
-    async def scale_up(self, n: int) -> None:
-        await self.cluster._scale(n)
+    async def scale_up(self, n: int) -> None:  # type: ignore[override]
+        await self._helm_cluster._scale(n)
+
+    @property
+    def _helm_cluster(self) -> HelmCluster:
+        assert isinstance(self.cluster, HelmCluster)
+        return self.cluster
