@@ -68,3 +68,13 @@ def install_release(
     yield install
     for name, namespace in installed:
         helm(plane_cluster.kubeconfig, "uninstall", name, "--namespace", namespace, "--wait")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_port_forwards() -> Iterator[None]:
+    """Every HelmCluster a test opened must have stopped its port-forward thread."""
+    yield
+    import threading
+
+    leaked = [t.name for t in threading.enumerate() if "port-forward" in t.name]
+    assert not leaked, f"port-forward threads left running: {leaked}"

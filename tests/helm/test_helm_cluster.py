@@ -8,6 +8,7 @@ through Helm's release Secret; scale-down retires workers through the scheduler 
 from __future__ import annotations
 
 import operator
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,13 @@ from dask_kubernetes.helm import ReleaseNotFoundError, SchedulerUnreachableError
 pytestmark = pytest.mark.e2e
 
 
+def _api() -> Any:
+    """The test's cluster: kr8s would hand back a cached client for the previous plane's."""
+    return kr8s.api(kubeconfig=os.environ["KUBECONFIG"])
+
+
 def _deployment(name: str, namespace: str) -> Any:
-    return Deployment.get(name, namespace=namespace, api=kr8s.api())
+    return Deployment.get(name, namespace=namespace, api=_api())
 
 
 def _spread_data(client: Client) -> tuple[list[Any], int]:
@@ -95,7 +101,9 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
         assert deployment.spec.replicas == 1
     # Closing disconnects only: the release and its workers are still there.
     secrets = list(
-        Secret.list(namespace=plane_namespace, label_selector=f"owner=helm,name={release}")
+        Secret.list(
+            namespace=plane_namespace, label_selector=f"owner=helm,name={release}", api=_api()
+        )
     )
     assert secrets
     assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
@@ -217,3 +225,21 @@ def test_worker_groups_discovery_and_the_notebook_left_alone(
         return [name async for name, kind in discover() if kind is HelmCluster]
 
     assert f"{release}.{plane_namespace}" in asyncio.run(names())
+
+
+def test_asynchronous_use(install_release: Callable[..., str], plane_namespace: str) -> None:
+    """`asynchronous=True`, as upstream allowed: start on `async with`, awaitable scale."""
+    import asyncio
+
+    release = install_release(plane_namespace)
+
+    async def run() -> int:
+        async with HelmCluster(
+            release, namespace=plane_namespace, port_forward_cluster_ip=True, asynchronous=True
+        ) as cluster:
+            await cluster.scale(2)
+            await cluster.wait_for_workers(2, timeout=SETTLE)
+            return len(cluster.scheduler_info["workers"])
+
+    assert asyncio.run(run()) == 2
+    assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 2

@@ -75,3 +75,15 @@ def test_decodes_the_encoding_helm_writes() -> None:
     as_helm_writes = base64.b64encode(gzip.compress(json.dumps(release).encode()))
     decoded = decode_release(base64.b64encode(as_helm_writes).decode())
     assert release_from_json(decoded).revision == 3
+
+
+def test_upstreams_names_import() -> None:
+    """Upstream 2024.4.2's public names for HelmCluster, and its dask-ctl entry point."""
+    from importlib.metadata import entry_points
+
+    import dask_kubernetes
+    from dask_kubernetes.helm import HelmCluster, discover
+
+    assert dask_kubernetes.HelmCluster is HelmCluster
+    [entry] = [e for e in entry_points(group="dask_cluster_discovery") if e.name == "helmcluster"]
+    assert entry.load() is discover
