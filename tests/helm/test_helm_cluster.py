@@ -234,9 +234,8 @@ def test_asynchronous_use(install_release: Callable[..., str], plane_namespace: 
     release = install_release(plane_namespace)
 
     async def run() -> int:
-        async with HelmCluster(
-            release, namespace=plane_namespace, port_forward_cluster_ip=True, asynchronous=True
-        ) as cluster:
+        # port_forward_cluster_ip left at its default: outside the cluster, that forwards.
+        async with HelmCluster(release, namespace=plane_namespace, asynchronous=True) as cluster:
             await cluster.scale(2)
             await cluster.wait_for_workers(2, timeout=SETTLE)
             return len(cluster.scheduler_info["workers"])

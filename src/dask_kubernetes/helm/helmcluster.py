@@ -40,7 +40,7 @@ from .workers import get_deployment, scale_down, set_replicas
 
 #: Seconds to wait for the scheduler to answer once its address is known.
 SCHEDULER_TIMEOUT = 60.0
-#: How often cluster DNS is tried for the Service name when `port_forward_cluster_ip=False`.
+#: How often cluster DNS is tried for the Service name inside a cluster.
 IN_CLUSTER_DNS_RETRIES = 20
 
 
@@ -49,7 +49,8 @@ class HelmCluster(Cluster):
 
     `release_name`: the Helm release; `namespace`: its namespace (default: the kubeconfig's).
     `port_forward_cluster_ip`: for a ClusterIP scheduler Service, forward a local port through
-    the API server (True), or try the Service's DNS name first (False, as inside the cluster).
+    the API server (True), or try the Service's DNS name first (False). None (the default, as
+    KubeCluster's): the DNS name inside a cluster, a forward outside, with no DNS query there.
     `scheduler_name`/`worker_name`: the chart's component names. `node_host`/`node_port`: reach
     a NodePort scheduler at this address instead of asking the API for a node.
 
@@ -62,7 +63,7 @@ class HelmCluster(Cluster):
         self,
         release_name: str,
         namespace: str | None = None,
-        port_forward_cluster_ip: bool | None = False,
+        port_forward_cluster_ip: bool | None = None,
         scheduler_name: str = "scheduler",
         worker_name: str = "worker",
         node_host: str | None = None,
