@@ -81,6 +81,6 @@ def test_discover_is_the_dask_ctl_entry_point() -> None:
 
     from dask_kubernetes.operator import discover
 
-    [entry] = [e for e in entry_points(group="dask_cluster_discovery") if "kubernetes" in e.value]
+    [entry] = [e for e in entry_points(group="dask_cluster_discovery") if e.name == "kubecluster"]
     assert entry.load() is discover
     assert importlib.import_module("dask_kubernetes.operator").discover is discover

@@ -6,6 +6,8 @@ import asyncio
 import ipaddress
 import json
 import random
+import socket
+import struct
 
 import pytest
 
@@ -77,6 +79,38 @@ async def test_forwarder_splices_to_the_chosen_backend_and_rejects_without_one()
         reader, writer = await asyncio.open_connection("127.51.0.1", forwarder.port)
         assert await asyncio.wait_for(reader.read(100), 5) == b""  # closed: no endpoint
         writer.close()
+    finally:
+        await forwarder.stop()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_a_reset_client_closes_the_backend_connection() -> None:
+    """A pod killed mid-connection resets its socket; the backend must see the connection end.
+
+    Otherwise a Dask scheduler behind a Service keeps a dead worker listed (and its lost results
+    counted as held) until heartbeats time out, minutes later.
+    """
+    ended = asyncio.Event()
+
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # b"" at EOF, or an error on reset: either way the peer is gone
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(idle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    forwarder = TcpForwarder("127.51.0.3", 0, lambda: ("127.0.0.1", port))
+    await forwarder.start()
+    try:
+        _, writer = await asyncio.open_connection("127.51.0.3", forwarder.port)
+        writer.write(b"hello")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, as for a process killed with unread data
+        await asyncio.wait_for(ended.wait(), 5)
     finally:
         await forwarder.stop()
         server.close()

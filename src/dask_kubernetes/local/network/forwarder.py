@@ -13,6 +13,11 @@ _CHUNK = 64 * 1024
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy one direction; EOF is passed on as EOF, a reset or error as the end of `writer`.
+
+    A peer that resets (a killed process) must not leave the other side's connection open:
+    a Dask scheduler would keep the dead worker listed until its heartbeats time out.
+    """
     try:
         while data := await reader.read(_CHUNK):
             writer.write(data)
@@ -20,7 +25,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         if writer.can_write_eof():
             writer.write_eof()
     except (OSError, RuntimeError):
-        pass
+        writer.close()
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
