@@ -17,8 +17,8 @@ from typing import Any
 from distributed.core import Status, rpc
 from distributed.deploy.adaptive import Adaptive
 from distributed.deploy.cluster import Cluster
-from distributed.utils import Log, Logs, format_dashboard_link
-from kr8s.asyncio.objects import Pod, Service
+from distributed.utils import Logs, format_dashboard_link
+from kr8s.asyncio.objects import Service
 
 from dask_kubernetes.operator.kubecluster.errors import ResourceTimeoutError
 from dask_kubernetes.operator.kubecluster.kr8s_api import (
@@ -26,14 +26,13 @@ from dask_kubernetes.operator.kubecluster.kr8s_api import (
     connect,
     find_object,
     kubernetes_errors,
-    list_objects,
 )
+from dask_kubernetes.operator.kubecluster.logs import component_logs
 from dask_kubernetes.operator.kubecluster.networking import (
     SchedulerAddressResolver,
     running_in_cluster,
     wait_for_scheduler_comm,
 )
-from dask_kubernetes.operator.kubecluster.waiting import pod_logs
 
 from .release import HelmRelease, SchedulerUnreachableError, read_release
 from .workers import get_deployment, scale_down, set_replicas
@@ -240,19 +239,8 @@ class HelmCluster(Cluster):
         api, namespace = await self._ready_api()
         assert self.release is not None
         selector = f"release={self.release_name},app={self.release.app_label}"
-        logs = Logs()
         with kubernetes_errors(namespace=namespace):
-            pods = await list_objects(Pod, namespace, api, label_selector=selector)
-            for pod in sorted(pods, key=lambda p: str(p.name)):
-                component = pod.raw["metadata"].get("labels", {}).get("component")
-                if component not in ("scheduler", "worker"):
-                    continue
-                phase = pod.raw.get("status", {}).get("phase")
-                if phase == "Running":
-                    logs[pod.name] = Log(await pod_logs(pod))
-                else:
-                    logs[pod.name] = Log(f"Cannot find logs. Pod is {phase}.")
-        return logs
+            return await component_logs(api, namespace, selector, "component")
 
     # --- shutdown --------------------------------------------------------------------------
 

@@ -14,10 +14,16 @@ from .waiting import pod_logs
 
 async def cluster_logs(api: Api, name: str, namespace: str) -> Logs:
     """`{pod name: log}` for the cluster's scheduler and worker pods."""
+    return await component_logs(api, namespace, cluster_selector(name), COMPONENT_LABEL)
+
+
+async def component_logs(api: Api, namespace: str, selector: str, component_label: str) -> Logs:
+    """`{pod name: log}` for the pods matching `selector` whose `component_label` says
+    scheduler or worker (ours and the dask/dask Helm chart name the label differently)."""
     logs = Logs()
-    pods = await list_objects(Pod, namespace, api, label_selector=cluster_selector(name))
+    pods = await list_objects(Pod, namespace, api, label_selector=selector)
     for pod in sorted(pods, key=lambda pod: str(pod.name)):
-        component = pod.raw.get("metadata", {}).get("labels", {}).get(COMPONENT_LABEL)
+        component = pod.raw.get("metadata", {}).get("labels", {}).get(component_label)
         if component not in (SCHEDULER, WORKER):
             continue
         phase = pod.raw.get("status", {}).get("phase")
