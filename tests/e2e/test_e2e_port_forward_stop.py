@@ -13,10 +13,13 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from distributed import Client
+from distributed.security import Security
 from e2e_helpers import DASK_CLI, kube_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -26,18 +29,24 @@ STOP_BOUND = 5.0
 
 
 def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
-    operator_cluster: Any, namespace: str
+    operator_cluster: Any, namespace: str, tmp_path: Path
 ) -> None:
     kube_cluster("pfstop", namespace, shutdown_on_close=False).close()
+    # KubeCluster's clusters are mutual TLS: the Client needs the certificate the CLI writes.
+    security_file = tmp_path / "pfstop-security.yaml"
     command = [*DASK_CLI, "kubernetes", "port-forward", "pfstop", "-n", namespace]
+    command += ["--security-file", str(security_file)]
     env = {**os.environ, "KUBECONFIG": operator_cluster.kubeconfig}
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as proc:
         client = None
         try:
             assert proc.stdout is not None
             first = proc.stdout.readline()
-            assert first.startswith("Scheduler at: tcp://127.0.0.1:"), first
-            client = Client(first.split(": ", 1)[1].strip(), timeout=30)
+            assert first.startswith("Scheduler at: tls://127.0.0.1:"), first
+            assert proc.stdout.readline() == f"Security (0600): {security_file}\n"
+            security = Security(**yaml.safe_load(security_file.read_text()))
+            address = first.split(": ", 1)[1].strip()
+            client = Client(address, timeout=30, security=security)
             assert client.scheduler_info()["type"] == "Scheduler"  # connected, through it
             started = time.monotonic()
             proc.send_signal(signal.SIGINT)
