@@ -10,10 +10,11 @@ import datetime
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from control_planes import REAL
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from node_support import BY_HAND
@@ -110,6 +111,38 @@ class Cluster:
 @pytest.fixture
 def cluster(k8s: client.ApiClient, namespace: str) -> Cluster:
     return Cluster(k8s, namespace)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def by_hand_node(plane: Any) -> Iterator[None]:
+    """On the real plane, a Node object named `by-hand` while these tests run: without one the pod
+    GC controller deletes the pods bound to it as orphans (about 40 s after it first notices the
+    node missing, so at any moment late in a session), and an old pod vanishing mid-rollout made
+    the Deployment unavailable (seen in CI). Tainted and unschedulable, so no real scheduler puts
+    a pod there; it never reports status, so nothing else changes within the pods' default
+    300 s toleration. Removed again after the module."""
+    if plane.name != REAL:
+        yield
+        return
+    from kubernetes import config
+
+    api = config.new_client_from_config(str(plane.kubeconfig))
+    core = client.CoreV1Api(api)
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": BY_HAND},
+        "spec": {
+            "unschedulable": True,
+            "taints": [{"key": "dask-kubernetes.test/by-hand", "effect": "NoSchedule"}],
+        },
+    }
+    core.create_node(node)
+    try:
+        yield
+    finally:
+        core.delete_node(BY_HAND)
+        api.close()
 
 
 def controller_of(obj: Any) -> Any:
