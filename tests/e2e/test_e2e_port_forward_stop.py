@@ -24,8 +24,10 @@ from e2e_helpers import DASK_CLI, kube_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
+#: Only against a hang: the verdict is whether the shutdown finished or hit its safety net
+#: (`STOP_TIMEOUT`, which says so on stderr), not a wall-clock figure that load can stretch.
 #: Measured 0.5-0.7 s from SIGINT to exit at load 10 on 2 cores (most of it interpreter exit).
-STOP_BOUND = 5.0
+HANG_BOUND = 120.0
 
 
 def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
@@ -37,7 +39,9 @@ def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
     command = [*DASK_CLI, "kubernetes", "port-forward", "pfstop", "-n", namespace]
     command += ["--security-file", str(security_file)]
     env = {**os.environ, "KUBECONFIG": operator_cluster.kubeconfig}
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
         client = None
         try:
             assert proc.stdout is not None
@@ -50,11 +54,15 @@ def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
             assert client.scheduler_info()["type"] == "Scheduler"  # connected, through it
             started = time.monotonic()
             proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=60) == 0
+            assert proc.wait(timeout=HANG_BOUND) == 0
             elapsed = time.monotonic() - started
+            assert proc.stderr is not None
+            stderr = proc.stderr.read()
         finally:
             if proc.poll() is None:
                 proc.kill()
             if client is not None:
                 client.close(timeout=5)
-    assert elapsed < STOP_BOUND, f"port-forward took {elapsed:.1f}s to stop after SIGINT"
+    assert "did not finish within" not in stderr, (
+        f"the port-forward's shutdown hit its safety net ({elapsed:.1f}s after SIGINT): {stderr}"
+    )

@@ -7,7 +7,9 @@ the caller's loop is blocked (a synchronous `Client` call made from async code, 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Coroutine
@@ -20,7 +22,9 @@ from .errors import KubeClusterError
 from .kr8s_api import connect, get_object, kubernetes_errors
 
 T = TypeVar("T")
-STOP_TIMEOUT = 10.0
+logger = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0  # a safety net against a wedged forward, never the normal way out
+STOPPED_LATE = "port-forward shutdown did not finish within %.0f s; abandoned"
 BIND_ATTEMPTS = 5
 
 
@@ -80,8 +84,11 @@ class ServicePortForwarder:
         if not self._thread.is_alive():
             return
         future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        with contextlib.suppress(Exception):
-            future.result(STOP_TIMEOUT)
+        with contextlib.suppress(Exception):  # a forward failing as it stops is still stopped
+            try:
+                future.result(STOP_TIMEOUT)
+            except concurrent.futures.TimeoutError:
+                logger.warning(STOPPED_LATE, STOP_TIMEOUT)  # said, so a stall is never silent
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_TIMEOUT)
         if not self._thread.is_alive():
