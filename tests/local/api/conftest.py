@@ -182,7 +182,8 @@ def private_kubeconfig(private_server: ServerThread, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def namespace(plane: Plane) -> Iterator[str]:
-    """A fresh namespace, deleted afterwards; on a real cluster, once it can take pods."""
+    """A fresh namespace, deleted afterwards; on a real cluster, once kube-controller-manager
+    has finished with it (pods can be admitted, the root CA ConfigMap is there)."""
     from kubernetes import client, config
 
     api = config.new_client_from_config(str(plane.kubeconfig))
@@ -193,6 +194,14 @@ def namespace(plane: Plane) -> Iterator[str]:
         # ServiceAccount admission refuses pods (403) until kube-controller-manager has made
         # the namespace's `default` ServiceAccount; the emulator has neither (see "Differences").
         eventually(lambda: core.list_namespaced_service_account(name).items, "a default SA")
+        # kube-controller-manager also publishes `kube-root-ca.crt` into every new namespace;
+        # a watch opened before it lands would see that ADDED event as the test's own.
+        eventually(
+            lambda: core.list_namespaced_config_map(
+                name, field_selector="metadata.name=kube-root-ca.crt"
+            ).items,
+            "the kube-root-ca.crt ConfigMap",
+        )
     yield name
     core.delete_namespace(name)
     api.close()
