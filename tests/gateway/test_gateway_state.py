@@ -39,8 +39,8 @@ def test_restart_and_a_second_replica_serve_running_clusters(
         # Scaling through B reaches the same DaskCluster.
         other.scale(2)
         wait_for(lambda: _n_workers(client) == 2, "2 workers after scaling through B")
-        status, _ = http(f"{replica.address}/clusters/{name}/status", headers=replica.basic("alice"))
-        assert status == 200
+        dashboard = f"{replica.address}/clusters/{name}/status"
+        assert http(dashboard, headers=replica.basic("alice"))[0] == 200
         client.close()
     finally:
         replica.stop()
