@@ -183,7 +183,7 @@ def test_options_are_the_admins(gateway: RunningGateway, alices: tuple[Any, Any]
             worker = obj.spec["worker"]["spec"]["containers"][0]
             scheduler = obj.spec["scheduler"]["spec"]["containers"][0]
             assert worker["image"] == scheduler["image"] == OTHER_IMAGE
-            assert worker["resources"]["limits"]["cpu"] == "2000m"
+            assert worker["resources"]["limits"]["cpu"] == "500m"
             assert worker["args"][:2] == ["dask", "worker"]
             assert scheduler["args"][:2] == ["dask", "scheduler"]
             assert obj.annotations["gateway.dask.org/user"] == "erin"
@@ -194,7 +194,7 @@ def test_options_are_the_admins(gateway: RunningGateway, alices: tuple[Any, Any]
 def test_per_user_limits_from_the_custom_resources(
     gateway: RunningGateway, alices: tuple[Any, Any]
 ) -> None:
-    """The admin's limits: 2 clusters and 5 cores a user (scheduler 1 core, small worker 1)."""
+    """The admin's limits: 2 clusters and 1.25 cores a user (scheduler and small worker 0.25)."""
     alice = gateway.gateway("alice")
     second = keep(alice.new_cluster())
     try:
@@ -202,7 +202,8 @@ def test_per_user_limits_from_the_custom_resources(
         with pytest.raises(Exception, match="already has 2 clusters"):
             alice.new_cluster()
         assert sorted(c.name for c in gateway.daskclusters()) == before
-        # alice: cluster 1 = 1 + 1 worker, cluster 2 = 1 core: 3 of 5; 3 workers would be 6.
+        # alice: cluster 1 = 0.25 + 1 worker, cluster 2 = 0.25: 0.75 of 1.25 cores;
+        # 3 more workers would make 1.5.
         with pytest.raises(Exception, match="exceed the limits of user alice"):
             second.scale(3)
         assert _replicas(gateway, second.name) == 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 from collections import defaultdict
@@ -99,6 +98,7 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         self.kube = await GatewayKube.connect()
         self.records: dict[str, models.Cluster] = {}
         self.credentials: dict[str, state.Credentials] = {}  # by DaskCluster uid
+        self.uids: dict[str, str] = {}  # cluster name -> uid of the incarnation seen
         self.routed: dict[str, str] = {}  # cluster -> scheduler address given to the proxy
         self.waiters: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.dirty: asyncio.Queue[str] = asyncio.Queue()
@@ -187,15 +187,13 @@ class OperatorBackend(Backend):  # type: ignore[misc]
     async def _sync(self, name: str) -> None:
         obj = self.clusters.objects.get(name)
         if obj is None:
-            old = self.records.pop(name, None)
-            if old is not None:
-                self.credentials = {
-                    uid: c for uid, c in self.credentials.items() if c.token != old.token
-                }
+            self.records.pop(name, None)
+            self.credentials.pop(self.uids.pop(name, ""), None)
             await self._route(name, "")
             self.waiters.pop(name, asyncio.Event()).set()
             return
         pod = self.pods.objects.get(v.scheduler_name(name))
+        self.uids[name] = obj["metadata"]["uid"]
         creds = None
         if state.phase_of(obj) == "Running" and state.pod_ip(pod):
             creds = await self._load_credentials(obj)
@@ -283,10 +281,8 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         )
         secret = resource_path(self.namespace, "secrets", names.gateway_secret_name(name))
         try:
-            _, created = await self.kube._request(
-                "POST",
-                resource_path(self.namespace, v.DASK_CLUSTER.plural),
-                content=json.dumps(manifest),
+            created = await self.kube.create_object(
+                resource_path(self.namespace, v.DASK_CLUSTER.plural), manifest
             )
             await self.kube.patch(secret, m.owner_patch(created))
         except (ApiError, OSError) as exc:

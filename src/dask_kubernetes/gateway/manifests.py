@@ -26,6 +26,9 @@ from dask_kubernetes.operator import vocabulary as v
 Manifest = dict[str, Any]
 
 PRELOAD_ENV = dask_tls.PRELOAD_ENV
+#: A gateway user's code runs in these Pods; it gets no Kubernetes credential (no token of
+#: the namespace's default ServiceAccount mounted).
+NO_API_CREDENTIAL = {"automountServiceAccountToken": False}
 
 
 def _quantity_cpu(cores: float) -> str:
@@ -138,10 +141,13 @@ def daskcluster(
             v.TLS_FIELD: True,
             "idleTimeout": 0,
             "scheduler": {
-                "spec": {"containers": [scheduler_container]},
+                "spec": {"containers": [scheduler_container], **NO_API_CREDENTIAL},
                 "service": {"type": "ClusterIP", "ports": service_ports},
             },
-            "worker": {"replicas": 0, "spec": {"containers": [worker_container]}},
+            "worker": {
+                "replicas": 0,
+                "spec": {"containers": [worker_container], **NO_API_CREDENTIAL},
+            },
         },
     }
 
