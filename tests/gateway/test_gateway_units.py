@@ -56,8 +56,6 @@ def test_cluster_is_tls_with_dask_commands_and_both_preloads() -> None:
     token = env["DASK_GATEWAY_API_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert token == {"name": names.gateway_secret_name(obj["metadata"]["name"]), "key": "api-token"}
     assert obj["spec"]["worker"]["replicas"] == 0
-    for pod in (obj["spec"]["scheduler"]["spec"], obj["spec"]["worker"]["spec"]):
-        assert pod["automountServiceAccountToken"] is False  # user code holds no credential
 
 
 def test_preload_never_retires_workers_itself() -> None:

