@@ -39,6 +39,8 @@ from dask_kubernetes.operator.rest import ApiError, resource_path
 _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: How long `get_cluster(wait=True)` waits for a cluster to start before answering anyway.
 WAIT_SECONDS = 20.0
+#: How long `get_cluster(wait=True)` waits for a cluster it has not seen yet to appear.
+APPEAR_SECONDS = 5.0
 
 
 class OperatorBackend(Backend):  # type: ignore[misc]
@@ -246,6 +248,12 @@ class OperatorBackend(Backend):  # type: ignore[misc]
     async def get_cluster(self, cluster_name: str, wait: bool = False) -> models.Cluster | None:
         if not names.is_cluster_name(cluster_name):
             return None
+        if wait and cluster_name not in self.records:
+            # Made a moment ago, maybe by another replica: give the watch time to show it.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + APPEAR_SECONDS
+            while cluster_name not in self.records and loop.time() < deadline:
+                await asyncio.sleep(0.1)
         if wait and cluster_name in self.records:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.waiters[cluster_name].wait(), WAIT_SECONDS)
@@ -288,6 +296,9 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         except (ApiError, OSError) as exc:
             await self.kube.delete(secret)
             raise PublicException(f"cannot create the cluster: {exc}") from exc
+        # Known at once, before the watch shows it: the client asks for it right away.
+        self.clusters.objects.setdefault(name, created)
+        self.records.setdefault(name, state.to_model(created, None, None))
         self.log.info("Created cluster %s for user %s", name, user.name)
         return name
 
