@@ -28,7 +28,7 @@ from dask_gateway_server.backends.base import Backend, ClusterConfig, PublicExce
 from dask_gateway_server.proxy import Proxy
 from dask_gateway_server.traitlets import MemoryLimit, Type
 from dask_gateway_server.utils import normalize_address
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Integer, TraitError, Unicode, default, validate
 
 from dask_kubernetes.gateway import credentials, dashboard, limits, names, state
 from dask_kubernetes.gateway import manifests as m
@@ -72,6 +72,14 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         if _SA_NAMESPACE.exists():
             return _SA_NAMESPACE.read_text().strip()
         return "default"
+
+    @validate("namespace", "gateway_instance")
+    def _check_label(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if not v.is_label(value):
+            what = proposal["trait"].name
+            raise TraitError(f"OperatorBackend.{what} {value!r} is not a DNS-1123 label")
+        return value
 
     @default("gateway_instance")
     def _instance_default(self) -> str:
