@@ -74,13 +74,13 @@ def test_no_or_wrong_credentials_get_401_and_create_nothing(
     beat = json.dumps({"count": 7}).encode()
     status, _ = http(f"{api}{cluster.name}/heartbeat", method="POST", headers=forged, data=beat)
     assert status == 401
-    assert sorted(c.name for c in gateway.daskclusters()) == before
+    assert {c.name for c in gateway.daskclusters()} <= set(before)  # nothing new
     assert _replicas(gateway, cluster.name) == 1
     # The client library says the same.
     wrong = keep(Gateway(address=gateway.address, auth=BasicAuth("alice", "guess")))
     with wrong, pytest.raises(Exception, match=r"401|Unauthorized"):
         wrong.new_cluster()
-    assert sorted(c.name for c in gateway.daskclusters()) == before
+    assert {c.name for c in gateway.daskclusters()} <= set(before)  # nothing new
 
 
 def test_bob_cannot_see_stop_scale_or_connect_to_alices_cluster(
@@ -175,7 +175,7 @@ def test_options_are_the_admins(gateway: RunningGateway, alices: tuple[Any, Any]
             assert status == 422, (options, status, answer)
         with pytest.raises(Exception, match="not a valid option"):
             gw.new_cluster(image=EVIL_IMAGE)
-        assert sorted(c.name for c in gateway.daskclusters()) == before
+        assert {c.name for c in gateway.daskclusters()} <= set(before)  # nothing new
         # Within the choices: what the admin's handler maps them to, no more.
         cluster = keep(gw.new_cluster(size="large", image=OTHER_IMAGE))
         try:
@@ -201,7 +201,7 @@ def test_per_user_limits_from_the_custom_resources(
         before = sorted(c.name for c in gateway.daskclusters())
         with pytest.raises(Exception, match="already has 2 clusters"):
             alice.new_cluster()
-        assert sorted(c.name for c in gateway.daskclusters()) == before
+        assert {c.name for c in gateway.daskclusters()} <= set(before)  # nothing new
         # alice: cluster 1 = 0.25 + 1 worker, cluster 2 = 0.25: 0.75 of 1.25 cores;
         # 3 more workers would make 1.5.
         with pytest.raises(Exception, match="exceed the limits of user alice"):
