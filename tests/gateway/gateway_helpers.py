@@ -158,7 +158,10 @@ def start_gateway(
     address = f"http://127.0.0.1:{proxy_port}"
     real = getattr(stand_in, "real", None)
     if real is not None:
-        from dask_kubernetes.local.kubeconfig import write_kubeconfig
+        try:  # where local/ keeps it since its restructuring; before that, one level up
+            from dask_kubernetes.local.credentials.kubeconfig import write_kubeconfig
+        except ImportError:
+            from dask_kubernetes.local.kubeconfig import write_kubeconfig
         from dask_kubernetes.local.network.forwarder import TcpForwarder
         from dask_kubernetes.local.network.netns import HOST_ADDRESS, NODE_ADDRESS
 
