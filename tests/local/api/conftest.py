@@ -197,9 +197,11 @@ def namespace(plane: Plane) -> Iterator[str]:
         # kube-controller-manager also publishes `kube-root-ca.crt` into every new namespace;
         # a watch opened before it lands would see that ADDED event as the test's own.
         eventually(
-            lambda: core.list_namespaced_config_map(
-                name, field_selector="metadata.name=kube-root-ca.crt"
-            ).items,
+            lambda: (
+                core.list_namespaced_config_map(
+                    name, field_selector="metadata.name=kube-root-ca.crt"
+                ).items
+            ),
             "the kube-root-ca.crt ConfigMap",
         )
     yield name
