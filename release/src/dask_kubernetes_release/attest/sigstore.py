@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from pypi_attestations import Attestation, AttestationError, Distribution
+from requests import RequestException
+from sigstore._internal.fulcio.client import FulcioClientError
+from sigstore._internal.rekor import RekorClientError
 from sigstore.dsse import Statement
 from sigstore.errors import Error as SigstoreError
 from sigstore.models import Bundle, ClientTrustConfig
@@ -26,6 +29,18 @@ from sigstore.sign import Signer, SigningContext
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import read_limited
 from dask_kubernetes_release.core.statements import encode
+
+# What signing raises when a server refuses or is unreachable: sigstore-python's own error type,
+# and its Fulcio and Rekor clients' errors, which are not of that type (a token Fulcio refuses).
+SIGNING_ERRORS = (AttestationError, SigstoreError, FulcioClientError, RekorClientError,
+                  RequestException)  # fmt: skip
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the error's text, else what the refusing server said, else its type."""
+    response = getattr(exc.__cause__, "response", None)
+    text = str(exc) or (getattr(response, "text", "") or "").strip() or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def trust_config(*, staging: bool, path: Path | None = None) -> ClientTrustConfig:
@@ -58,8 +73,8 @@ def open_signer(*, staging: bool, config: Path | None = None) -> Iterator[Signer
         context = SigningContext.from_trust_config(client_config or trust_config(staging=staging))
         with context.signer(IdentityToken(token)) as signer:
             yield signer
-    except SigstoreError as exc:
-        raise CheckFailed(f"Sigstore signing failed: {exc}") from None
+    except SIGNING_ERRORS as exc:
+        raise CheckFailed(f"Sigstore signing failed: {_reason(exc)}") from None
 
 
 class _KeepBundles:
@@ -101,8 +116,8 @@ def sign_distribution(
         slsa: Bundle = signer.sign_dsse(Statement(encode(slsa_statement)))
         extra = [signer.sign_dsse(Statement(encode(doc))) for doc in extra_statements]
         lines = [keeper.bundles[-1].to_json(), slsa.to_json(), *(b.to_json() for b in extra)]
-    except (AttestationError, SigstoreError) as exc:
-        raise CheckFailed(f"{filename}: Sigstore signing failed ({exc})") from None
+    except SIGNING_ERRORS as exc:
+        raise CheckFailed(f"{filename}: Sigstore signing failed ({_reason(exc)})") from None
     jsonl = "".join(line.replace("\n", "") + "\n" for line in lines)
     pep740 = publish.model_dump_json().encode() if _pep740_carries(publish) else None
     return jsonl.encode(), pep740
@@ -112,6 +127,6 @@ def sign_statements(signer: Signer, *statements: dict[str, Any]) -> bytes:
     """`.intoto.jsonl` of one Sigstore DSSE bundle per statement (a file PyPI never sees)."""
     try:
         bundles = [signer.sign_dsse(Statement(encode(item))).to_json() for item in statements]
-    except SigstoreError as exc:
-        raise CheckFailed(f"Sigstore signing failed ({exc})") from None
+    except SIGNING_ERRORS as exc:
+        raise CheckFailed(f"Sigstore signing failed ({_reason(exc)})") from None
     return "".join(line.replace("\n", "") + "\n" for line in bundles).encode()
