@@ -101,8 +101,19 @@ def free_port() -> int:
 class LocalSigstore:
     """Fulcio, Rekor v2, the CT log, the TSA and our OIDC issuer on loopback, for one `with`."""
 
-    def __init__(self, built: Built, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        built: Built,
+        directory: Path | None = None,
+        *,
+        share_timestamps_with: LocalSigstore | None = None,
+    ) -> None:
+        """`share_timestamps_with`: a running instance whose timestamp authority this one uses
+        (the TSA's metrics port is fixed, so a second one cannot start beside it)."""
         self.built = built
+        self._shared_tsa = share_timestamps_with
+        self.tsa_url = ""
+        self.tsa_chain: list[x509.Certificate] = []
         self._own_dir = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="local-sigstore-"))
         self._processes: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
@@ -166,6 +177,9 @@ class LocalSigstore:
 
     def start(self) -> None:
         keys = Keys.create(self.directory / "keys")
+        if self._shared_tsa is not None:  # its TLS front chains to the other instance's root
+            both = keys.tls_ca_path.read_bytes() + self._shared_tsa.tls_ca_path.read_bytes()
+            write_atomically(keys.tls_ca_path, both)
         issuer_cert, issuer_key = keys.server_files("issuer", [GITHUB_HOST])
         self.issuer = self._serve(Issuer(keys.issuer_key, issuer_cert, issuer_key))
         tunnel = self._serve(Tunnel({f"{GITHUB_HOST}:443": self.issuer.port}))
@@ -228,36 +242,43 @@ class LocalSigstore:
         ], env={"SSL_CERT_FILE": str(keys.tls_ca_path)})  # fmt: skip
         self._await_http("rekor-server", f"https://{LOOPBACK}:{rekor_port}/healthz", keys)
 
-        tsa_port = free_port()
-        self._spawn("timestamp-server", [
-            "serve",
-            "--host", LOOPBACK, "--port", str(tsa_port),
-            "--timestamp-signer", "memory",
-            "--disable-ntp-monitoring",
-            "--log-type", "prod",
-        ])  # fmt: skip
-        chain_url = f"http://{LOOPBACK}:{tsa_port}/api/v1/timestamp/certchain"
-        tsa_chain = x509.load_pem_x509_certificates(self._await_http("timestamp-server", chain_url))
-        tsa = self._serve(TLSFront(tsa_port, front_cert, front_key))
-
+        if self._shared_tsa is None:
+            self.tsa_url, self.tsa_chain = self._start_tsa(front_cert, front_key)
+        else:  # its metrics port is fixed (:2112): one timestamp authority per machine
+            self.tsa_url, self.tsa_chain = self._shared_tsa.tsa_url, self._shared_tsa.tsa_chain
         endpoints = Endpoints(
             fulcio=f"https://{LOOPBACK}:{fulcio.port}",
             rekor=f"https://{LOOPBACK}:{rekor_port}",
             rekor_origin=REKOR_ORIGIN,
             ct=f"https://{LOOPBACK}:{ct.port}",
-            tsa=f"https://{LOOPBACK}:{tsa.port}/api/v1/timestamp",
+            tsa=self.tsa_url,
         )
         root = trusted_root(
             endpoints,
             fulcio_root=keys.fulcio_root,
             ct_key=keys.ct_key.public_key(),
             rekor_key=keys.rekor_key.public_key(),
-            tsa_chain=tsa_chain,
+            tsa_chain=self.tsa_chain,
         )
         since = clock.rfc3339(keys.fulcio_root.not_valid_before_utc)
         config_doc = client_trust_config(root, signing_config(endpoints, since))
         write_atomically(self.trusted_root_path, json.dumps(root, indent=2) + "\n")
         write_atomically(self.trust_config_path, json.dumps(config_doc, indent=2) + "\n")
+
+    def _start_tsa(self, cert: Path, key: Path) -> tuple[str, list[x509.Certificate]]:
+        """The timestamp authority (an in-memory signer with its own chain): URL and chain."""
+        port = free_port()
+        self._spawn("timestamp-server", [
+            "serve",
+            "--host", LOOPBACK, "--port", str(port),
+            "--timestamp-signer", "memory",
+            "--disable-ntp-monitoring",
+            "--log-type", "prod",
+        ])  # fmt: skip
+        chain_url = f"http://{LOOPBACK}:{port}/api/v1/timestamp/certchain"
+        chain = x509.load_pem_x509_certificates(self._await_http("timestamp-server", chain_url))
+        front = self._serve(TLSFront(port, cert, key))
+        return f"https://{LOOPBACK}:{front.port}/api/v1/timestamp", chain
 
     def stop(self) -> None:
         for _name, process, log in reversed(self._processes):
