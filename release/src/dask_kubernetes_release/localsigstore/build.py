@@ -154,6 +154,19 @@ def _go_env() -> dict[str, str]:
     return env
 
 
+def module_proxies(configured: str) -> str:
+    """GOPROXY minus `direct`/`off`: modules come from a proxy (checked by go.sum) or not at all."""
+    kept = [
+        entry.strip()
+        for part in configured.split("|")
+        for entry in part.split(",")
+        if entry.strip() and entry.strip() not in {"direct", "off"}
+    ]
+    if not kept:
+        raise BuildError(f"GOPROXY={configured!r} names no module proxy; set one")
+    return ",".join(kept)
+
+
 def _run_go(go: str, module: Path, env: dict[str, str], *args: str) -> str:
     command = [go, *args]
     nice = shutil.which("nice")
@@ -189,10 +202,11 @@ def build(*, module: Path | None = None, root: Path | None = None, rebuild: bool
     if go is None:
         raise BuildError("no `go` on PATH: the local Sigstore is built from tools/sigstore/")
     env = _go_env()
-    answer = _run_go(go, module, env, "env", "GOVERSION", "GOOS", "GOARCH").split()
-    if len(answer) != 3:
+    answer = _run_go(go, module, env, "env", "GOVERSION", "GOOS", "GOARCH", "GOPROXY").split()
+    if len(answer) != 4:
         raise BuildError(f"`go env` gave unexpected output {answer!r}")
-    version, goos, goarch = answer
+    version, goos, goarch, proxy = answer
+    env["GOPROXY"] = module_proxies(proxy)
     platform = f"{goos}/{goarch}"
     if _version(version) < _minimum_go(module):
         raise BuildError(f"{version} is older than the Go that {module / 'go.mod'} needs")
