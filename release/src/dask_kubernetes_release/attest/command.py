@@ -5,10 +5,11 @@ publish statement, a SLSA provenance v1 statement and, when `release lock` wrote
 `sbom.cdx.json`, a CycloneDX SBOM statement (predicate type https://cyclonedx.org/bom), each
 naming the file and its sha256 as the only subject. With --key the lines are DSSE envelopes
 signed with a local key (`release keygen`); with --sigstore they are Sigstore bundles signed
-keylessly with the CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI
-accepts on upload) is written too (not for the chart: PyPI never sees it; its statements are
-all Sigstore bundles in `.intoto.jsonl`, and the SBOM, which describes the Python
-distributions, is not among them).
+keylessly with the CI job's OIDC identity (on the public instance; `--trust-config FILE` names
+another, e.g. the local one tests and the rehearsal use), and `<file>.publish.attestation`
+(PEP 740, as PyPI accepts on upload) is written too when PEP 740 can carry the bundle (not
+for the chart: PyPI never sees it; its statements are all Sigstore bundles in `.intoto.jsonl`,
+and the SBOM, which describes the Python distributions, is not among them).
 
 Each lock file users install from (requirements*.txt, pylock*.toml, and the SBOM itself) gets
 `<lock>.intoto.jsonl` too: a SLSA provenance statement naming the lock file and its sha256 and,
