@@ -25,8 +25,10 @@ from dask_kubernetes_release.localsigstore.issuer import github_claims
 Sign = Callable[..., Path]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSigstore]:
+    """One instance per module: none is left running when test_keyless_pipeline's rehearsal
+    starts its own (the timestamp authority's metrics port is fixed: one per machine)."""
     built = find_built()
     if built is None:
         pytest.skip(f"the local Sigstore is not built: {BUILD_HINT}")

@@ -45,6 +45,7 @@ from dask_kubernetes_release.localsigstore.trust import (
 REKOR_ORIGIN = "rekor.local-sigstore.invalid"
 CT_ORIGIN = "ct.local-sigstore.invalid"
 START_SECONDS = 120.0
+TSA_METRICS_PORT = 2112
 
 RUN_INVOCATION = (
     "{{ .url }}/{{ .repository }}/actions/runs/{{ .run_id }}/attempts/{{ .run_attempt }}"
@@ -238,7 +239,8 @@ class LocalSigstore:
             "--hostname", REKOR_ORIGIN,
             "--storage-dir", str(self._storage("rekor")),
             "--signer-filepath", str(keys.directory / "rekor.key"),
-            "--checkpoint-interval", "500ms",
+            "--checkpoint-interval", "100ms",
+            "--batch-max-age", "100ms",
         ], env={"SSL_CERT_FILE": str(keys.tls_ca_path)})  # fmt: skip
         self._await_http("rekor-server", f"https://{LOOPBACK}:{rekor_port}/healthz", keys)
 
@@ -266,7 +268,18 @@ class LocalSigstore:
         write_atomically(self.trust_config_path, json.dumps(config_doc, indent=2) + "\n")
 
     def _start_tsa(self, cert: Path, key: Path) -> tuple[str, list[x509.Certificate]]:
-        """The timestamp authority (an in-memory signer with its own chain): URL and chain."""
+        """The timestamp authority (an in-memory signer with its own chain): URL and chain.
+
+        Its metrics server always binds :2112, which no flag changes: one per machine."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("", TSA_METRICS_PORT))
+            except OSError:
+                raise StartError(
+                    f"port {TSA_METRICS_PORT} is taken, and the timestamp authority always "
+                    "serves its metrics there (another local Sigstore running?)"
+                ) from None
         port = free_port()
         self._spawn("timestamp-server", [
             "serve",

@@ -19,7 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes_release.core.dists import find_distributions, parse_distribution_name
+from dask_kubernetes_release.core.dists import (
+    TRUSTED_ROOT_NAME,
+    find_distributions,
+    parse_distribution_name,
+)
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.files import write_atomically
 from dask_kubernetes_release.core.git import Git
@@ -28,7 +32,6 @@ from dask_kubernetes_release.localsigstore.build import BuildError, Built, find_
 from dask_kubernetes_release.localsigstore.instance import LocalSigstore, StartError
 from dask_kubernetes_release.localsigstore.issuer import github_claims
 
-TRUSTED_ROOT_NAME = "trusted_root.json"
 LABEL = "Sigstore, local instance"
 _LISTS = ("tlogs", "certificateAuthorities", "ctlogs", "timestampAuthorities")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dask_kubernetes_release.core.dists import KEY_SUFFIX, chart_version_of
+from dask_kubernetes_release.core.dists import KEY_SUFFIX, TRUSTED_ROOT_NAME, chart_version_of
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.paths import TOOLKIT_SUBDIR, repository_root
 from dask_kubernetes_release.manifest.records import Manifest
@@ -221,7 +221,7 @@ def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
         verify.configure(parser)
         argv = [str(where)]  # the release directory: distributions, chart and lock files
         if stage.local_sigstore is not None:
-            argv += ["--trusted-root", str(stage.dir / "trusted_root.json")]
+            argv += ["--trusted-root", str(stage.dir / TRUSTED_ROOT_NAME)]
         elif not stage.sigstore:
             argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
         verdicts = verify.verify(parser.parse_args(argv))
