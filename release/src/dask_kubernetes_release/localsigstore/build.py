@@ -46,7 +46,7 @@ PINNED_ENV = {
     "GOFLAGS": "-mod=readonly -buildvcs=false",
 }
 BUILD_COMMAND = ".venv/bin/python -m dask_kubernetes_release.localsigstore build"
-BUILD_HINT = f"`{BUILD_COMMAND}` (about 15 minutes cold on 2 cores)"
+BUILD_HINT = f"`{BUILD_COMMAND}` (about 3 to 6 minutes cold on 2 cores)"
 
 
 class BuildError(Exception):
