@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -25,7 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from cryptography import x509
 
@@ -42,6 +43,7 @@ from dask_kubernetes_release.localsigstore.trust import (
     trusted_root,
 )
 
+_Server = TypeVar("_Server", Issuer, TLSFront, Tunnel)
 REKOR_ORIGIN = "rekor.local-sigstore.invalid"
 CT_ORIGIN = "ct.local-sigstore.invalid"
 START_SECONDS = 120.0
@@ -308,12 +310,10 @@ class LocalSigstore:
             server.stop()
         self._servers.clear()
         if self._own_dir:
-            import shutil
-
             shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _serve(self, server: Any) -> Any:
+    def _serve(self, server: _Server) -> _Server:
         server.start()
         self._servers.append(server)
         return server
