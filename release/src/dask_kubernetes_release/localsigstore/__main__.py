@@ -7,6 +7,7 @@ cached build is there (warm: seconds), 1 when the build failed (CI fails loudly)
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["build"])
     parser.add_argument("--rebuild", action="store_true", help="build even when cached")
     args = parser.parse_args(argv)
+    # `timeout` in .ci/run ends a slow build with SIGTERM: unwind, so no staging dir is left.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
     started = time.monotonic()
     try:
         built = build(rebuild=args.rebuild)
