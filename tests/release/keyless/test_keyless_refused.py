@@ -10,10 +10,16 @@ import base64
 import json
 import shutil
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sigstore._internal.timestamp import TimestampAuthorityClient
+from sigstore.models import Bundle
 
 from dask_kubernetes_release.localsigstore.build import find_built
 from dask_kubernetes_release.localsigstore.instance import LocalSigstore
@@ -194,3 +200,78 @@ def test_a_bundle_signed_for_another_file_is_refused(
     shutil.copy(signed / f"{WHEEL}.intoto.jsonl", other / f"{WHEEL}.intoto.jsonl")
     out = _verify(release, other, local_sigstore.trusted_root_path)
     assert "the file's sha256 differs from the attested one" in out, out
+
+
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding, what a DSSE signature covers."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+@pytest.mark.parametrize("expired_minutes_ago", [10, -5])
+def test_an_expired_certificate_is_refused_even_with_a_genuine_timestamp(
+    expired_minutes_ago: int,
+    signed: Path,
+    release: Callable[..., Any],
+    local_sigstore: LocalSigstore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever holds the key of a certificate that has expired signs the statement again and gets
+    a genuine timestamp for that signature: the signed time lies after the certificate's
+    validity, so its chain does not hold then. The certificate is a Fulcio certificate's twin
+    (same extensions) issued by the instance's Fulcio root key and expired ten minutes ago, as
+    one of Fulcio's ten-minute certificates is twenty minutes on (waiting for that is no test).
+    The control, the same twin still in its validity window, is refused for another reason
+    (it has no SCT), so the expiry is what the first refusal is about."""
+    keys = local_sigstore.directory / "keys"
+    root = x509.load_pem_x509_certificate((keys / "fulcio-root.pem").read_bytes())
+    root_key = serialization.load_pem_private_key((keys / "fulcio-root.key").read_bytes(), None)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)
+    lines = _lines(signed)
+    line = lines[1]
+    real = Bundle.from_json(json.dumps(line)).signing_certificate
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=10 + expired_minutes_ago))
+        .not_valid_after(now - timedelta(minutes=expired_minutes_ago))
+    )
+    for extension in real.extensions:
+        value: x509.ExtensionType = extension.value
+        if isinstance(value, x509.PrecertificateSignedCertificateTimestamps):
+            continue
+        if isinstance(value, x509.SubjectKeyIdentifier):
+            value = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        builder = builder.add_extension(value, extension.critical)
+    expired = builder.sign(root_key, hashes.SHA384())
+
+    envelope = line["dsseEnvelope"]
+    signature = key.sign(
+        _pae(envelope["payloadType"], base64.b64decode(envelope["payload"])),
+        ec.ECDSA(hashes.SHA256()),
+    )
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(local_sigstore.tls_ca_path))
+    trust = json.loads(local_sigstore.trust_config_path.read_text())
+    tsa = TimestampAuthorityClient(trust["signingConfig"]["tsaUrls"][0]["url"])
+    stamp = tsa.request_timestamp(signature).as_bytes()
+    envelope["signatures"][0]["sig"] = base64.b64encode(signature).decode()
+    material = line["verificationMaterial"]
+    material["certificate"]["rawBytes"] = base64.b64encode(
+        expired.public_bytes(serialization.Encoding.DER)
+    ).decode()
+    material["timestampVerificationData"] = {
+        "rfc3161Timestamps": [{"signedTimestamp": base64.b64encode(stamp).decode()}]
+    }
+    _write(signed, [line])
+    out = _verify(release, signed, local_sigstore.trusted_root_path)
+    if expired_minutes_ago > 0:
+        assert "does not chain to Sigstore's root of trust" in out, out
+        assert "cert is not valid at validation time" in out, out
+    else:  # the control: the same forgery, in its validity window, fails later (no SCT)
+        assert "not valid at validation time" not in out, out
+        assert "SCT" in out, out
