@@ -82,7 +82,7 @@ def stand_in(
     signer = StandInSigner(real["verification_material"]["transparency_entries"][0])
 
     @contextmanager
-    def open_signer(*, staging: bool) -> Iterator[StandInSigner]:
+    def open_signer(*, staging: bool, config: Path | None = None) -> Iterator[StandInSigner]:
         yield signer
 
     monkeypatch.setattr(attest_module, "open_signer", open_signer)

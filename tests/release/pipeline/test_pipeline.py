@@ -53,7 +53,9 @@ def clone(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def rehearsal(clone: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = clone.parent / "out"
-    return _release(clone, "pipeline", "--skip-tests", "--out", str(out)), out
+    # The throwaway key on purpose: tests/release/keyless/test_keyless_pipeline.py rehearses
+    # keyless signing on the local Sigstore, which the pipeline prefers when it is built.
+    return _release(clone, "pipeline", "--skip-tests", "--local-key", "--out", str(out)), out
 
 
 def test_pipeline_produces_checked_attested_distributions(
@@ -188,7 +190,7 @@ def test_a_failed_pipeline_resumes_from_the_failed_step(clone: Path, tmp_path: P
     out = tmp_path / "dist"
     failed = _release(
         clone,
-        *("pipeline", "--skip-tests", "--out", out),
+        *("pipeline", "--skip-tests", "--local-key", "--out", out),
         env={"SOURCE_DATE_EPOCH": "not-a-number"},
     )
     assert failed.returncode == 1, failed.stdout + failed.stderr
@@ -199,13 +201,17 @@ def test_a_failed_pipeline_resumes_from_the_failed_step(clone: Path, tmp_path: P
     wheel = next(staged.glob("dask_kubernetes-*.whl"))
     original = wheel.read_bytes()
     wheel.write_bytes(original + b"\0")
-    refused = _release(clone, "pipeline", "--skip-tests", "--out", out, "--from", "chart")
+    refused = _release(
+        clone, "pipeline", "--skip-tests", "--local-key", "--out", out, "--from", "chart"
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert refused.stderr.strip().count("\n") == 0 and "Traceback" not in refused.stderr
     assert f"{wheel.name} has sha256" in refused.stderr and not out.exists()
 
     wheel.write_bytes(original)
-    resumed = _release(clone, "pipeline", "--skip-tests", "--out", out, "--from", "chart")
+    resumed = _release(
+        clone, "pipeline", "--skip-tests", "--local-key", "--out", out, "--from", "chart"
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert resumed.stdout.count("reused, re-checked") == 10  # build .. e2e (skipped)
     assert not list(tmp_path.glob(".dist.*"))  # neither the staging dirs nor the record

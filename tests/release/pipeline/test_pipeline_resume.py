@@ -57,7 +57,12 @@ class Steps:
 
 def _args(out: Path, from_step: str | None = None, skip_tests: bool = True) -> argparse.Namespace:
     return argparse.Namespace(
-        out=out, upload=False, skip_tests=skip_tests, allow_dirty=False, from_step=from_step
+        out=out,
+        upload=False,
+        skip_tests=skip_tests,
+        allow_dirty=False,
+        from_step=from_step,
+        local_key=True,
     )
 
 

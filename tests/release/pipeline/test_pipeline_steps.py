@@ -21,7 +21,12 @@ from dask_kubernetes_release.verify.report import Verdict
 
 def _args(out: Path, from_step: str | None = None) -> argparse.Namespace:
     return argparse.Namespace(
-        out=out, upload=False, skip_tests=True, allow_dirty=False, from_step=from_step
+        out=out,
+        upload=False,
+        skip_tests=True,
+        allow_dirty=False,
+        from_step=from_step,
+        local_key=True,
     )
 
 

@@ -5,10 +5,11 @@ publish statement, a SLSA provenance v1 statement and, when `release lock` wrote
 `sbom.cdx.json`, a CycloneDX SBOM statement (predicate type https://cyclonedx.org/bom), each
 naming the file and its sha256 as the only subject. With --key the lines are DSSE envelopes
 signed with a local key (`release keygen`); with --sigstore they are Sigstore bundles signed
-keylessly with the CI job's OIDC identity, and `<file>.publish.attestation` (PEP 740, as PyPI
-accepts on upload) is written too (not for the chart: PyPI never sees it; its statements are
-all Sigstore bundles in `.intoto.jsonl`, and the SBOM, which describes the Python
-distributions, is not among them).
+keylessly with the CI job's OIDC identity (on the public instance; `--trust-config FILE` names
+another, e.g. the local one tests and the rehearsal use), and `<file>.publish.attestation`
+(PEP 740, as PyPI accepts on upload) is written too when PEP 740 can carry the bundle (not
+for the chart: PyPI never sees it; its statements are all Sigstore bundles in `.intoto.jsonl`,
+and the SBOM, which describes the Python distributions, is not among them).
 
 Each lock file users install from (requirements*.txt, pylock*.toml, and the SBOM itself) gets
 `<lock>.intoto.jsonl` too: a SLSA provenance statement naming the lock file and its sha256 and,
@@ -59,6 +60,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--key", type=Path, metavar="PATH", help="sign with a local private key")
     how.add_argument("--sigstore", action="store_true", help="sign keylessly (CI OIDC identity)")
     parser.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")
+    parser.add_argument(
+        "--trust-config",
+        type=Path,
+        metavar="FILE",
+        help="with --sigstore: sign on the Sigstore instance this client trust config names "
+        "(trusted root + signing config, as `sigstore --trust-config` takes)",
+    )
     parser.add_argument(
         "--started-on",
         metavar="ISO-8601",
@@ -117,10 +125,13 @@ def attest(
     sigstore: bool = False,
     staging: bool = False,
     started_on: str | None = None,
+    trust_config: Path | None = None,
 ) -> list[Path]:
     """Attest every distribution and chart in `directory`; returns the files written."""
     if (key is None) == (not sigstore):
         raise UsageError("attest needs exactly one of a key or Sigstore")
+    if trust_config is not None and (not sigstore or staging):
+        raise UsageError("--trust-config goes with --sigstore (and not with --staging)")
     dists = find_distributions(directory, allow_empty=True) + find_charts(directory)
     if not dists:
         raise UsageError(f"nothing to attest (.whl, .tar.gz, chart .tgz) in {directory}")
@@ -149,7 +160,7 @@ def attest(
             written.append(Path(f"{dist}.intoto.jsonl"))
             print(f"attested {dist.name} -> {dist.name}.intoto.jsonl (key {key_id})")
         return written
-    with open_signer(staging=staging) as sigstore_signer:
+    with open_signer(staging=staging, config=trust_config) as sigstore_signer:
         for lock, statements in locks.items():
             lock_jsonl = Path(f"{lock}.intoto.jsonl")
             write_atomically(lock_jsonl, sign_statements(sigstore_signer, *statements))
@@ -167,8 +178,15 @@ def attest(
             slsa, *extra = _statements(dist, sha256, predicate, sbom)[1:]
             jsonl, pep740 = sign_distribution(sigstore_signer, dist.name, sha256, slsa, extra)
             write_atomically(Path(f"{dist}.intoto.jsonl"), jsonl)
+            written.append(Path(f"{dist}.intoto.jsonl"))
+            if pep740 is None:
+                print(
+                    f"attested {dist.name} -> .intoto.jsonl (Sigstore); no .publish.attestation: "
+                    "PEP 740 cannot carry the timestamps a Rekor v2 entry needs"
+                )
+                continue
             write_atomically(Path(f"{dist}.publish.attestation"), pep740)
-            written += [Path(f"{dist}.intoto.jsonl"), Path(f"{dist}.publish.attestation")]
+            written.append(Path(f"{dist}.publish.attestation"))
             print(f"attested {dist.name} -> .intoto.jsonl, .publish.attestation (Sigstore)")
     return written
 
@@ -180,5 +198,6 @@ def run(args: argparse.Namespace) -> int:
         sigstore=args.sigstore,
         staging=args.staging,
         started_on=args.started_on,
+        trust_config=args.trust_config,
     )
     return 0

@@ -30,7 +30,12 @@ SDIST_SUFFIX = ".tar.gz"
 TOOLCHAIN_NAME = "build-toolchain.json"
 # Files the release toolkit itself writes next to the distributions.
 # (`release lock` adds requirements*.txt, pylock*.toml and the SBOM: _lock_files.LOCK_NAMES.)
-COMPANION_NAMES = frozenset({"manifest.json", "SHA256SUMS", TOOLCHAIN_NAME, *LOCK_NAMES})
+# The trust root of the Sigstore instance a rehearsal signed on (`release pipeline`, keyless on
+# the local instance): `release verify --trusted-root` takes it.
+TRUSTED_ROOT_NAME = "trusted_root.json"
+COMPANION_NAMES = frozenset(
+    {"manifest.json", "SHA256SUMS", TOOLCHAIN_NAME, TRUSTED_ROOT_NAME, *LOCK_NAMES}
+)
 # The Helm chart released beside the distributions: `dask-kubernetes-operator-VERSION.tgz`.
 CHART_NAME = "dask-kubernetes-operator"
 CHART_SUFFIX = ".tgz"

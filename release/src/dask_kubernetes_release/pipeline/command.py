@@ -8,9 +8,10 @@ Work happens in a staging directory beside --out; only a pipeline that passed ev
 replaces --out, so a failure never leaves half-written distributions behind. A failed run keeps
 that directory and records what each passed step left in it; `--from STEP` re-checks those files
 and goes on from STEP (`resume`). Attestations are
-signed with Sigstore when an ambient OIDC identity exists (GitHub Actions), else with a
-throwaway local key whose public half is written beside the distributions (the private half
-never lands in --out).
+signed with Sigstore when an ambient OIDC identity exists (GitHub Actions); else keylessly on
+the local Sigstore when it is built (pipeline/keyless.py; its trusted root lands in --out as
+trusted_root.json); else, or with --local-key, with a throwaway local key whose public half is
+written beside the distributions (the private half never lands in --out).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--upload",
         action="store_true",
         help="upload to PyPI at the end (only inside GitHub Actions, with Trusted Publishing)",
+    )
+    parser.add_argument(
+        "--local-key",
+        action="store_true",
+        help="sign with a throwaway local key even when the local Sigstore is built",
     )
     parser.add_argument(
         "--from",
@@ -102,7 +108,12 @@ def rehearse(
             "--upload is only allowed inside GitHub Actions (Trusted Publishing); "
             "the local rehearsal never publishes"
         )
-    steps = plan(skip_tests=args.skip_tests, upload=args.upload)
+    built = None
+    if not oidc_available() and not args.local_key:
+        from dask_kubernetes_release.pipeline.keyless import built_instance
+
+        built = built_instance()
+    steps = plan(skip_tests=args.skip_tests, upload=args.upload, local_sigstore=built is not None)
     ids = resume.step_ids(steps)
     start = resume.start_index(steps, args.from_step) if args.from_step else 0
     options = {
@@ -110,6 +121,7 @@ def rehearse(
         "upload": bool(args.upload),
         "allow_dirty": bool(args.allow_dirty),
         "sigstore": oidc_available(),
+        "local_sigstore": built is not None,
     }
     previous = resume.load(out) if start else None
     if previous is not None:
@@ -128,6 +140,10 @@ def rehearse(
         sigstore=options["sigstore"],
         result=result,
     )
+    if built is not None:
+        from dask_kubernetes_release.pipeline.keyless import Signing
+
+        stage.local_sigstore = Signing(built)
     state = resume.ResumeState(
         options=options,
         tree=previous.tree if previous else resume.tree_state(),
@@ -174,6 +190,8 @@ def rehearse(
         shutil.rmtree(stage.logs, ignore_errors=True)
         return result
     finally:
+        if stage.local_sigstore is not None:
+            stage.local_sigstore.close()
         if not kept:
             if stage.keydir != reused_key:  # a refused resume leaves the failed run's key be
                 shutil.rmtree(stage.keydir, ignore_errors=True)

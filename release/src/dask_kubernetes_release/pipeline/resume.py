@@ -209,7 +209,8 @@ def reusable_keydir(state: ResumeState, steps: list[Step], start: int) -> Path |
     signed_before = any(i < start for i in attests)
     signs_after = any(i >= start for i in attests)
     keydir = _owned_keydir(state)
-    needed = signed_before and signs_after and not state.options.get("sigstore")
+    keyless = state.options.get("sigstore") or state.options.get("local_sigstore")
+    needed = signed_before and signs_after and not keyless
     if needed and (keydir is None or not keydir.is_dir()):
         first = step_ids(steps)[attests[0]]
         raise CheckFailed(

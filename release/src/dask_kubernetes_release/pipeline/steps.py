@@ -17,12 +17,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dask_kubernetes_release.core.dists import KEY_SUFFIX, chart_version_of
+from dask_kubernetes_release.core.dists import KEY_SUFFIX, TRUSTED_ROOT_NAME, chart_version_of
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.core.paths import TOOLKIT_SUBDIR, repository_root
 from dask_kubernetes_release.manifest.records import Manifest
 from dask_kubernetes_release.verify.report import Verdict
+
+if TYPE_CHECKING:
+    from dask_kubernetes_release.pipeline.keyless import Signing
 
 LOCAL_KEY_NAME = "local-attestation-key"
 UNIT = "pytest unit"
@@ -58,6 +62,8 @@ class Stage:
     allow_dirty: bool
     sigstore: bool
     result: PipelineResult
+    # Sign keylessly on the local Sigstore (when it is built and there is no ambient identity).
+    local_sigstore: Signing | None = None
 
     @property
     def toolkit(self) -> Path:
@@ -179,7 +185,8 @@ def _chart(stage: Stage) -> str:
 
 
 def _attest(toolkit: bool = False) -> Callable[[Stage], str]:
-    """Both projects are signed alike: Sigstore in Actions, else one throwaway key for both."""
+    """Both projects are signed alike: Sigstore in Actions, else keylessly on the local Sigstore
+    when it is built, else one throwaway key for both."""
 
     def run(stage: Stage) -> str:
         from dask_kubernetes_release.attest.command import attest
@@ -189,6 +196,10 @@ def _attest(toolkit: bool = False) -> Callable[[Stage], str]:
         if stage.sigstore:
             attest(where, sigstore=True)
             return "Sigstore (ambient OIDC identity)"
+        if stage.local_sigstore is not None:
+            from dask_kubernetes_release.pipeline import keyless
+
+            return keyless.sign(stage.local_sigstore, where, stage.dir)
         key = stage.keydir / LOCAL_KEY_NAME
         public = public_path(key) if key.exists() else generate(key)
         attest(where, key=key)
@@ -209,7 +220,9 @@ def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
         parser = argparse.ArgumentParser()
         verify.configure(parser)
         argv = [str(where)]  # the release directory: distributions, chart and lock files
-        if not stage.sigstore:
+        if stage.local_sigstore is not None:
+            argv += ["--trusted-root", str(stage.dir / TRUSTED_ROOT_NAME)]
+        elif not stage.sigstore:
             argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
         verdicts = verify.verify(parser.parse_args(argv))
         if toolkit:
@@ -248,13 +261,20 @@ NOT_REHEARSED = {
 }
 
 
-def plan(*, skip_tests: bool, upload: bool) -> list[Step]:
+def signer_label(*, local_sigstore: bool) -> str:
+    """How the attest steps sign, as the step names and the summary say it."""
+    if oidc_available():
+        return "Sigstore"
+    return "Sigstore, local instance" if local_sigstore else "throwaway local key"
+
+
+def plan(*, skip_tests: bool, upload: bool, local_sigstore: bool = False) -> list[Step]:
     """release.yml's commands in its order: build job, tests, attest job, github-release.
 
     The verifier (dask-kubernetes-release) goes through the same commands right after
     dask-kubernetes in each job, in its own directory (Stage.toolkit)."""
     no_tests = "--skip-tests was given" if skip_tests else None
-    signer = "Sigstore" if oidc_available() else "throwaway local key"
+    signer = signer_label(local_sigstore=local_sigstore)
     publish = (
         [
             Step("upload", "publish", "upload", _upload()),

@@ -22,12 +22,14 @@ from dask_kubernetes_release.verify.evidence import SignedBundle
 from dask_kubernetes_release.verify.policy import Policy, PublisherPolicy
 from dask_kubernetes_release.verify.statement import check_statement
 
+# First match wins: a log entry's own bad signature (its checkpoint's) is the log's, not the
+# statement's.
 _PLAIN_REASONS = {
+    "invalid log entry": "the transparency-log entry does not verify",
     "invalid signature": "the signature does not match the signed statement",
     "failed to build timestamp certificate chain": (
         "the signing certificate does not chain to Sigstore's root of trust"
     ),
-    "invalid log entry": "the transparency-log entry does not verify",
     "failed to verify SCT": "the certificate's timestamp (SCT) does not verify",
     "Signature mismatch": "the transparency-log entry records a different signature",
     "Envelope signature mismatch": "the transparency-log entry records a different signature",

@@ -1,4 +1,5 @@
-"""Write a kubeconfig for the stand-in without clobbering anybody else's contexts.
+"""Write a kubeconfig for the stand-in without clobbering anybody else's contexts: the one
+kubeconfig writer of `local/`, for the emulator's tokens and the real plane's certificates alike.
 
 If the target file exists, only our own cluster/user/context entries are replaced; every other entry
 stays, so `--kubeconfig ~/.kube/config` adds a context instead of destroying the user's setup.
@@ -19,6 +20,7 @@ import yaml
 from dask_kubernetes.common.files import write_private
 from dask_kubernetes.common.standin_marks import CONTEXT_NAME as CONTEXT_NAME
 from dask_kubernetes.common.yaml import InvalidYaml, NotAMapping, load_mapping
+from dask_kubernetes.local.credentials.pki import Pair
 
 
 class KubeconfigError(Exception):
@@ -46,14 +48,14 @@ def _load_existing(path: Path) -> dict[str, Any]:
 def merged_kubeconfig(
     existing: dict[str, Any],
     server_url: str,
+    credentials: dict[str, str],
     *,
-    token: str | None = None,
-    ca_pem: bytes | None = None,
-    name: str = CONTEXT_NAME,
-    namespace: str = "default",
-    client_certificate: tuple[bytes, bytes] | None = None,
+    ca_pem: bytes | None,
+    name: str,
+    namespace: str,
 ) -> dict[str, Any]:
-    """Return `existing` with our cluster, user and context added (replacing only ours)."""
+    """Return `existing` with our cluster, user (`credentials`) and context added (replacing
+    only ours)."""
     config = dict(existing)
     config.setdefault("apiVersion", "v1")
     config.setdefault("kind", "Config")
@@ -62,10 +64,6 @@ def merged_kubeconfig(
     if ca_pem is not None:
         server["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     cluster = {"name": name, "cluster": server}
-    credentials: dict[str, str] = {"token": token} if token else {}
-    if client_certificate is not None:  # the real control plane: a client certificate and key
-        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
-        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
     user = {"name": name, "user": credentials}
     context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
     config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
@@ -97,14 +95,12 @@ def write_kubeconfig(
 ) -> Path:
     """Merge our context into the kubeconfig at `path` atomically (mode 0600); return the path."""
     path = Path(path).expanduser()
+    credentials: dict[str, str] = {"token": token} if token else {}
+    if client_certificate is not None:  # the real control plane: a client certificate and key
+        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
+        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
     config = merged_kubeconfig(
-        _load_existing(path),
-        server_url,
-        token=token,
-        ca_pem=ca_pem,
-        name=name,
-        namespace=namespace,
-        client_certificate=client_certificate,
+        _load_existing(path), server_url, credentials, ca_pem=ca_pem, name=name, namespace=namespace
     )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _refuse_shared_directory(path.parent)
@@ -124,3 +120,51 @@ def remove_from_kubeconfig(path: Path, *, name: str = CONTEXT_NAME) -> None:
         remaining = [c["name"] for c in config["contexts"] if "name" in c]
         config["current-context"] = remaining[0] if remaining else ""
     write_private(path, yaml.safe_dump(config, sort_keys=False))
+
+
+def client_kubeconfig(path: Path, server: str, ca: Path, client: Pair, *, name: str) -> Path:
+    """A kubeconfig for `server` (verified against the CA file `ca`) as the identity in
+    `client`'s certificate: how the real plane's components and admin authenticate."""
+    return write_kubeconfig(
+        path, server, ca_pem=ca.read_bytes(), client_certificate=client.read(), name=name
+    )
+
+
+def token_kubeconfig(path: Path, server: str, ca: Path, token: str, *, name: str) -> Path:
+    """A kubeconfig for `server` (verified against the CA file `ca`) that authenticates with
+    `token` only, e.g. a ServiceAccount's bound token for the operator."""
+    return write_kubeconfig(path, server, ca_pem=ca.read_bytes(), token=token, name=name)
+
+
+class AdminKubeconfig:
+    """The kubeconfig a composition (emulated or real) gives its caller: a file of its own, or
+    (`merge`) our context merged into the caller's file and removed from it again on `remove`."""
+
+    def __init__(self, path: Path, *, merge: bool) -> None:
+        self.path = path
+        self.merge = merge
+        self._written = False
+
+    def write(
+        self,
+        server_url: str,
+        *,
+        ca_pem: bytes | None,
+        token: str | None = None,
+        client_certificate: tuple[bytes, bytes] | None = None,
+    ) -> Path:
+        written = write_kubeconfig(
+            self.path,
+            server_url,
+            token=token,
+            ca_pem=ca_pem,
+            client_certificate=client_certificate,
+        )
+        self._written = True
+        return written
+
+    def remove(self) -> None:
+        """Take our entries out of a merged file (a file of our own goes with the state dir)."""
+        if self.merge and self._written:
+            self._written = False
+            remove_from_kubeconfig(self.path)
