@@ -109,6 +109,7 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         self.records: dict[str, models.Cluster] = {}
         self.credentials: dict[str, state.Credentials] = {}  # by DaskCluster uid
         self.uids: dict[str, str] = {}  # cluster name -> uid of the incarnation seen
+        self.stopping: set[str] = set()  # deleted by us, the watch has not shown it yet
         self.routed: dict[str, str] = {}  # cluster -> scheduler address given to the proxy
         self.waiters: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.dirty: asyncio.Queue[str] = asyncio.Queue()
@@ -198,6 +199,7 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         obj = self.clusters.objects.get(name)
         if obj is None:
             self.records.pop(name, None)
+            self.stopping.discard(name)
             self.credentials.pop(self.uids.pop(name, ""), None)
             await self._route(name, "")
             self.waiters.pop(name, asyncio.Event()).set()
@@ -210,6 +212,8 @@ class OperatorBackend(Backend):  # type: ignore[misc]
             if creds is None:  # a Secret is not there yet: look again shortly
                 asyncio.get_running_loop().call_later(1.0, self.dirty.put_nowait, name)
         record = state.to_model(obj, pod, creds)
+        if name in self.stopping:
+            record.status = models.ClusterStatus.STOPPING
         self.records[name] = record
         running = record.status == models.ClusterStatus.RUNNING
         await self._route(name, record.scheduler_address if running else "")
@@ -315,6 +319,11 @@ class OperatorBackend(Backend):  # type: ignore[misc]
             return  # not ours (or gone already): nothing to stop
         self.log.info("Stopping cluster %s", cluster_name)
         await self.kube.delete(resource_path(self.namespace, v.DASK_CLUSTER.plural, cluster_name))
+        # Listed as stopping from now on, before the watch shows the deletion.
+        self.stopping.add(cluster_name)
+        record = self.records.get(cluster_name)
+        if record is not None:
+            record.status = models.ClusterStatus.STOPPING
 
     async def forward_message_to_scheduler(self, cluster: Any, msg: dict[str, Any]) -> None:
         if msg.get("op") == "scale":
