@@ -15,6 +15,7 @@ from typing import Any
 
 from dask_gateway_server import models
 
+from dask_kubernetes.common import pods
 from dask_kubernetes.gateway import manifests as m
 from dask_kubernetes.gateway import names
 from dask_kubernetes.operator import vocabulary as v
@@ -45,14 +46,10 @@ def timestamp_ms(value: str | None) -> int | None:
 
 
 def pod_ip(pod: Mapping[str, Any] | None) -> str:
-    if not pod or (pod.get("metadata") or {}).get("deletionTimestamp"):
+    """The scheduler Pod's address while it serves (ready, not ending), else ""."""
+    if not pod or not pods.serves_traffic(pod):
         return ""
-    status = pod.get("status") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
-    return str(status.get("podIP") or "") if ready else ""
+    return str((pod.get("status") or {}).get("podIP") or "")
 
 
 def phase_of(cluster: Mapping[str, Any]) -> str:
