@@ -15,8 +15,11 @@ Slow: a gateway Pod, a Dask cluster and a restart per plane (about a minute each
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +106,19 @@ def chart_gateway(gw_plane: Any) -> Iterator[GatewayInstall]:
         kr8s.objects.Namespace.get(namespace, api=api).delete()
 
 
+def fetch(url: str, user: str, password: str) -> tuple[int, bytes]:
+    """GET with basic authentication (none when `user` is empty): (status, body)."""
+    request = urllib.request.Request(url)
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def daskclusters(chart_gateway: GatewayInstall) -> list[str]:
     found = kr8s.get(
         "daskclusters.kubernetes.dask.org",
@@ -142,6 +158,9 @@ def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
                     "the scale-down to 1 worker",
                     lambda: len(client.scheduler_info(n_workers=-1)["workers"]) == 1,
                 )
+            # The dashboard through the gateway Pod's proxy: its owner only.
+            assert fetch(cluster.dashboard_link, "alice", chart_gateway.password)[0] == 200
+            assert fetch(cluster.dashboard_link, "bob", chart_gateway.password)[0] in (403, 404)
             with user_session(chart_gateway.address, "bob", chart_gateway.password) as bob:
                 assert bob.list_clusters() == []  # another user sees nothing of alice's
 
@@ -166,6 +185,34 @@ def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
             cluster.shutdown()
             close_once(cluster)
     wait_for("the DaskCluster to be deleted", lambda: daskclusters(chart_gateway) == [])
+
+
+def test_wrong_credentials_and_options_outside_the_admins_create_nothing(
+    chart_gateway: GatewayInstall,
+) -> None:
+    from dask_gateway import BasicAuth, Gateway
+
+    status, _ = fetch(f"{chart_gateway.address}/api/v1/clusters/", "alice", "wrong")
+    assert status == 401
+    status, _ = fetch(f"{chart_gateway.address}/api/v1/clusters/", "", "")
+    assert status == 401
+    with user_session(chart_gateway.address, "alice", chart_gateway.password) as alice:
+        attempts: list[dict[str, Any]] = [
+            {"image": "evil.example/miner:latest"},
+            {"worker_size": "huge"},
+            {"worker_cores": 64},
+            {"environment": {"LD_PRELOAD": "/tmp/x.so"}},
+        ]
+        for attempt in attempts:
+            with pytest.raises(ValueError):
+                alice.new_cluster(**attempt)
+    bad = Gateway(chart_gateway.address, auth=BasicAuth("alice", "wrong"))
+    try:
+        with pytest.raises(Exception, match=r"401|nauthorized"):
+            bad.new_cluster()
+    finally:
+        close_once(bad)
+    assert daskclusters(chart_gateway) == []
 
 
 def test_the_service_account_is_refused_everything_but_its_role(
