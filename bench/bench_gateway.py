@@ -5,8 +5,9 @@ connected to 4 workers and has a result, and what scaling down costs. Both sides
 the same real `dask_gateway` client from this process, one after the other in one run:
 
 - ours: `dask_kubernetes.gateway.backend.OperatorBackend` behind dask-gateway-server, on
-  `LocalKubernetes(operator=True)` (the stand-in; `--control-plane real` for the real one): each
-  cluster a DaskCluster that our operator turns into pods (processes of this Python);
+  `LocalKubernetes(operator=True)` (the stand-in): each cluster a DaskCluster that our operator
+  turns into pods (processes of this Python). The stand-in only: on the real plane the pods'
+  addresses exist inside its network namespace, which a gateway on this host cannot reach;
 - peer: dask-gateway-server 2026.3.0's local backend, processes started directly by the gateway,
   with its commands fixed to `dask scheduler` / `dask worker` (its defaults, `dask-scheduler` /
   `dask-worker`, were removed from distributed). `LocalBackend` itself cannot start a cluster in
@@ -17,7 +18,7 @@ the same real `dask_gateway` client from this process, one after the other in on
 Measured, per side: `new_cluster()` + `scale(4)` until the client sees 4 workers and
 `client.submit(sum, range(10))` returns 45; then `scale(1)` until the scheduler has 1 worker.
 Both use simple (basic) authentication and TLS between client, scheduler and workers.
-Run: .venv/bin/python bench/bench_gateway.py [--repeat 1] [--control-plane emulated|real]
+Run: .venv/bin/python bench/bench_gateway.py [--repeat 1]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import secrets
 import shutil
@@ -199,12 +201,12 @@ def our_gateway(kubeconfig: str, state_dir: Path) -> Iterator[Endpoint]:
         loop.close()
 
 
-def run_ours(plane: str) -> dict[str, float]:
+def run_ours() -> dict[str, float]:
     from dask_kubernetes.local import LocalKubernetes
 
     started = time.perf_counter()
     with (
-        LocalKubernetes(operator=True, control_plane=plane) as k8s,
+        LocalKubernetes(operator=True) as k8s,
         our_gateway(k8s.kubeconfig, Path(k8s.state_dir) / "gateway") as endpoint,
     ):
         ready = time.perf_counter() - started
@@ -214,14 +216,18 @@ def run_ours(plane: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--control-plane", choices=("emulated", "real"), default="emulated")
     args = parser.parse_args()
     if shutil.which("dask-gateway-server", path=str(BIN)) is None:
         raise SystemExit(f"dask-gateway-server is not installed in {BIN.parent}")
+    if importlib.util.find_spec("sqlalchemy") is None:
+        raise SystemExit(
+            "the local backend needs sqlalchemy (dask-gateway-server[local]): "
+            f"{BIN / 'python'} -m pip install sqlalchemy"
+        )
     print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={WORKERS}")
     rows: dict[str, list[dict[str, float]]] = {"ours": [], "local backend": []}
     for _ in range(args.repeat):
-        rows["ours"].append(run_ours(args.control_plane))
+        rows["ours"].append(run_ours())
         rows["local backend"].append(run_peer())
     best = {side: {k: min(r[k] for r in runs) for k in runs[0]} for side, runs in rows.items()}
     print(f"{'':>14} {'ready':>8} {'new_cluster -> 4 workers -> result':>36} {'scale 4 -> 1':>13}")
