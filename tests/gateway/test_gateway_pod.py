@@ -72,10 +72,9 @@ def gw_plane(
     from dask_kubernetes.local import LocalKubernetes
 
     binaries = built_binaries().directory / "bin"
-    state = tmp_path_factory.mktemp("gateway-real")
-    with LocalKubernetes(
-        state, operator=True, control_plane="real", binaries=binaries, audit=True
-    ) as k8s:
+    # Its own state directory (mkdtemp, removed on exit): the gateway Pod runs as uid 1000 and
+    # must traverse to its Pod directory, which pytest's 0700 tmp_path tree would not allow.
+    with LocalKubernetes(operator=True, control_plane="real", binaries=binaries, audit=True) as k8s:
         yield k8s
 
 
@@ -97,9 +96,12 @@ def chart_gateway(gw_plane: Any) -> Iterator[GatewayInstall]:
             gw_plane.kubeconfig,
             "real" if gw_plane.real is not None else "emulated",
             namespace,
+            # Small requests: the real scheduler places Pods by them on a 2-core node.
             "gateway.clusterOptions.workerSizes[0].name=small",
-            "gateway.clusterOptions.workerSizes[0].cores=1",
-            "gateway.clusterOptions.workerSizes[0].memory=1Gi",
+            "json:gateway.clusterOptions.workerSizes[0].cores=0.1",
+            "gateway.clusterOptions.workerSizes[0].memory=512Mi",
+            "json:gateway.clusterOptions.schedulerCores=0.1",
+            "gateway.clusterOptions.schedulerMemory=512Mi",
             "gateway.idleTimeout=0",
         )
     finally:

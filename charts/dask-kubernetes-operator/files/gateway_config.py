@@ -26,8 +26,13 @@ def to_bytes(quantity):
 c.DaskGateway.backend_class = "dask_kubernetes.gateway.backend.OperatorBackend"
 c.DaskGateway.log_level = settings.get("logLevel", "INFO")
 # The proxy: the one port users reach (API and dashboards over HTTP, Dask clients over TLS/SNI).
-c.Proxy.address = f":{settings['port']}"
-c.Proxy.tcp_address = f":{settings['port']}"
+# On a process node (the local stand-in's kubelet runs every Pod as a process in the node's one
+# network namespace, narrows Python's wildcard binds to the Pod's own address and names it in
+# DASK_K8S_LOCAL_POD_IP), the Go proxy is given that address; elsewhere it listens on all of the
+# Pod's addresses, so `kubectl port-forward` to it works too.
+_host = os.environ.get("DASK_K8S_LOCAL_POD_IP", "")
+c.Proxy.address = f"{_host}:{settings['port']}"
+c.Proxy.tcp_address = f"{_host}:{settings['port']}"
 # The proxy token comes from DASK_GATEWAY_PROXY_TOKEN (the chart's Secret), read by dask-gateway.
 
 c.OperatorBackend.namespace = settings["namespace"]
