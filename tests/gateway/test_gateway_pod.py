@@ -189,6 +189,55 @@ def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
     wait_for("the DaskCluster to be deleted", lambda: daskclusters(chart_gateway) == [])
 
 
+def test_two_replicas_each_serve_every_cluster(
+    chart_gateway: GatewayInstall, gw_plane: Any
+) -> None:
+    """`gateway.replicas: 2`: a cluster made through one replica is listed, routed and computed
+    on through each, asked at its own Pod address (the state is the resources, not a replica)."""
+    if gw_plane.real is not None:
+        pytest.skip("Pod addresses are reachable from the test on the stand-in only")
+    chart_gateway.scale(2)
+    try:
+        replicas = wait_for(
+            "two gateway Pods Ready",
+            lambda: (
+                (ready := [p for p in chart_gateway.pods() if is_ready(p)])
+                and len(ready) == 2
+                and ready
+            ),
+        )
+        port = chart_gateway.docs_of("Service")["spec"]["ports"][0]["port"]
+        with user_session(chart_gateway.address, "alice", chart_gateway.password) as alice:
+            cluster = alice.new_cluster(shutdown_on_close=True)
+            try:
+                cluster.scale(1)
+                for pod in replicas:
+                    address = f"http://{pod.status['podIP']}:{port}"
+                    with user_session(address, "alice", chart_gateway.password) as direct:
+                        listed = wait_for(f"{pod.name} to list the cluster", direct.list_clusters)
+                        assert [c.name for c in listed] == [cluster.name]
+                        again = direct.connect(cluster.name, shutdown_on_close=False)
+                        try:
+                            with again.get_client(set_as_default=False) as client:
+                                client.wait_for_workers(1, timeout=180)
+                                assert client.submit(len, "replica").result(timeout=120) == 7
+                        finally:
+                            close_once(again)
+            finally:
+                cluster.shutdown()
+                close_once(cluster)
+    finally:
+        chart_gateway.scale(1)
+        wait_for("one gateway Pod again", lambda: len(chart_gateway.pods()) == 1)
+        wait_for("the gateway to answer", chart_gateway.ready)
+    wait_for("the DaskCluster to be deleted", lambda: daskclusters(chart_gateway) == [])
+
+
+def is_ready(pod: Any) -> bool:
+    conditions = pod.status.get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
 def test_wrong_credentials_and_options_outside_the_admins_create_nothing(
     chart_gateway: GatewayInstall,
 ) -> None:
