@@ -101,7 +101,7 @@ class RunningGateway:
     def basic(self, user: str, password: str | None = None) -> dict[str, str]:
         import base64
 
-        raw = f"{user}:{password or self.password}".encode()
+        raw = f"{user}:{self.password if password is None else password}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
     def daskclusters(self) -> list[Any]:

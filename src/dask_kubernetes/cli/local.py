@@ -28,22 +28,28 @@ async def _serve(
     operator: bool,
     tls: bool,
     control_plane: str,
+    gateway: bool = False,
 ) -> None:
+    from dask_kubernetes.gateway.local import gateway_lines
     from dask_kubernetes.local import LocalKubernetes  # needs the `local` extra (aiohttp)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with LocalKubernetes(
-        state_dir,
-        operator=operator,
-        kubeconfig=kubeconfig,
-        port=port,
-        tls=tls,
-        control_plane=control_plane,
-    ) as k8s:
+    async with (
+        LocalKubernetes(
+            state_dir,
+            operator=operator,
+            kubeconfig=kubeconfig,
+            port=port,
+            tls=tls,
+            control_plane=control_plane,
+        ) as k8s,
+        gateway_lines(gateway, k8s.kubeconfig, Path(k8s.state_dir)) as gateway_output,
+    ):
         extra = " with the dask-kubernetes operator" if operator else ""
+        extra += " and a Dask Gateway" if gateway else ""
         click.echo(f"dask-kubernetes local: ready at {k8s.url}{extra}")
         click.echo(f"kubeconfig: {k8s.kubeconfig} (context {k8s.context})")
         click.echo(f"export KUBECONFIG={k8s.kubeconfig}")
@@ -51,6 +57,8 @@ async def _serve(
             # The kubectl built with the plane: a system kubectl of another minor version warns.
             bin_directory = shlex.quote(str(k8s.real.plane.binaries))
             click.echo(f'export PATH={bin_directory}:"$PATH"  # kubectl matching the API server')
+        for line in gateway_output:
+            click.echo(line)
         sys.stdout.flush()
         await stop.wait()
         click.echo("dask-kubernetes local: stopping")
@@ -85,6 +93,12 @@ async def _serve(
     help="emulated: our API server emulator; real: etcd, kube-apiserver, controller manager and "
     "scheduler built from pinned sources, our kubelet as a node, in a network namespace (root).",
 )
+@click.option(
+    "--gateway",
+    is_flag=True,
+    help="Also run a Dask Gateway on the operator (needs the `gateway` extra); prints the "
+    "DASK_GATEWAY__* exports that make dask_gateway.Gateway() find it.",
+)
 def local(
     kubeconfig: Path | None,
     port: int,
@@ -92,6 +106,7 @@ def local(
     no_operator: bool,
     no_tls: bool,
     control_plane: str,
+    gateway: bool,
 ) -> None:
     """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C.
 
@@ -103,6 +118,16 @@ def local(
     from dask_kubernetes.local.real import RealPlaneError
 
     operator = not no_operator and _operator_available()
+    if gateway and (not operator or control_plane != "emulated"):
+        click.echo(
+            "error: --gateway runs the gateway on this machine in front of the emulated "
+            "plane with the operator (drop --no-operator / --control-plane real)",
+            err=True,
+        )
+        sys.exit(2)
+    if gateway and importlib.util.find_spec("dask_gateway_server") is None:
+        click.echo("error: --gateway needs: pip install 'dask-kubernetes[gateway]'", err=True)
+        sys.exit(2)
     if control_plane == "real":
         if no_tls:
             click.echo(
@@ -115,7 +140,9 @@ def local(
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
     try:
-        asyncio.run(_serve(state_dir, kubeconfig, port, operator, not no_tls, control_plane))
+        asyncio.run(
+            _serve(state_dir, kubeconfig, port, operator, not no_tls, control_plane, gateway)
+        )
     except (KubeconfigError, RealPlaneError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -31,7 +31,7 @@ from dask_gateway_server.traitlets import MemoryLimit, Type
 from dask_gateway_server.utils import normalize_address
 from traitlets import Float, Integer, Unicode, default
 
-from dask_kubernetes.gateway import dashboard, limits, names, state
+from dask_kubernetes.gateway import credentials, dashboard, limits, names, state
 from dask_kubernetes.gateway import manifests as m
 from dask_kubernetes.gateway.kube import GatewayKube, Informer
 from dask_kubernetes.operator import vocabulary as v
@@ -122,6 +122,7 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         await asyncio.wait_for(
             asyncio.gather(self.clusters.synced.wait(), self.pods.synced.wait()), 60
         )
+        app.middlewares.append(credentials.reject_malformed)
         app.router.add_route(
             "*", dashboard.ROUTE, dashboard.make_handler(self._lookup, lambda: self.session)
         )

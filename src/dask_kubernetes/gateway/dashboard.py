@@ -22,8 +22,6 @@ from aiohttp import web
 from dask_kubernetes.operator.vocabulary import SCHEDULER_API_TOKEN_HEADER
 
 ROUTE = "/clusters/{cluster_name}/{tail:.*}"
-#: Never forwarded: the scheduler's JSON API and dask-gateway's scheduler-side API.
-REFUSED_PREFIXES = ("api/", "api")
 _HOP_HEADERS = {
     "connection",
     "keep-alive",
@@ -52,9 +50,15 @@ def _forwarded_headers(request: web.Request) -> dict[str, str]:
 
 
 def refused(tail: str) -> bool:
-    """Whether `tail` (the path after `/clusters/<name>/`) reaches the scheduler's APIs."""
-    first = tail.lstrip("/").split("/", 1)[0].split("?", 1)[0].lower()
-    return first in REFUSED_PREFIXES or first.startswith("api")
+    """Whether `tail` (the path after `/clusters/<name>/`) may not be forwarded.
+
+    The scheduler's APIs (`api...` as the first segment), and any path a server could
+    re-interpret into one: dot segments (`status/../api/...`) and percent-escapes.
+    """
+    segments = [part for part in tail.split("/") if part]
+    if any(part in (".", "..") or "%" in part or "\\" in part for part in segments):
+        return True
+    return bool(segments) and segments[0].lower().startswith("api")
 
 
 async def _pump_ws(source: Any, sink: Any) -> None:

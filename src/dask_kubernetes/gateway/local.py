@@ -91,8 +91,9 @@ async def _wait_ready(address: str, process: asyncio.subprocess.Process, log: Pa
     async with aiohttp.ClientSession() as session:
         while loop.time() < deadline:
             if process.returncode is not None:
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                raise GatewayStartError(f"the gateway exited ({process.returncode}):\n{tail}")
+                raise GatewayStartError(
+                    f"the gateway exited ({process.returncode}); its log: {log}"
+                )
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 async with session.get(
                     f"{address}/api/health", timeout=aiohttp.ClientTimeout(total=5)
@@ -165,3 +166,19 @@ async def local_gateway(
         yield LocalGateway(address, password, config_path, log_path, process)
     finally:
         await stop_process(process)
+
+
+@contextlib.asynccontextmanager
+async def gateway_lines(
+    enabled: bool, kubeconfig: str | Path, state_dir: Path
+) -> AsyncIterator[list[str]]:
+    """For `dask kubernetes local --gateway`: the lines to print while the gateway runs."""
+    if not enabled:
+        yield []
+        return
+    async with local_gateway(kubeconfig, state_dir / "gateway") as gateway:
+        yield [
+            f"gateway: {gateway.address} (any user name, this instance's password; "
+            f"log {gateway.log_path})",
+            *gateway.exports(),
+        ]
