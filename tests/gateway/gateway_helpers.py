@@ -8,6 +8,7 @@ below (cluster options, image allow-list, per-user limits), against a stand-in's
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -25,12 +26,13 @@ from dask_kubernetes.gateway.local import config_text, free_port
 
 IMAGE = "ghcr.io/dask/dask:2026.8.0"
 OTHER_IMAGE = "ghcr.io/dask/dask:2026.8.0-py3.12"
-#: What the admin of the test gateway allows: two sizes, two images, 2 clusters and 5 cores a user.
+#: What the admin of the test gateway allows: two sizes, two images, 2 clusters and 1.25 cores a
+#: user. Small sizes: the real plane's scheduler places Pods by their requests on one node.
 ADMIN_CONFIG = f"""
 from dask_gateway_server.options import Options, Select
 
 def _handler(options, user):
-    cores, memory = {{"small": (1, "1 G"), "large": (2, "2 G")}}[options.size]
+    cores, memory = {{"small": (0.25, "256 M"), "large": (0.5, "512 M")}}[options.size]
     out = {{"worker_cores": cores, "worker_memory": memory, "image": options.image}}
     if user.name.startswith("idle"):
         out["idle_timeout"] = 6.0
@@ -43,9 +45,10 @@ c.OperatorBackend.cluster_options = Options(
 )
 c.OperatorClusterConfig.image = {IMAGE!r}
 c.OperatorClusterConfig.image_allowlist = [{IMAGE!r}, {OTHER_IMAGE!r}]
-c.OperatorClusterConfig.scheduler_memory = "1 G"
+c.OperatorClusterConfig.scheduler_memory = "256 M"
+c.OperatorClusterConfig.scheduler_cores = 0.25
 c.OperatorBackend.max_clusters_per_user = 2
-c.OperatorBackend.max_cores_per_user = 5
+c.OperatorBackend.max_cores_per_user = 1.25
 c.OperatorBackend.heartbeat_period = 2
 """
 DEADLINE = 120.0
@@ -93,6 +96,7 @@ class RunningGateway:
     kubeconfig: str
     log: Path
     process: subprocess.Popen[bytes]
+    on_stop: Callable[[], None] | None = None
 
     def gateway(self, user: str, password: str | None = None) -> Gateway:
         auth = BasicAuth(username=user, password=password or self.password)
@@ -124,6 +128,9 @@ class RunningGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.on_stop is not None:
+            self.on_stop()
+            self.on_stop = None
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -137,9 +144,44 @@ def start_gateway(
     instance: str = "test-gateway",
     password: str = "test-password-not-secret",
     extra: str = ADMIN_CONFIG,
+    stand_in: Any = None,
 ) -> RunningGateway:
+    """A gateway process; with `stand_in` a real plane's LocalKubernetes, inside its network
+    namespace (where the API server, the Pods and their addresses are), reached from here
+    through a forwarder on 127.0.0.1, as the plane's API server is."""
     state_dir.mkdir(parents=True, exist_ok=True)
     proxy_port = free_port()
+    prefix: list[str] = []
+    on_stop = None
+    proxy_host = "127.0.0.1"
+    gateway_kubeconfig = kubeconfig
+    address = f"http://127.0.0.1:{proxy_port}"
+    real = getattr(stand_in, "real", None)
+    if real is not None:
+        from dask_kubernetes.local.kubeconfig import write_kubeconfig
+        from dask_kubernetes.local.network.forwarder import TcpForwarder
+        from dask_kubernetes.local.network.netns import HOST_ADDRESS, NODE_ADDRESS
+
+        assert real.plane is not None and real.plane.ca is not None and real.admin is not None
+        gateway_kubeconfig = str(
+            write_kubeconfig(
+                state_dir / "kubeconfig-in-namespace",
+                real.plane.api_url,
+                ca_pem=real.plane.ca.cert_path.read_bytes(),
+                client_certificate=(real.admin.cert.read_bytes(), real.admin.key.read_bytes()),
+            )
+        )
+        proxy_host = NODE_ADDRESS
+        listener = socket.create_server((HOST_ADDRESS, 0))
+        forwarder = TcpForwarder(HOST_ADDRESS, 0, lambda: (NODE_ADDRESS, proxy_port), sock=listener)
+        real.node_loop.submit(forwarder.start()).result(30)
+        address = f"http://{HOST_ADDRESS}:{listener.getsockname()[1]}"
+        extra += f"\nc.OperatorBackend.api_url = 'http://{NODE_ADDRESS}:{proxy_port}/api'\n"
+        prefix = real.namespace.exec_prefix()
+
+        def on_stop() -> None:
+            real.node_loop.submit(forwarder.stop()).result(30)
+
     config = state_dir / "dask_gateway_config.py"
     config.write_text(
         config_text(
@@ -149,21 +191,20 @@ def start_gateway(
             namespace=namespace,
             instance=instance,
             extra=extra,
+            proxy_host=proxy_host,
         )
     )
     log = state_dir / "gateway.log"
-    env = dict(os.environ) | {"KUBECONFIG": kubeconfig}
+    env = dict(os.environ) | {"KUBECONFIG": gateway_kubeconfig}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dask_kubernetes.gateway", "--config", str(config)],
+            [*prefix, sys.executable, "-m", "dask_kubernetes.gateway", "--config", str(config)],
             stdout=out,
             stderr=out,
             env=env,
             start_new_session=True,
         )
-    running = RunningGateway(
-        f"http://127.0.0.1:{proxy_port}", password, namespace, kubeconfig, log, process
-    )
+    running = RunningGateway(address, password, namespace, kubeconfig, log, process, on_stop)
 
     def healthy() -> bool:
         if process.poll() is not None:

@@ -183,7 +183,7 @@ def test_options_are_the_admins(gateway: RunningGateway, alices: tuple[Any, Any]
             worker = obj.spec["worker"]["spec"]["containers"][0]
             scheduler = obj.spec["scheduler"]["spec"]["containers"][0]
             assert worker["image"] == scheduler["image"] == OTHER_IMAGE
-            assert worker["resources"]["limits"]["cpu"] == "2000m"
+            assert worker["resources"]["limits"]["cpu"] == "500m"
             assert worker["args"][:2] == ["dask", "worker"]
             assert scheduler["args"][:2] == ["dask", "scheduler"]
             assert obj.annotations["gateway.dask.org/user"] == "erin"
@@ -194,7 +194,7 @@ def test_options_are_the_admins(gateway: RunningGateway, alices: tuple[Any, Any]
 def test_per_user_limits_from_the_custom_resources(
     gateway: RunningGateway, alices: tuple[Any, Any]
 ) -> None:
-    """The admin's limits: 2 clusters and 5 cores a user (scheduler 1 core, small worker 1)."""
+    """The admin's limits: 2 clusters and 1.25 cores a user (scheduler and small worker 0.25)."""
     alice = gateway.gateway("alice")
     second = keep(alice.new_cluster())
     try:
@@ -202,7 +202,8 @@ def test_per_user_limits_from_the_custom_resources(
         with pytest.raises(Exception, match="already has 2 clusters"):
             alice.new_cluster()
         assert sorted(c.name for c in gateway.daskclusters()) == before
-        # alice: cluster 1 = 1 + 1 worker, cluster 2 = 1 core: 3 of 5; 3 workers would be 6.
+        # alice: cluster 1 = 0.25 + 1 worker, cluster 2 = 0.25: 0.75 of 1.25 cores;
+        # 3 more workers would make 1.5.
         with pytest.raises(Exception, match="exceed the limits of user alice"):
             second.scale(3)
         assert _replicas(gateway, second.name) == 0
@@ -214,3 +215,37 @@ def test_per_user_limits_from_the_custom_resources(
             franks.shutdown()
     finally:
         second.shutdown()
+
+
+def test_a_clusters_own_token_reaches_no_further(
+    gateway: RunningGateway, alices: tuple[Any, Any]
+) -> None:
+    """Alice's code runs on her scheduler, which holds her cluster's gateway token: with it she
+    can neither exceed her limits by heartbeat nor touch bob's cluster."""
+    cluster, client = alices
+    # A lambda travels by value (the scheduler cannot import this test module).
+    token = client.run_on_scheduler(lambda: __import__("os").environ["DASK_GATEWAY_API_TOKEN"])
+    assert len(token) == 64
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+    api = f"{gateway.address}/api/v1/clusters"
+    bob = gateway.gateway("bob")
+    bobs = keep(bob.new_cluster())
+    try:
+        beat = json.dumps({"count": 3}).encode()
+        status, _ = http(f"{api}/{bobs.name}/heartbeat", method="POST", headers=headers, data=beat)
+        assert status == 401
+        assert http(f"{api}/{bobs.name}", method="DELETE", headers=headers)[0] == 401
+        assert bobs.name in [c.name for c in gateway.daskclusters()]
+        assert _replicas(gateway, bobs.name) == 0
+        # Her own cluster, asked for 1000 workers: her core limit (1.25) allows 4.
+        beat = json.dumps({"count": 1000}).encode()
+        status, _ = http(
+            f"{api}/{cluster.name}/heartbeat", method="POST", headers=headers, data=beat
+        )
+        assert status == 200
+        assert _replicas(gateway, cluster.name) == 4
+    finally:
+        bobs.shutdown()
+        cluster.scale(1)
+        wait_for(lambda: _replicas(gateway, cluster.name) == 1, "alice's cluster back at 1 worker")
+        wait_for(lambda: _n_workers(client) == 1, "alice's scheduler back at 1 worker")

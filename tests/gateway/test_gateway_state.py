@@ -4,11 +4,12 @@ running cluster; a cluster whose client vanished stops after its idle timeout, l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_helpers import RunningGateway, http, keep, start_gateway, wait_for
+from gateway_helpers import RunningGateway, http, keep, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -18,7 +19,10 @@ def _n_workers(client: Any) -> int:
 
 
 def test_restart_and_a_second_replica_serve_running_clusters(
-    gateway: RunningGateway, k8s_cluster_with_operator: Any, tmp_path: Path, cleanup: None
+    gateway: RunningGateway,
+    spawn_gateway: Callable[[Path], RunningGateway],
+    tmp_path: Path,
+    cleanup: None,
 ) -> None:
     alice = gateway.gateway("alice")
     cluster = keep(alice.new_cluster())
@@ -26,7 +30,7 @@ def test_restart_and_a_second_replica_serve_running_clusters(
     cluster.scale(1)
     wait_for(lambda: len(gateway.pods({"dask.org/component": "worker"})) == 1, "a worker Pod")
 
-    replica = start_gateway(k8s_cluster_with_operator.kubeconfig, tmp_path / "b", gateway.namespace)
+    replica = spawn_gateway(tmp_path / "b")
     try:
         via_b = replica.gateway("alice")
         assert [c.name for c in via_b.list_clusters()] == [name]
@@ -45,9 +49,7 @@ def test_restart_and_a_second_replica_serve_running_clusters(
     finally:
         replica.stop()
     # A fresh gateway (a restart) finds it too, with its credentials.
-    restarted = start_gateway(
-        k8s_cluster_with_operator.kubeconfig, tmp_path / "c", gateway.namespace
-    )
+    restarted = spawn_gateway(tmp_path / "c")
     try:
         again = keep(restarted.gateway("alice").connect(name))
         with keep(again.get_client()) as client:

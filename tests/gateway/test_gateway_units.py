@@ -137,3 +137,21 @@ def test_limits_count_clusters_cores_and_memory() -> None:
     # others hold 2 cores and 2 GiB: this cluster may have 1 + n <= 3 cores, 1 + n <= 2 GiB
     assert limits.workers_allowed(user_limits, [_with_scale(small, 1)], small, 10) == 1
     assert limits.workers_allowed(limits.UserLimits(), [], small, 10) == 10
+
+
+def test_gateway_command_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "dask_kubernetes.gateway", "--config"]
+    missing = subprocess.run(
+        [*command, str(tmp_path / "none.py")], capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.strip().count("\n") == 0 and "no config file" in missing.stderr
+    bad = tmp_path / "bad.py"
+    bad.write_text("c.OperatorBackend.namespace = 'Bad_NS'\n")
+    result = subprocess.run([*command, str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "DNS-1123" in result.stdout + result.stderr

@@ -37,10 +37,27 @@ Per cluster (`c.OperatorClusterConfig.*`, overridable only by the admin's option
   worker_memory, worker_threads, scheduler_cores, scheduler_memory, environment, idle_timeout,
   adaptive_period, cluster_max_workers / cluster_max_cores / cluster_max_memory.
 
-What the backend does with the Kubernetes API, in `namespace` only:
-  daskclusters.kubernetes.dask.org   create, get, list, watch, patch, delete
-  secrets                            create, get, patch (its own `<cluster>-gateway` Secret and the
-                                     operator's `<cluster>-tls-<uid>` Secret, read for the client
-                                     certificate)
-  pods                               list, watch (scheduler Pods of its clusters: their address)
+What the backend does with the Kubernetes API, in `namespace` only (nothing cluster-wide):
+  daskclusters.kubernetes.dask.org   create, list, watch (label-selected), patch
+                                     (spec.worker.replicas), delete
+  secrets                            create, patch (ownerReference), delete (its own
+                                     `<cluster>-gateway` Secret, if the DaskCluster cannot be
+                                     made); get (that one and the operator's `<cluster>-tls-<uid>`)
+  pods                               list, watch (label-selected: its clusters' scheduler Pods)
+
+How a cluster looks (all the state there is; any replica rebuilds it):
+  DaskCluster `dg-<20 hex>`: label `gateway.dask.org/instance`, annotations
+  `gateway.dask.org/user` (any string), `.../options` and `.../config` (JSON); `spec.tls: true`;
+  scheduler `dask scheduler --protocol tls` with the operator's API-guard preload and ours
+  (`preload.py`: dask-gateway's scheduler service, which reports the wanted count but never
+  retires: the operator's worker-group controller retires each worker once); workers
+  `dask worker`. Secret `<cluster>-gateway` (key `api-token`), owned by the DaskCluster.
+
+TLS: the operator's per-cluster CA and certificates (spec.tls), not dask-gateway's self-signed
+pair: the owner gets the client certificate (+ CA, one PEM) from the gateway; the proxy passes
+TLS through by SNI (`daskgateway-<cluster>`); the operator's retirements keep their token guard.
+
+Routing: the bundled Go proxy (`c.Proxy.address`, HTTP and TLS on one port by default): SNI
+routes to schedulers; everything else to the gateway, which serves `/clusters/<name>/...`
+(dashboards) to the cluster's owner only and never the scheduler's `/api/...`.
 """

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 from collections import defaultdict
@@ -29,7 +28,7 @@ from dask_gateway_server.backends.base import Backend, ClusterConfig, PublicExce
 from dask_gateway_server.proxy import Proxy
 from dask_gateway_server.traitlets import MemoryLimit, Type
 from dask_gateway_server.utils import normalize_address
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Integer, TraitError, Unicode, default, validate
 
 from dask_kubernetes.gateway import credentials, dashboard, limits, names, state
 from dask_kubernetes.gateway import manifests as m
@@ -40,6 +39,8 @@ from dask_kubernetes.operator.rest import ApiError, resource_path
 _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: How long `get_cluster(wait=True)` waits for a cluster to start before answering anyway.
 WAIT_SECONDS = 20.0
+#: How long `get_cluster(wait=True)` waits for a cluster it has not seen yet to appear.
+APPEAR_SECONDS = 5.0
 
 
 class OperatorBackend(Backend):  # type: ignore[misc]
@@ -72,6 +73,14 @@ class OperatorBackend(Backend):  # type: ignore[misc]
             return _SA_NAMESPACE.read_text().strip()
         return "default"
 
+    @validate("namespace", "gateway_instance")
+    def _check_label(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if not v.is_label(value):
+            what = proposal["trait"].name
+            raise TraitError(f"OperatorBackend.{what} {value!r} is not a DNS-1123 label")
+        return value
+
     @default("gateway_instance")
     def _instance_default(self) -> str:
         return os.environ.get("DASK_GATEWAY_INSTANCE") or "dask-gateway"
@@ -99,6 +108,7 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         self.kube = await GatewayKube.connect()
         self.records: dict[str, models.Cluster] = {}
         self.credentials: dict[str, state.Credentials] = {}  # by DaskCluster uid
+        self.uids: dict[str, str] = {}  # cluster name -> uid of the incarnation seen
         self.routed: dict[str, str] = {}  # cluster -> scheduler address given to the proxy
         self.waiters: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.dirty: asyncio.Queue[str] = asyncio.Queue()
@@ -187,15 +197,13 @@ class OperatorBackend(Backend):  # type: ignore[misc]
     async def _sync(self, name: str) -> None:
         obj = self.clusters.objects.get(name)
         if obj is None:
-            old = self.records.pop(name, None)
-            if old is not None:
-                self.credentials = {
-                    uid: c for uid, c in self.credentials.items() if c.token != old.token
-                }
+            self.records.pop(name, None)
+            self.credentials.pop(self.uids.pop(name, ""), None)
             await self._route(name, "")
             self.waiters.pop(name, asyncio.Event()).set()
             return
         pod = self.pods.objects.get(v.scheduler_name(name))
+        self.uids[name] = obj["metadata"]["uid"]
         creds = None
         if state.phase_of(obj) == "Running" and state.pod_ip(pod):
             creds = await self._load_credentials(obj)
@@ -248,6 +256,12 @@ class OperatorBackend(Backend):  # type: ignore[misc]
     async def get_cluster(self, cluster_name: str, wait: bool = False) -> models.Cluster | None:
         if not names.is_cluster_name(cluster_name):
             return None
+        if wait and cluster_name not in self.records:
+            # Made a moment ago, maybe by another replica: give the watch time to show it.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + APPEAR_SECONDS
+            while cluster_name not in self.records and loop.time() < deadline:
+                await asyncio.sleep(0.1)
         if wait and cluster_name in self.records:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.waiters[cluster_name].wait(), WAIT_SECONDS)
@@ -283,15 +297,16 @@ class OperatorBackend(Backend):  # type: ignore[misc]
         )
         secret = resource_path(self.namespace, "secrets", names.gateway_secret_name(name))
         try:
-            _, created = await self.kube._request(
-                "POST",
-                resource_path(self.namespace, v.DASK_CLUSTER.plural),
-                content=json.dumps(manifest),
+            created = await self.kube.create_object(
+                resource_path(self.namespace, v.DASK_CLUSTER.plural), manifest
             )
             await self.kube.patch(secret, m.owner_patch(created))
         except (ApiError, OSError) as exc:
             await self.kube.delete(secret)
             raise PublicException(f"cannot create the cluster: {exc}") from exc
+        # Known at once, before the watch shows it: the client asks for it right away.
+        self.clusters.objects.setdefault(name, created)
+        self.records.setdefault(name, state.to_model(created, None, None))
         self.log.info("Created cluster %s for user %s", name, user.name)
         return name
 

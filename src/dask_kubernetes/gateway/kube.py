@@ -41,6 +41,11 @@ class GatewayKube(Kube):
         base = await Kube.connect()
         return cls(base._api)
 
+    async def create_object(self, path: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Create; return the object as stored (its uid is needed for ownerReferences)."""
+        _, body = await self._request("POST", path, content=json.dumps(manifest))
+        return dict(body)
+
     async def list_raw(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         _, body = await self._request("GET", path, params=dict(params))
         return dict(body)

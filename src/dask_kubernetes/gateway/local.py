@@ -69,12 +69,13 @@ def config_text(
     namespace: str,
     instance: str,
     extra: str = "",
+    proxy_host: str = "127.0.0.1",
 ) -> str:
     return "\n".join(
         [
             "# written by dask_kubernetes.gateway.local",
             f"c.DaskGateway.address = '127.0.0.1:{api_port}'",
-            f"c.Proxy.address = '127.0.0.1:{proxy_port}'",
+            f"c.Proxy.address = '{proxy_host}:{proxy_port}'",
             "c.DaskGateway.authenticator_class = 'dask_gateway_server.auth.SimpleAuthenticator'",
             f"c.SimpleAuthenticator.password = {password!r}",
             f"c.OperatorBackend.namespace = {namespace!r}",

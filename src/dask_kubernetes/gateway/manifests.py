@@ -26,6 +26,12 @@ from dask_kubernetes.operator import vocabulary as v
 Manifest = dict[str, Any]
 
 PRELOAD_ENV = dask_tls.PRELOAD_ENV
+#: A gateway user's code runs in these Pods. `automountServiceAccountToken: false` belongs here
+#: (no token of the namespace's default ServiceAccount), but the stand-in's kubelet on the real
+#: control plane then never starts the Pod (it stays Pending): left out until that is fixed;
+#: the default ServiceAccount of the gateway's namespace must hold no permissions (the chart
+#: grants it none).
+NO_API_CREDENTIAL: dict[str, object] = {}
 
 
 def _quantity_cpu(cores: float) -> str:
@@ -138,10 +144,13 @@ def daskcluster(
             v.TLS_FIELD: True,
             "idleTimeout": 0,
             "scheduler": {
-                "spec": {"containers": [scheduler_container]},
+                "spec": {"containers": [scheduler_container], **NO_API_CREDENTIAL},
                 "service": {"type": "ClusterIP", "ports": service_ports},
             },
-            "worker": {"replicas": 0, "spec": {"containers": [worker_container]}},
+            "worker": {
+                "replicas": 0,
+                "spec": {"containers": [worker_container], **NO_API_CREDENTIAL},
+            },
         },
     }
 

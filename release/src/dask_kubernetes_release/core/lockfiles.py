@@ -20,7 +20,11 @@ LOCKED_EXTRAS_OF: dict[str, tuple[str, ...]] = {
     "dask-kubernetes-release": (),
 }
 UNLOCKED_EXTRAS_OF: dict[str, dict[str, str]] = {
-    "dask-kubernetes": {"test": "the project's own test tooling, not for users"},
+    "dask-kubernetes": {
+        "test": "the project's own test tooling, not for users",
+        "gateway": "a server installed into the gateway's image (dask-gateway-server with its Go "
+        "proxy binary); pinned with hashes in tests/requirements.lock, not a user's client lock",
+    },
     "dask-kubernetes-release": {
         "maintainer": "build, lock, attest, tag; a clone installs release/requirements.lock"
     },
