@@ -58,7 +58,7 @@ TEST_AGENTS = ("kubectl/",)
 
 
 @pytest.fixture(scope="module", params=PLANES)
-def gw_plane(
+def chart_plane(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     """The stand-in with the operator (the session's), or an audited real plane of our own."""
@@ -93,14 +93,14 @@ def audit_records(k8s: Any) -> list[AuditRecord]:
 
 
 @pytest.fixture(scope="module")
-def chart_gateway(gw_plane: Any) -> Iterator[GatewayInstall]:
+def chart_gateway(chart_plane: Any) -> Iterator[GatewayInstall]:
     namespace = f"gw-{uuid.uuid4().hex[:8]}"
-    api = kr8s.api(kubeconfig=gw_plane.kubeconfig)
+    api = kr8s.api(kubeconfig=chart_plane.kubeconfig)
     kr8s.objects.Namespace({"metadata": {"name": namespace}}, api=api).create()
     try:
         yield install(
-            gw_plane.kubeconfig,
-            "real" if gw_plane.real is not None else "emulated",
+            chart_plane.kubeconfig,
+            "real" if chart_plane.real is not None else "emulated",
             namespace,
             # Small requests: the real scheduler places Pods by them on a 2-core node.
             "gateway.clusterOptions.workerSizes[0].name=small",
@@ -142,12 +142,12 @@ def daskclusters(chart_gateway: GatewayInstall) -> list[str]:
 
 
 def test_the_gateway_runs_as_a_pod_under_its_own_service_account(
-    chart_gateway: GatewayInstall, gw_plane: Any
+    chart_gateway: GatewayInstall, chart_plane: Any
 ) -> None:
     [pod] = chart_gateway.pods()
     assert pod.spec["serviceAccountName"] == chart_gateway.service_account
     assert pod.spec["securityContext"]["runAsNonRoot"] is True
-    seen = [r for r in audit_records(gw_plane) if r.user == chart_gateway.user]
+    seen = [r for r in audit_records(chart_plane) if r.user == chart_gateway.user]
     assert seen, f"no request from {chart_gateway.user}: the gateway is not using its account"
     # It lists (then watches) its clusters and their Pods.
     assert {("kubernetes.dask.org", "daskclusters"), ("", "pods")} <= {
@@ -202,11 +202,11 @@ def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
 
 
 def test_two_replicas_each_serve_every_cluster(
-    chart_gateway: GatewayInstall, gw_plane: Any
+    chart_gateway: GatewayInstall, chart_plane: Any
 ) -> None:
     """`gateway.replicas: 2`: a cluster made through one replica is listed, routed and computed
     on through each, asked at its own Pod address (the state is the resources, not a replica)."""
-    if gw_plane.real is not None:
+    if chart_plane.real is not None:
         pytest.skip("Pod addresses are reachable from the test on the stand-in only")
     chart_gateway.scale(2)
     try:
@@ -276,13 +276,13 @@ def test_wrong_credentials_and_options_outside_the_admins_create_nothing(
 
 
 def test_the_service_account_is_refused_everything_but_its_role(
-    chart_gateway: GatewayInstall, gw_plane: Any, tmp_path: Path
+    chart_gateway: GatewayInstall, chart_plane: Any, tmp_path: Path
 ) -> None:
     """The real RBAC authorizer (SubjectAccessReview), and a request with the account's token."""
-    if gw_plane.real is None:
+    if chart_plane.real is None:
         pytest.skip("the emulator does not authorize (RBAC is the real plane's)")
-    kubectl = gw_plane.real.plane.binaries / "kubectl"
-    admin = gw_plane.real.admin_kubeconfig(tmp_path / "admin")
+    kubectl = chart_plane.real.plane.binaries / "kubectl"
+    admin = chart_plane.real.admin_kubeconfig(tmp_path / "admin")
 
     def can_i(verb: str, resource: str, namespace: str) -> str:
         resource, _, subresource = resource.partition("/")
@@ -369,11 +369,11 @@ def test_the_service_account_is_refused_everything_but_its_role(
 
 
 def test_a_refused_daskcluster_leaves_no_secret_behind(
-    chart_gateway: GatewayInstall, gw_plane: Any
+    chart_gateway: GatewayInstall, chart_plane: Any
 ) -> None:
     """A DaskCluster the API server refuses (here a ResourceQuota of zero, real plane only):
     the user is told, and the token Secret made for it is deleted again."""
-    if gw_plane.real is None:
+    if chart_plane.real is None:
         pytest.skip("the emulator has no ResourceQuota admission")
     api = chart_gateway.api()
     quota = kr8s.objects.ResourceQuota(
@@ -407,10 +407,10 @@ def test_a_refused_daskcluster_leaves_no_secret_behind(
 
 
 def test_the_role_is_exactly_what_the_gateway_used(
-    chart_gateway: GatewayInstall, gw_plane: Any
+    chart_gateway: GatewayInstall, chart_plane: Any
 ) -> None:
     """Last in the module: every request the tests above made the gateway send is logged."""
-    wanted = {"session", "refused"} if gw_plane.real is not None else {"session"}
+    wanted = {"session", "refused"} if chart_plane.real is not None else {"session"}
     if not wanted <= EXERCISED.get(chart_gateway.plane, set()):
         pytest.skip("judges the Role against the whole module's exercise: run the whole file")
     chart_gateway.scale(0)  # watches are logged when they end
@@ -418,7 +418,7 @@ def test_the_role_is_exactly_what_the_gateway_used(
     exercised = wait_for(
         "the gateway's requests in the audit log",
         lambda: used(
-            [r for r in audit_records(gw_plane) if not r.user_agent.startswith(TEST_AGENTS)],
+            [r for r in audit_records(chart_plane) if not r.user_agent.startswith(TEST_AGENTS)],
             chart_gateway.user,
         ),
     )
@@ -429,16 +429,16 @@ def test_the_role_is_exactly_what_the_gateway_used(
     missing = sorted(exercised - rules)
     listed = {(g, r) for g, r, v in exercised if v == "list"}
     # `get` on what it lists reveals nothing more; whether one is sent is timing-dependent.
-    unexercised = set() if gw_plane.real is not None else FAILURE_ONLY
+    unexercised = set() if chart_plane.real is not None else FAILURE_ONLY
     excess = sorted(
         p for p in rules - exercised - unexercised if not (p[2] == "get" and p[:2] in listed)
     )
     assert not missing, f"the gateway used what the chart does not grant: {missing}"
     assert not excess, f"the chart grants the gateway more than it uses: {excess}"
-    if gw_plane.real is not None:
+    if chart_plane.real is not None:
         from dask_kubernetes.local.controlplane import audit
 
-        refusals = [r for r in audit.refused_by_authorizer(gw_plane.real.plane.audit_log)]
+        refusals = [r for r in audit.refused_by_authorizer(chart_plane.real.plane.audit_log)]
         mine = [
             (r.verb, r.rbac_resource)
             for r in refusals
