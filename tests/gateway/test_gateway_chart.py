@@ -116,6 +116,8 @@ def test_the_gateway_is_off_by_default_and_its_values_match_the_schema() -> None
         ({"clusterOptions": {"workerSizes": [{"name": "s", "cores": 1}], "images": ["x"]}}, ""),
         ({"clusterOptions": {"workerSizes": [{"name": "s", "cores": 0, "memory": "1Gi"}]}}, ""),
         ({"limits": {"clustersPerUser": -1}}, "a negative limit"),
+        ({"limits": {"clustersPerUser": 0}}, "0, which the backend would read as no limit"),
+        ({"limits": {"coresPerUser": 0}}, "0, which the backend would read as no limit"),
         ({"limits": {"memoryPerUser": "lots"}}, "not a quantity"),
         ({"clustersNamespace": "Not_A_Namespace"}, "not an RFC 1123 label"),
         ({"service": {"type": "ExternalName", "port": 8000}}, "not a Service type it renders"),
@@ -362,6 +364,13 @@ def test_the_config_file_turns_the_values_into_the_backends_settings() -> None:
     assert (cluster.worker_cores, cluster.worker_memory) == (1.0, 2 * 2**30)
     assert cluster.idle_timeout == 600.0
     assert config.Proxy.address == config.Proxy.tcp_address == ":8000"
+
+
+@needs_helm
+def test_a_memory_limit_of_zero_is_refused_not_read_as_none() -> None:
+    docs = render("gateway.enabled=true", "gateway.limits.memoryPerUser=0Gi")
+    with pytest.raises(ValueError, match="memoryPerUser must be more than 0"):
+        load_config(docs, {"DASK_GATEWAY_PASSWORD": "pw"})
 
 
 @needs_helm

@@ -45,6 +45,8 @@ if limits.get("clustersPerUser") is not None:
 if limits.get("coresPerUser") is not None:
     c.OperatorBackend.max_cores_per_user = float(limits["coresPerUser"])
 if limits.get("memoryPerUser") is not None:
+    if to_bytes(limits["memoryPerUser"]) == 0:  # the backend reads 0 as "no limit"
+        raise ValueError("gateway.limits.memoryPerUser must be more than 0 (null: no limit)")
     c.OperatorBackend.max_memory_per_user = to_bytes(limits["memoryPerUser"])
 
 options = settings["clusterOptions"]
