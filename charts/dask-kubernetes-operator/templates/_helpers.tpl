@@ -88,3 +88,68 @@ must match it), so a scope flag is accepted only when it agrees; anything else i
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Dask-Gateway (gateway.enabled). Its own name, labels and ServiceAccount: its pods must not match
+the operator Deployment's selector, and its RBAC is its own (files/rbac-gateway-rules.yaml).
+*/}}
+{{- define "dko.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "dko.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "dko.gateway.serviceAccountName" -}}
+{{- default (include "dko.gateway.fullname" .) .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "dko.gateway.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-gateway" (include "dko.name" . | trunc 55 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "dko.gateway.labels" -}}
+{{ include "dko.gateway.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The gateway's image: its own when set, else the operator's (the image holds both). */}}
+{{- define "dko.gateway.image" -}}
+{{- if .Values.gateway.image.repository -}}
+{{- printf "%s:%s" .Values.gateway.image.repository (.Values.gateway.image.tag | default .Chart.AppVersion) -}}
+{{- with .Values.gateway.image.digest }}@{{ . }}{{ end -}}
+{{- else -}}
+{{- include "dko.image" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the gateway's generated credentials (proxy token, passwords). */}}
+{{- define "dko.gateway.secretName" -}}
+{{- printf "%s-credentials" (include "dko.gateway.fullname" .) -}}
+{{- end -}}
+
+{{/* The namespace of the gateway's clusters: gateway.clustersNamespace or the release's. */}}
+{{- define "dko.gateway.clustersNamespace" -}}
+{{- .Values.gateway.clustersNamespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* Refuse gateway values that cannot work, with what to set instead. */}}
+{{- define "dko.gateway.validate" -}}
+{{- $gw := .Values.gateway -}}
+{{- if and (eq $gw.auth.type "kerberos") (not $gw.auth.kerberos.keytabSecret.name) -}}
+{{- fail "gateway.auth.type=kerberos needs gateway.auth.kerberos.keytabSecret.name: a Secret holding the service's keytab (kubectl create secret generic NAME --from-file=keytab=dask-gateway.keytab)" -}}
+{{- end -}}
+{{- if and (eq $gw.auth.type "jupyterhub") (not $gw.auth.jupyterhub.apiUrl) -}}
+{{- fail "gateway.auth.type=jupyterhub needs gateway.auth.jupyterhub.apiUrl (e.g. http://hub.jhub:8081/hub/api)" -}}
+{{- end -}}
+{{- if and (not (include "dko.clusterWide" .)) (ne (include "dko.gateway.clustersNamespace" .) .Release.Namespace) -}}
+{{- fail (printf "gateway.clustersNamespace=%s: the operator watches only the release namespace %s (rbac.clusterWide=false); leave it empty or set rbac.clusterWide=true" .Values.gateway.clustersNamespace .Release.Namespace) -}}
+{{- end -}}
+{{- if not $gw.clusterOptions.images -}}
+{{- fail "gateway.clusterOptions.images must list at least one image: users choose only from it" -}}
+{{- end -}}
+{{- if not $gw.clusterOptions.workerSizes -}}
+{{- fail "gateway.clusterOptions.workerSizes must list at least one size: users choose only from it" -}}
+{{- end -}}
+{{- end -}}
