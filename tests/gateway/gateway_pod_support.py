@@ -28,7 +28,7 @@ import pytest
 import yaml
 from kr8s.objects import object_from_spec
 
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 
 T = TypeVar("T")
 

@@ -40,7 +40,7 @@ from gateway_pod_support import (
     wait_for,
 )
 
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 
 # A hang (a client call that never returns) must end the run with the stacks printed, not stall
 # CI: the thread method does not need the blocked main thread to run a signal handler.
