@@ -9,7 +9,6 @@ it stands for; tests/release/pipeline/test_pipeline_follows_workflow.py holds th
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -206,12 +205,9 @@ def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
         from dask_kubernetes_release.verify import command as verify
 
         where = _where(stage, toolkit)
-        parser = argparse.ArgumentParser()
-        verify.configure(parser)
-        argv = [str(where)]  # the release directory: distributions, chart and lock files
-        if not stage.sigstore:
-            argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
-        verdicts = verify.verify(parser.parse_args(argv))
+        key = None if stage.sigstore else where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}"
+        # The release directory: distributions, chart and lock files.
+        verdicts = verify.verify(verify.VerifyRequest(targets=(str(where),), key=key))
         if toolkit:
             stage.result.toolkit_verdicts = verdicts
         else:
