@@ -13,6 +13,11 @@ verdict with that reason, unless the user opts in to PyPI's unsigned publisher r
 
 `PublisherPolicy` is the one schema of a policy: a strict pydantic model, used for the policy
 file and for the command-line options alike, so bad input is refused in one line (exit 2).
+
+`Pins` (the policy file's `[require]`, and options such as `--source-digest`) are checked the same
+way, after the signatures: each pin is one field naming its check class (`CheckedBy`), and the
+checks take the `Verified` facts (who signed, which statement types verified), composed with
+`AllPins` as sigstore composes certificate checks with `AllOf`.
 """
 
 from __future__ import annotations
