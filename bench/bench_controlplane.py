@@ -7,7 +7,7 @@ cache first (posix_fadvise DONTNEED on those files only, nothing else on the mac
 first start after a build or a reboot; "warm" is every start after that.
 
 Run: .venv/bin/python bench/bench_controlplane.py [--repeat 3]
-(needs `python -m dask_kubernetes.local.controlplane build` first)
+(needs `python -m dask_kubernetes.local.provision build` first)
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from dask_kubernetes.local import LocalKubernetes
-from dask_kubernetes.local.controlplane.build import BINARIES, BUILD_HINT, find_built
-from dask_kubernetes.local.controlplane.golang import cache_roots
-from dask_kubernetes.local.controlplane.gomod import default_modules
 from dask_kubernetes.local.controlplane.plane import ControlPlane
+from dask_kubernetes.local.provision.build import BINARIES, BUILD_HINT, find_built
+from dask_kubernetes.local.provision.golang import cache_roots
+from dask_kubernetes.local.provision.gomod import default_modules
 
 
 def binaries() -> Path:

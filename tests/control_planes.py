@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dask_kubernetes.local.controlplane.build import BUILD_HINT, Built, find_built
-from dask_kubernetes.local.controlplane.golang import Go, cache_roots, toolchain
-from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
+from dask_kubernetes.local.provision.build import BUILD_HINT, Built, find_built
+from dask_kubernetes.local.provision.golang import Go, cache_roots, toolchain
+from dask_kubernetes.local.provision.gomod import Modules, default_modules
 
 EMULATED = "emulated"
 REAL = "real"

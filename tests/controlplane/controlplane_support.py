@@ -12,7 +12,7 @@ from control_planes import BUILD_HINT, built_binaries, machine_go
 # Defined once in tests/control_planes.py (the conformance suites need them too).
 __all__ = ["BUILD_HINT", "built_binaries", "machine_go"]
 
-CLI = [sys.executable, "-m", "dask_kubernetes.local.controlplane"]
+CLI = [sys.executable, "-m", "dask_kubernetes.local.provision"]
 
 
 def run_cli(

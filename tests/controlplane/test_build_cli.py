@@ -1,4 +1,4 @@
-"""`python -m dask_kubernetes.local.controlplane build`: bad input, warm cache, tampering, no Go.
+"""`python -m dask_kubernetes.local.provision build`: bad input, warm cache, tampering, no Go.
 
 The cold build (tens of minutes here) is not run by the suite: the warm-cache tests skip, saying
 how to build, when the cache has no entry for the committed pins.
@@ -24,8 +24,8 @@ from controlplane_support import (
     run_cli,
 )
 
-from dask_kubernetes.local.controlplane.build import BINARIES, MANIFEST, cache_key, pins
-from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
+from dask_kubernetes.local.provision.build import BINARIES, MANIFEST, cache_key, pins
+from dask_kubernetes.local.provision.gomod import Modules, default_modules
 
 
 @pytest.mark.parametrize(

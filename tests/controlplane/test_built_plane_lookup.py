@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from control_planes import built_binaries
 
-from dask_kubernetes.local.controlplane.build import (
+from dask_kubernetes.local.provision.build import (
     BINARIES,
     BUILD_COMMAND,
     BuildError,
@@ -31,8 +31,8 @@ from dask_kubernetes.local.controlplane.build import (
     find_built,
     record,
 )
-from dask_kubernetes.local.controlplane.golang import PINNED_ENV, Go, cache_roots, host_platform
-from dask_kubernetes.local.controlplane.gomod import Modules, default_modules
+from dask_kubernetes.local.provision.golang import PINNED_ENV, Go, cache_roots, host_platform
+from dask_kubernetes.local.provision.gomod import Modules, default_modules
 from dask_kubernetes.local.real import cached_binaries
 
 DASK = str(Path(sys.executable).with_name("dask"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from controlplane_support import assert_one_line_error, machine_go, run_cli
 
-from dask_kubernetes.local.controlplane.gomod import (
+from dask_kubernetes.local.provision.gomod import (
     GoModError,
     default_modules,
     drift,

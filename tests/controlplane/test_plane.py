@@ -76,7 +76,7 @@ def test_a_client_without_a_certificate_is_refused(plane: ControlPlane) -> None:
 
 
 def test_a_certificate_from_another_ca_is_not_trusted(plane: ControlPlane, tmp_path: Path) -> None:
-    from dask_kubernetes.local.controlplane.pki import Authority
+    from dask_kubernetes.local.credentials.pki import Authority
 
     rogue = Authority.create(tmp_path, "ca")  # same name, different key
     forged = rogue.issue(

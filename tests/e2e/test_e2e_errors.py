@@ -92,8 +92,8 @@ def forbidden_verb(
 def as_service_account_without(verb: str, cluster: Any, namespace: str, directory: Path) -> None:
     """Write `directory`/kubeconfig for a ServiceAccount of `namespace` that may do nothing
     ("get" refused) or only read ("create" refused), under the real RBAC authorizer."""
-    from dask_kubernetes.local.controlplane.kubeconfigs import token_kubeconfig
     from dask_kubernetes.local.controlplane.serviceaccounts import request_token, username
+    from dask_kubernetes.local.credentials.kubeconfig import token_kubeconfig
 
     real = cluster.stand_in.real
     kubectl = real.plane.binaries / "kubectl"

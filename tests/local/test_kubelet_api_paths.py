@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from dask_kubernetes.local.kubelet.api_client import resource_path
+from dask_kubernetes.local.client.api_client import resource_path
 from dask_kubernetes.operator.vocabulary import InvalidName
 
 HOSTILE = ["..", ".", "a/b", "../../other/secrets/x", "%2e%2e", "a%2Fb", "x?watch=1", "x#y", ""]

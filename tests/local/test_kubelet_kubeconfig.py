@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dask_kubernetes.local.kubeconfig import (
+from dask_kubernetes.local.credentials.kubeconfig import (
     CONTEXT_NAME,
     KubeconfigError,
     remove_from_kubeconfig,

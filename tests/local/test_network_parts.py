@@ -11,9 +11,9 @@ import struct
 
 import pytest
 
-from dask_kubernetes.local.controllers.endpoints import backends, endpoints_subsets
 from dask_kubernetes.local.network.address_plan import AddressClaim, choose_address_plan
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
+from dask_kubernetes.local.network.endpoints import backends, endpoints_subsets
 from dask_kubernetes.local.network.forwarder import TcpForwarder
 from dask_kubernetes.local.network.ip_pool import AddressPool, AddressPoolExhausted
 

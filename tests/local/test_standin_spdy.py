@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from dask_kubernetes.local.apiserver import spdy
+from dask_kubernetes.local.wire import spdy
 
 # sha256 of the SPDY/3 header dictionary (SPDY/3 draft 2.6.10.1; Go's spdystream has the same).
 DICTIONARY_SHA256 = "51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02"

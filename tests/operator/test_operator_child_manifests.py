@@ -8,6 +8,7 @@ from typing import Any
 import operator_examples as examples
 import pytest
 
+from dask_kubernetes.common import pods
 from dask_kubernetes.operator import child_manifests as m
 from dask_kubernetes.operator import vocabulary as v
 
@@ -147,11 +148,23 @@ def test_clamp_replicas(
 
 
 def test_pod_state_helpers() -> None:
-    ready = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
-    assert m.pod_is_ready(ready) and not m.pod_is_finished(ready)
-    assert m.pod_is_finished({"status": {"phase": "Failed"}})
+    ready = {
+        "metadata": {},
+        "status": {
+            "phase": "Running",
+            "podIP": "10.0.0.1",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    assert pods.is_ready(ready) and not pods.is_terminal(ready) and pods.serves_traffic(ready)
+    assert pods.is_terminal({"status": {"phase": "Failed"}})
     assert m.is_terminating({"metadata": {"deletionTimestamp": "now"}})
-    assert not m.pod_is_ready({"status": {}})
+    assert not pods.is_ready({"status": {}})
+    # Ready but being deleted, or without an address: ready, yet no endpoint.
+    deleting = {**ready, "metadata": {"deletionTimestamp": "now"}}
+    assert pods.is_ready(deleting) and not pods.serves_traffic(deleting)
+    no_ip = {**ready, "status": {**ready["status"], "podIP": ""}}
+    assert pods.is_ready(no_ip) and not pods.serves_traffic(no_ip)
 
 
 def test_label_selector_is_sorted() -> None:

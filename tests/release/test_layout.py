@@ -52,23 +52,35 @@ def import_graph(found: dict[str, Path]) -> dict[str, set[str]]:
     own modules (a facade) is not a cycle between modules.
     """
     graph: dict[str, set[str]] = {name: set() for name in found}
-    for name, path in found.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, *([base] if base else [])])
-                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
-            for target in targets:
-                while target and target not in found:
-                    target = target.rpartition(".")[0]
-                if target and target != name and found[target].name != "__init__.py":
-                    graph[name].add(target)
+    for name in found:
+        for target in imported_modules(found, name):
+            if target != name and found[target].name != "__init__.py":
+                graph[name].add(target)
     return graph
+
+
+def _package_of(found: dict[str, Path], module: str) -> str:
+    return module if found[module].name == "__init__.py" else module.rpartition(".")[0]
+
+
+def imported_modules(found: dict[str, Path], name: str) -> Iterator[str]:
+    """The modules of `found` that module `name` imports (relative imports and a package's plain
+    names resolved to the module, or the package, that defines them)."""
+    package = _package_of(found, name)
+    for node in _imports(ast.parse(found[name].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        for target in targets:
+            while target and target not in found:
+                target = target.rpartition(".")[0]
+            if target:
+                yield target
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -150,6 +162,88 @@ def test_no_import_cycle(base: Path, package: str) -> None:
     found = modules(base, package)
     assert len(found) > 10, f"no modules found under {base / package}"
     assert cycles(import_graph(found)) == []
+
+
+def _facade(path: Path) -> bool:
+    """A package's `__init__`, a program's entry point (`__main__`, which nothing imports:
+    `test_no_module_imports_an_entry_point`), or a module that only re-exports (upstream's import
+    paths such as `dask_kubernetes.exceptions`): a door onto other modules, not a layer."""
+    if path.name in ("__init__.py", "__main__.py"):
+        return True
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    exports = any(
+        isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["__all__"]
+        for node in body
+    )
+    return exports and all(
+        isinstance(node, ast.Import | ast.ImportFrom)
+        or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        or (isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["__all__"])
+        for node in body
+    )
+
+
+def package_graph(found: dict[str, Path]) -> dict[str, set[str]]:
+    """package -> the packages its modules import: one node a directory, its modules together.
+
+    Facades (`_facade`) are left out as importers: `dask_kubernetes/__init__.py` may name the
+    operator's classes while the operator reads `dask_kubernetes.constants`. An import of a
+    facade is an edge to the facade's package.
+    """
+    graph: dict[str, set[str]] = {_package_of(found, name): set() for name in found}
+    for name, path in found.items():
+        if _facade(path):
+            continue
+        package = _package_of(found, name)
+        for target in imported_modules(found, name):
+            if _package_of(found, target) != package:
+                graph[package].add(_package_of(found, target))
+    return graph
+
+
+def test_the_package_graph_sees_a_cycle_between_packages(tmp_path: Path) -> None:
+    """The check can fail: two packages importing each other are one cycle, though no two of
+    their modules import each other (issue 24's apiserver <-> controllers); a facade is no edge."""
+    root = tmp_path / "pkg"
+    for sub in ("server", "controllers"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("from pkg.server.app import App\n")
+    (root / "errors.py").write_text(
+        '"""Facade."""\nfrom pkg.server.app import App\n__all__ = ["App"]\n'
+    )
+    (root / "server" / "app.py").write_text("from pkg.controllers.gc import Collector\nApp = 1\n")
+    (root / "version.py").write_text("VERSION = 1\n")
+    (root / "server" / "store.py").write_text("import pkg.version\n")
+    (root / "controllers" / "gc.py").write_text("from pkg.server.store import Store\n")
+    found = modules(tmp_path, "pkg")
+    assert cycles(import_graph(found)) == []
+    graph = package_graph(found)
+    assert graph == {
+        "pkg": set(),
+        "pkg.server": {"pkg", "pkg.controllers"},
+        "pkg.controllers": {"pkg.server"},
+    }
+    assert cycles(graph) == [["pkg.controllers", "pkg.server"]]
+    (root / "controllers" / "gc.py").write_text("X = 1\n")
+    assert cycles(package_graph(modules(tmp_path, "pkg"))) == []
+
+
+def test_no_module_imports_an_entry_point() -> None:
+    """What lets `package_graph` pass over `__main__`: it is a root, never imported."""
+    graph = import_graph(modules(PROJECT, "dask_kubernetes"))
+    assert [
+        (a, b) for a, targets in graph.items() for b in targets if b.endswith(".__main__")
+    ] == []
+
+
+def test_no_package_cycle_in_src() -> None:
+    """Packages form layers: no package of src/ imports one that (directly or not) imports it.
+    A facade (`_facade`) may open onto anything; a module may not."""
+    found = modules(PROJECT, "dask_kubernetes")
+    graph = package_graph(found)
+    assert "dask_kubernetes.local.apiserver" in graph
+    assert cycles(graph) == []
 
 
 def test_verify_stands_on_the_core_alone() -> None:

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from dask_kubernetes.local.controlplane.golang import (
+from dask_kubernetes.local.provision.golang import (
     ToolchainError,
     select_go,
     user_cache_root,
 )
-from dask_kubernetes.local.controlplane.gomod import go_directive
+from dask_kubernetes.local.provision.gomod import go_directive
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

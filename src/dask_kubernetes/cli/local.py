@@ -97,9 +97,9 @@ def local(
 
     Every API request needs the bearer token written into the kubeconfig (mode 0600).
     """
-    from dask_kubernetes.local.controlplane.build import BuildError
-    from dask_kubernetes.local.kubeconfig import KubeconfigError
+    from dask_kubernetes.local.credentials.kubeconfig import KubeconfigError
     from dask_kubernetes.local.network.netns import NetnsError, require_root
+    from dask_kubernetes.local.provision.build import BuildError
     from dask_kubernetes.local.real import RealPlaneError
 
     operator = not no_operator and _operator_available()

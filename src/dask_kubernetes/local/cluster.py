@@ -1,10 +1,11 @@
-"""`LocalKubernetes`: the API server, the kubelet and (optionally) the operator, composed.
+"""`LocalKubernetes`: a local cluster on either control plane, and (optionally) the operator.
 
-`control_plane="emulated"` (the default) composes our API server emulator, the kubelet (node
-agent: runs pods) and the network agent (kube-proxy and the emulator's endpoints/LB controllers)
-here;
-`control_plane="real"` hands the whole cluster to `real.RealCluster` (the real etcd, API server,
-controller manager and scheduler with our kubelet as a node, in a network namespace; root only).
+`control_plane="emulated"` (the default) hands the cluster to `emulated.EmulatedCluster` (our API
+server emulator and its controllers, the kubelet as the node, the network agent);
+`control_plane="real"` to `real.RealCluster` (the real etcd, API server, controller manager and
+scheduler with our kubelet as a node, in a network namespace; root only). This module adds the
+operator as a host process (its CRDs, identity and RBAC as each plane grants them), the state
+directory, and the two ways to run it all.
 
 One asyncio loop holds the API server and the kubelet: the caller's loop with `async with`, or a
 background thread with `with`, so tests and the CLI get the same cluster either way. Stopping stops
@@ -25,18 +26,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from dask_kubernetes.common.standin_marks import STATE_DIR_PREFIX
+from dask_kubernetes.common.standin_marks import CONTEXT_NAME, STATE_DIR_PREFIX
 from dask_kubernetes.local.apiserver import APIServer
-from dask_kubernetes.local.apiserver.auth import node_user, service_account_user
+from dask_kubernetes.local.apiserver.auth import service_account_user
 from dask_kubernetes.local.controlplane import operator_chart
-from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
-from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
+from dask_kubernetes.local.emulated import EmulatedCluster
+from dask_kubernetes.local.kubelet import Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
-from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
-from dask_kubernetes.local.network.agent import PROXY_USER, NetworkAgent
+from dask_kubernetes.local.network.address_plan import AddressPlan
+from dask_kubernetes.local.network.agent import NetworkAgent
 from dask_kubernetes.local.operator_process import OperatorProcess, install_operator_crds
 from dask_kubernetes.local.real import RealCluster
-from dask_kubernetes.local.watchdog import Watchdog
 
 T = TypeVar("T")
 CONTROL_PLANES = ("emulated", "real")
@@ -80,14 +80,8 @@ class LocalKubernetes:
         self.port = port
         self.tls = tls
         self.operator = operator
-        self.plan: AddressPlan | None = None
-        self.api_server: APIServer | None = None
-        self.kubelet: Kubelet | None = None
-        self.network: NetworkAgent | None = None
+        self.emulated: EmulatedCluster | None = None
         self._operator_process: OperatorProcess | None = None
-        self._watchdog: Watchdog | None = None
-        self._wrote_kubeconfig = False
-        self._claim: AddressClaim | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -96,9 +90,26 @@ class LocalKubernetes:
     def url(self) -> str:
         if self.real is not None:
             return self.real.url
-        if self.api_server is None:
+        if self.emulated is None or self.emulated.api_server is None:
             raise RuntimeError("the stand-in is not started")
-        return str(self.api_server.url)
+        return self.emulated.url
+
+    # The emulated plane's parts, for tests and benches (None on the real plane or when stopped).
+    @property
+    def api_server(self) -> APIServer | None:
+        return self.emulated.api_server if self.emulated else None
+
+    @property
+    def kubelet(self) -> Kubelet | None:
+        return self.emulated.kubelet if self.emulated else None
+
+    @property
+    def network(self) -> NetworkAgent | None:
+        return self.emulated.network if self.emulated else None
+
+    @property
+    def plan(self) -> AddressPlan | None:
+        return self.emulated.plan if self.emulated else None
 
     @property
     def context(self) -> str:
@@ -115,69 +126,43 @@ class LocalKubernetes:
             )
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._started = True
-        if self.control_plane == "real":
-            self.real = RealCluster(
-                self.state_dir,
-                Path(self.kubeconfig),
-                merge_kubeconfig=self._kubeconfig_target is not None,
-                port=self.port,
-                binaries=self.binaries,
-                audit=self.audit,
-            )
-            try:
+        try:
+            if self.control_plane == "real":
+                self.real = RealCluster(
+                    self.state_dir,
+                    Path(self.kubeconfig),
+                    merge_kubeconfig=self._kubeconfig_target is not None,
+                    port=self.port,
+                    binaries=self.binaries,
+                    audit=self.audit,
+                )
                 await self.real.start()
                 if self.operator:
                     await self._start_real_operator(self.real)
-            except BaseException:
-                await self.stop()
-                raise
-            return self
-        try:
-            self._claim = AddressClaim.acquire()
-            self.plan = self._claim.plan
-            self.api_server = APIServer(
-                host="127.0.0.1",
-                port=self.port,
-                state_dir=self.state_dir,
-                service_cidr=self.plan.service_cidr,
-                tls=self.tls,
-            )
-            self._watchdog = Watchdog(self.state_dir)
-            await self._watchdog.start()
-            server = self.api_server
-            await server.start()
-            ca_pem = server.ca_pem
-            write_kubeconfig(
-                Path(self.kubeconfig), self.url, token=server.admin_token, ca_pem=ca_pem
-            )
-            self._wrote_kubeconfig = True
-            self.kubelet = Kubelet(
-                self.url,
-                self.state_dir,
-                token=server.auth.issue(node_user(NODE_NAME)),
-                ca_pem=ca_pem,
-                pod_cidr=self.plan.pod_cidr,
-            )
-            await self.kubelet.start()
-            self.network = NetworkAgent(
-                self.url,
-                token=server.auth.issue(PROXY_USER),
-                ca_pem=ca_pem,
-                dns_path=self.kubelet.dns_path,
-                load_balancer_cidr=self.plan.load_balancer_cidr,
-            )
-            await self.network.start()
-            if self.operator:
-                await install_operator_crds(self.url, token=server.admin_token, ca_pem=ca_pem)
-                operator_kubeconfig = self.kubeconfig_for(
-                    OPERATOR_USER, self.state_dir / "operator-kubeconfig"
+            else:
+                self.emulated = EmulatedCluster(
+                    self.state_dir,
+                    Path(self.kubeconfig),
+                    merge_kubeconfig=self._kubeconfig_target is not None,
+                    port=self.port,
+                    tls=self.tls,
                 )
-                self._operator_process = OperatorProcess(str(operator_kubeconfig), self.state_dir)
-                await self._operator_process.start()
+                await self.emulated.start()
+                if self.operator:
+                    await self._start_emulated_operator(self.emulated)
         except BaseException:
             await self.stop()
             raise
         return self
+
+    async def _start_emulated_operator(self, emulated: EmulatedCluster) -> None:
+        """The operator as a host process with a token of its own; its CRDs installed first."""
+        server = emulated.api_server
+        assert server is not None
+        await install_operator_crds(self.url, token=server.admin_token, ca_pem=server.ca_pem)
+        kubeconfig = emulated.kubeconfig_for(OPERATOR_USER, self.state_dir / "operator-kubeconfig")
+        self._operator_process = OperatorProcess(str(kubeconfig), self.state_dir)
+        await self._operator_process.start()
 
     async def _start_real_operator(self, real: RealCluster) -> None:
         """The operator as a host process under exactly the chart's RBAC: its CRDs and RBAC
@@ -199,10 +184,9 @@ class LocalKubernetes:
     def kubeconfig_for(self, user: str, path: Path) -> Path:
         """A kubeconfig (mode 0600) with a token of its own for `user`, so the audit log
         (and fault injection) can tell that client's requests from everyone else's."""
-        server = self.api_server
-        if server is None:
+        if self.emulated is None or self.emulated.api_server is None:
             raise LocalKubernetesError("the stand-in's API server is not running")
-        return write_kubeconfig(path, self.url, token=server.auth.issue(user), ca_pem=server.ca_pem)
+        return self.emulated.kubeconfig_for(user, path)
 
     async def stop(self) -> None:
         if not self._started:
@@ -214,24 +198,10 @@ class LocalKubernetes:
         if self.real is not None:
             await self.real.stop()
             self.real = None
-        if self.network is not None:
-            await self.network.stop()
-            self.network = None
-        if self.kubelet is not None:
-            await self.kubelet.stop()
-            self.kubelet = None
-        if self.api_server is not None:
-            await self.api_server.stop()
+        if self.emulated is not None:
+            await self.emulated.stop()
+            self.emulated = None
         kill_processes_of(self.state_dir)
-        if self._watchdog is not None:
-            await self._watchdog.stop()
-            self._watchdog = None
-        if self._claim is not None:
-            self._claim.release()
-            self._claim = None
-        if self._kubeconfig_target is not None and self._wrote_kubeconfig:
-            self._wrote_kubeconfig = False
-            remove_from_kubeconfig(self._kubeconfig_target)
         if self._owns_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from dask_kubernetes.local.kubelet.api_client import ApiClient, ApiError
+from dask_kubernetes.local.client.api_client import ApiClient
 from dask_kubernetes.local.kubelet.process import ContainerProcess
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
 
@@ -34,11 +34,7 @@ async def install_operator_crds(
     client = ApiClient(api_url, token=token, ca_pem=ca_pem, client_cert=client_cert)
     try:
         for crd in load_crds():
-            try:
-                await client.request("POST", _CRDS_PATH, body=crd)
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
+            await client.create(_CRDS_PATH, crd, exist_ok=True)
         deadline = asyncio.get_running_loop().time() + timeout
         while await client.get(f"/apis/{API_VERSION}") is None:
             if asyncio.get_running_loop().time() > deadline:

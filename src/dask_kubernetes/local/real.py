@@ -24,14 +24,15 @@ import socket
 import time
 from pathlib import Path
 
-from dask_kubernetes.local.controlplane.build import BUILD_HINT, committed_versions, find_built
-from dask_kubernetes.local.controlplane.golang import cache_roots
-from dask_kubernetes.local.controlplane.gomod import default_modules
-from dask_kubernetes.local.controlplane.pki import Pair
+from dask_kubernetes.local.client.api_client import ApiClient
 from dask_kubernetes.local.controlplane.plane import ADMIN_GROUP, KUBELET_CLIENT_NAME, ControlPlane
-from dask_kubernetes.local.kubeconfig import CONTEXT_NAME, remove_from_kubeconfig, write_kubeconfig
+from dask_kubernetes.local.credentials.kubeconfig import (
+    CONTEXT_NAME,
+    remove_from_kubeconfig,
+    write_kubeconfig,
+)
+from dask_kubernetes.local.credentials.pki import Pair
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
-from dask_kubernetes.local.kubelet.api_client import ApiClient
 from dask_kubernetes.local.kubelet.kubelet import KUBELET_PORT
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER, kill_processes_of
 from dask_kubernetes.local.kubelet.server import KubeletServer
@@ -45,6 +46,10 @@ from dask_kubernetes.local.network.netns import (
     require_root,
 )
 from dask_kubernetes.local.network.proxy import ServiceProxy
+from dask_kubernetes.local.provision.build import BUILD_HINT, committed_versions, find_built
+from dask_kubernetes.local.provision.golang import cache_roots
+from dask_kubernetes.local.provision.gomod import default_modules
+from dask_kubernetes.local.provision.paths import CloneNotFound
 from dask_kubernetes.local.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
@@ -59,9 +64,10 @@ class RealPlaneError(Exception):
 def cached_binaries() -> Path:
     """The bin directory of the cached build for the committed pins; never builds (~40 min) and
     needs no Go (`find_built`); `BuildError` if a binary changed since it was built."""
-    modules = default_modules()
-    if not modules.kubernetes.is_dir():
-        raise RealPlaneError("tools/kube/ is not here: the real control plane needs a checkout")
+    try:
+        modules = default_modules()
+    except CloneNotFound as exc:
+        raise RealPlaneError(str(exc)) from None
     roots = cache_roots()
     built = find_built(modules, roots)
     if built is None:
@@ -183,7 +189,7 @@ class RealCluster:
             self.kubeconfig,
             self.url,
             ca_pem=ca_pem,
-            client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
+            client_certificate=self.admin.read(),
         )
         self._wrote_kubeconfig = True
         self.start_seconds["node"] = round(time.monotonic() - started, 2)
@@ -199,7 +205,7 @@ class RealCluster:
             path,
             self.url,
             ca_pem=self.plane.ca.cert_path.read_bytes(),
-            client_certificate=(self.admin.cert.read_bytes(), self.admin.key.read_bytes()),
+            client_certificate=self.admin.read(),
         )
 
     async def _await_default_service_account(self, ca_pem: bytes, *, timeout: float) -> None:

@@ -302,15 +302,6 @@ def job_runner_pod(
     }
 
 
-def pod_is_ready(pod: Mapping[str, Any]) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def pod_is_finished(pod: Mapping[str, Any]) -> bool:
-    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
-
-
 def is_terminating(obj: Mapping[str, Any]) -> bool:
     """Marked for deletion (a Pod shutting down, a cluster waiting for its children)."""
     return bool(obj.get("metadata", {}).get("deletionTimestamp"))

@@ -15,7 +15,7 @@ HMAC of the cluster's uid under the operator's key, so the operator can compute 
 the right to read Secrets; the Secret carries it to the scheduler.
 
 Certificates and keys are made in memory here; `local/` keeps the PKI of the stand-in's own
-control plane (files on disk), a different job.
+control plane (files on disk), a different job. Both build them with `common.certificates`.
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from dask_kubernetes.common import clock
+from dask_kubernetes.common import certificates
 from dask_kubernetes.operator import vocabulary as v
 
 #: A cluster's certificates live as long as it may: the CA's key is gone, they are never renewed.
@@ -59,74 +54,29 @@ def _role_env(role: str, what: str) -> str:
 # --- Certificates ---------------------------------------------------------------------------
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def _pem_cert(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def _builder(subject: str, issuer: str, public_key: Any) -> x509.CertificateBuilder:
-    now = clock.utcnow()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-    )
-
-
 def issue_credentials(namespace: str, cluster: str) -> dict[str, str]:
     """A fresh CA and a certificate per role, as the Secret's `stringData` (no API token yet).
 
     Every role's certificate serves and authenticates as client and server: a worker both
     listens and connects, and distributed does not check names (IP addresses are the norm).
     """
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = certificates.new_key()
     ca_name = f"dask-cluster {namespace}/{cluster}"
-    ca = (
-        _builder(ca_name, ca_name, ca_key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    data = {v.TLS_CA_KEY: _pem_cert(ca)}
+    ca = certificates.authority_certificate(ca_key, ca_name, VALIDITY)
+    data = {v.TLS_CA_KEY: certificates.pem_certificate(ca).decode()}
     for role in v.TLS_ROLES:
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            _builder(f"{ca_name} {role}", ca_name, key.public_key())
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
+        key = certificates.new_key()
+        cert = certificates.leaf_certificate(
+            ca_key,
+            ca,
+            certificates.subject(f"{ca_name} {role}"),
+            key.public_key(),
+            VALIDITY,
+            server=True,
+            client=True,
         )
-        data[v.tls_cert_key(role)] = _pem_cert(cert)
-        data[v.tls_private_key_key(role)] = _pem_key(key)
+        data[v.tls_cert_key(role)] = certificates.pem_certificate(cert).decode()
+        data[v.tls_private_key_key(role)] = certificates.pem_private_key(key).decode()
     return data
 
 

@@ -25,7 +25,10 @@ from control_planes import EMULATED, EXTERNAL, NO_NODE, REAL, Endpoint, selected
 from node_support import Node
 
 from dask_kubernetes.local.apiserver import APIServer
-from dask_kubernetes.local.kubeconfig import write_kubeconfig as write_standin_kubeconfig
+from dask_kubernetes.local.controllers.manager import ControllerManager
+from dask_kubernetes.local.credentials.kubeconfig import (
+    write_kubeconfig as write_standin_kubeconfig,
+)
 
 T = TypeVar("T")
 EXTERNAL_KUBECONFIG = os.environ.get("DASK_KUBERNETES_TEST_KUBECONFIG")
@@ -45,12 +48,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 class ServerThread:
-    """Runs an APIServer on a private event loop in a daemon thread."""
+    """Runs an APIServer, and the emulated controllers beside it, on a private event loop in a
+    daemon thread (as `local/emulated.py` composes them)."""
 
     def __init__(self, state_dir: Path, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server = APIServer(state_dir=state_dir, **options)
+        self.controllers = ControllerManager(self.server.objects)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
@@ -66,10 +71,12 @@ class ServerThread:
     def __enter__(self) -> APIServer:
         self.thread.start()
         self.run(self.server.start())
+        self.call(self.controllers.start)
         return self.server
 
     def __exit__(self, *exc: object) -> None:
         self.run(self.server.stop())
+        self.run(self.controllers.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
@@ -197,9 +204,11 @@ def namespace(plane: Plane) -> Iterator[str]:
         # kube-controller-manager also publishes `kube-root-ca.crt` into every new namespace;
         # a watch opened before it lands would see that ADDED event as the test's own.
         eventually(
-            lambda: core.list_namespaced_config_map(
-                name, field_selector="metadata.name=kube-root-ca.crt"
-            ).items,
+            lambda: (
+                core.list_namespaced_config_map(
+                    name, field_selector="metadata.name=kube-root-ca.crt"
+                ).items
+            ),
             "the kube-root-ca.crt ConfigMap",
         )
     yield name

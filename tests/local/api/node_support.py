@@ -17,7 +17,7 @@ from typing import Any
 from api_support import eventually
 from kubernetes import client
 
-from dask_kubernetes.local.kubelet.logfiles import log_path
+from dask_kubernetes.local.wire.logfiles import log_path
 
 # Programs the real node runs (`python -c PROGRAM ARG...`); the emulator never runs them. The
 # servers take `PORT [READY_MARKER]`; HTTP answers `GET /ready` with 200 once the marker exists, so

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 from dask_kubernetes.local.apiserver.patch import (
     apply_patch,
     json_patch,

@@ -34,13 +34,8 @@ def deployment(name: str) -> dict[str, Any]:
 
 def settle(thread: Any, server: APIServer, timeout: float = 10.0) -> None:
     """Wait until the Deployment and ReplicaSet controllers have handled every write so far."""
-
-    def pending() -> int:
-        controllers = (server.deployment_controller, server.replicaset_controller)
-        return sum(controller.pending_events() for controller in controllers)
-
     deadline = time.monotonic() + timeout
-    while thread.call(pending):
+    while thread.call(thread.controllers.pending_events):
         if time.monotonic() > deadline:
             pytest.fail("the controllers did not settle")
         time.sleep(0.01)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dask_kubernetes.local.apiserver.errors import APIError
-from dask_kubernetes.local.apiserver.selectors import (
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.apimachinery.selectors import (
     Selection,
     parse_label_selector,
     selector_to_string,

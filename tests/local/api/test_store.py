@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 from dask_kubernetes.local.apiserver.store import Store
 
 CM = ("", "configmaps")

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_kubernetes.common import clock
-
-from .errors import APIError, status_body
+from dask_kubernetes.local.apimachinery.errors import APIError, status_body
 
 ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 ADMIN_USER = "kubernetes-admin"

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import APIError
+from dask_kubernetes.common.pods import container_port, serves_traffic
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.apimachinery.selectors import labels_match, requirements_of
+
 from .objects import ObjectAPI
 from .resources import ResourceType
-from .selectors import labels_match, parse_label_selector, selector_to_string
 
 
-def is_ready(pod: dict[str, Any]) -> bool:
-    status = pod.get("status") or {}
-    if status.get("phase") != "Running" or not status.get("podIP"):
-        return False
-    if pod["metadata"].get("deletionTimestamp"):
-        return False
-    conditions = status.get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def container_port(pod: dict[str, Any], port: str) -> int:
-    """A port number, or the number of the named container port."""
-    if port.isdigit():
-        return int(port)
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        for declared in container.get("ports") or []:
-            if declared.get("name") == port:
-                return int(declared["containerPort"])
+def pod_port(pod: dict[str, Any], port: str) -> int:
+    """A port number, or the number of the port of that name in any of the pod's containers."""
+    for container in (pod.get("spec") or {}).get("containers") or [{}]:
+        try:
+            return container_port(port, container)
+        except ValueError:
+            continue
     raise APIError(503, f'no port named "{port}" in pod {pod["metadata"]["name"]}')
 
 
@@ -58,7 +49,7 @@ def pod_target(
         if not declared:
             raise APIError(400, f'pod "{name}" declares no ports; name one in the URL')
         return address, int(declared[0]["containerPort"])
-    return address, container_port(pod, port)
+    return address, pod_port(pod, port)
 
 
 def service_target(
@@ -78,11 +69,11 @@ def service_target(
     if chosen is None:
         raise APIError(503, f'no service port "{port}" found for service "{name}"')
     selector = (service.get("spec") or {}).get("selector")
-    requirements = parse_label_selector(selector_to_string(selector)) if selector else None
-    if requirements is None:
+    if not selector:
         raise APIError(503, f'no endpoints available for service "{name}"')
+    requirements = requirements_of(selector)
     for pod in objects.store.select(pods.storage_key, namespace):
-        if labels_match(requirements, pod) and is_ready(pod):
+        if labels_match(requirements, pod) and serves_traffic(pod):
             target = str(chosen.get("targetPort", chosen["port"]))
-            return pod["status"]["podIP"], container_port(pod, target)
+            return pod["status"]["podIP"], pod_port(pod, target)
     raise APIError(503, f'no endpoints available for service "{name}"')

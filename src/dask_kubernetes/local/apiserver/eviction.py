@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dask_kubernetes.local.apimachinery.errors import APIError, status_body
+from dask_kubernetes.local.apimachinery.selectors import Selection, selector_to_string
+
 from . import kinds
-from .errors import APIError, status_body
 from .objects import DeleteOptions, ObjectAPI
 from .resources import ResourceType
-from .selectors import Selection, selector_to_string
 
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 RETRY_AFTER_SECONDS = 10  # what kube-apiserver's eviction handler suggests in the 429

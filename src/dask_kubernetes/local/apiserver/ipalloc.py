@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from .errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 
 
 class ClusterIPAllocator:

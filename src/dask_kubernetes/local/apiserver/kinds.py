@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from dask_kubernetes.common import clock
+from dask_kubernetes.local.apimachinery.errors import APIError, invalid
 
-from .errors import APIError, invalid
 from .ipalloc import ClusterIPAllocator, NodePortAllocator
 from .resources import ResourceType
 

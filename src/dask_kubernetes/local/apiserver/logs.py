@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dask_kubernetes.local.kubelet.logfiles import follow, log_path, select
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.wire.logfiles import follow, log_path, select
 
-from .errors import APIError
 from .kinds import POD_TERMINAL
 from .objects import ObjectAPI
 from .resources import ResourceType

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dask_kubernetes.local.apimachinery.errors import APIError
+
 from . import discovery, openapi
-from .errors import APIError
 from .resources import ResourceRegistry
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")

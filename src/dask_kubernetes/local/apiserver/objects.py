@@ -12,13 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_kubernetes.common import clock
+from dask_kubernetes.local.apimachinery.errors import (
+    APIError,
+    already_exists,
+    conflict,
+    invalid,
+    not_found,
+)
+from dask_kubernetes.local.apimachinery.selectors import Selection
 
 from . import kinds, schema
-from .errors import APIError, already_exists, conflict, invalid, not_found
 from .ipalloc import ClusterIPAllocator, NodePortAllocator
 from .patch import apply_patch
 from .resources import ResourceRegistry, ResourceType
-from .selectors import Selection
 from .store import Store
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -63,17 +69,25 @@ class ObjectAPI:
         store: Store,
         resources: ResourceRegistry,
         allocator: ClusterIPAllocator,
-        on_delete: Callable[[], None] = lambda: None,
         node_ports: NodePortAllocator | None = None,
     ) -> None:
         self.store = store
         self.resources = resources
         self.allocator = allocator
         self.node_ports = node_ports if node_ports is not None else NodePortAllocator()
-        self._on_delete = on_delete
+        self._deletion_listeners: list[Callable[[], None]] = []
         self.field_validation = "Warn"
         self.warnings: list[str] = []
         """Warnings for the response (`Warning: 299` headers), as `fieldValidation=Warn` gives."""
+
+    def on_deletion(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every deletion (or a deletionTimestamp set): how the garbage
+        collector, started beside the API server, learns that there may be work."""
+        self._deletion_listeners.append(listener)
+
+    def _deleted(self) -> None:
+        for listener in self._deletion_listeners:
+            listener()
 
     def validating(self, mode: str) -> ObjectAPI:
         """This API for one request with its `fieldValidation` mode: unknown fields of custom
@@ -395,7 +409,7 @@ class ObjectAPI:
             meta.setdefault("deletionTimestamp", clock.now())
             meta["deletionGracePeriodSeconds"] = 0
             stored = self.store.write(resource.storage_key, current, "MODIFIED")
-            self._on_delete()
+            self._deleted()
             return self._shape(resource, stored)
         return self._remove(resource, current)
 
@@ -410,7 +424,7 @@ class ObjectAPI:
                 self.node_ports.release(port)
         elif kinds.is_crd(resource):
             self._drop_crd_resources(removed)
-        self._on_delete()
+        self._deleted()
         return self._shape(resource, removed)
 
     def _drop_crd_resources(self, crd: dict[str, Any]) -> None:
@@ -438,7 +452,7 @@ class ObjectAPI:
         namespace["metadata"]["deletionGracePeriodSeconds"] = 0
         namespace.setdefault("status", {})["phase"] = "Terminating"
         stored = self.store.write(NAMESPACES.storage_key, namespace, "MODIFIED")
-        self._on_delete()
+        self._deleted()
         return self._shape(NAMESPACES, stored)
 
     def delete_collection(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 
 MAGIC = b"k8s\x00"
 

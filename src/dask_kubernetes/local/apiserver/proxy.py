@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from .errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 
 _HOP_HEADERS = {
     "host",

@@ -9,14 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
-from . import backends, eviction, portforward, protobuf, proxy, scale, table
-from .errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.apimachinery.selectors import Selection
+from dask_kubernetes.local.wire import portforward
+
+from . import backends, eviction, protobuf, proxy, scale, table
 from .faults import Faults
 from .logs import LogServer
 from .objects import DeleteOptions, ObjectAPI
 from .requestinfo import RequestInfo
 from .resources import ResourceType
-from .selectors import Selection
 from .watch import WatchRequest, WatchStream
 
 

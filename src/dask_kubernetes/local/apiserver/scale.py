@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .errors import APIError, conflict
+from dask_kubernetes.local.apimachinery.errors import APIError, conflict
+from dask_kubernetes.local.apimachinery.selectors import selector_to_string
+
 from .objects import ObjectAPI
 from .patch import apply_patch
 from .resources import ResourceType
-from .selectors import selector_to_string
 
 
 def _dotted(obj: dict[str, Any], path: str) -> Any:

@@ -1,5 +1,8 @@
 """`APIServer`: the aiohttp application, its lifecycle, and the cross-cutting request concerns
-(authentication, fault injection, audit, `Status` error bodies)."""
+(authentication, fault injection, audit, `Status` error bodies).
+
+It serves objects only: the controllers that act on them (`local/controllers/`) are started
+beside it by the composition, as kube-controller-manager is beside kube-apiserver."""
 
 from __future__ import annotations
 
@@ -10,9 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dask_kubernetes.local.controllers.deployments import DeploymentController
-from dask_kubernetes.local.controllers.gc import GarbageCollector
-from dask_kubernetes.local.controllers.replicasets import ReplicaSetController
+from dask_kubernetes.local.apimachinery.errors import APIError, status_body
+from dask_kubernetes.local.credentials.pki import Authority, serving_context
 
 from . import nonresource, openapi
 from .audit import AuditRecord
@@ -24,7 +26,6 @@ from .auth import (
     access_review,
     is_anonymous_path,
 )
-from .errors import APIError, status_body
 from .faults import Faults
 from .ipalloc import ClusterIPAllocator
 from .kinds import DEFAULT_NAMESPACES
@@ -63,14 +64,11 @@ class APIServer:
         self.resources = ResourceRegistry()
         self.allocator = ClusterIPAllocator(service_cidr)
         self.objects = ObjectAPI(self.store, self.resources, self.allocator)
-        self._gc: GarbageCollector | None = None
-        self._deployments: DeploymentController | None = None
-        self._replica_sets: ReplicaSetController | None = None
         self._routes = ResourceRoutes(self.objects, self.faults, self.state_dir, bookmark_interval)
         self.auth = Authenticator(self._pod_alive)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
-        self._tls_files: tuple[Path, Path] | None = None
+        self._authority: Authority | None = None
 
     @property
     def url(self) -> str:
@@ -81,7 +79,7 @@ class APIServer:
     @property
     def ca_file(self) -> Path | None:
         """The CA certificate clients must trust when `tls=True`."""
-        return self._tls_files[0] if self._tls_files else None
+        return self._authority.cert_path if self._authority else None
 
     @property
     def ca_pem(self) -> bytes | None:
@@ -100,29 +98,8 @@ class APIServer:
             return False
         return bool(found["metadata"].get("uid") == pod.uid)
 
-    @property
-    def deployment_controller(self) -> DeploymentController:
-        """The running Deployment controller (tests await `pending_events() == 0`)."""
-        if self._deployments is None:
-            raise RuntimeError("the API server is not started")
-        return self._deployments
-
-    @property
-    def replicaset_controller(self) -> ReplicaSetController:
-        """The running ReplicaSet controller (tests await `pending_events() == 0`)."""
-        if self._replica_sets is None:
-            raise RuntimeError("the API server is not started")
-        return self._replica_sets
-
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._gc = GarbageCollector(self.objects)
-        self.objects._on_delete = self._gc.notify
-        self._gc.start()
-        self._deployments = DeploymentController(self.objects)
-        self._deployments.start()
-        self._replica_sets = ReplicaSetController(self.objects)
-        self._replica_sets.start()
         for name in DEFAULT_NAMESPACES:
             self.objects.ensure_namespace(name)
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -133,9 +110,7 @@ class APIServer:
         await self._runner.setup()
         ssl_context = None
         if self.tls:
-            from .tls import server_context
-
-            ssl_context, self._tls_files = server_context(self.state_dir / "tls", self.host)
+            ssl_context, self._authority = serving_context(self.state_dir / "tls", self.host)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -151,15 +126,6 @@ class APIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._deployments is not None:
-            await self._deployments.stop()
-            self._deployments = None
-        if self._replica_sets is not None:
-            await self._replica_sets.stop()
-            self._replica_sets = None
-        if self._gc is not None:
-            await self._gc.stop()
-            self._gc = None
         self._url = None
 
     async def __aenter__(self) -> APIServer:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_kubernetes.common import clock
+from dask_kubernetes.local.apimachinery.selectors import field_value
 
 from .resources import ResourceType
-from .selectors import field_value
 
 Column = dict[str, Any]
 

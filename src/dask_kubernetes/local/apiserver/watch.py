@@ -12,12 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.apimachinery.selectors import Selection
+
 from . import table
-from .errors import APIError
 from .faults import Faults
 from .objects import ObjectAPI
 from .resources import ResourceType
-from .selectors import Selection
 from .store import StoredEvent
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dask_kubernetes.common import clock
-from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 from dask_kubernetes.local.apiserver.kinds import ROLLING_UPDATE_DEFAULT
 from dask_kubernetes.local.apiserver.objects import DeleteOptions, ObjectAPI
 from dask_kubernetes.local.apiserver.resources import ResourceType

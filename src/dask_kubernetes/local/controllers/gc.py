@@ -8,7 +8,7 @@ import contextlib
 import logging
 from typing import Any
 
-from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.local.apimachinery.errors import APIError
 from dask_kubernetes.local.apiserver.objects import NAMESPACES, DeleteOptions, ObjectAPI
 from dask_kubernetes.local.apiserver.resources import ResourceType
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dask_kubernetes.common import clock
-from dask_kubernetes.local.apiserver.backends import is_ready
-from dask_kubernetes.local.apiserver.errors import APIError
+from dask_kubernetes.common.pods import is_ready
+from dask_kubernetes.local.apimachinery.errors import APIError
 from dask_kubernetes.local.apiserver.objects import DeleteOptions, ObjectAPI
 from dask_kubernetes.local.apiserver.resources import ResourceType
 from dask_kubernetes.local.apiserver.store import StoredEvent, Subscription

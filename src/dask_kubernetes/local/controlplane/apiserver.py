@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dask_kubernetes.local.controlplane.pki import Pair
 from dask_kubernetes.local.controlplane.process import LOOPBACK, free_port
+from dask_kubernetes.local.credentials.pki import Pair
 
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dask_kubernetes.local.controlplane.pki import Pair
 from dask_kubernetes.local.controlplane.process import LOOPBACK, free_port
+from dask_kubernetes.local.credentials.pki import Pair
 
 
 @dataclass

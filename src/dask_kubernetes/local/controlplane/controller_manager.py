@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dask_kubernetes.local.controlplane.component import LoopbackComponent
-from dask_kubernetes.local.controlplane.pki import Pair
+from dask_kubernetes.local.credentials.pki import Pair
 
 
 @dataclass

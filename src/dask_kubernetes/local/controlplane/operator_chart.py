@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from dask_kubernetes.local.controlplane.kubeconfigs import token_kubeconfig
 from dask_kubernetes.local.controlplane.process import ComponentError
 from dask_kubernetes.local.controlplane.serviceaccounts import request_token, username
+from dask_kubernetes.local.credentials.kubeconfig import token_kubeconfig
+from dask_kubernetes.local.provision import paths
 
-CHART = Path(__file__).resolve().parents[4] / "charts" / "dask-kubernetes-operator"
 RELEASE = "dko"
 RELEASE_NAMESPACE = "dask-operator"
 #: What of the rendered chart is applied: identity and permissions, and the CRDs.
@@ -49,11 +49,11 @@ def find_helm() -> Path:
 
 def render(namespace: str = RELEASE_NAMESPACE, *values: str) -> list[dict[str, Any]]:
     """`helm template --include-crds` of the chart: its documents, in order."""
-    if not CHART.is_dir():
-        raise ComponentError(
-            f"the operator chart is not at {CHART}: the real plane needs a checkout"
-        )
-    argv = [str(find_helm()), "template", RELEASE, str(CHART), "--namespace", namespace]
+    try:
+        chart = paths.operator_chart()
+    except paths.CloneNotFound as exc:
+        raise ComponentError(str(exc)) from None
+    argv = [str(find_helm()), "template", RELEASE, str(chart), "--namespace", namespace]
     argv.append("--include-crds")
     for value in values:
         argv += ["--set", value]

@@ -23,16 +23,16 @@ from dask_kubernetes.local.controlplane.audit import apiserver_flags as audit_fl
 from dask_kubernetes.local.controlplane.audit import log_path as audit_log_path
 from dask_kubernetes.local.controlplane.controller_manager import ControllerManager
 from dask_kubernetes.local.controlplane.etcd import Etcd
-from dask_kubernetes.local.controlplane.kubeconfigs import client_kubeconfig
-from dask_kubernetes.local.controlplane.pki import (
+from dask_kubernetes.local.controlplane.process import LOOPBACK, Process, TLSClient
+from dask_kubernetes.local.controlplane.scheduler import Scheduler
+from dask_kubernetes.local.credentials.kubeconfig import client_kubeconfig
+from dask_kubernetes.local.credentials.pki import (
     API_SERVER_NAMES,
     SERVICE_IP,
     Authority,
     Pair,
     service_account_keys,
 )
-from dask_kubernetes.local.controlplane.process import LOOPBACK, Process, TLSClient
-from dask_kubernetes.local.controlplane.scheduler import Scheduler
 
 ADMIN_GROUP = "system:masters"
 # The identity the API server presents to kubelets; a kubelet accepts no other client.

@@ -12,8 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from dask_kubernetes.local.controlplane.kubeconfigs import token_kubeconfig
 from dask_kubernetes.local.controlplane.process import ComponentError
+from dask_kubernetes.local.credentials.kubeconfig import token_kubeconfig
 
 #: Longer than any test run; the API server caps it at its own maximum anyway.
 TOKEN_SECONDS = 3600

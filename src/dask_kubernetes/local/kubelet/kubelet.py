@@ -27,18 +27,18 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from dask_kubernetes.local.kubeconfig import write_kubeconfig
-from dask_kubernetes.local.kubelet import admission
-from dask_kubernetes.local.kubelet.admission import PodRefused
-from dask_kubernetes.local.kubelet.api_client import (
+from dask_kubernetes.local.client.api_client import (
     MERGE_PATCH,
     ApiClient,
     ApiError,
     resource_path,
 )
+from dask_kubernetes.local.client.informer import Informer, object_key
+from dask_kubernetes.local.credentials.kubeconfig import write_kubeconfig
+from dask_kubernetes.local.kubelet import admission
+from dask_kubernetes.local.kubelet.admission import PodRefused
 from dask_kubernetes.local.kubelet.environment import SourceData, referenced_sources
-from dask_kubernetes.local.kubelet.informer import Informer, object_key
-from dask_kubernetes.local.kubelet.node import NodeHeartbeat, node_info
+from dask_kubernetes.local.kubelet.node import NodeHeartbeat, node_info, register
 from dask_kubernetes.local.kubelet.pod_host import PodHost, hand_over, pod_dir, pod_kubeconfig
 from dask_kubernetes.local.kubelet.pod_runner import PodRunner
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
@@ -142,7 +142,13 @@ class Kubelet:
 
     async def _register_node(self) -> None:
         """Create this node's Node object, as a real kubelet registers itself, so `kubectl get
-        nodes`, `cordon` and `drain` find it."""
+        nodes`, `cordon` and `drain` find it (the emulated plane: no addresses, no lease)."""
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "the process kubelet is running pods",
+        }
         node = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -154,24 +160,9 @@ class Kubelet:
                 },
             },
             "spec": {},
+            "status": {"conditions": [ready], "nodeInfo": node_info()},
         }
-        try:
-            await self.client.request("POST", "/api/v1/nodes", body=node)
-        except ApiError as exc:
-            if exc.status != 409:  # registered by an earlier run: keep its cordon
-                raise
-        ready = {
-            "type": "Ready",
-            "status": "True",
-            "reason": "KubeletReady",
-            "message": "the process kubelet is running pods",
-        }
-        await self.client.request(
-            "PATCH",
-            resource_path("nodes", self.node_name, subresource="status"),
-            body={"status": {"conditions": [ready], "nodeInfo": node_info()}},
-            content_type=MERGE_PATCH,
-        )
+        await register(self.client, node)
 
     def _pod_addresses(self) -> AddressPool | None:
         """The pool pod IPs come from: given, or (real node) the podCIDR of our Node."""

@@ -16,7 +16,7 @@ import platform
 from typing import Any
 
 from dask_kubernetes.common import clock
-from dask_kubernetes.local.kubelet.api_client import (
+from dask_kubernetes.local.client.api_client import (
     MERGE_PATCH,
     ApiClient,
     ApiError,
@@ -116,6 +116,19 @@ def node_object(
     }
 
 
+async def register(client: ApiClient, node: dict[str, Any]) -> None:
+    """Register `node` as a kubelet does: create the Node (one an earlier run left stays, with
+    its cordon), then set its status (`node["status"]`: conditions, addresses, nodeInfo...)."""
+    await client.create("/api/v1/nodes", node, exist_ok=True)
+    await client.request(
+        "PATCH",
+        resource_path("nodes", node["metadata"]["name"], subresource="status"),
+        body={"status": node["status"]},
+        content_type=MERGE_PATCH,
+        retry_conflict=True,
+    )
+
+
 class NodeHeartbeat:
     """Registers the Node, then keeps its Lease (and, less often, its Ready condition) fresh."""
 
@@ -136,18 +149,7 @@ class NodeHeartbeat:
 
     async def register(self) -> None:
         node = node_object(self.name, self.address, self.kubelet_port, self.external_address)
-        try:
-            await self.client.request("POST", "/api/v1/nodes", body=node)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-        await self.client.request(
-            "PATCH",
-            resource_path("nodes", self.name, subresource="status"),
-            body={"status": node["status"]},
-            content_type=MERGE_PATCH,
-            retry_conflict=True,
-        )
+        await register(self.client, node)
         await self.renew()
 
     async def renew(self) -> None:
@@ -159,24 +161,15 @@ class NodeHeartbeat:
             "leaseDurationSeconds": LEASE_SECONDS,
             "renewTime": clock.micro_now(),
         }
-        try:
-            await self.client.request(
-                "PATCH",
-                lease_path(self.name),
-                body={"spec": spec},
-                content_type=MERGE_PATCH,
-                retry_conflict=True,
-            )
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            lease = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE},
-                "spec": spec,
-            }
-            await self.client.request("POST", lease_path(), body=lease)
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": LEASE_NAMESPACE},
+            "spec": spec,
+        }
+        await self.client.patch_or_create(
+            lease_path(self.name), {"spec": spec}, lease_path(), lease
+        )
         self.renewals += 1
 
     async def run(self) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 
 from dask_kubernetes.local.kubelet.command import search_path
-from dask_kubernetes.local.kubelet.logfiles import log_path
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
 from dask_kubernetes.local.network.pod_hook import DNS_FILE, HOOK_DIR, HOSTNAME, NAMESPACE, POD_IP
+from dask_kubernetes.local.wire.logfiles import log_path
 
 _INHERITED = ("HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 #: What a container needs of the state dir besides its own pod dir: start-up hook, shims, DNS map.

@@ -9,17 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from dask_kubernetes.common.pods import container_port
 from dask_kubernetes.local.kubelet.confinement import UNCONFINED, Confinement
-
-
-def resolve_port(port: int | str, container: Mapping[str, Any]) -> int:
-    """A probe or Service targetPort given by name refers to a container port's name."""
-    if isinstance(port, int) or str(port).isdigit():
-        return int(port)
-    for declared in container.get("ports") or []:
-        if declared.get("name") == port:
-            return int(declared["containerPort"])
-    raise ValueError(f"container has no port named {port!r}")
 
 
 async def _http_get(
@@ -85,11 +76,11 @@ async def probe_once(
     if "httpGet" in probe:
         spec = probe["httpGet"]
         return await _http_get(
-            session, spec, pod_ip, resolve_port(spec["port"], container), timeout
+            session, spec, pod_ip, container_port(spec["port"], container), timeout
         )
     if "tcpSocket" in probe:
         spec = probe["tcpSocket"]
-        port = resolve_port(spec["port"], container)
+        port = container_port(spec["port"], container)
         return await _tcp_socket(spec.get("host") or pod_ip, port, timeout)
     if "exec" in probe:
         return await _exec(list(probe["exec"]["command"]), env, timeout, confinement)

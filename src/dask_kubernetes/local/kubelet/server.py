@@ -27,9 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dask_kubernetes.local.apiserver import portforward, spdy
-from dask_kubernetes.local.apiserver.errors import APIError
-from dask_kubernetes.local.kubelet.logfiles import follow, log_path, select
+from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.wire import portforward, spdy
+from dask_kubernetes.local.wire.logfiles import follow, log_path, select
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes.local.kubelet.api_client import ApiClient
-from dask_kubernetes.local.kubelet.informer import Informer
+from dask_kubernetes.local.client.api_client import ApiClient
+from dask_kubernetes.local.client.informer import Informer
 from dask_kubernetes.local.network.service_network import ServiceNetwork
 
 PROXY_USER = "system:kube-proxy"

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes.local.kubelet.api_client import ApiClient
-from dask_kubernetes.local.kubelet.informer import Informer
+from dask_kubernetes.local.client.api_client import ApiClient
+from dask_kubernetes.local.client.informer import Informer
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
 from dask_kubernetes.local.network.forwarder import Backend, TcpForwarder
 from dask_kubernetes.local.network.netns import HOST_ADDRESS

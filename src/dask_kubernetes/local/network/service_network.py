@@ -17,20 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dask_kubernetes.local.controllers.endpoints import (
-    Backend,
-    backends,
-    endpoints_subsets,
-    pod_is_ready,
-    selects,
-)
-from dask_kubernetes.local.kubelet.api_client import (
+from dask_kubernetes.common.pods import serves_traffic
+from dask_kubernetes.local.client.api_client import (
     MERGE_PATCH,
     ApiClient,
     ApiError,
     resource_path,
 )
 from dask_kubernetes.local.network.dns_map import hosts_for_services, write_dns_map
+from dask_kubernetes.local.network.endpoints import (
+    Backend,
+    backends,
+    endpoints_subsets,
+    selects,
+)
 from dask_kubernetes.local.network.forwarder import TcpForwarder
 from dask_kubernetes.local.network.ip_pool import AddressPool
 from dask_kubernetes.local.network.passes import run_passes
@@ -168,20 +168,13 @@ class ServiceNetwork:
                 },
                 "subsets": subsets,
             }
-            base = resource_path("endpoints", namespace=meta["namespace"])
             try:
-                try:
-                    await self.client.request(
-                        "PATCH",
-                        resource_path("endpoints", meta["name"], namespace=meta["namespace"]),
-                        body={"subsets": subsets},
-                        content_type=MERGE_PATCH,
-                        retry_conflict=True,
-                    )
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    await self.client.request("POST", base, body=body)
+                await self.client.patch_or_create(
+                    resource_path("endpoints", meta["name"], namespace=meta["namespace"]),
+                    {"subsets": subsets},
+                    resource_path("endpoints", namespace=meta["namespace"]),
+                    body,
+                )
             except ApiError as exc:
                 logger.debug("endpoints %s: %s", key, exc)
                 continue
@@ -194,7 +187,7 @@ class ServiceNetwork:
         pods = list(self._pods().values())
         for key, service in list(self._services().items()):  # the informer updates it meanwhile
             ready[key] = sorted(
-                str(p["status"]["podIP"]) for p in pods if selects(service, p) and pod_is_ready(p)
+                str(p["status"]["podIP"]) for p in pods if selects(service, p) and serves_traffic(p)
             )
         hosts = hosts_for_services(self._services().values(), ready)
         if hosts != self._hosts:

@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 
+from dask_kubernetes.common.pods import is_ready, is_terminal
 from dask_kubernetes.operator import child_manifests as m
 from dask_kubernetes.operator import dask_tls
 from dask_kubernetes.operator import vocabulary as v
@@ -32,7 +33,7 @@ async def _ensure_scheduler(
     scheduler = next(
         (p for p in pods if p["metadata"]["labels"].get(v.COMPONENT_LABEL) == v.SCHEDULER), None
     )
-    if scheduler is not None and m.pod_is_finished(scheduler) and not m.is_terminating(scheduler):
+    if scheduler is not None and is_terminal(scheduler) and not m.is_terminating(scheduler):
         await rt.kube.delete(resource_path(namespace, "pods", scheduler["metadata"]["name"]))
         events.warning(
             cluster, reason="SchedulerFailed", message="scheduler Pod ended; replacing it"
@@ -103,14 +104,14 @@ async def reconcile(rt: Runtime, views: Views, cluster: Mapping[str, Any]) -> di
         pods = cache.cluster_pods(views.pods, namespace, name, rt.ghosts)
         scheduler = await _ensure_scheduler(rt, cluster, pods)
         await _ensure_children(rt, views, cluster)
-    ready = scheduler is not None and m.pod_is_ready(scheduler)
+    ready = scheduler is not None and is_ready(scheduler)
     group = v.default_worker_group_name(name)
     workers = [
         p
         for p in pods
         if p["metadata"]["labels"].get(v.WORKERGROUP_LABEL) == group
         and not m.is_terminating(p)
-        and not m.pod_is_finished(p)
+        and not is_terminal(p)
     ]
     reason = "SchedulerReady" if ready else "SchedulerNotReady"
     if not ready and current.get("phase") == "Running":

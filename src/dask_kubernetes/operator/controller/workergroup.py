@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from dask_kubernetes.common.pods import is_terminal
 from dask_kubernetes.operator import child_manifests as m
 from dask_kubernetes.operator import vocabulary as v
 from dask_kubernetes.operator.controller.kit import cache, events, flow, periodic
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def _worker_gone(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> bool:
-    return event.get("type") == "DELETED" or m.pod_is_finished(body)
+    return event.get("type") == "DELETED" or is_terminal(body)
 
 
 async def _create_workers(
@@ -130,8 +131,8 @@ async def reconcile(rt: Runtime, views: Views, group: Mapping[str, Any]) -> dict
             return {"reason": f"DaskCluster {cluster} not found"}
         pods = _group_pods(rt, views, group)
         live = [p for p in pods if not m.is_terminating(p)]
-        await _delete_pods(rt, group, [p for p in live if m.pod_is_finished(p)])
-        alive = [p for p in live if not m.pod_is_finished(p)]
+        await _delete_pods(rt, group, [p for p in live if is_terminal(p)])
+        alive = [p for p in live if not is_terminal(p)]
         desired = int(group["spec"]["worker"].get("replicas", 1))
         if desired > len(alive):
             names = [p["metadata"]["name"] for p in pods]

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from dask_kubernetes.local.provision import paths
+
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 STAGING_PREFIX = "./staging/src/"
@@ -50,8 +52,8 @@ class Modules:
 
 
 def default_modules() -> Modules:
-    """tools/kube/ of the source checkout this package runs from."""
-    return Modules(Path(__file__).resolve().parents[4] / "tools" / "kube")
+    """tools/kube/ of the clone (`paths.CloneNotFound` outside one)."""
+    return Modules(paths.kube_modules())
 
 
 def required_version(gomod: str, module: str) -> str:

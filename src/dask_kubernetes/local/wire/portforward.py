@@ -14,8 +14,9 @@ import struct
 import aiohttp
 from aiohttp import web
 
+from dask_kubernetes.local.apimachinery.errors import APIError
+
 from . import spdy
-from .errors import APIError
 
 logger = logging.getLogger(__name__)
 SUBPROTOCOLS = (spdy.SUBPROTOCOL, "v4.channel.k8s.io", "portforward.k8s.io")

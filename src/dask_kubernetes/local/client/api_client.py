@@ -1,6 +1,7 @@
-"""The few Kubernetes API calls the kubelet makes, with its own credentials: a bearer token on the
-emulator, a client certificate (`system:node:NAME`) on the real plane; over HTTPS when the API
-server serves it (verified against the cluster's CA).
+"""The Kubernetes API client of the stand-in's agents (kubelet, network agent, operator installer,
+compositions), each with its own credentials: a bearer token on the emulator, a client certificate
+(e.g. `system:node:NAME`) on the real plane; over HTTPS when the API server serves it (verified
+against the cluster's CA).
 
 The token goes on each API request, not on the session: the session also runs the pods' HTTP probes,
 which must not see it.
@@ -160,6 +161,33 @@ class ApiClient:
             if exc.status == 404:
                 return None
             raise
+
+    async def create(
+        self, collection: str, body: Mapping[str, Any], *, exist_ok: bool = False
+    ) -> Any:
+        """POST `body` into `collection`; with `exist_ok`, one already there (409) is kept as it is
+        (e.g. a Node an earlier run registered, with its cordon) and None is returned."""
+        try:
+            return await self.request("POST", collection, body=body)
+        except ApiError as exc:
+            if exc.status == 409 and exist_ok:
+                return None
+            raise
+
+    async def patch_or_create(
+        self, path: str, patch: Mapping[str, Any], collection: str, body: Mapping[str, Any]
+    ) -> Any:
+        """Merge-patch the object at `path` (retrying conflicts); when it does not exist yet,
+        create `body` in `collection` instead: for objects one writer keeps current (a Lease, an
+        Endpoints) and which may not have been made yet."""
+        try:
+            return await self.request(
+                "PATCH", path, body=patch, content_type=MERGE_PATCH, retry_conflict=True
+            )
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        return await self.request("POST", collection, body=body)
 
     async def watch(
         self, path: str, resource_version: str, params: Mapping[str, str] | None = None

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from dask_kubernetes.local.kubelet.api_client import ApiClient, ApiError
+from dask_kubernetes.local.client.api_client import ApiClient, ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from dask_kubernetes.common.files import write_atomically
-from dask_kubernetes.local.controlplane.golang import PINNED_ENV, Go, host_platform, version_tuple
-from dask_kubernetes.local.controlplane.gomod import (
+from dask_kubernetes.local.provision.golang import PINNED_ENV, Go, host_platform, version_tuple
+from dask_kubernetes.local.provision.gomod import (
     ETCD_MODULE,
     KUBERNETES_MODULE,
     Modules,
@@ -44,7 +44,7 @@ VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/versi
 BUILD_FLAGS = ("-trimpath",)
 STRIP = "-s -w"
 #: How users start a build, as the README writes it, and what a cold one costs.
-BUILD_COMMAND = ".venv/bin/python -m dask_kubernetes.local.controlplane build"
+BUILD_COMMAND = ".venv/bin/python -m dask_kubernetes.local.provision build"
 BUILD_HINT = f"`{BUILD_COMMAND}` (about 40 minutes cold on 2 cores)"
 _KEYED_ENV = ("CGO_ENABLED", "GOFLAGS")
 _BUILD_DATE = re.compile(r"\.buildDate=(\S+)")

@@ -1,36 +1,30 @@
-"""Which pods back a Service, and the Endpoints object that says so (pure functions)."""
+"""Which pods back a Service, and the Endpoints object that says so (pure functions): the
+endpoints controller's rules, which the network agent runs on the emulated plane."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dask_kubernetes.local.kubelet.probes import resolve_port
+from dask_kubernetes.common.pods import container_port, is_terminal, serves_traffic
+from dask_kubernetes.local.apimachinery.selectors import labels_match, requirements_of
 
 Backend = tuple[str, int]
 
 
 def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """The Service's selector picks the pod (same namespace; no selector picks none)."""
     selector = (service.get("spec") or {}).get("selector") or {}
     if not selector or pod["metadata"].get("namespace") != service["metadata"].get("namespace"):
         return False
-    labels = pod["metadata"].get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def pod_is_ready(pod: Mapping[str, Any]) -> bool:
-    status = pod.get("status") or {}
-    if pod["metadata"].get("deletionTimestamp") or not status.get("podIP"):
-        return False
-    conditions = status.get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return labels_match(requirements_of(selector), pod)
 
 
 def _target_port(service_port: Mapping[str, Any], pod: Mapping[str, Any]) -> int | None:
     target = service_port.get("targetPort", service_port["port"])
     for container in (pod.get("spec") or {}).get("containers") or []:
         try:
-            return resolve_port(target, container)
+            return container_port(target, container)
         except ValueError:
             continue
     return None
@@ -42,7 +36,7 @@ def backends(
     """Ready pods' (IP, target port) for one Service port, in a stable order."""
     found = []
     for pod in pods:
-        if selects(service, pod) and pod_is_ready(pod):
+        if selects(service, pod) and serves_traffic(pod):
             port = _target_port(service_port, pod)
             if port is not None:
                 found.append((str(pod["status"]["podIP"]), port))
@@ -72,7 +66,7 @@ def endpoints_subsets(
     for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])):
         if not selects(service, pod) or not (pod.get("status") or {}).get("podIP"):
             continue
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if is_terminal(pod):
             continue
         ports: list[tuple[str, int, str]] = []
         for sp in service_ports:
@@ -80,7 +74,7 @@ def endpoints_subsets(
             if port is not None:
                 ports.append((str(sp.get("name", "")), port, str(sp.get("protocol", "TCP"))))
         group = groups.setdefault(tuple(ports), {"addresses": [], "notReadyAddresses": []})
-        which = "addresses" if pod_is_ready(pod) else "notReadyAddresses"
+        which = "addresses" if serves_traffic(pod) else "notReadyAddresses"
         group[which].append(_address(pod))
     subsets = []
     for port_key, group in groups.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ def _split_clauses(text: str) -> list[str]:
     return [c for c in clauses if c.strip()]
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_label_selector(text: str | None) -> tuple[Requirement, ...]:
+    """Selector text (`a=b,c in (d),!e`) as requirements; parsed once per distinct text."""
     if not text:
         return ()
     requirements = []
@@ -69,8 +72,15 @@ def parse_label_selector(text: str | None) -> tuple[Requirement, ...]:
 
 
 def labels_match(requirements: tuple[Requirement, ...], obj: Mapping[str, Any]) -> bool:
+    """The one label match of the stand-in: every requirement holds for `obj`'s labels."""
     labels = obj.get("metadata", {}).get("labels") or {}
     return all(r.matches(labels) for r in requirements)
+
+
+def requirements_of(selector: Mapping[str, Any] | None) -> tuple[Requirement, ...]:
+    """A `LabelSelector` object (matchLabels/matchExpressions) or a Service's plain label map,
+    as requirements (an empty or missing selector gives none: it matches everything)."""
+    return parse_label_selector(selector_to_string(selector))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Write a kubeconfig for the stand-in without clobbering anybody else's contexts.
+"""Write a kubeconfig for the stand-in without clobbering anybody else's contexts: the one
+kubeconfig writer of `local/`, for the emulator's tokens and the real plane's certificates alike.
 
 If the target file exists, only our own cluster/user/context entries are replaced; every other entry
 stays, so `--kubeconfig ~/.kube/config` adds a context instead of destroying the user's setup.
@@ -19,6 +20,7 @@ import yaml
 from dask_kubernetes.common.files import write_private
 from dask_kubernetes.common.standin_marks import CONTEXT_NAME as CONTEXT_NAME
 from dask_kubernetes.common.yaml import InvalidYaml, NotAMapping, load_mapping
+from dask_kubernetes.local.credentials.pki import Pair
 
 
 class KubeconfigError(Exception):
@@ -124,3 +126,17 @@ def remove_from_kubeconfig(path: Path, *, name: str = CONTEXT_NAME) -> None:
         remaining = [c["name"] for c in config["contexts"] if "name" in c]
         config["current-context"] = remaining[0] if remaining else ""
     write_private(path, yaml.safe_dump(config, sort_keys=False))
+
+
+def client_kubeconfig(path: Path, server: str, ca: Path, client: Pair, *, name: str) -> Path:
+    """A kubeconfig for `server` (verified against the CA file `ca`) as the identity in
+    `client`'s certificate: how the real plane's components and admin authenticate."""
+    return write_kubeconfig(
+        path, server, ca_pem=ca.read_bytes(), client_certificate=client.read(), name=name
+    )
+
+
+def token_kubeconfig(path: Path, server: str, ca: Path, token: str, *, name: str) -> Path:
+    """A kubeconfig for `server` (verified against the CA file `ca`) that authenticates with
+    `token` only, e.g. a ServiceAccount's bound token for the operator."""
+    return write_kubeconfig(path, server, ca_pem=ca.read_bytes(), token=token, name=name)
