@@ -154,19 +154,21 @@ def _plan(request: VerifyRequest) -> list[_Job]:
     return jobs
 
 
-def _verifiers(request: VerifyRequest) -> tuple[Verifier, tuple[Verifier, str] | None]:
+def _verifiers(
+    trusted_root: Path | None, staging: bool
+) -> tuple[Verifier, tuple[Verifier, str] | None]:
     """The verifier to use, and the other Sigstore instance's (with the hint to give when it
     accepts a bundle ours refuses). A custom trusted root gets no hint."""
-    if request.trusted_root is not None:
-        return verifier_from_file(request.trusted_root), None
-    other = bundled_verifier(staging=not request.staging)
-    hint = PRODUCTION_HINT if request.staging else STAGING_HINT
-    return bundled_verifier(staging=request.staging), (other, hint)
+    if trusted_root is not None:
+        return verifier_from_file(trusted_root), None
+    other = bundled_verifier(staging=not staging)
+    hint = PRODUCTION_HINT if staging else STAGING_HINT
+    return bundled_verifier(staging=staging), (other, hint)
 
 
-def _no_evidence_reason(dist: Path, request: VerifyRequest) -> str:
+def _no_evidence_reason(dist: Path, key: SSlibKey | None) -> str:
     jsonl = Path(f"{dist}.intoto.jsonl")
-    if request.key is None and jsonl.is_file():
+    if key is None and jsonl.is_file():
         return (
             f"{jsonl.name} beside it holds key-signed statements: pass --key PUB (the public key "
             "that `release keygen` wrote, e.g. release.key.pub) to verify them"
@@ -178,7 +180,7 @@ def _verify_one(job: _Job, request: VerifyRequest, key: SSlibKey | None) -> Verd
     shown = job.dist.name
     name = signed_name(job.dist)  # the name the statements give (a lock may be published apart)
     if not job.evidence:
-        return Verdict(shown, reason=_no_evidence_reason(job.dist, request))
+        return Verdict(shown, reason=_no_evidence_reason(job.dist, key))
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
@@ -190,7 +192,9 @@ def _verify_one(job: _Job, request: VerifyRequest, key: SSlibKey | None) -> Verd
                 key, keyed, job.key_policy, name, job.sha256
             )
             statements += key_statements
-        verifier, other = _verifiers(request) if signed else (None, None)
+        verifier, other = (
+            _verifiers(request.trusted_root, request.staging) if signed else (None, None)
+        )
         for item in signed:
             assert job.policy is not None and verifier is not None  # see _plan
             facts, statement = verify_signed_bundle(
