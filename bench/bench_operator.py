@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from dask_kubernetes.local import LocalKubernetes
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 from dask_kubernetes.local.controlplane import audit as real_audit
 from dask_kubernetes.operator.crds import load_crds
 

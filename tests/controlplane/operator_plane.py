@@ -23,7 +23,7 @@ import kr8s
 import yaml
 from controlplane_support import built_binaries, run_kubectl
 
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 from dask_kubernetes.local.controlplane import audit
 from dask_kubernetes.local.controlplane.operator_chart import (
     RELEASE_NAMESPACE,

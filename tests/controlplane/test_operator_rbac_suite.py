@@ -30,7 +30,7 @@ from controlplane_support import built_binaries
 from operator_plane import OPERATOR_TESTS, operator_plane
 
 from dask_kubernetes.local import LocalKubernetes
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 from dask_kubernetes.local.controlplane import audit, operator_chart
 
 from operator_rbac import granted, used  # isort: skip

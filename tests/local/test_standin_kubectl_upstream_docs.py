@@ -2,7 +2,7 @@
 
 `kubectl explain daskcluster.spec` (needs the CRD's schema in the OpenAPI v3 document, tagged
 with its group/version/kind) and `kubectl port-forward svc/NAME LOCAL:PORT` for the dashboard
-(kubectl speaks SPDY/3.1 tunnelled over a WebSocket; see local/apiserver/spdy.py).
+(kubectl speaks SPDY/3.1 tunnelled over a WebSocket; see local/wire/spdy.py).
 """
 
 from __future__ import annotations

@@ -246,6 +246,47 @@ def test_no_package_cycle_in_src() -> None:
     assert cycles(graph) == []
 
 
+#: local/'s packages from the bottom up, as its `__init__` lists them: each may import only
+#: those before it (and anything outside local/); the compositions at the top import them all.
+LOCAL_LAYERS = (
+    "apimachinery",
+    "wire",
+    "credentials",
+    "client",
+    "apiserver",
+    "controllers",
+    "network",
+    "kubelet",
+    "provision",
+    "controlplane",
+)
+
+
+def test_local_is_layered_in_the_documented_order() -> None:
+    graph = package_graph(modules(PROJECT, "dask_kubernetes"))
+    local = "dask_kubernetes.local"
+    assert {p for p in graph if p.startswith(local + ".")} == {
+        f"{local}.{layer}" for layer in LOCAL_LAYERS
+    }, "a package of local/ is missing from LOCAL_LAYERS (and from local/__init__'s list)"
+    upward = {
+        (layer, target.removeprefix(local + "."))
+        for index, layer in enumerate(LOCAL_LAYERS)
+        for target in graph[f"{local}.{layer}"]
+        if target == local
+        or (
+            target.startswith(local + ".")
+            and target.removeprefix(local + ".") not in LOCAL_LAYERS[:index]
+        )
+    }
+    assert upward == set()
+    listed = [
+        line.split("`")[1].rstrip("/")
+        for line in (PROJECT / "dask_kubernetes" / "local" / "__init__.py").read_text().splitlines()
+        if line.startswith("- `") and line.split("`")[1].endswith("/")
+    ]
+    assert listed == list(LOCAL_LAYERS), "local/__init__.py lists the layers in another order"
+
+
 def test_verify_stands_on_the_core_alone() -> None:
     """The verifier is used without the rest of the toolkit: it imports only core and itself."""
     graph = import_graph(modules(TOOLKIT, "dask_kubernetes_release"))
@@ -346,3 +387,114 @@ def test_a_second_definition_is_caught(tmp_path: Path) -> None:
     assert where(found, CONCEPTS["load_manifest"][0]) == ["pkg.one", "pkg.two"]
     assert where(found, CONCEPTS["the git runner"][0]) == ["pkg.one", "pkg.two"]
     assert where(found, CONCEPTS["the RFC 3339 now"][0]) == ["pkg.two"]
+
+
+# -- the same in src/: issue 24's "two of each" ------------------------------------------------
+
+
+def _compares_with(tree: ast.AST, value: str) -> bool:
+    """Whether `tree` compares something with the literal `value` (e.g. a condition type)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(isinstance(o, ast.Constant) and o.value == value for o in operands):
+                return True
+    return False
+
+
+def _stores_key(tree: ast.AST, key: str) -> bool:
+    """Whether `tree` writes `key` into a mapping (`config[key] = ...` or `{key: ...}`)."""
+
+    def is_key(node: ast.AST | None) -> bool:
+        return isinstance(node, ast.Constant) and node.value == key
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            found = is_key(node.slice)
+        else:
+            found = isinstance(node, ast.Dict) and any(is_key(k) for k in node.keys)
+        if found:
+            return True
+    return False
+
+
+def _posts_to(tree: ast.AST, collection: str) -> bool:
+    """Whether `tree` creates objects in `collection` (`create(collection, ...)` or a POST)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func).rpartition(".")[2]
+        values = [a.value if isinstance(a, ast.Constant) else None for a in node.args[:2]]
+        if (name == "create" and values[:1] == [collection]) or (
+            name == "request" and values == ["POST", collection]
+        ):
+            return True
+    return False
+
+
+PROJECT_CONCEPTS: dict[str, tuple[Callable[[ast.AST], bool], list[str]]] = {
+    "the X.509 certificate builder": (
+        lambda t: _calls(t, "x509.CertificateBuilder"),
+        ["dask_kubernetes.common.certificates"],
+    ),
+    "a certificate authority on disk": (
+        lambda t: _calls(t, "certificates.authority_certificate"),
+        ["dask_kubernetes.local.credentials.pki", "dask_kubernetes.operator.dask_tls"],
+    ),
+    "the kubeconfig writer": (
+        lambda t: _stores_key(t, "current-context"),
+        ["dask_kubernetes.local.credentials.kubeconfig"],
+    ),
+    "the Ready condition": (
+        lambda t: _compares_with(t, "Ready") or _defines(t, "is_ready"),
+        ["dask_kubernetes.common.pods"],
+    ),
+    "a pod's named port": (
+        lambda t: _defines(t, "resolve_port") or _defines(t, "container_port"),
+        ["dask_kubernetes.common.pods"],
+    ),
+    "the label match": (
+        lambda t: _defines(t, "labels_match") or _defines(t, "selects_labels"),
+        ["dask_kubernetes.local.apimachinery.selectors"],
+    ),
+    "node registration": (
+        lambda t: _posts_to(t, "/api/v1/nodes"),
+        ["dask_kubernetes.local.kubelet.node"],
+    ),
+    "patch, else create": (
+        lambda t: _defines(t, "patch_or_create"),
+        ["dask_kubernetes.local.client.api_client"],
+    ),
+    "where the clone is": (
+        lambda t: "parents[4]" in ast.unparse(t),
+        ["dask_kubernetes.local.provision.paths"],
+    ),
+}
+
+
+@pytest.mark.parametrize("concept", sorted(PROJECT_CONCEPTS))
+def test_each_project_concept_has_one_home(concept: str) -> None:
+    predicate, homes = PROJECT_CONCEPTS[concept]
+    assert where(modules(PROJECT, "dask_kubernetes"), predicate) == homes
+
+
+def test_a_second_home_in_src_is_caught(tmp_path: Path) -> None:
+    """The check can fail: the duplicates issue 24 found are each reported, as they were."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "endpoints.py").write_text(
+        "def ready(pod):\n"
+        "    return any(c['type'] == 'Ready' for c in pod['status']['conditions'])\n"
+    )
+    (package / "kubeconfigs.py").write_text("def write(c):\n    c['current-context'] = 'x'\n")
+    (package / "kubelet.py").write_text(
+        "async def register(client, node):\n"
+        "    await client.request('POST', '/api/v1/nodes', body=node)\n"
+    )
+    (package / "node.py").write_text(
+        "async def register(client, node):\n    await client.create('/api/v1/nodes', node)\n"
+    )
+    found = modules(tmp_path, "pkg")
+    assert where(found, PROJECT_CONCEPTS["the Ready condition"][0]) == ["pkg.endpoints"]
+    assert where(found, PROJECT_CONCEPTS["the kubeconfig writer"][0]) == ["pkg.kubeconfigs"]
+    assert where(found, PROJECT_CONCEPTS["node registration"][0]) == ["pkg.kubelet", "pkg.node"]

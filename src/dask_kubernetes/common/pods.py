@@ -5,7 +5,8 @@ Two meanings of "ready", each defined once:
 - `is_ready`: its Ready condition is True (podutil.IsPodReady) — what the operator awaits of a
   scheduler and what a ReplicaSet counts in `readyReplicas`;
 - `serves_traffic`: ready, with an address, and neither terminating nor finished — what an
-  Endpoints object lists as a ready address and what `services/proxy` may connect to.
+  Endpoints object lists as a ready address and what `services/proxy` may connect to;
+and, between them, `is_healthy` (ready and not terminating), what a PodDisruptionBudget counts.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    """The status condition of type `kind` (`Ready`, ...) of a Pod or a Node; {} when absent."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == kind), {})
+
+
 def is_ready(pod: Mapping[str, Any]) -> bool:
     """The pod's Ready condition is True."""
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return condition(pod, "Ready").get("status") == "True"
+
+
+def is_healthy(pod: Mapping[str, Any]) -> bool:
+    """Ready and not being deleted: what a PodDisruptionBudget counts as currently healthy."""
+    return not pod["metadata"].get("deletionTimestamp") and is_ready(pod)
 
 
 def is_terminal(pod: Mapping[str, Any]) -> bool:

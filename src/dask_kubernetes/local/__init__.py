@@ -1,14 +1,24 @@
-"""Kubernetes on this machine, without a cluster: components, composed in `cluster.py`.
+"""Kubernetes on this machine, without a cluster: components in layers, composed at the top.
 
+From the bottom up (a package imports only packages listed before it, and `common/`; the
+layout test, tests/release/test_layout.py, fails on a cycle):
+
+- `apimachinery/`: what everything reads alike about API requests and objects: `Status` errors,
+  selectors, audit records;
+- `wire/`: the wire protocols: SPDY, port-forward streams, container log files;
+- `credentials/`: the certificate authorities (`pki`) and the one kubeconfig writer;
+- `client/`: the API client and informers every agent uses;
 - `apiserver/`: the API server emulator (the fast, rootless default control plane);
-- `controllers/`: the controllers the emulator runs in-process (Deployment, ReplicaSet, garbage
-  collection, Endpoints); a real control plane runs kube-controller-manager's instead;
+- `controllers/`: the emulator's controllers (garbage collection, Deployments, ReplicaSets),
+  started beside it by the composition; a real control plane runs kube-controller-manager's;
+- `network/`: pod and Service addresses, kube-proxy's forwarders, the endpoints rules, pod DNS;
 - `kubelet/`: the node agent, running each pod as a process of this machine;
-- `network/`: pod and Service addresses, kube-proxy's forwarders, cluster DNS for pods;
-- `controlplane/`: the real etcd, kube-apiserver, kube-controller-manager and kube-scheduler,
-  built from pinned sources.
-
-`LocalKubernetes` runs them (and optionally the operator); `dask kubernetes local` is its CLI.
+- `provision/`: builds the real binaries from pinned sources (`python -m
+  dask_kubernetes.local.provision build`), apart from the code that runs them;
+- `controlplane/`: the real etcd, kube-apiserver, kube-controller-manager and kube-scheduler;
+- here: the compositions, `emulated.py` and `real.py` side by side, and `cluster.py`'s
+  `LocalKubernetes`, which runs either (and optionally the operator); `dask kubernetes local`
+  is its CLI.
 """
 
 from __future__ import annotations

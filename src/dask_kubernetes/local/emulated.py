@@ -13,7 +13,7 @@ from pathlib import Path
 from dask_kubernetes.local.apiserver import APIServer
 from dask_kubernetes.local.apiserver.auth import node_user
 from dask_kubernetes.local.controllers.manager import ControllerManager
-from dask_kubernetes.local.credentials.kubeconfig import remove_from_kubeconfig, write_kubeconfig
+from dask_kubernetes.local.credentials.kubeconfig import AdminKubeconfig, write_kubeconfig
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.network.address_plan import AddressClaim, AddressPlan
@@ -34,8 +34,7 @@ class EmulatedCluster:
         tls: bool = True,
     ) -> None:
         self.state_dir = state_dir
-        self.kubeconfig = kubeconfig
-        self.merge_kubeconfig = merge_kubeconfig
+        self.kubeconfig = AdminKubeconfig(kubeconfig, merge=merge_kubeconfig)
         self.port = port
         self.tls = tls
         self.plan: AddressPlan | None = None
@@ -45,7 +44,6 @@ class EmulatedCluster:
         self.network: NetworkAgent | None = None
         self._claim: AddressClaim | None = None
         self._watchdog: Watchdog | None = None
-        self._wrote_kubeconfig = False
 
     @property
     def url(self) -> str:
@@ -69,8 +67,7 @@ class EmulatedCluster:
         self.controllers = ControllerManager(server.objects)
         self.controllers.start()
         ca_pem = server.ca_pem
-        write_kubeconfig(self.kubeconfig, self.url, token=server.admin_token, ca_pem=ca_pem)
-        self._wrote_kubeconfig = True
+        self.kubeconfig.write(self.url, token=server.admin_token, ca_pem=ca_pem)
         self.kubelet = Kubelet(
             self.url,
             self.state_dir,
@@ -116,6 +113,4 @@ class EmulatedCluster:
         if self._claim is not None:
             self._claim.release()
             self._claim = None
-        if self.merge_kubeconfig and self._wrote_kubeconfig:
-            self._wrote_kubeconfig = False
-            remove_from_kubeconfig(self.kubeconfig)
+        self.kubeconfig.remove()

@@ -26,11 +26,7 @@ from pathlib import Path
 
 from dask_kubernetes.local.client.api_client import ApiClient
 from dask_kubernetes.local.controlplane.plane import ADMIN_GROUP, KUBELET_CLIENT_NAME, ControlPlane
-from dask_kubernetes.local.credentials.kubeconfig import (
-    CONTEXT_NAME,
-    remove_from_kubeconfig,
-    write_kubeconfig,
-)
+from dask_kubernetes.local.credentials.kubeconfig import AdminKubeconfig, write_kubeconfig
 from dask_kubernetes.local.credentials.pki import Pair
 from dask_kubernetes.local.kubelet import NODE_NAME, Kubelet
 from dask_kubernetes.local.kubelet.kubelet import KUBELET_PORT
@@ -96,8 +92,7 @@ class RealCluster:
     ) -> None:
         self.state_dir = state_dir
         self.audit = audit  # kube-apiserver's audit log (`plane.audit_log`), e.g. for the benches
-        self.kubeconfig = kubeconfig
-        self.merge_kubeconfig = merge_kubeconfig
+        self.kubeconfig = AdminKubeconfig(kubeconfig, merge=merge_kubeconfig)
         self.port = port
         self.binaries = binaries
         self.node_name = node_name
@@ -110,7 +105,6 @@ class RealCluster:
         self.forwarder: TcpForwarder | None = None
         self.admin: Pair | None = None
         self._watchdog: Watchdog | None = None
-        self._wrote_kubeconfig = False
         self.url = ""
         self.start_seconds: dict[str, float] = {}  # plane, node, default service account
 
@@ -185,13 +179,7 @@ class RealCluster:
         self.admin = ca.issue(
             "local-admin", "kubernetes-admin", organizations=(ADMIN_GROUP,), client=True
         )
-        write_kubeconfig(
-            self.kubeconfig,
-            self.url,
-            ca_pem=ca_pem,
-            client_certificate=self.admin.read(),
-        )
-        self._wrote_kubeconfig = True
+        self.kubeconfig.write(self.url, ca_pem=ca_pem, client_certificate=self.admin.read())
         self.start_seconds["node"] = round(time.monotonic() - started, 2)
         started = time.monotonic()
         await self.node_loop.run(self._await_default_service_account(ca_pem, timeout=60.0))
@@ -246,6 +234,4 @@ class RealCluster:
         if self._watchdog is not None:
             await self._watchdog.stop()
             self._watchdog = None
-        if self.merge_kubeconfig and self._wrote_kubeconfig:
-            self._wrote_kubeconfig = False
-            remove_from_kubeconfig(self.kubeconfig, name=CONTEXT_NAME)
+        self.kubeconfig.remove()

@@ -8,7 +8,8 @@ and it needs Python >= 3.11 while we support 3.10. Every semantic we need would 
 
 from __future__ import annotations
 
-from .audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
+
 from .faults import Faults
 from .server import APIServer
 

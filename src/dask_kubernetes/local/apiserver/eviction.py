@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dask_kubernetes.common.pods import is_healthy
 from dask_kubernetes.local.apimachinery.errors import APIError, status_body
 from dask_kubernetes.local.apimachinery.selectors import Selection, selector_to_string
 
@@ -20,13 +21,6 @@ from .resources import ResourceType
 
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 RETRY_AFTER_SECONDS = 10  # what kube-apiserver's eviction handler suggests in the 429
-
-
-def _healthy(pod: dict[str, Any]) -> bool:
-    if pod["metadata"].get("deletionTimestamp"):
-        return False
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _count(value: Any, total: int, *, round_up: bool) -> int:
@@ -66,7 +60,7 @@ def _allowed(
     selection = Selection.parse(selector_to_string(spec.get("selector")), None)
     selected = objects.list(pods, namespace, selection)["items"]
     expected = len([p for p in selected if not p["metadata"].get("deletionTimestamp")])
-    healthy = len([p for p in selected if _healthy(p)])
+    healthy = len([p for p in selected if is_healthy(p)])
     if spec.get("maxUnavailable") is not None:
         desired = expected - _count(spec["maxUnavailable"], expected, round_up=True)
     else:

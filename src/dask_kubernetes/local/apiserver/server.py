@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 from dask_kubernetes.local.apimachinery.errors import APIError, status_body
 from dask_kubernetes.local.credentials.pki import Authority, serving_context
 
 from . import nonresource, openapi
-from .audit import AuditRecord
 from .auth import (
     UNAUTHORIZED,
     Authenticator,

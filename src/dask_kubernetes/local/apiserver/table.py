@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_kubernetes.common import clock
+from dask_kubernetes.common.pods import condition as status_condition
 from dask_kubernetes.local.apimachinery.selectors import field_value
 
 from .resources import ResourceType
@@ -265,12 +266,8 @@ def _event_source(event: dict[str, Any]) -> str:
 
 
 def _node_status(node: dict[str, Any]) -> str:
-    status = []
-    for condition in _status(node).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            status = ["Ready" if condition.get("status") == "True" else "NotReady"]
-    if not status:
-        status = ["Unknown"]
+    ready = status_condition(node, "Ready").get("status")
+    status = ["Unknown" if ready is None else "Ready" if ready == "True" else "NotReady"]
     if _spec(node).get("unschedulable"):
         status.append("SchedulingDisabled")
     return ",".join(status)

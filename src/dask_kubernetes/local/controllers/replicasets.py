@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from dask_kubernetes.common import clock
-from dask_kubernetes.common.pods import is_ready
+from dask_kubernetes.common.pods import condition, is_ready
 from dask_kubernetes.local.apimachinery.errors import APIError
+from dask_kubernetes.local.apimachinery.selectors import labels_match, requirements_of
 from dask_kubernetes.local.apiserver.objects import DeleteOptions, ObjectAPI
 from dask_kubernetes.local.apiserver.resources import ResourceType
 from dask_kubernetes.local.apiserver.store import StoredEvent, Subscription
@@ -164,8 +165,7 @@ def is_active(pod: dict[str, Any]) -> bool:
 
 def ready_for(pod: dict[str, Any]) -> float:
     """Seconds since the pod became ready (infinite when the kubelet did not say when)."""
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    since = next((c.get("lastTransitionTime") for c in conditions if c.get("type") == "Ready"), "")
+    since = condition(pod, "Ready").get("lastTransitionTime")
     if not since:
         return math.inf
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -257,17 +257,15 @@ class ReplicaSetController(Controller):
 
     def _report(self, replica_set: dict[str, Any], pods: list[dict[str, Any]]) -> None:
         meta, spec = replica_set["metadata"], replica_set.get("spec") or {}
-        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+        fully_labeled = requirements_of(template_labels)
         min_ready = spec_int(replica_set, "minReadySeconds", 0)
         ready = [pod for pod in pods if is_ready(pod)]
         waits = [min_ready - ready_for(pod) for pod in ready]
         status = compact(
             {
                 "replicas": len(pods),
-                "fullyLabeledReplicas": sum(
-                    template_labels.items() <= (p["metadata"].get("labels") or {}).items()
-                    for p in pods
-                ),
+                "fullyLabeledReplicas": sum(labels_match(fully_labeled, p) for p in pods),
                 "readyReplicas": len(ready),
                 "availableReplicas": sum(wait <= 0 for wait in waits),
                 "observedGeneration": meta.get("generation", 1),

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from dask_kubernetes.common.files import write_atomically
-from dask_kubernetes.local.apiserver.audit import AuditRecord
+from dask_kubernetes.local.apimachinery.audit import AuditRecord
 
 #: The control plane's own chatter is not what any test asks about; everyone else at Metadata
 #: level (who, what, answer code; never a request or response body, so never a secret).

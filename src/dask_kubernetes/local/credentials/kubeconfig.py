@@ -140,3 +140,37 @@ def token_kubeconfig(path: Path, server: str, ca: Path, token: str, *, name: str
     """A kubeconfig for `server` (verified against the CA file `ca`) that authenticates with
     `token` only, e.g. a ServiceAccount's bound token for the operator."""
     return write_kubeconfig(path, server, ca_pem=ca.read_bytes(), token=token, name=name)
+
+
+class AdminKubeconfig:
+    """The kubeconfig a composition (emulated or real) gives its caller: a file of its own, or
+    (`merge`) our context merged into the caller's file and removed from it again on `remove`."""
+
+    def __init__(self, path: Path, *, merge: bool) -> None:
+        self.path = path
+        self.merge = merge
+        self._written = False
+
+    def write(
+        self,
+        server_url: str,
+        *,
+        ca_pem: bytes | None,
+        token: str | None = None,
+        client_certificate: tuple[bytes, bytes] | None = None,
+    ) -> Path:
+        written = write_kubeconfig(
+            self.path,
+            server_url,
+            token=token,
+            ca_pem=ca_pem,
+            client_certificate=client_certificate,
+        )
+        self._written = True
+        return written
+
+    def remove(self) -> None:
+        """Take our entries out of a merged file (a file of our own goes with the state dir)."""
+        if self.merge and self._written:
+            self._written = False
+            remove_from_kubeconfig(self.path)

@@ -39,6 +39,7 @@ from dask_kubernetes.local.provision.gomod import (
     staging_replaces,
     with_block,
 )
+from dask_kubernetes.local.provision.paths import CloneNotFound
 
 PROG = "python -m dask_kubernetes.local.provision"
 
@@ -59,7 +60,10 @@ def _parser() -> ArgumentParser:
 
 
 def _modules(given: Path | None) -> Modules:
-    modules = Modules(given) if given else default_modules()
+    try:
+        modules = Modules(given) if given else default_modules()
+    except CloneNotFound as exc:
+        raise UsageError(str(exc)) from None
     for module in modules.all():
         if not (module / "go.mod").is_file():
             raise UsageError(f"{module / 'go.mod'} not found (run from a source checkout)")

@@ -32,17 +32,18 @@ def is_clone(path: Path) -> bool:
     return named is not None and (path / KUBE_MODULES).is_dir()
 
 
-def repository_root() -> Path:
-    """The clone around this file, else the working directory's; `CloneNotFound` outside one."""
-    around_this_file = Path(__file__).resolve().parents[4]  # src/dask_kubernetes/local/provision/
-    if is_clone(around_this_file):
-        return around_this_file
-    cwd = Path.cwd().resolve()
-    for candidate in (cwd, *cwd.parents):
+def repository_root(here: Path | None = None, cwd: Path | None = None) -> Path:
+    """The clone around `here` (this file), else around `cwd` (the working directory);
+    `CloneNotFound` outside one."""
+    around = (here or Path(__file__)).resolve().parents[4]  # src/dask_kubernetes/local/provision/
+    if is_clone(around):
+        return around
+    start = (cwd or Path.cwd()).resolve()
+    for candidate in (start, *start.parents):
         if is_clone(candidate):
             return candidate
     raise CloneNotFound(
-        f"{cwd} is not inside a clone of {PROJECT_NAME} (no pyproject.toml naming it beside "
+        f"{start} is not inside a clone of {PROJECT_NAME} (no pyproject.toml naming it beside "
         f"{KUBE_MODULES}/ here or above): the real control plane is built and run from a clone"
     )
 
