@@ -83,6 +83,18 @@ def test_the_map_names_what_exists_and_every_package() -> None:
     assert problems(MAP.read_text(encoding="utf-8"), ROOT, DISTRIBUTIONS, SEARCHED) == []
 
 
+def test_the_map_lists_local_in_its_layer_order() -> None:
+    """local/__init__.py lists local/'s layers bottom-up (the layout test holds the code to it);
+    the map places them in that order too."""
+    docstring = (DISTRIBUTIONS[0] / "local" / "__init__.py").read_text(encoding="utf-8")
+    layers: list[str] = re.findall(r"^- `(\w+)/`", docstring, flags=re.MULTILINE)
+    assert len(layers) >= 5
+    text = MAP.read_text(encoding="utf-8")
+    first = {layer: text.find(f"`dask_kubernetes.local.{layer}`") for layer in layers}
+    assert -1 not in first.values(), first
+    assert sorted(layers, key=first.__getitem__) == layers
+
+
 def test_the_map_is_one_page_and_names_the_three_distributions() -> None:
     text = MAP.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= ONE_PAGE_LINES
