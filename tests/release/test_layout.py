@@ -437,7 +437,7 @@ PROJECT_CONCEPTS: dict[str, tuple[Callable[[ast.AST], bool], list[str]]] = {
         lambda t: _calls(t, "x509.CertificateBuilder"),
         ["dask_kubernetes.common.certificates"],
     ),
-    "a certificate authority on disk": (
+    "making a CA (the stand-in's on disk, a DaskCluster's in memory)": (
         lambda t: _calls(t, "certificates.authority_certificate"),
         ["dask_kubernetes.local.credentials.pki", "dask_kubernetes.operator.dask_tls"],
     ),

@@ -94,7 +94,7 @@ class LocalKubernetes:
             raise RuntimeError("the stand-in is not started")
         return self.emulated.url
 
-    # The emulated plane's parts, for tests and benches (None on the real plane or when stopped).
+    # The emulated plane's parts, for tests and benches (None on the real plane).
     @property
     def api_server(self) -> APIServer | None:
         return self.emulated.api_server if self.emulated else None
@@ -199,8 +199,7 @@ class LocalKubernetes:
             await self.real.stop()
             self.real = None
         if self.emulated is not None:
-            await self.emulated.stop()
-            self.emulated = None
+            await self.emulated.stop()  # kept: its API server's audit stays readable after stop
         kill_processes_of(self.state_dir)
         if self._owns_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -48,14 +48,14 @@ def _load_existing(path: Path) -> dict[str, Any]:
 def merged_kubeconfig(
     existing: dict[str, Any],
     server_url: str,
+    credentials: dict[str, str],
     *,
-    token: str | None = None,
-    ca_pem: bytes | None = None,
-    name: str = CONTEXT_NAME,
-    namespace: str = "default",
-    client_certificate: tuple[bytes, bytes] | None = None,
+    ca_pem: bytes | None,
+    name: str,
+    namespace: str,
 ) -> dict[str, Any]:
-    """Return `existing` with our cluster, user and context added (replacing only ours)."""
+    """Return `existing` with our cluster, user (`credentials`) and context added (replacing
+    only ours)."""
     config = dict(existing)
     config.setdefault("apiVersion", "v1")
     config.setdefault("kind", "Config")
@@ -64,10 +64,6 @@ def merged_kubeconfig(
     if ca_pem is not None:
         server["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     cluster = {"name": name, "cluster": server}
-    credentials: dict[str, str] = {"token": token} if token else {}
-    if client_certificate is not None:  # the real control plane: a client certificate and key
-        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
-        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
     user = {"name": name, "user": credentials}
     context = {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
     config["clusters"] = _replace_named(list(config.get("clusters") or []), cluster)
@@ -99,14 +95,12 @@ def write_kubeconfig(
 ) -> Path:
     """Merge our context into the kubeconfig at `path` atomically (mode 0600); return the path."""
     path = Path(path).expanduser()
+    credentials: dict[str, str] = {"token": token} if token else {}
+    if client_certificate is not None:  # the real control plane: a client certificate and key
+        credentials["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
+        credentials["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
     config = merged_kubeconfig(
-        _load_existing(path),
-        server_url,
-        token=token,
-        ca_pem=ca_pem,
-        name=name,
-        namespace=namespace,
-        client_certificate=client_certificate,
+        _load_existing(path), server_url, credentials, ca_pem=ca_pem, name=name, namespace=namespace
     )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _refuse_shared_directory(path.parent)
