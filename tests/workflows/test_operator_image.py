@@ -16,6 +16,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from dask_kubernetes_release.core.requirements import read_requirements_file
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "release" / "docker"
 # The image's interpreter (python:3.12-slim) on Linux.
@@ -33,12 +35,10 @@ IMAGE_MARKERS = {
 
 
 def pinned_names() -> set[str]:
-    names = set()
-    for line in (DOCKER / "requirements.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", line)
-        if match:
-            names.add(re.sub(r"[-_.]+", "-", match[1]).lower())
-    return names
+    """The image's pinned packages, read by the project's one lock reader."""
+    found = read_requirements_file((DOCKER / "requirements.txt").read_text())
+    assert found.options == () and found.refused == (), "only hash-pinned NAME==VERSION lines"
+    return {entry.name for entry in found.pins}
 
 
 def test_base_image_is_pinned_by_digest() -> None:

@@ -9,18 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import secrets
-import sys
 from collections.abc import Sequence
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"dask-kubernetes-operator: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from dask_kubernetes.common.cli import ArgumentParser
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m dask_kubernetes.operator", description=__doc__)
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m dask_kubernetes.operator", description=__doc__)
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", action="append", help="watch this namespace")
     scope.add_argument(
@@ -49,7 +44,7 @@ def _priority(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_or_exit(argv, "dask-kubernetes-operator")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

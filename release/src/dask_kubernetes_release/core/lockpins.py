@@ -99,11 +99,11 @@ def lock_pins(name: str, text: str) -> tuple[list[Pin], list[str]]:
     ]
     problems += list(found.refused)
     pins = []
-    for requirement, version, hashes in found.pins:
-        if not all(h.startswith("sha256:") for h in hashes):
-            problems.append(f"{requirement.name} {version}: a hash other than sha256")
-        digests = frozenset(h.removeprefix("sha256:").lower() for h in hashes)
-        pins.append(Pin(canonicalize_name(requirement.name), version, digests, requirement.marker))
+    for entry in found.pins:
+        if not all(h.startswith("sha256:") for h in entry.hashes):
+            problems.append(f"{entry.requirement.name} {entry.version}: a hash other than sha256")
+        digests = frozenset(h.removeprefix("sha256:").lower() for h in entry.hashes)
+        pins.append(Pin(entry.name, entry.version, digests, entry.requirement.marker))
     return pins, problems
 
 
@@ -195,7 +195,7 @@ def lock_root(name: str, text: str) -> str | None:
         return root or None
     if kind == "requirements":
         pins = read_requirements_file(text).pins
-        return canonicalize_name(pins[0][0].name) if pins else None
+        return pins[0].name if pins else None
     try:
         lock = parse_pylock(text, name)
     except UsageError:

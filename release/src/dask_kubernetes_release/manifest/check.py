@@ -236,7 +236,7 @@ def _unlocked(directory: Path, locks: list[Path]) -> list[Problem]:
         extra = [
             *found.options,
             *found.refused,
-            *(f"{requirement} {version}" for requirement, version, _ in found.pins[1:]),
+            *(f"{entry.requirement} {entry.version}" for entry in found.pins[1:]),
         ]
         problems += [
             Problem("inconsistent", REQUIREMENTS_NAME, f"{line}: not written by `release manifest`")

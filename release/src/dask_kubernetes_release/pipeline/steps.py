@@ -9,7 +9,6 @@ it stands for; tests/release/pipeline/test_pipeline_follows_workflow.py holds th
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -217,14 +216,17 @@ def _verify(toolkit: bool = False) -> Callable[[Stage], str]:
         from dask_kubernetes_release.verify import command as verify
 
         where = _where(stage, toolkit)
-        parser = argparse.ArgumentParser()
-        verify.configure(parser)
-        argv = [str(where)]  # the release directory: distributions, chart and lock files
+        # The release directory: distributions, chart and lock files, checked against the
+        # local Sigstore's trusted root when it signed, else against the local key.
+        trusted_root = None
+        key = None
         if stage.local_sigstore is not None:
-            argv += ["--trusted-root", str(stage.dir / TRUSTED_ROOT_NAME)]
+            trusted_root = stage.dir / TRUSTED_ROOT_NAME
         elif not stage.sigstore:
-            argv += ["--key", str(where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}")]
-        verdicts = verify.verify(parser.parse_args(argv))
+            key = where / f"{LOCAL_KEY_NAME}{KEY_SUFFIX}"
+        verdicts = verify.verify(
+            verify.VerifyRequest(targets=(str(where),), key=key, trusted_root=trusted_root)
+        )
         if toolkit:
             stage.result.toolkit_verdicts = verdicts
         else:

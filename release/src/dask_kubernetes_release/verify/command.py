@@ -90,6 +90,7 @@ See docs/VERIFYING.md for a step-by-step walk-through.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,6 +101,108 @@ from dask_kubernetes_release.verify.options import TRUST_RECORD_OPTION
 
 if TYPE_CHECKING:
     from dask_kubernetes_release.verify.report import Verdict
+
+PinValue = str | tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class PinOption:
+    """A pin (a field of verify/policy.py's `Pins`) offered on the command line."""
+
+    pin: str  # the Pins field, and the option's dest
+    option: str
+    metavar: str
+    help: str
+    repeatable: bool = False
+
+
+@dataclass(frozen=True)
+class GivenPin:
+    """A pin's value as the command line gave it, with the option that gave it (for messages)."""
+
+    pin: str
+    option: str
+    value: PinValue
+
+
+# One line per pin the command line offers; the pin's schema and check are its Pins field.
+PIN_OPTIONS: tuple[PinOption, ...] = (
+    PinOption("source_digest", "--source-digest", "SHA", "the exact source commit"),
+    PinOption(
+        "predicate_types", "--predicate-type", "URI",
+        "require a verified statement of this type (repeatable)", repeatable=True,
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PublisherRequest:
+    """A publisher policy as options give it (policy.PublisherPolicy validates it); all None:
+    none given."""
+
+    repository: str | None = None
+    workflow: str | None = None
+    ref: str | None = None
+    environment: str | None = None
+    trigger: str | None = None
+    repository_id: str | None = None
+    owner_id: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """What `verify` is asked, typed and frozen: the engine (verify/run.py) takes this, never
+    argparse's Namespace. `from_args` reads the options `configure` defines; the pipeline and
+    tests build one directly. (run.py imports this class only to type-check: this module
+    imports run.py, so nothing else of here may be imported there.)"""
+
+    targets: tuple[str, ...]  # files, release directories, NAME==VERSION or file URLs
+    index_url: str | None = None
+    download_dir: Path | None = None
+    provenance: tuple[Path, ...] = ()
+    attestation: tuple[Path, ...] = ()
+    key: Path | None = None
+    publisher: PublisherRequest = field(default_factory=PublisherRequest)
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    policy: Path | None = None
+    pins: tuple[GivenPin, ...] = ()  # as PIN_OPTIONS give them
+    trust_index_publisher: bool = False
+    staging: bool = False
+    trusted_root: Path | None = None
+    json: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> VerifyRequest:
+        pins: list[GivenPin] = []
+        for pin in PIN_OPTIONS:
+            value = getattr(args, pin.pin)
+            value = tuple(value) if isinstance(value, list) else value
+            pins.append(GivenPin(pin.pin, pin.option, value))
+        return cls(
+            targets=tuple(args.dists),
+            index_url=args.index_url,
+            download_dir=args.download_dir,
+            provenance=tuple(args.provenance),
+            attestation=tuple(args.attestation),
+            key=args.key,
+            publisher=PublisherRequest(
+                **{f.name: getattr(args, f.name) for f in fields(PublisherRequest)}
+            ),
+            identity=args.identity,
+            identity_regexp=args.identity_regexp,
+            issuer=args.issuer,
+            policy=args.policy,
+            pins=tuple(pins),
+            trust_index_publisher=args.trust_index_publisher,
+            staging=args.staging,
+            trusted_root=args.trusted_root,
+            json=args.json,
+        )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -128,11 +231,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--identity", metavar="SAN")
     policy.add_argument("--identity-regexp", metavar="REGEX", help="matched as a whole")
     policy.add_argument("--issuer", metavar="URL")
-    policy.add_argument("--source-digest", metavar="SHA", help="the exact source commit")
-    policy.add_argument(
-        "--predicate-type", action="append", default=[], metavar="URI",
-        help="require a verified statement of this type (repeatable)",
-    )  # fmt: skip
+    for pin in PIN_OPTIONS:
+        if pin.repeatable:
+            policy.add_argument(
+                pin.option, dest=pin.pin, action="append", default=[], metavar=pin.metavar,
+                help=pin.help,
+            )  # fmt: skip
+        else:
+            policy.add_argument(pin.option, dest=pin.pin, metavar=pin.metavar, help=pin.help)
     policy.add_argument("--policy", type=Path, metavar="TOML", help="a policy file")
     policy.add_argument(
         TRUST_RECORD_OPTION,
@@ -150,14 +256,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 
 
-def verify(args: argparse.Namespace) -> list[Verdict]:
-    """One verdict per file given (`args` as `configure` defines them); bad input: UsageError."""
+def verify(request: VerifyRequest) -> list[Verdict]:
+    """One verdict per file asked for; bad input: UsageError."""
     from dask_kubernetes_release.verify.run import verify as verify_all
 
-    return verify_all(args)
+    return verify_all(request)
 
 
 def run(args: argparse.Namespace) -> int:
     from dask_kubernetes_release.verify.run import run as run_verify
 
-    return run_verify(args)
+    return run_verify(VerifyRequest.from_args(args))

@@ -13,6 +13,11 @@ verdict with that reason, unless the user opts in to PyPI's unsigned publisher r
 
 `PublisherPolicy` is the one schema of a policy: a strict pydantic model, used for the policy
 file and for the command-line options alike, so bad input is refused in one line (exit 2).
+
+`Pins` (the policy file's `[require]`, and options such as `--source-digest`) are checked the same
+way, after the signatures: each pin is one field naming its check class (`CheckedBy`), and the
+checks take the `Verified` facts (who signed, which statement types verified), composed with
+`AllPins` as sigstore composes certificate checks with `AllOf`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import fnmatch
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from cryptography.x509 import Certificate, ObjectIdentifier
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -312,21 +318,92 @@ class IdentityPolicy(BaseModel):
         return self.identity or f"identity matching {self.identity_regexp!r}"
 
 
+@dataclass(frozen=True)
+class Verified:
+    """What verifying one file established, and all a pin is checked against: who signed (None
+    when nothing verified) and the types of the statements that verified."""
+
+    facts: claims.SignerFacts | None
+    predicate_types: tuple[str, ...]
+
+
+class PinCheck(Protocol):
+    """One requirement on the verified facts, in the shape of sigstore's policy classes: built
+    from a `Pins` field's value, it raises `VerificationError` with the reason, or returns."""
+
+    def __init__(self, expected: Any) -> None: ...
+
+    def check(self, verified: Verified) -> None: ...
+
+
+class SourceDigestIs:
+    """The source repository's commit must be this one (certificate extension .13, or the SLSA
+    statement's `gitCommit`), like `gh attestation verify --source-digest`."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def check(self, verified: Verified) -> None:
+        actual = verified.facts.source_commit if verified.facts else None
+        if actual != self.expected:
+            raise VerificationError(
+                f"the source commit is {actual or 'missing'}, the policy expects {self.expected}"
+            )
+
+
+class PredicateTypesVerified:
+    """Statements of these types must be among the verified ones, like `gh attestation verify
+    --predicate-type` (e.g. require SLSA provenance, not only PyPI's publish statement)."""
+
+    def __init__(self, expected: tuple[str, ...]) -> None:
+        self.expected = expected
+
+    def check(self, verified: Verified) -> None:
+        missing = [kind for kind in self.expected if kind not in verified.predicate_types]
+        if missing:
+            raise VerificationError(
+                f"no verified statement of type {', '.join(missing)} (verified: "
+                f"{', '.join(verified.predicate_types) or 'none'})"
+            )
+
+
+@dataclass(frozen=True)
+class CheckedBy:
+    """A `Pins` field's annotation: the check its value builds (`PinCheck`)."""
+
+    check: type[PinCheck]
+
+
+class AllPins:
+    """Every pin's check must pass (sigstore's `AllOf`, over the verified facts)."""
+
+    def __init__(self, checks: Sequence[PinCheck]) -> None:
+        self.checks = tuple(checks)
+
+    def check(self, verified: Verified) -> None:
+        for check in self.checks:
+            check.check(verified)
+
+
 class Pins(BaseModel):
-    """What else must hold, whoever the signer: the exact source commit (like `gh attestation
-    verify --source-digest`) and the statement types that must be among the verified ones
-    (like its `--predicate-type`; e.g. require SLSA provenance, not only PyPI's publish
-    statement). A policy file gives them in `[require]`; the options add to it."""
+    """What else must hold, whoever the signer. A policy file gives them in `[require]`; the
+    options add to them (verify/command.py's PIN_OPTIONS, one per field).
+
+    Each field is one pin: its schema (validated, for the file and the options alike) and, as
+    `CheckedBy`, the check its value builds. A new pin is one field here and one check class;
+    merging, checking and the command line's values all follow the fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    source_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-    predicate_types: tuple[str, ...] = ()
+    source_digest: Annotated[
+        str | None, Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$"), CheckedBy(SourceDigestIs)
+    ] = None
+    predicate_types: Annotated[tuple[str, ...], CheckedBy(PredicateTypesVerified)] = ()
 
-    @field_validator("predicate_types", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
     def _list_as_tuple(cls, value: Any) -> Any:
-        """TOML and the command line give a list."""
+        """TOML and the command line give a list where a pin holds several values."""
         return tuple(value) if isinstance(value, list) else value
 
     @field_validator("predicate_types", mode="after")
@@ -337,29 +414,42 @@ class Pins(BaseModel):
                 raise ValueError(f"a predicate type is a URI, got {item!r}")
         return value
 
+    @classmethod
+    def check_class(cls, name: str) -> type[PinCheck]:
+        """The check a field's value builds (its one `CheckedBy`)."""
+        found = [m.check for m in cls.model_fields[name].metadata if isinstance(m, CheckedBy)]
+        if len(found) != 1:
+            raise TypeError(f"pin {name!r} needs exactly one CheckedBy, has {len(found)}")
+        return found[0]
+
     def merged(self, other: Pins) -> Pins:
-        """Both sets of requirements; a source digest given twice must agree."""
-        digests = {d for d in (self.source_digest, other.source_digest) if d is not None}
-        if len(digests) > 1:
-            raise UsageError("two different source digests are required (option and policy)")
-        return Pins(
-            source_digest=digests.pop() if digests else None,
-            predicate_types=tuple(sorted({*self.predicate_types, *other.predicate_types})),
+        """Both sets of requirements: several-valued pins add up; a single value given twice
+        must agree."""
+        values: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, tuple):
+                values[name] = tuple(sorted({*mine, *theirs}))
+            elif mine is not None and theirs is not None and mine != theirs:
+                label = name.replace("_", " ")
+                raise UsageError(f"two different {label}s are required (option and policy)")
+            else:
+                values[name] = mine if mine is not None else theirs
+        return type(self).model_validate(values)
+
+    def policy(self) -> AllPins:
+        """One check per pin that is set (an unset pin: None or empty), composed."""
+        return AllPins(
+            [
+                type(self).check_class(name)(value)
+                for name in type(self).model_fields
+                if (value := getattr(self, name)) not in (None, ())
+            ]
         )
 
-    def check(self, source_commit: str | None, predicate_types: Sequence[str]) -> None:
+    def check(self, verified: Verified) -> None:
         """Raise VerificationError unless the verified facts satisfy every pin."""
-        if self.source_digest is not None and source_commit != self.source_digest:
-            raise VerificationError(
-                f"the source commit is {source_commit or 'missing'}, the policy expects "
-                f"{self.source_digest}"
-            )
-        missing = [kind for kind in self.predicate_types if kind not in predicate_types]
-        if missing:
-            raise VerificationError(
-                f"no verified statement of type {', '.join(missing)} (verified: "
-                f"{', '.join(predicate_types) or 'none'})"
-            )
+        self.policy().check(verified)
 
 
 Policy = PublisherPolicy | IdentityPolicy
@@ -390,7 +480,7 @@ class PolicyFile(BaseModel):
         return self.project
 
 
-def policy_from_options(options: dict[str, str | None]) -> PublisherPolicy:
+def policy_from_options(options: Mapping[str, str | None]) -> PublisherPolicy:
     """The policy given as command-line options, through the same schema as the file."""
     try:
         return PublisherPolicy.model_validate({k: v for k, v in options.items() if v is not None})
@@ -421,15 +511,14 @@ def load_policy_document(path: Path) -> PolicyFile:
         raise UsageError(f"{path}: not a usable policy file ({reason})") from None
 
 
-def pins_from_options(source_digest: str | None, predicate_types: list[str]) -> Pins:
-    """`--source-digest` and `--predicate-type`, through the same schema as `[require]`."""
+def pins_from_options(values: Mapping[str, object], options: Mapping[str, str]) -> Pins:
+    """The pins given as command-line options (`values` by Pins field, `options`: the option
+    that gives each field), through the same schema as `[require]`."""
     try:
-        return Pins.model_validate(
-            {"source_digest": source_digest, "predicate_types": predicate_types}
-        )
+        return Pins.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first.get("loc", ("policy",))[0]).replace("_", "-")
-        option = "--predicate-type" if name == "predicate-types" else f"--{name}"
+        name = str(first.get("loc", ("policy",))[0])
+        option = options.get(name, f"--{name}".replace("_", "-"))
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         raise UsageError(f"{option}: {message}") from None

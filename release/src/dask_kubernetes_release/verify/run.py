@@ -1,4 +1,5 @@
-"""The verification behind `verify` (its options and how-to are in verify/command.py).
+"""The verification behind `verify`: it takes the command's typed `VerifyRequest` (its options,
+how-to and request are in verify/command.py).
 
 Why a module of its own: everything here needs sigstore, pydantic and pypi-attestations, which
 take most of a second to import; keeping it out of the command module lets `verify --help`
@@ -9,11 +10,10 @@ index first and keeps only what passed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]  # not in __all__
@@ -25,7 +25,6 @@ from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.lockfiles import lock_kind
 from dask_kubernetes_release.verify import evidence as evidence_files
 from dask_kubernetes_release.verify import index
-from dask_kubernetes_release.verify.claims import SignerFacts
 from dask_kubernetes_release.verify.evidence import (
     Evidence,
     KeyEnvelope,
@@ -44,6 +43,7 @@ from dask_kubernetes_release.verify.policy import (
     IdentityPolicy,
     Pins,
     Policy,
+    Verified,
     load_policy_document,
     pins_from_options,
     policy_from_options,
@@ -54,39 +54,38 @@ from dask_kubernetes_release.verify.sbom import sbom_id
 from dask_kubernetes_release.verify.sigstore import verify_signed_bundle
 from dask_kubernetes_release.verify.trust import bundled_verifier, verifier_from_file
 
+if TYPE_CHECKING:  # verify/command.py imports this module, when it runs
+    from dask_kubernetes_release.verify.command import VerifyRequest
+
 STAGING_HINT = "signed on Sigstore's staging instance; use --staging"
 PRODUCTION_HINT = "signed on Sigstore's production instance, not staging; drop --staging"
 
 
-_PUBLISHER_OPTIONS = (
-    "repository", "workflow", "ref", "environment", "trigger", "repository_id", "owner_id",
-)  # fmt: skip
-
-
-def _explicit_policy(args: argparse.Namespace) -> tuple[Policy | None, Pins]:
+def _explicit_policy(request: VerifyRequest) -> tuple[Policy | None, Pins]:
     """The policy the options or `--policy` give (None: none given), and the policy file's
     `[require]` pins."""
-    publisher_options = {name: getattr(args, name) for name in _PUBLISHER_OPTIONS}
-    given = any(value is not None for value in publisher_options.values())
-    if args.identity and args.identity_regexp:
+    publisher_options = request.publisher.given()
+    if request.identity and request.identity_regexp:
         raise UsageError("give --identity or --identity-regexp, not both")
-    if args.identity or args.identity_regexp:
-        if given:
+    if request.identity or request.identity_regexp:
+        if publisher_options:
             raise UsageError("--identity cannot be combined with --repository/--workflow/--ref")
         try:
             return IdentityPolicy(
-                identity=args.identity, identity_regexp=args.identity_regexp, issuer=args.issuer
+                identity=request.identity,
+                identity_regexp=request.identity_regexp,
+                issuer=request.issuer,
             ), Pins()
         except ValidationError as exc:
             raise UsageError(f"--identity-regexp: {validation_reason(exc)}") from None
-    if args.issuer:
+    if request.issuer:
         raise UsageError("--issuer needs --identity or --identity-regexp")
-    if given:
-        if not args.repository:
+    if publisher_options:
+        if not request.publisher.repository:
             raise UsageError("a publisher policy needs --repository (and, to pin it, --workflow)")
         return policy_from_options(publisher_options), Pins()
-    if args.policy:
-        document = load_policy_document(args.policy)
+    if request.policy:
+        document = load_policy_document(request.policy)
         return document.publisher, document.require
     return None, Pins()
 
@@ -120,17 +119,19 @@ def _policy_for(dist: Path, explicit: Policy | None) -> tuple[Policy | None, Pin
     return None, Pins()
 
 
-def _plan(args: argparse.Namespace) -> list[_Job]:
+def _plan(request: VerifyRequest) -> list[_Job]:
     """Parse every input before verifying anything, so bad input fails fast with exit 2."""
-    explicit, file_pins = _explicit_policy(args)
-    option_pins = pins_from_options(args.source_digest, args.predicate_type).merged(file_pins)
-    given = [Path(d) for d in args.dists]
-    if any(d.is_dir() for d in given) and (args.provenance or args.attestation):
+    explicit, file_pins = _explicit_policy(request)
+    values = {given.pin: given.value for given in request.pins}
+    options = {given.pin: given.option for given in request.pins}
+    option_pins = pins_from_options(values, options).merged(file_pins)
+    given = [Path(d) for d in request.targets]
+    if any(d.is_dir() for d in given) and (request.provenance or request.attestation):
         raise UsageError("--provenance/--attestation name one file's evidence, not a directory's")
     # A release directory stands for its distributions, chart and lock files (verify/locks.py).
     dists = [f for d in given for f in (release_files(d) if d.is_dir() else [d])]
-    provenances = _paired(dists, args.provenance, "--provenance")
-    attestations = _paired(dists, args.attestation, "--attestation")
+    provenances = _paired(dists, list(request.provenance), "--provenance")
+    attestations = _paired(dists, list(request.attestation), "--attestation")
     jobs: list[_Job] = []
     for dist, provs, atts in zip(dists, provenances, attestations, strict=True):
         if not dist.is_file():
@@ -142,7 +143,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
         for path in atts:
             found += evidence_files.load_attestation(path)
         if not (provs or atts):
-            found = evidence_files.beside(dist, key_signed=args.key is not None)
+            found = evidence_files.beside(dist, key_signed=request.key is not None)
         policy, own_pins = _policy_for(dist, explicit)
         if policy is None and any(isinstance(e, SignedBundle) for e in found):
             raise UsageError(
@@ -153,19 +154,21 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
     return jobs
 
 
-def _verifiers(args: argparse.Namespace) -> tuple[Verifier, tuple[Verifier, str] | None]:
+def _verifiers(
+    trusted_root: Path | None, staging: bool
+) -> tuple[Verifier, tuple[Verifier, str] | None]:
     """The verifier to use, and the other Sigstore instance's (with the hint to give when it
     accepts a bundle ours refuses). A custom trusted root gets no hint."""
-    if args.trusted_root is not None:
-        return verifier_from_file(args.trusted_root), None
-    other = bundled_verifier(staging=not args.staging)
-    hint = PRODUCTION_HINT if args.staging else STAGING_HINT
-    return bundled_verifier(staging=args.staging), (other, hint)
+    if trusted_root is not None:
+        return verifier_from_file(trusted_root), None
+    other = bundled_verifier(staging=not staging)
+    hint = PRODUCTION_HINT if staging else STAGING_HINT
+    return bundled_verifier(staging=staging), (other, hint)
 
 
-def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
+def _no_evidence_reason(dist: Path, key: SSlibKey | None) -> str:
     jsonl = Path(f"{dist}.intoto.jsonl")
-    if args.key is None and jsonl.is_file():
+    if key is None and jsonl.is_file():
         return (
             f"{jsonl.name} beside it holds key-signed statements: pass --key PUB (the public key "
             "that `release keygen` wrote, e.g. release.key.pub) to verify them"
@@ -173,11 +176,11 @@ def _no_evidence_reason(dist: Path, args: argparse.Namespace) -> str:
     return "no attestation or provenance found for this file"
 
 
-def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Verdict:
+def _verify_one(job: _Job, request: VerifyRequest, key: SSlibKey | None) -> Verdict:
     shown = job.dist.name
     name = signed_name(job.dist)  # the name the statements give (a lock may be published apart)
     if not job.evidence:
-        return Verdict(shown, reason=_no_evidence_reason(job.dist, args))
+        return Verdict(shown, reason=_no_evidence_reason(job.dist, key))
     keyed = [e for e in job.evidence if isinstance(e, KeyEnvelope)]
     signed = [e for e in job.evidence if isinstance(e, SignedBundle)]
     facts = None
@@ -189,7 +192,9 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
                 key, keyed, job.key_policy, name, job.sha256
             )
             statements += key_statements
-        verifier, other = _verifiers(args) if signed else (None, None)
+        verifier, other = (
+            _verifiers(request.trusted_root, request.staging) if signed else (None, None)
+        )
         for item in signed:
             assert job.policy is not None and verifier is not None  # see _plan
             facts, statement = verify_signed_bundle(
@@ -198,11 +203,12 @@ def _verify_one(job: _Job, args: argparse.Namespace, key: SSlibKey | None) -> Ve
             statements.append(statement)
         if signed and facts is not None:
             assert job.policy is not None
-            facts = replace(facts, environment=_environment(job.policy, signed, args))
+            trusted = request.trust_index_publisher
+            facts = replace(facts, environment=_environment(job.policy, signed, trusted))
         if lock_kind(shown):
             check_lock(job.dist, statements)
         predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
-        _check_pins(job.pins, facts, predicate_types)
+        _check_pins(job.pins, Verified(facts, predicate_types))
     except CheckFailed as exc:
         return Verdict(shown, reason=str(exc))
     return Verdict(
@@ -221,59 +227,57 @@ def _not_pinned(job: _Job, *, signed: bool, keyed: bool) -> tuple[tuple[str, str
     return tuple(sorted({kv for p in used if p is not None for kv in p.not_pinned().items()}))
 
 
-def _check_pins(pins: Pins, facts: SignerFacts | None, predicate_types: tuple[str, ...]) -> None:
+def _check_pins(pins: Pins, verified: Verified) -> None:
     try:
-        pins.check(facts.source_commit if facts else None, predicate_types)
+        pins.check(verified)
     except SigstoreError as exc:
         raise CheckFailed(str(exc)) from None
 
 
-def _environment(
-    policy: Policy, signed: list[SignedBundle], args: argparse.Namespace
-) -> str | None:
+def _environment(policy: Policy, signed: list[SignedBundle], trusted: bool) -> str | None:
     """The environment, once per file: only PyPI's unsigned publisher records can name it."""
     records = [item.publisher for item in signed if item.publisher is not None]
     try:
-        return policy.check_environment(records, trust_records=args.trust_index_publisher)
+        return policy.check_environment(records, trust_records=trusted)
     except SigstoreError as exc:
         raise CheckFailed(str(exc)) from None
 
 
-def _verify_all(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
-    jobs = _plan(args)
-    return [_verify_one(job, args, key) for job in jobs]
+def _verify_all(request: VerifyRequest, key: SSlibKey | None) -> list[Verdict]:
+    jobs = _plan(request)
+    return [_verify_one(job, request, key) for job in jobs]
 
 
-def _verify_from_index(args: argparse.Namespace, key: SSlibKey | None) -> list[Verdict]:
+def _verify_from_index(request: VerifyRequest, key: SSlibKey | None) -> list[Verdict]:
     """Download, verify, and keep (in --download-dir) only the files that pass."""
-    if not all(index.is_remote(target) for target in args.dists):
+    if not all(index.is_remote(target) for target in request.targets):
         raise UsageError("give either local files or NAME==VERSION / file URLs, not both")
-    if args.provenance or args.attestation:
+    if request.provenance or request.attestation:
         raise UsageError("--provenance/--attestation apply to local files, not to an index")
-    index_url = args.index_url or index.DEFAULT_INDEX_URL
-    with index.fetched(args.dists, index_url, args.download_dir) as files:
+    index_url = request.index_url or index.DEFAULT_INDEX_URL
+    with index.fetched(list(request.targets), index_url, request.download_dir) as files:
         early = {f.filename: Verdict(f.filename, reason=f.problem) for f in files if f.problem}
-        ready = [f.path for f in files if not f.problem]
-        judged = _verify_all(argparse.Namespace(**{**vars(args), "dists": ready}), key)
+        ready = tuple(str(f.path) for f in files if not f.problem)
+        judged = _verify_all(replace(request, targets=ready), key)
         verdicts = {v.filename: v for v in judged} | early
         ordered = [verdicts[f.filename] for f in files]
-        if args.download_dir is not None:
-            index.keep([f.path for f in files if verdicts[f.filename].ok], args.download_dir)
+        if request.download_dir is not None:
+            index.keep([f.path for f in files if verdicts[f.filename].ok], request.download_dir)
     return ordered
 
 
-def verify(args: argparse.Namespace) -> list[Verdict]:
-    """One verdict per file given (`args` as `configure` defines them); bad input: UsageError."""
-    key = load_public_key(args.key) if args.key is not None else None
-    if any(index.is_remote(target) for target in args.dists):
-        return _verify_from_index(args, key)
-    if args.index_url or args.download_dir:
+def verify(request: VerifyRequest) -> list[Verdict]:
+    """One verdict per file asked for; bad input: UsageError."""
+    key = load_public_key(request.key) if request.key is not None else None
+    if any(index.is_remote(target) for target in request.targets):
+        return _verify_from_index(request, key)
+    if request.index_url or request.download_dir:
         raise UsageError("--index-url/--download-dir need NAME==VERSION or a file URL")
-    return _verify_all(args, key)
+    return _verify_all(request, key)
 
 
-def run(args: argparse.Namespace) -> int:
-    verdicts = verify(args)
-    print(render(verdicts, as_json=args.json))
+def run(request: VerifyRequest) -> int:
+    verdicts = verify(request)
+    print(render(verdicts, as_json=request.json))
     sys.stdout.flush()
     return 0 if all(v.ok for v in verdicts) else 1

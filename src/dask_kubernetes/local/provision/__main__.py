@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
+from dask_kubernetes.common.cli import ArgumentParser, UsageError, usage_failure
 from dask_kubernetes.common.files import write_atomically
 from dask_kubernetes.local.provision.build import (
     BINARIES,
@@ -44,18 +44,9 @@ from dask_kubernetes.local.provision.paths import CloneNotFound
 PROG = "python -m dask_kubernetes.local.provision"
 
 
-class UsageError(Exception):
-    """The command line or the inputs it names cannot be used (exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="build the binaries into the cache")
     build_cmd.add_argument("--cache-dir", type=Path, default=None)
     build_cmd.add_argument("--modules", type=Path, default=None)
@@ -140,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         return int(_build(args) if args.command == "build" else _gomod(args))
     except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure(PROG, exc)
     except (BuildError, ToolchainError, GoModError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

@@ -5,22 +5,16 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dask_kubernetes.common.cli import ArgumentParser
 from dask_kubernetes.operator.crds._chart_sync import ChartError, find_drift, generate
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"crds: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m dask_kubernetes.operator.crds", description=__doc__)
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m dask_kubernetes.operator.crds", description=__doc__)
     parser.add_argument("command", choices=("check", "generate"))
     parser.add_argument("chart", type=Path, help="the chart directory, e.g. charts/NAME")
     parser.add_argument("--version", help="the release version the chart must carry")
@@ -28,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_or_exit(argv, "crds")
     try:
         if args.command == "generate":
             for path in generate(args.chart, args.version):
