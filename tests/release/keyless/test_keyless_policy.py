@@ -7,6 +7,7 @@ the certificates come from a real Fulcio, the entries from a real Rekor v2.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ workflow = "release.yml"
 ref = "refs/tags/v*"
 trigger = "push"
 runner_environment = "github-hosted"
+environment = "pypi"
 repository_id = "{RIGHT["repository_id"]}"
 owner_id = "{RIGHT["repository_owner_id"]}"
 
@@ -47,6 +49,7 @@ CHANGED: dict[str, tuple[str, str]] = {
     "ref": ("refs/heads/main", "the git ref is refs/heads/main"),
     "event_name": ("workflow_dispatch", "the trigger event is workflow_dispatch"),
     "runner_environment": ("self-hosted", "the runner is self-hosted"),
+    "environment": ("staging", "the deployment environment is staging"),
     "sha": (OTHER_SHA, f"the source commit is {OTHER_SHA}"),
 }
 
@@ -94,14 +97,15 @@ def test_one_changed_claim_fails_naming_it(
     assert reason in out, out
 
 
-def test_the_environment_is_in_the_certificate_but_not_checked_from_it(
+def test_the_environment_is_checked_from_the_certificate(
     sign: Callable[..., Path], release: Callable[..., Any], local_sigstore: LocalSigstore
 ) -> None:
     """Fulcio (v1.8.8, and Sigstore's public Fulcio with the same issuer configuration) writes
-    the token's `environment` into the certificate (OID 1.3.6.1.4.1.57264.1.23), but `verify
-    --environment` takes it only from PyPI's unsigned publisher record, so a certificate alone
-    never satisfies it, with the right environment or a wrong one. This test pins that
-    behaviour (a follow-up may check the extension instead)."""
+    the token's `environment` into the certificate (OID 1.3.6.1.4.1.57264.1.23): `verify
+    --environment` reads it there, signed, with no need to trust PyPI's publisher record. The
+    token signed in environment `staging` fails naming it; `pypi` passes; the JSON report labels
+    the environment as signed by the certificate."""
+    verdicts: dict[str, tuple[int, str]] = {}
     for environment in ("pypi", "staging"):
         dist = sign(name=f"dist-{environment}", environment=environment)
         (jsonl,) = dist.glob("*.intoto.jsonl")
@@ -109,12 +113,33 @@ def test_the_environment_is_in_the_certificate_but_not_checked_from_it(
         extension = cert.extensions.get_extension_for_oid(DEPLOYMENT_ENVIRONMENT).value
         assert isinstance(extension, x509.UnrecognizedExtension)
         assert extension.value.endswith(environment.encode())
-        code, out = _verify(
+        verdicts[environment] = _verify(
             release, dist, local_sigstore.trusted_root_path,
-            "--repository", RIGHT["repository"], "--environment", "pypi",
+            "--repository", RIGHT["repository"], "--environment", "pypi", "--json",
         )  # fmt: skip
-        assert code == 1, out
-        assert "which no signature shows" in out, out
+    code, out = verdicts["staging"]
+    assert code == 1, out
+    assert "the deployment environment is staging, the policy expects pypi" in out, out
+    code, out = verdicts["pypi"]
+    assert code == 0, out
+    (report,) = json.loads(out)["files"]
+    facts = {fact["name"]: fact for fact in report["facts"]}
+    assert facts["environment"]["value"] == "pypi", out
+    assert facts["environment"]["source"] == "signed: Fulcio certificate", out
+
+
+def test_a_certificate_without_the_environment_still_needs_the_record(
+    sign: Callable[..., Path], release: Callable[..., Any], local_sigstore: LocalSigstore
+) -> None:
+    """A token with no environment (a job outside any environment) gets a certificate without
+    ext. .23: `--environment` then fails closed, as for older certificates."""
+    dist = sign(name="dist-none", environment=None)
+    code, out = _verify(
+        release, dist, local_sigstore.trusted_root_path,
+        "--repository", RIGHT["repository"], "--environment", "pypi",
+    )  # fmt: skip
+    assert code == 1, out
+    assert "which no signature shows" in out, out
 
 
 def test_a_token_from_another_issuer_gets_no_certificate(

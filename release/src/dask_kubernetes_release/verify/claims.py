@@ -28,6 +28,7 @@ BUILD_CONFIG_URI = x509.ObjectIdentifier(_SIGSTORE_OID + "18")
 BUILD_CONFIG_DIGEST = x509.ObjectIdentifier(_SIGSTORE_OID + "19")
 BUILD_TRIGGER = x509.ObjectIdentifier(_SIGSTORE_OID + "20")
 SOURCE_REPOSITORY_VISIBILITY = x509.ObjectIdentifier(_SIGSTORE_OID + "22")
+DEPLOYMENT_ENVIRONMENT = x509.ObjectIdentifier(_SIGSTORE_OID + "23")  # Fulcio 1.7+, when set
 
 # Where a reported fact comes from.
 FROM_CERTIFICATE = "signed: Fulcio certificate"
@@ -95,8 +96,11 @@ class SignerFacts:
     integrated_time: int | None = None
     key_id: str | None = None
     source: str = FROM_CERTIFICATE  # of every fact above but the log's and the key's
-    environment: str | None = None  # only ever from PyPI's (unsigned) publisher record
+    # The deployment environment: from the certificate (ext. .23) when every certificate of the
+    # file carries it (environment_signed), else only from PyPI's unsigned publisher record.
+    environment: str | None = None
     source_commit: str | None = None  # the source repository's commit (certificate ext. .13)
+    environment_signed: bool = False
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> SignerFacts:
@@ -134,6 +138,8 @@ class SignerFacts:
             log_index=log_index,
             integrated_time=integrated_time,
             source_commit=extension_text(cert, SOURCE_REPOSITORY_DIGEST),
+            environment=extension_text(cert, DEPLOYMENT_ENVIRONMENT),
+            environment_signed=extension_text(cert, DEPLOYMENT_ENVIRONMENT) is not None,
         )
 
     def summary(self) -> str:
@@ -179,7 +185,7 @@ class SignerFacts:
         special = {
             "log_index": FROM_LOG,
             "integrated_time": FROM_LOG,
-            "environment": FROM_PUBLISHER_RECORD,
+            "environment": self.source if self.environment_signed else FROM_PUBLISHER_RECORD,
             "signer": FROM_KEY if self.key_id is not None else self.source,
         }
         named = {**self.pypi_provenance(), "source_commit": self.source_commit}

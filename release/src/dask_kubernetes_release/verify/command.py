@@ -48,8 +48,9 @@ certificate; with --key, the signed in-toto statement) or the file FAILs with th
     [--trigger EVENT]       the workflow trigger, e.g. push or release
     [--repository-id ID] [--owner-id ID]   the numeric GitHub/GitLab IDs, as PyPI's Trusted
                             Publishing pins them (they survive renames; names do not)
-    [--environment NAME]    the deployment environment: no signature shows it, so it FAILs
-                            unless you also pass --trust-index-publisher
+    [--environment NAME]    the deployment environment: checked from the certificate (ext.
+                            .23) when it carries it; else it FAILs unless you also pass
+                            --trust-index-publisher
   --identity SAN [--issuer URL]   an exact certificate identity (e-mail or URI)
   --identity-regexp REGEX [--issuer URL]   an identity matching REGEX as a whole (anchored,
                                    unlike cosign's --certificate-identity-regexp)

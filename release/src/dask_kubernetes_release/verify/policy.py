@@ -8,8 +8,10 @@ workflow of the repository passes, and `not_pinned()` says so for the report to 
 Each check is one small class, composed with sigstore's `AllOf` in the style of
 `sigstore.verify.policy`; the same classes check the facts of a key-signed in-toto
 statement, so both kinds of evidence are held to every field. A field that the evidence cannot
-show (the deployment environment is in no certificate and in no statement of ours) fails the
-verdict with that reason, unless the user opts in to PyPI's unsigned publisher record.
+show fails the verdict with that reason: the deployment environment is read from the Fulcio
+certificate (ext. .23) when every certificate of the file carries it; otherwise (older
+certificates, key-signed statements) it passes only if the user opts in to PyPI's unsigned
+publisher record.
 
 `PublisherPolicy` is the one schema of a policy: a strict pydantic model, used for the policy
 file and for the command-line options alike, so bad input is refused in one line (exit 2).
@@ -73,6 +75,31 @@ class ClaimEquals:
 
     def check(self, facts: claims.SignerFacts) -> None:
         self._judge(getattr(facts, self._fact))
+
+
+class EnvironmentIfCertified:
+    """The deployment environment, where the certificate carries it (Fulcio's ext. .23), must be
+    the policy's. A certificate without it passes here and is judged by `check_environment`,
+    which then needs PyPI's publisher record and the user's trust in it."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def verify(self, cert: Certificate) -> None:
+        actual = claims.extension_text(cert, claims.DEPLOYMENT_ENVIRONMENT)
+        if actual is not None and actual != self.expected:
+            raise VerificationError(
+                f"the deployment environment is {actual}, the policy expects {self.expected}"
+            )
+
+
+def certified_environment(certified: Sequence[str | None]) -> str | None:
+    """The environment every certificate of a file carries, or None if any lacks it."""
+    if not certified or any(value is None for value in certified):
+        return None
+    if len(set(certified)) != 1:
+        raise VerificationError("the file's certificates disagree on the deployment environment")
+    return certified[0]
 
 
 class ClaimMatches(ClaimEquals):
@@ -204,10 +231,13 @@ class PublisherPolicy(BaseModel):
 
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
         issuer = GITLAB_ISSUER if self.forge == "gitlab" else GITHUB_ISSUER
-        return sigstore_policy.AllOf(
-            [ClaimEquals(claims.ISSUER, "token_issuer", issuer, "the OIDC token issuer"),
-             *self._checks()]
-        )  # fmt: skip
+        checks: list[sigstore_policy.VerificationPolicy] = [
+            ClaimEquals(claims.ISSUER, "token_issuer", issuer, "the OIDC token issuer"),
+            *self._checks(),
+        ]
+        if self.environment is not None:
+            checks.append(EnvironmentIfCertified(self.environment))
+        return sigstore_policy.AllOf(checks)
 
     def check_facts(self, facts: claims.SignerFacts) -> None:
         """The same policy for key-signed evidence, whose facts come from the SLSA statement."""
@@ -219,13 +249,22 @@ class PublisherPolicy(BaseModel):
                 "carry it (only PyPI's publisher record names an environment)"
             )
 
-    def check_environment(self, records: Sequence[object], *, trust_records: bool) -> str | None:
-        """The deployment environment is in no certificate: only PyPI's publisher record, which
-        nothing signs, names it. Returns the environment taken from a trusted record, or raises.
-
-        A policy that asks for an environment fails unless the user trusts the record
-        (`--trust-index-publisher`) and the record names that environment.
+    def check_environment(
+        self,
+        records: Sequence[object],
+        *,
+        trust_records: bool,
+        certified: Sequence[str | None] = (),
+    ) -> str | None:
+        """The deployment environment, once per file. When every certificate carries it
+        (`certified`, ext. .23, each already held to the policy by `EnvironmentIfCertified`),
+        that signed value is the answer. Otherwise only PyPI's publisher record, which nothing
+        signs, names it: a policy that asks for an environment then fails unless the user trusts
+        the record (`--trust-index-publisher`) and the record names that environment.
         """
+        signed = certified_environment(certified)
+        if signed is not None:
+            return signed
         found: set[str | None] = {getattr(record, "environment", None) for record in records}
         if not self.environment:
             return found.pop() if trust_records and len(found) == 1 else None
@@ -307,7 +346,16 @@ class IdentityPolicy(BaseModel):
     def check_facts(self, facts: claims.SignerFacts) -> None:
         raise VerificationError("key-signed evidence carries no identity; use a publisher policy")
 
-    def check_environment(self, records: Sequence[object], *, trust_records: bool) -> str | None:
+    def check_environment(
+        self,
+        records: Sequence[object],
+        *,
+        trust_records: bool,
+        certified: Sequence[str | None] = (),
+    ) -> str | None:
+        signed = certified_environment(certified)
+        if signed is not None:
+            return signed
         found: set[str | None] = {getattr(record, "environment", None) for record in records}
         return found.pop() if trust_records and len(found) == 1 else None
 

@@ -195,16 +195,23 @@ def _verify_one(job: _Job, request: VerifyRequest, key: SSlibKey | None) -> Verd
         verifier, other = (
             _verifiers(request.trusted_root, request.staging) if signed else (None, None)
         )
+        certified: list[str | None] = []  # each certificate's deployment environment
         for item in signed:
             assert job.policy is not None and verifier is not None  # see _plan
             facts, statement = verify_signed_bundle(
                 verifier, item, job.policy, name, job.sha256, other=other
             )
             statements.append(statement)
+            certified.append(facts.environment if facts.environment_signed else None)
         if signed and facts is not None:
             assert job.policy is not None
             trusted = request.trust_index_publisher
-            facts = replace(facts, environment=_environment(job.policy, signed, trusted))
+            environment = _environment(job.policy, signed, trusted, certified)
+            facts = replace(
+                facts,
+                environment=environment,
+                environment_signed=None not in certified,  # else the records named it
+            )
         if lock_kind(shown):
             check_lock(job.dist, statements)
         predicate_types = tuple(sorted({str(doc["predicateType"]) for doc in statements}))
@@ -234,11 +241,14 @@ def _check_pins(pins: Pins, verified: Verified) -> None:
         raise CheckFailed(str(exc)) from None
 
 
-def _environment(policy: Policy, signed: list[SignedBundle], trusted: bool) -> str | None:
-    """The environment, once per file: only PyPI's unsigned publisher records can name it."""
+def _environment(
+    policy: Policy, signed: list[SignedBundle], trusted: bool, certified: list[str | None]
+) -> str | None:
+    """The environment, once per file: from the certificates when they all carry it, else
+    only from PyPI's unsigned publisher records."""
     records = [item.publisher for item in signed if item.publisher is not None]
     try:
-        return policy.check_environment(records, trust_records=trusted)
+        return policy.check_environment(records, trust_records=trusted, certified=certified)
     except SigstoreError as exc:
         raise CheckFailed(str(exc)) from None
 
