@@ -10,23 +10,21 @@ ServiceAccount or KUBECONFIG) are found exactly as the operator finds them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import kr8s.asyncio
 
+from dask_kubernetes.common.informer import Handler
+from dask_kubernetes.common.informer import Informer as ListWatchCache
 from dask_kubernetes.operator.rest import Kube
 
 logger = logging.getLogger(__name__)
 
 #: The server ends each watch after this long; it is then resumed from the last version seen.
 WATCH_TIMEOUT_SECONDS = 240
-
-Handler = Callable[[str, dict[str, Any]], None]
 
 
 class GatewayKube(Kube):
@@ -46,7 +44,7 @@ class GatewayKube(Kube):
         _, body = await self._request("POST", path, content=json.dumps(manifest))
         return dict(body)
 
-    async def list_raw(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+    async def list_objects(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         _, body = await self._request("GET", path, params=dict(params))
         return dict(body)
 
@@ -79,74 +77,15 @@ def object_name(obj: Mapping[str, Any]) -> str:
     return str(obj["metadata"]["name"])
 
 
-class Informer:
-    """Keeps `.objects` (by name, one namespace) in sync and calls `handler(type, obj)`.
+class Informer(ListWatchCache):
+    """A list-then-watch cache (`common.informer`) of one namespace's objects, by name, over
+    `GatewayKube`. Any failure of kr8s's session (timeouts, resets, API errors) lists again
+    after a pause: the backend must converge, whatever the transport said."""
 
-    Lists, then watches from the list's resourceVersion; resumes after a timeout, lists again
-    after `410 Gone` or an error, and reports objects that vanished meanwhile as deletions.
-    """
+    retry_on = (Exception,)
+    retry_pause = 0.5
 
     def __init__(
         self, kube: GatewayKube, path: str, params: Mapping[str, str], handler: Handler
     ) -> None:
-        self.kube, self.path, self.params, self.handler = kube, path, dict(params), handler
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.synced = asyncio.Event()
-        self._version = ""
-        self._task: asyncio.Task[None] | None = None
-
-    async def _relist(self) -> None:
-        listing = await self.kube.list_raw(self.path, self.params)
-        fresh = {object_name(item): item for item in listing.get("items") or []}
-        for name in set(self.objects) - set(fresh):
-            self.handler("DELETED", self.objects.pop(name))
-        for name, obj in fresh.items():
-            kind = "MODIFIED" if name in self.objects else "ADDED"
-            self.objects[name] = obj
-            self.handler(kind, obj)
-        self._version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
-        self.synced.set()
-
-    def _apply(self, event: Mapping[str, Any]) -> bool:
-        kind, obj = event.get("type"), dict(event.get("object") or {})
-        if kind == "ERROR":
-            return False
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        if version:
-            self._version = str(version)
-        if kind == "BOOKMARK":
-            return True
-        name = object_name(obj)
-        if kind == "DELETED":
-            self.objects.pop(name, None)
-        else:
-            self.objects[name] = obj
-        self.handler(str(kind), obj)
-        return True
-
-    async def run(self) -> None:
-        need_list = True
-        while True:
-            try:
-                if need_list:
-                    await self._relist()
-                    need_list = False
-                async for event in self.kube.watch(self.path, self._version, self.params):
-                    if not self._apply(event):
-                        need_list = True
-                        break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: list again after a pause
-                logger.debug("watch %s interrupted: %s", self.path, exc)
-                need_list = True
-                await asyncio.sleep(0.5)
-
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        super().__init__(kube, path, handler, params=params, key=object_name)

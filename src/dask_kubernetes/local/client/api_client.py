@@ -189,6 +189,10 @@ class ApiClient:
                 raise
         return await self.request("POST", collection, body=body)
 
+    async def list_objects(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One list of a collection (what an informer starts from)."""
+        return dict(await self.request("GET", path, params=dict(params) or None))
+
     async def watch(
         self, path: str, resource_version: str, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[dict[str, Any]]:
