@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import os
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from conftest import SETTLE
 from distributed import Client
 from helm_helpers import eventually, times_computed, worker_count
-from kr8s.objects import Deployment, Secret
+from kr8s.objects import Deployment, Secret, Service
 
 from dask_kubernetes import HelmCluster
 from dask_kubernetes.helm import ReleaseNotFoundError, SchedulerUnreachableError
@@ -87,6 +88,10 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
     ):
         assert cluster.name == f"{release}.{plane_namespace}"
         assert cluster.dashboard_link.startswith("http://127.0.0.1:")
+        # The link reaches the scheduler's dashboard (the webui port), not its comm port.
+        dashboard = cluster.dashboard_link.removesuffix("/status")
+        with urllib.request.urlopen(f"{dashboard}/health", timeout=30) as answer:
+            assert answer.read() == b"ok"
         client.wait_for_workers(1, timeout=SETTLE)
         cluster.scale(3)
         client.wait_for_workers(3, timeout=SETTLE)
@@ -107,6 +112,62 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
     )
     assert secrets
     assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
+
+
+@pytest.mark.slow
+@pytest.mark.slow
+def test_name_scheduler_name_and_worker_name_are_used(
+    install_release: Callable[..., str], plane_namespace: str
+) -> None:
+    """Upstream's `name`, `scheduler_name` and `worker_name` name what HelmCluster looks for.
+
+    The chart names its objects `-scheduler` and `-worker` whatever the values say, so another
+    component name is only seen failing on the object it names.
+    """
+    release = install_release(plane_namespace)
+    with pytest.raises(
+        SchedulerUnreachableError, match=f"no scheduler Service '{release}-dask-sched'"
+    ):
+        HelmCluster(release, namespace=plane_namespace, scheduler_name="sched")
+    with (
+        HelmCluster(release, namespace=plane_namespace, name="analytics", worker_name="wrk") as cl,
+        Client(cl) as client,
+    ):
+        assert cl.name == "analytics"
+        assert client.submit(operator.add, 1, 2).result(timeout=SETTLE) == 3
+        with pytest.raises(SchedulerUnreachableError, match=f"Deployment '{release}-dask-wrk'"):
+            cl.scale(2)
+    assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
+
+
+@pytest.mark.slow
+def test_node_host_and_node_port_reach_a_node_port_scheduler(
+    install_release: Callable[..., str], plane_cluster: Any, plane_namespace: str
+) -> None:
+    """`node_host`/`node_port`: the scheduler through a NodePort Service on a node, no forward."""
+    if plane_cluster.plane != "real":
+        pytest.skip(
+            "the emulated node lists no address and listens on no node port "
+            "(HelmCluster port-forwards there); the real plane's node ports are on 127.0.0.1"
+        )
+    release = install_release(plane_namespace, "scheduler.serviceType=NodePort")
+    service = Service.get(f"{release}-dask-scheduler", namespace=plane_namespace, api=_api())
+    node_ports = {p["name"]: p["nodePort"] for p in service.raw["spec"]["ports"]}
+    comm, webui = node_ports[f"{release}-dask-scheduler"], node_ports[f"{release}-dask-webui"]
+    with (
+        HelmCluster(
+            release, namespace=plane_namespace, node_host="127.0.0.1", node_port=comm
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        assert cluster.scheduler_address == f"tcp://127.0.0.1:{comm}"
+        assert client.submit(operator.add, 1, 2).result(timeout=SETTLE) == 3
+        assert cluster.dashboard_link == f"http://127.0.0.1:{webui}/status"
+        with urllib.request.urlopen(f"http://127.0.0.1:{webui}/health", timeout=30) as answer:
+            assert answer.read() == b"ok"
+    # Without node_host/node_port the node's address is found through the API: the same port.
+    with HelmCluster(release, namespace=plane_namespace) as cluster:
+        assert cluster.scheduler_address == f"tcp://127.0.0.1:{comm}"
 
 
 @pytest.mark.slow
