@@ -108,6 +108,29 @@ def go_files(tree: Path) -> dict[str, str]:
     }
 
 
+KUBERNETES_GO_MOD = ROOT / "tools" / "kube" / "kubernetes" / "go.mod"
+
+
+def required_version(go_mod: Path, module: str) -> str:
+    """The version `go_mod` requires of `module` (a `require` line, direct or indirect)."""
+    found = re.search(rf"^\s*(?:require\s+)?{re.escape(module)} (v\S+)", go_mod.read_text(), re.M)
+    assert found, f"{go_mod} requires no {module}"
+    return found[1]
+
+
+def test_code_generator_and_client_go_are_at_the_kubernetes_version_we_build() -> None:
+    """code-generator, api, apimachinery and client-go at v0.X.Y of the Kubernetes v1.X.Y that
+    tools/kube builds the real control plane from: bumping one without the other fails here."""
+    if not (MODULE / "go.mod").is_file() or not KUBERNETES_GO_MOD.is_file():
+        pytest.skip("no go/ or tools/kube/ here (an sdist carries tests/ but neither)")
+    kubernetes = required_version(KUBERNETES_GO_MOD, "k8s.io/kubernetes")
+    assert kubernetes.startswith("v1."), kubernetes
+    staging = "v0." + kubernetes.removeprefix("v1.")
+    modules = ("k8s.io/code-generator", "k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go")
+    ours = {module: required_version(MODULE / "go.mod", module) for module in modules}
+    assert ours == dict.fromkeys(modules, staging), f"tools/kube builds Kubernetes {kubernetes}"
+
+
 def test_committed_generated_code_is_what_code_generator_writes(go: Go, tmp_path: Path) -> None:
     """Deepcopy, clientset, listers and informers regenerated on a copy equal the committed ones."""
     copy = tmp_path / "go"
