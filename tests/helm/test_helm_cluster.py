@@ -12,10 +12,12 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kr8s
 import pytest
+import yaml
 from conftest import SETTLE
 from distributed import Client
 from helm_helpers import eventually, times_computed, worker_count
@@ -117,23 +119,36 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
 @pytest.mark.slow
 @pytest.mark.slow
 def test_name_scheduler_name_and_worker_name_are_used(
-    install_release: Callable[..., str], plane_namespace: str
+    install_release: Callable[..., str],
+    plane_namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Upstream's `name`, `scheduler_name` and `worker_name` name what HelmCluster looks for.
+    """Upstream's `name`, `scheduler_name` and `worker_name` name what HelmCluster looks for;
+    without `namespace` the kubeconfig's namespace is used.
 
     The chart names its objects `-scheduler` and `-worker` whatever the values say, so another
     component name is only seen failing on the object it names.
     """
     release = install_release(plane_namespace)
+    config = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    for context in config["contexts"]:
+        context["context"]["namespace"] = plane_namespace
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig.chmod(0o600)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     with pytest.raises(
         SchedulerUnreachableError, match=f"no scheduler Service '{release}-dask-sched'"
     ):
-        HelmCluster(release, namespace=plane_namespace, scheduler_name="sched")
+        HelmCluster(release, scheduler_name="sched")
+    with HelmCluster(release) as unnamed:
+        assert unnamed.name == f"{release}.{plane_namespace}"
     with (
-        HelmCluster(release, namespace=plane_namespace, name="analytics", worker_name="wrk") as cl,
+        HelmCluster(release, name="analytics", worker_name="wrk") as cl,
         Client(cl) as client,
     ):
-        assert cl.name == "analytics"
+        assert cl.name == "analytics" and cl.namespace == plane_namespace
         assert client.submit(operator.add, 1, 2).result(timeout=SETTLE) == 3
         with pytest.raises(SchedulerUnreachableError, match=f"Deployment '{release}-dask-wrk'"):
             cl.scale(2)

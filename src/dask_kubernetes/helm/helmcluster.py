@@ -87,6 +87,7 @@ class HelmCluster(Cluster):
         self._api: Api | None = None
         self._resolver: SchedulerAddressResolver | None = None
         self._supports_scaling = True
+        self._default_name = name is None  # `<release>.<namespace>` once the namespace is known
         super().__init__(
             name=name or f"{release_name}.{namespace or 'default'}",
             loop=loop,
@@ -116,7 +117,8 @@ class HelmCluster(Cluster):
             self._api = await connect()
             if not self.namespace:
                 self.namespace = str(self._api.namespace)
-                self.name = f"{self.release_name}.{self.namespace}"
+                if self._default_name:
+                    self.name = f"{self.release_name}.{self.namespace}"
             self.release = await read_release(self._api, self.release_name, self.namespace)
             address = await self._scheduler_address()
             try:
