@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -286,6 +287,7 @@ def port_forward(
         port_forward_cluster_ip=True,
         scheduler_forward_port=port or None,
     )
+    stop = _stop_on_ctrl_c()
     try:
         click.echo(f"Scheduler at: {cluster.scheduler_address}")
         _print_client_security(cluster, security_file)
@@ -293,11 +295,24 @@ def port_forward(
         if cluster.jupyter:
             click.echo(f"Jupyter at: {cluster.jupyter_link}")
         click.echo("Press Ctrl+C to stop", err=True)
-        threading.Event().wait()
+        stop.wait()
+        click.echo("Stopping port-forward", err=True)
     except KeyboardInterrupt:
         click.echo("Stopping port-forward", err=True)
     finally:
         cluster.close()
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    """An event that SIGINT sets, whatever disposition this process inherited.
+
+    A background job of a non-interactive shell (`cmd &` in a script, a CI harness) starts with
+    SIGINT ignored, and Python then raises no KeyboardInterrupt: Ctrl+C or `kill -INT` left the
+    forward running for ever. `dask kubernetes local` handles its signals the same way.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    return stop
 
 
 def _print_client_security(cluster: Any, security_file: Path | None) -> None:
