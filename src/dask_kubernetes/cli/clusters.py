@@ -236,12 +236,15 @@ def scale(name: str, n: int, worker_group: str | None, namespace: str | None) ->
 def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: float) -> None:
     """Every name is tried; the command fails (exit 1) if any was missing or not deleted."""
     from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError, KubeClusterError
-    from dask_kubernetes.operator.kubecluster.kr8s_api import connect
+    from dask_kubernetes.operator.kubecluster.kr8s_api import check_path_names, connect
     from dask_kubernetes.operator.kubecluster.operations import delete_cluster
+    from dask_kubernetes.operator.kubecluster.resources import DaskCluster
 
     async def act() -> list[str]:
         api = await connect()
         ns = namespace or str(api.namespace)
+        for name in names:  # unusable input stops everything (exit 2) before any deletion
+            check_path_names(DaskCluster, name, ns)
         failures = []
         for name in dict.fromkeys(names):  # once each, in the order given
             try:
