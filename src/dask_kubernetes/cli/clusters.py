@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -311,10 +312,16 @@ def _stop_on_ctrl_c() -> threading.Event:
 
     A background job of a non-interactive shell (`cmd &` in a script, a CI harness) starts with
     SIGINT ignored, and Python then raises no KeyboardInterrupt: Ctrl+C or `kill -INT` left the
-    forward running for ever. `dask kubernetes local` handles its signals the same way.
+    forward running for ever. `dask kubernetes local` handles its signals the same way. A second
+    Ctrl+C, while the forward closes, interrupts as Python's default does.
     """
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first)
     return stop
 
 
