@@ -19,8 +19,17 @@ from pathlib import Path
 import pytest
 
 from dask_kubernetes.local.provision.build import BuildError
-from dask_kubernetes.local.provision.nodebuild import BUILD_HINT, NodeBuilt, find_built_node, node_cache_roots
-from dask_kubernetes.local.provision.nodepins import BINARIES, committed_versions, default_node_modules
+from dask_kubernetes.local.provision.nodebuild import (
+    BUILD_HINT,
+    NodeBuilt,
+    find_built_node,
+    node_cache_roots,
+)
+from dask_kubernetes.local.provision.nodepins import (
+    BINARIES,
+    committed_versions,
+    default_node_modules,
+)
 
 PINNED = committed_versions(default_node_modules())
 PT_INTERP = 3
@@ -35,7 +44,12 @@ def built() -> NodeBuilt:
 
 def run(binary: Path, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        [str(binary), *args], capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL
+        [str(binary), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, (binary, done.returncode, done.stderr)
     return done.stdout + done.stderr
@@ -46,7 +60,7 @@ def has_interpreter(path: Path) -> bool:
     with path.open("rb") as handle:
         header = handle.read(64)
         assert header[:4] == b"\x7fELF" and header[4] == 2, f"{path} is not a 64-bit ELF file"
-        phoff, = struct.unpack_from("<Q", header, 0x20)
+        (phoff,) = struct.unpack_from("<Q", header, 0x20)
         phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
         handle.seek(phoff)
         table = handle.read(phentsize * phnum)
@@ -63,7 +77,9 @@ def test_containerd_ctr_and_the_shim_are_the_pinned_containerd() -> None:
     node = built()
     version = PINNED["containerd"]
     assert run(node.path("containerd"), "--version").split()[:3] == [
-        "containerd", "github.com/containerd/containerd/v2", version
+        "containerd",
+        "github.com/containerd/containerd/v2",
+        version,
     ]
     assert run(node.path("ctr"), "--version").split()[-1] == version
     assert f"Version:  {version}" in run(node.path("containerd-shim-runc-v2"), "-v")
@@ -88,7 +104,9 @@ def test_each_cni_plugin_speaks_cni_1_1_and_is_the_pinned_build(plugin: str) -> 
     answer = json.loads(run(path, env=env))
     assert "1.1.0" in answer["supportedVersions"], answer
     # Without CNI_COMMAND a plugin prints what it is: the build version we stamped.
-    assert f"CNI {plugin} plugin {PINNED['cni-plugins']}" in run(path, env={"PATH": "/usr/bin:/bin"})
+    assert f"CNI {plugin} plugin {PINNED['cni-plugins']}" in run(
+        path, env={"PATH": "/usr/bin:/bin"}
+    )
 
 
 def test_every_node_binary_is_static() -> None:
@@ -112,7 +130,8 @@ def test_the_warm_build_rechecks_every_hash_in_seconds() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("cached node: "), result.stdout
     assert str(node.directory) in result.stdout.splitlines()[0]
-    printed = dict(reversed(line.split("  ")) for line in result.stdout.splitlines()[1:])
+    pairs = (line.split("  ") for line in result.stdout.splitlines()[1:])
+    printed = {name: digest for digest, name in pairs}
     assert printed == {relative: node.sha256(relative) for relative in BINARIES}
     assert elapsed < 120, f"a warm node build took {elapsed:.0f}s"
 

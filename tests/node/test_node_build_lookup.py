@@ -45,7 +45,9 @@ STAND_IN_C = {"cc": "gcc (stand-in) 0", "libseccomp.a": "0" * 64}
 
 
 def stand_in_stamps(modules: NodeModules) -> dict[str, Stamp]:
-    return {name: Stamp(v, "2026-01-01T00:00:00Z") for name, v in committed_versions(modules).items()}
+    return {
+        name: Stamp(v, "2026-01-01T00:00:00Z") for name, v in committed_versions(modules).items()
+    }
 
 
 def fake_entry(
@@ -115,7 +117,7 @@ def test_the_lookup_runs_without_go_on_path(tmp_path: Path) -> None:
 def test_nothing_built_says_how_to_build(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUDO_")}
     env.update(PATH=NO_GO_PATH, XDG_CACHE_HOME=str(tmp_path))
-    code = "from dask_kubernetes.local.provision.nodebuild import built_node_binaries; built_node_binaries()"
+    code = "from dask_kubernetes.local.provision.nodebuild import built_node_binaries as b; b()"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
@@ -175,19 +177,33 @@ def test_the_newest_go_build_of_these_inputs_is_used(tmp_path: Path) -> None:
 
 def test_the_kubelet_is_pinned_to_the_control_planes_kubernetes() -> None:
     modules = default_node_modules()
-    plane = required_version((modules.kube / "kubernetes" / "go.mod").read_text(), KUBERNETES_MODULE)
+    plane = required_version(
+        (modules.kube / "kubernetes" / "go.mod").read_text(), KUBERNETES_MODULE
+    )
     assert check_same_kubernetes(modules) == plane == committed_versions(modules)["kubernetes"]
 
 
 def test_a_kubelet_of_another_version_than_the_plane_is_refused(tmp_path: Path) -> None:
     modules = copied_modules(tmp_path)
     go_mod = modules.root / "kubernetes" / "go.mod"
-    go_mod.write_text(go_mod.read_text().replace("k8s.io/kubernetes v1.37.2", "k8s.io/kubernetes v1.37.3"))
-    with pytest.raises(BuildError, match="pins k8s.io/kubernetes v1.37.3 but the control plane"):
+    go_mod.write_text(
+        go_mod.read_text().replace("k8s.io/kubernetes v1.37.2", "k8s.io/kubernetes v1.37.3")
+    )
+    with pytest.raises(
+        BuildError, match=r"pins k8s\.io/kubernetes v1\.37\.3 but the control plane"
+    ):
         check_same_kubernetes(modules)
     line = one_line(
         subprocess.run(
-            [*CLI, "build", "--node", "--modules", str(modules.root), "--cache-dir", str(tmp_path / "c")],
+            [
+                *CLI,
+                "build",
+                "--node",
+                "--modules",
+                str(modules.root),
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ],
             capture_output=True,
             text=True,
             timeout=300,
@@ -230,21 +246,32 @@ def test_the_cli_refuses_a_changed_binary_in_one_line(tmp_path: Path) -> None:
     modules = default_node_modules()
     go = toolchain(Path(found))
     entry = fake_entry(
-        tmp_path, modules, go_version=go.version, stamps=_stamps(go, modules, committed_versions(modules)), c=c
+        tmp_path,
+        modules,
+        go_version=go.version,
+        stamps=_stamps(go, modules, committed_versions(modules)),
+        c=c,
     )
     result = subprocess.run(
-        [*CLI, "build", "--node", "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=300
+        [*CLI, "build", "--node", "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"cached node: Kubernetes v1.37.2"), result.stdout
+    assert result.stdout.startswith("cached node: Kubernetes v1.37.2"), result.stdout
     assert str(entry) in result.stdout.splitlines()[0]
-    printed = dict(reversed(line.split("  ")) for line in result.stdout.splitlines()[1:])
+    pairs = (line.split("  ") for line in result.stdout.splitlines()[1:])
+    printed = {name: digest for digest, name in pairs}
     recorded = json.loads((entry / "manifest.json").read_text())["binaries"]
     assert printed == {name: value["sha256"] for name, value in recorded.items()}
     flip_a_byte(entry / "bin" / "containerd")
     line = one_line(
         subprocess.run(
-            [*CLI, "build", "--node", "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=300
+            [*CLI, "build", "--node", "--cache-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
         ),
         1,
     )

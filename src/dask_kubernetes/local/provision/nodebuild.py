@@ -156,7 +156,9 @@ def verify(directory: Path) -> dict[str, Any]:
         if not path.is_file():
             raise BuildError(f"{path} is missing; rebuild with `{BUILD_COMMAND} --rebuild`")
         actual = sha256_file(path)
-        expected = recorded[relative].get("sha256") if isinstance(recorded[relative], dict) else None
+        expected = (
+            recorded[relative].get("sha256") if isinstance(recorded[relative], dict) else None
+        )
         if actual != expected:
             raise BuildError(
                 f"{path} has sha256 {actual}, not the {expected} recorded when it was built; "
@@ -217,9 +219,13 @@ def built_node_binaries() -> NodeBuilt:
     roots = node_cache_roots()
     built = find_built_node(modules, roots)
     if built is None:
-        pinned = ", ".join(f"{c.label} {v}" for c, v in zip(COMPONENTS, _ordered(modules)))
+        pinned = ", ".join(
+            f"{c.label} {v}" for c, v in zip(COMPONENTS, _ordered(modules), strict=True)
+        )
         where = " or ".join(str(root) for root in roots)
-        raise NodeNotBuilt(f"the node binaries ({pinned}) are not built in {where}: run {BUILD_HINT}")
+        raise NodeNotBuilt(
+            f"the node binaries ({pinned}) are not built in {where}: run {BUILD_HINT}"
+        )
     return built
 
 

@@ -130,11 +130,16 @@ COMPONENTS = (
         _CTRD,
         "containerd",
         (
-            Target("bin", (f"{_CTRD}/cmd/containerd", f"{_CTRD}/cmd/ctr"), _containerd,
-                   CONTAINERD_TAGS),  # fmt: skip
+            Target(
+                "bin", (f"{_CTRD}/cmd/containerd", f"{_CTRD}/cmd/ctr"), _containerd, CONTAINERD_TAGS
+            ),
             # The shim without gRPC, as containerd's Makefile builds it (ttrpc only; smaller).
-            Target("bin", (f"{_CTRD}/cmd/containerd-shim-runc-v2",), _containerd,
-                   (*CONTAINERD_TAGS, "no_grpc")),  # fmt: skip
+            Target(
+                "bin",
+                (f"{_CTRD}/cmd/containerd-shim-runc-v2",),
+                _containerd,
+                (*CONTAINERD_TAGS, "no_grpc"),
+            ),
         ),
     ),
     Component(
@@ -144,8 +149,12 @@ COMPONENTS = (
         (
             Target(
                 "cni/bin",
-                (f"{_CNI}/main/bridge", f"{_CNI}/ipam/host-local", f"{_CNI}/main/loopback",
-                 f"{_CNI}/meta/portmap"),  # fmt: skip
+                (
+                    f"{_CNI}/main/bridge",
+                    f"{_CNI}/ipam/host-local",
+                    f"{_CNI}/main/loopback",
+                    f"{_CNI}/meta/portmap",
+                ),
                 _cni,
             ),
         ),
@@ -222,8 +231,13 @@ def check_same_kubernetes(modules: NodeModules) -> str:
 
 
 def entry_prefix(versions: dict[str, str]) -> str:
-    short = {"kubernetes": "kubernetes", "containerd": "containerd", "cni-plugins": "cni",
-             "coredns": "coredns", "runc": "runc"}  # fmt: skip
+    short = {
+        "kubernetes": "kubernetes",
+        "containerd": "containerd",
+        "cni-plugins": "cni",
+        "coredns": "coredns",
+        "runc": "runc",
+    }
     return "_".join(f"{short[c.name]}-{versions[c.name]}" for c in COMPONENTS) + "_"
 
 
@@ -233,7 +247,10 @@ def c_toolchain() -> dict[str, str]:
     Part of the cache key (a new libseccomp means a new runc), recorded in the manifest so the
     lookup needs neither. `BuildError` saying what to install when either is missing.
     """
-    hint = f"runc needs a C compiler and Debian's {SECCOMP_PACKAGE} (apt-get install gcc {SECCOMP_PACKAGE})"
+    hint = (
+        f"runc needs a C compiler and Debian's {SECCOMP_PACKAGE} "
+        f"(apt-get install gcc pkg-config {SECCOMP_PACKAGE})"
+    )
     gcc, pkg_config = shutil.which("gcc"), shutil.which("pkg-config")
     if gcc is None or pkg_config is None:
         raise BuildError(f"no {'gcc' if gcc is None else 'pkg-config'} on PATH: {hint}")
