@@ -14,7 +14,9 @@ import struct
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +146,82 @@ def test_the_lookup_re_hashes_against_the_manifest() -> None:
     except BuildError as exc:  # pragma: no cover - a tampered cache is the failure itself
         pytest.fail(str(exc))
     assert again is not None and again.manifest["binaries"] == node.manifest["binaries"]
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="runc needs root to run a container")
+
+
+def _bundle(tmp_path: Path, node: NodeBuilt, name: str, **linux: Any) -> Path:
+    """A bundle whose root filesystem is one static binary (coredns) and whose process prints
+    its version: enough to see runc apply the spec, with no image."""
+    bundle = tmp_path / name
+    (bundle / "rootfs" / "bin").mkdir(parents=True)
+    shutil.copy2(node.path("coredns"), bundle / "rootfs" / "bin" / "coredns")
+    subprocess.run([str(node.path("runc")), "spec"], cwd=bundle, check=True, timeout=60)
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"].update(terminal=False, args=["/bin/coredns", "-version"])
+    config["linux"].update(cgroupsPath=f"/dask-kubernetes-test-{name}-{uuid.uuid4().hex[:8]}")
+    config["linux"].update(linux)
+    (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
+def _runc(node: NodeBuilt, state: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(node.path("runc")), "--root", str(state), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@needs_root
+def test_runc_applies_a_memory_limit_on_this_cgroup_v1_host(tmp_path: Path) -> None:
+    node = built()
+    limit = 64 * 1024 * 1024
+    bundle = _bundle(tmp_path, node, "memory", resources={"memory": {"limit": limit}})
+    state = tmp_path / "state"
+    # A created container keeps the stdio runc was given until it starts: a file, not a pipe.
+    log = tmp_path / "create.log"
+    with log.open("w") as output:
+        created = subprocess.run(
+            [str(node.path("runc")), "--root", str(state), "create", "memory-check"],
+            cwd=bundle,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            timeout=120,
+            check=False,
+        )
+    try:
+        assert created.returncode == 0, log.read_text()
+        pid = json.loads(_runc(node, state, "state", "memory-check", cwd=bundle).stdout)["pid"]
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        memory = next(line.split(":", 2)[2] for line in cgroups if ":memory:" in line)
+        granted = Path(f"/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes").read_text()
+        assert int(granted) == limit
+    finally:
+        deleted = _runc(node, state, "delete", "--force", "memory-check", cwd=bundle)
+    assert deleted.returncode == 0, deleted.stderr
+    assert _runc(node, state, "list", "-q", cwd=bundle).stdout.strip() == ""
+
+
+@needs_root
+def test_runc_enforces_a_seccomp_profile(tmp_path: Path) -> None:
+    """A profile that fails write(2) silences the container: the filter is really installed."""
+    node = built()
+    state = tmp_path / "state"
+    plain = _runc(node, state, "run", "plain", cwd=_bundle(tmp_path, node, "plain"))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith(f"CoreDNS-{PINNED['coredns'].lstrip('v')}\n")
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["write", "writev"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    denied = _runc(
+        node, state, "run", "denied", cwd=_bundle(tmp_path, node, "denied", seccomp=profile)
+    )
+    assert "CoreDNS" not in denied.stdout, denied.stdout
