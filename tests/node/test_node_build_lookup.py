@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -276,3 +278,34 @@ def test_the_cli_refuses_a_changed_binary_in_one_line(tmp_path: Path) -> None:
         1,
     )
     assert str(entry / "bin" / "containerd") in line and "recorded when it was built" in line
+
+
+def test_sigterm_mid_build_leaves_no_half_entry(tmp_path: Path) -> None:
+    """CI's `timeout` ends a slow build with SIGTERM: the staging directory and Go go with it."""
+    if shutil.which("go") is None:
+        pytest.skip("no `go` on PATH: this starts a real build")
+    try:
+        c_toolchain()
+    except BuildError as exc:
+        pytest.skip(str(exc))
+    cache = tmp_path / "cache"
+    process = subprocess.Popen(
+        [*CLI, "build", "--node", "--cache-dir", str(cache), "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(cache.glob(".building-*")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1 and stderr.strip().endswith("interrupted"), stderr
+    assert list(cache.iterdir()) == []

@@ -13,6 +13,7 @@ Exit 0 on success, 1 when a build or check fails, 2 on unusable input; always on
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -174,7 +175,14 @@ def _gomod(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # CI's `timeout` sends SIGTERM: end as on Ctrl-C, so the half-filled entry is removed and Go
+    # is stopped (`timeout` still reports 124, which is what .ci/run reads).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         args = _parser().parse_args(argv)
         return int(_build(args) if args.command == "build" else _gomod(args))
