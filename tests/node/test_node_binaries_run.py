@@ -225,3 +225,22 @@ def test_runc_enforces_a_seccomp_profile(tmp_path: Path) -> None:
         node, state, "run", "denied", cwd=_bundle(tmp_path, node, "denied", seccomp=profile)
     )
     assert "CoreDNS" not in denied.stdout, denied.stdout
+
+
+@pytest.mark.skipif(
+    Path("/sys/fs/cgroup/cgroup.controllers").exists(), reason="this host is cgroup v2"
+)
+def test_the_kubelet_refuses_this_cgroup_v1_host_unless_told_not_to(tmp_path: Path) -> None:
+    """Why the container node must write `failCgroupV1: false` here: the default refuses."""
+    config = tmp_path / "kubelet.yaml"
+    config.write_text(
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+        "containerRuntimeEndpoint: unix:///nonexistent/containerd.sock\n"
+    )
+    command = [str(built().path("kubelet")), "--config", str(config)]
+    command += ["--root-dir", str(tmp_path / "root"), "--cert-dir", str(tmp_path / "pki")]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 1
+    assert "kubelet is configured to not run on a host using cgroup v1" in done.stderr
