@@ -53,6 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh", action="store_true", help="rebuild the cached Debian root filesystem"
     )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="run the install step again (keep the Debian tree)"
+    )
 
 
 def build_scratch(kind: str, args: argparse.Namespace, epoch: int, out: Path) -> Built:

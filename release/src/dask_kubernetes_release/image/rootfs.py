@@ -31,13 +31,22 @@ from pathlib import Path
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import write_atomically
 from dask_kubernetes_release.image.layer import Layer, write_layer
-from dask_kubernetes_release.image.sbom import Component
+from dask_kubernetes_release.image.sbom import Component, installed_distributions, site_packages
 
-RECIPE = 1  # bump when the steps below change what the tree holds
+RECIPE = 2  # bump when the steps below change what the tree holds
 DEFAULT_SUITE = "trixie"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # python-is-python3: the Dockerfile's steps and ENTRYPOINT call `python`, as python:3.12-slim has.
-PACKAGES = ("python3", "python3-pip", "python-is-python3", "ca-certificates")
+# pip from python3-pip-whl (Debian's pip wheel), installed into /usr/local like the python
+# image's own pip: Debian's python3-pip would bring python3-packaging, which the lock pins at
+# another version and pip may not uninstall (dpkg owns it), failing the shared install step.
+PACKAGES = ("python3", "python3-pip-whl", "python-is-python3", "ca-certificates")
+PIP_HOOK = (
+    'wheel=$(echo "$1"/usr/share/python-wheels/pip-*.whl) && '
+    'chroot "$1" env SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" python3 "${wheel#"$1"}/pip" install'
+    " --no-index --no-deps --break-system-packages --disable-pip-version-check"
+    ' "${wheel#"$1"}"'
+)
 DPKG_FILTERS = (
     "path-exclude=/usr/share/man/*",
     "path-exclude=/usr/share/info/*",
@@ -159,10 +168,14 @@ def _release_fields(index: Path) -> dict[str, str]:
 
 
 def _python_version(tree: Path) -> str:
-    found = sorted(p.name for p in (tree / "usr" / "bin").glob("python3.*") if p.name[7:].isdigit())
+    found = sorted(
+        (tuple(map(int, match.groups())), match.group(0).removeprefix("python"))
+        for p in (tree / "usr" / "bin").glob("python3.*")
+        if (match := re.fullmatch(r"python(3)\.(\d+)", p.name))
+    )
     if not found:
         raise CheckFailed("the Debian tree has no python3.X")
-    return found[-1].removeprefix("python")
+    return found[-1][1]
 
 
 def _mmdebstrap(spec: RootfsSpec, tree: Path, index: Path) -> None:
@@ -173,6 +186,7 @@ def _mmdebstrap(spec: RootfsSpec, tree: Path, index: Path) -> None:
         "--format=directory",
         f"--include={','.join(spec.packages)}",
         *(f"--dpkgopt={item}" for item in spec.filters),
+        f"--customize-hook={PIP_HOOK}",
         f'--customize-hook=cp "$1"/{LISTS}/*_Packages "$1"/{LISTS}/*_InRelease {index}/',
         spec.suite,
         str(tree),
@@ -217,13 +231,16 @@ def _build(spec: RootfsSpec, final: Path) -> None:
             path.unlink(missing_ok=True)
             path.write_bytes(b"")
             path.chmod(0o644)
-        packages = installed_packages(tree, index)
+        python = _python_version(tree)
+        packages = installed_packages(tree, index) + installed_distributions(
+            site_packages(tree, python), {}, source="python3-pip-whl"
+        )
         release = _release_fields(index)
         layer = write_layer(tree, work / "blobs", spec.epoch)
         record = {
             "spec": asdict(spec),
             "release": release,
-            "python": _python_version(tree),
+            "python": python,
             "layer": {**asdict(layer), "path": layer.path.name},
             "packages": [asdict(p) for p in packages],
         }

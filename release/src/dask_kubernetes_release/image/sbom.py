@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from pathlib import Path
 
 from cyclonedx.model import (
@@ -34,6 +35,7 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from dask_kubernetes_release.core.clock import from_timestamp
+from dask_kubernetes_release.core.digests import sha256_file
 from dask_kubernetes_release.core.files import write_atomically
 
 SCHEMA = SchemaVersion.V1_6
@@ -140,3 +142,32 @@ def write_sbom(
     distro: str = "",
 ) -> None:
     write_atomically(path, build_sbom(reference, manifest_digest, components, epoch, distro))
+
+
+def site_packages(tree: Path, python: str) -> Path:
+    """Where pip installs on Debian's python3 (outside dpkg's /usr/lib/python3)."""
+    return tree / "usr" / "local" / "lib" / f"python{python}" / "dist-packages"
+
+
+def installed_distributions(
+    site: Path, allowed: dict[tuple[str, str], tuple[str, ...]], source: str = ""
+) -> list[Component]:
+    """A component per *.dist-info in `site`: name and version from METADATA, the sha256 of
+    RECORD (which pins every installed file), and the hashes `allowed` lists for it."""
+    found = []
+    for info in sorted(site.glob("*.dist-info")):
+        metadata = BytesParser().parsebytes((info / "METADATA").read_bytes(), headersonly=True)
+        name, version = str(metadata["Name"]), str(metadata["Version"])
+        key = (name.lower().replace("_", "-").replace(".", "-"), version)
+        record = info / "RECORD"
+        found.append(
+            Component(
+                kind="pypi",
+                name=name,
+                version=version,
+                sha256=sha256_file(record) if record.exists() else "",
+                source=source or f"{info.name}/RECORD",
+                allowed=allowed.get(key, ()),
+            )
+        )
+    return found
