@@ -5,10 +5,11 @@ unchanged by our commits; layer 2 is what release/docker/Dockerfile's own COPY a
 add on top (chroot.py), so the wheel goes in by SHA256SUMS through install-wheel.sh and the
 closure by `pip install --require-hashes`, exactly as in release.yml's image job. The two
 images hold the same files (requirements.txt pins dask and distributed as well as kopf and
-kr8s); they differ in their config only: the operator's is the Dockerfile's (USER 1000:1000,
-ENTRYPOINT python -m dask_kubernetes.operator), the Dask image has no ENTRYPOINT, so the
-operator's pods (`args: [dask-scheduler, ...]`, `[dask-worker, ...]`) and job runners run their
-arguments as the command, as with ghcr.io/dask/dask.
+kr8s). The operator's config is the Dockerfile's (USER 1000:1000, ENTRYPOINT python -m
+dask_kubernetes.operator). The Dask image has no ENTRYPOINT, so the operator's pods
+(`args: [dask-scheduler, ...]`, `[dask-worker, ...]`) and job runners run their arguments as the
+command, as with ghcr.io/dask/dask; and since distributed now ships only the `dask` command, a
+third small layer adds `dask-scheduler` and `dask-worker` (as the process node's shims do).
 
 What differs from the Dockerfile's base (python:3.12-slim): the interpreter is Debian's
 python3 (trixie: 3.13; bookworm: 3.11) in /usr/bin, `python` comes from python-is-python3, pip
@@ -32,7 +33,7 @@ from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.core.files import write_atomically
 from dask_kubernetes_release.core.paths import repository_root
 from dask_kubernetes_release.core.requirements import read_requirements_file
-from dask_kubernetes_release.image.assemble import Built, assemble
+from dask_kubernetes_release.image.assemble import Built, assemble, normalize_tree
 from dask_kubernetes_release.image.chroot import PATH, run_steps
 from dask_kubernetes_release.image.dockerfile import Recipe, read_recipe
 from dask_kubernetes_release.image.layer import Layer, write_layer
@@ -50,6 +51,8 @@ RECIPE = 1  # bump when the steps below change what layer 2 holds
 DOCKER = Path("release") / "docker"
 OPERATOR_REPOSITORY = "ghcr.io/dask/dask-kubernetes-operator"  # the chart's image.repository
 DASK_REPOSITORY = "localhost/dask-kubernetes/dask"
+# The commands the operator's pod specs run (child_manifests, resource_manifests).
+DASK_COMMANDS = {"dask-scheduler": "scheduler", "dask-worker": "worker"}
 BUILD_ENV = {"PIP_BREAK_SYSTEM_PACKAGES": "1", "HOME": "/root"}
 IMAGE_ENV = {"PATH": PATH, "LANG": "C.UTF-8"}
 
@@ -99,12 +102,16 @@ def _stage(recipe: Recipe, root: Path, dist: Path, staged: Path) -> list[str]:
     return history
 
 
-def _python_components(upper: Path, python: str, requirements: str) -> list[Component]:
-    """Each distribution the step installed, with the hashes the lock allowed for it."""
+def _python_components(upper: Path, python: str, requirements: str, wheel: Path) -> list[Component]:
+    """Each distribution the step installed, with the hashes the lock allowed for it (for our
+    own wheel: the one SHA256SUMS lists, which install-wheel.sh held pip to)."""
     allowed = {
         (str(entry.name), entry.version): tuple(h.removeprefix("sha256:") for h in entry.hashes)
         for entry in read_requirements_file(requirements).pins
     }
+    sums = (wheel.parent / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    listed = tuple(line.split()[0] for line in sums if line.split()[1:] == [wheel.name])
+    allowed[("dask-kubernetes", _version(wheel))] = listed
     return installed_distributions(site_packages(upper, python), allowed)
 
 
@@ -152,7 +159,8 @@ def _install_layer(
             staged.mkdir(exist_ok=True)
             history.append(f"RUN {command}")
         requirements = (docker / "requirements.txt").read_text(encoding="utf-8")
-        components = _python_components(upper, rootfs.python, requirements)
+        (wheel,) = sorted(dist.glob("*.whl"))
+        components = _python_components(upper, rootfs.python, requirements, wheel)
         layer = write_layer(upper, scratch / "blobs", epoch)
         if final.exists():
             shutil.rmtree(final)
@@ -167,6 +175,21 @@ def _install_layer(
         }
         write_atomically(final / "layer.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return layer, components, history
+
+
+def _commands_layer(blobs: Path, epoch: int, scratch: Path) -> tuple[Layer, list[Component]]:
+    """The Dask image's third layer: the two commands the operator's pod specs name."""
+    tree = scratch / "commands"
+    bin_dir = tree / "usr" / "local" / "bin"
+    bin_dir.mkdir(parents=True)
+    components = []
+    for name, subcommand in DASK_COMMANDS.items():
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nexec python -m dask {subcommand} "$@"\n', encoding="utf-8")
+        script.chmod(0o755)
+        components.append(Component(kind="file", name=name, version="", sha256=sha256_file(script)))
+    normalize_tree(tree)
+    return write_layer(tree, blobs, epoch, owner=(0, 0)), components
 
 
 def _runtime(kind: str, recipe: Recipe) -> RuntimeConfig:
@@ -207,6 +230,12 @@ def build_python_image(kind: str, args: argparse.Namespace, epoch: int, out: Pat
             except OSError:
                 shutil.copyfile(source.path, target)
             placed.append(Layer(**{**asdict(source), "path": target}))
+        components = [*rootfs.packages, *python_components]
+        if kind == "dask":
+            commands, scripts = _commands_layer(blobs, epoch, Path(scratch))
+            placed.append(commands)
+            components.extend(scripts)
+            history.append("ADD usr/local/bin/dask-scheduler, dask-worker (python -m dask ...)")
         release = rootfs.release
         steps = [
             f"mmdebstrap {spec.suite} ({release.get('Date', '?')}, InRelease sha256 "
@@ -220,7 +249,7 @@ def build_python_image(kind: str, args: argparse.Namespace, epoch: int, out: Pat
             epoch=epoch,
             layout=layout,
             archive=out,
-            components=[*rootfs.packages, *python_components],
+            components=components,
             history=steps,
             distro=rootfs.distro,
         )
