@@ -238,19 +238,37 @@ def test_the_debian_layer_rebuilds_to_the_same_digest(
     assert fresh["manifest"] == images["dask"]["manifest"]
 
 
-def test_a_wheel_sha256sums_does_not_list_is_refused(dist: Path, tmp_path: Path) -> None:
-    """One changed byte in the wheel after SHA256SUMS was written: the shared install step
-    (install-wheel.sh, pip --require-hashes) refuses it through this path too; exit 1, one
-    line, no archive."""
+@pytest.mark.parametrize(
+    ("attack", "expected"),
+    [
+        (
+            "changed-byte",
+            "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE",
+        ),
+        ("unlisted", "install-wheel: {wheel} is not listed in /tmp/dist/SHA256SUMS"),
+    ],
+)
+def test_a_wheel_sha256sums_does_not_vouch_for_is_refused(
+    attack: str, expected: str, dist: Path, tmp_path: Path
+) -> None:
+    """A wheel changed after SHA256SUMS was written, or one SHA256SUMS does not list: the
+    shared install step (install-wheel.sh, pip --require-hashes) refuses it through this path
+    too; exit 1, one line naming the cause, no archive."""
     hostile = tmp_path / "dist"
     shutil.copytree(dist, hostile)
     (wheel,) = hostile.glob("*.whl")
-    data = bytearray(wheel.read_bytes())
-    data[-30] ^= 0x01
-    wheel.write_bytes(bytes(data))
+    if attack == "changed-byte":
+        data = bytearray(wheel.read_bytes())
+        data[-30] ^= 0x01
+        wheel.write_bytes(bytes(data))
+    else:
+        sums = hostile / "SHA256SUMS"
+        sums.write_text(sums.read_text().replace(wheel.name, "other-0-py3-none-any.whl"))
     out = tmp_path / "hostile.oci.tar"
     done = release("image", "operator", "--dist", hostile, "--out", out)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: the image's RUN step failed"), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: the image's RUN step failed (exit 1): ")
+    assert expected.format(wheel=wheel.name) in lines[0]
     assert not out.exists()

@@ -58,9 +58,11 @@ def run_steps(
     staged: Path,
     command: str,
     env: Mapping[str, str],
+    log: Path,
 ) -> str:
     """Run `/bin/sh -c command` over `lower` with `staged`'s files copied in; `upper` receives
-    the change. Returns the step's output; CheckFailed (its last line) when it fails."""
+    the change. Returns the step's output; CheckFailed (pip's first ERROR line, else the last
+    line) when it fails, with the whole output kept in `log`."""
     if shutil.which("unshare") is None:
         raise UsageError("the image's install step needs `unshare` (util-linux)")
     for name in HOST_FILES:
@@ -98,8 +100,14 @@ def run_steps(
     shutil.rmtree(merged, ignore_errors=True)
     output = done.stdout + done.stderr
     if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()] or ["(no output)"]
-        raise CheckFailed(f"the image's RUN step failed (exit {done.returncode}): {lines[-1]}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(output, encoding="utf-8")
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith(("ERROR:", "install-wheel:"))]
+        reason = (errors or lines or ["(no output)"])[0 if errors else -1]
+        raise CheckFailed(
+            f"the image's RUN step failed (exit {done.returncode}): {reason} (output: {log})"
+        )
     _drop_mount_targets(lower, upper)
     return output
 

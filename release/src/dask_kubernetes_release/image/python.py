@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -47,7 +48,7 @@ from dask_kubernetes_release.image.rootfs import (
 )
 from dask_kubernetes_release.image.sbom import Component, installed_distributions, site_packages
 
-RECIPE = 1  # bump when the steps below change what layer 2 holds
+RECIPE = 2  # bump when the steps below change what layer 2 holds
 DOCKER = Path("release") / "docker"
 OPERATOR_REPOSITORY = "ghcr.io/dask/dask-kubernetes-operator"  # the chart's image.repository
 DASK_REPOSITORY = "localhost/dask-kubernetes/dask"
@@ -102,7 +103,18 @@ def _stage(recipe: Recipe, root: Path, dist: Path, staged: Path) -> list[str]:
     return history
 
 
-def _python_components(upper: Path, python: str, requirements: str, wheel: Path) -> list[Component]:
+def _wheel_files(output: str) -> dict[str, str]:
+    """normalised name -> wheel file, from pip's `Downloading NAME-...whl` / `Processing` lines."""
+    found = {}
+    for match in re.finditer(r"(?:Downloading|Processing) (?:\S*/)?(\S+\.whl)", output):
+        filename = match.group(1)
+        found[filename.split("-")[0].lower().replace("_", "-").replace(".", "-")] = filename
+    return found
+
+
+def _python_components(
+    upper: Path, python: str, requirements: str, wheel: Path, wheels: dict[str, str]
+) -> list[Component]:
     """Each distribution the step installed, with the hashes the lock allowed for it (for our
     own wheel: the one SHA256SUMS lists, which install-wheel.sh held pip to)."""
     allowed = {
@@ -112,7 +124,7 @@ def _python_components(upper: Path, python: str, requirements: str, wheel: Path)
     sums = (wheel.parent / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
     listed = tuple(line.split()[0] for line in sums if line.split()[1:] == [wheel.name])
     allowed[("dask-kubernetes", _version(wheel))] = listed
-    return installed_distributions(site_packages(upper, python), allowed)
+    return installed_distributions(site_packages(upper, python), allowed, wheels=wheels)
 
 
 def _layer_key(rootfs: Rootfs, inputs: dict[str, str], epoch: int) -> str:
@@ -142,25 +154,36 @@ def _install_layer(
         record = json.loads((final / "layer.json").read_text(encoding="utf-8"))
         layer = Layer(**{**record["layer"], "path": final / record["layer"]["path"]})
         components = [
-            Component(**{**c, "allowed": tuple(c["allowed"]), "properties": ()})
+            Component(
+                **{
+                    **c,
+                    "allowed": tuple(c["allowed"]),
+                    "properties": tuple(tuple(p) for p in c["properties"]),
+                }
+            )
             for c in record["components"]
         ]
         return layer, components, record["history"]
     final.parent.mkdir(parents=True, exist_ok=True)
+    failure_log = final.parent / "last-failure.log"
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".build-") as work:
         scratch = Path(work)
         staged = scratch / "staged"
         history = _stage(recipe, root, dist, staged)
+        wheels: dict[str, str] = {}
         env = {**IMAGE_ENV, **recipe.env, **BUILD_ENV, "SOURCE_DATE_EPOCH": str(epoch)}
         upper = scratch / "upper"
         for command in recipe.runs:
-            run_steps(rootfs.tree, upper, scratch / "mnt", staged, command, env)
+            output = run_steps(
+                rootfs.tree, upper, scratch / "mnt", staged, command, env, failure_log
+            )
+            wheels.update(_wheel_files(output))
             staged = scratch / "nothing"
             staged.mkdir(exist_ok=True)
             history.append(f"RUN {command}")
         requirements = (docker / "requirements.txt").read_text(encoding="utf-8")
         (wheel,) = sorted(dist.glob("*.whl"))
-        components = _python_components(upper, rootfs.python, requirements, wheel)
+        components = _python_components(upper, rootfs.python, requirements, wheel, wheels)
         layer = write_layer(upper, scratch / "blobs", epoch)
         if final.exists():
             shutil.rmtree(final)

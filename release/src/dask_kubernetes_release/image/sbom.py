@@ -150,10 +150,14 @@ def site_packages(tree: Path, python: str) -> Path:
 
 
 def installed_distributions(
-    site: Path, allowed: dict[tuple[str, str], tuple[str, ...]], source: str = ""
+    site: Path,
+    allowed: dict[tuple[str, str], tuple[str, ...]],
+    source: str = "",
+    wheels: dict[str, str] | None = None,
 ) -> list[Component]:
     """A component per *.dist-info in `site`: name and version from METADATA, the sha256 of
-    RECORD (which pins every installed file), and the hashes `allowed` lists for it."""
+    RECORD (which pins every installed file), the hashes `allowed` lists for it, and the wheel
+    file pip installed it from (`wheels`: normalised name -> file name, from pip's output)."""
     found = []
     for info in sorted(site.glob("*.dist-info")):
         metadata = BytesParser().parsebytes((info / "METADATA").read_bytes(), headersonly=True)
@@ -168,6 +172,7 @@ def installed_distributions(
                 sha256=sha256_file(record) if record.exists() else "",
                 source=source or f"{info.name}/RECORD",
                 allowed=allowed.get(key, ()),
+                properties=(("wheel", (wheels or {})[key[0]]),) if key[0] in (wheels or {}) else (),
             )
         )
     return found
