@@ -1,14 +1,55 @@
-"""An independent reader of what the image builder writes, for the tests: an OCI archive's
-index, manifest and config, and its layers applied in order (whiteouts honoured) to a tree."""
+"""Helpers for the image tests: `release` as a user runs it, why the Python images cannot be
+built here, and an independent reader of what the builder writes (an OCI archive's index,
+manifest and config; its layers applied in order, whiteouts honoured; a command run in it)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+EPOCH = "1764979200"
+
+
+def release(*argv: object, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`python -m release ARGS` as a user runs it, with a fixed SOURCE_DATE_EPOCH."""
+    return subprocess.run(
+        [sys.executable, "-m", "release", *map(str, argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH},
+        check=False,
+        timeout=timeout,
+    )
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=10):
+            return True
+    except OSError:
+        return False
+
+
+def python_images_unavailable() -> str | None:
+    """Why the operator and Dask images cannot be built here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (mmdebstrap --mode=root, overlayfs, chroot)"
+    for tool in ("mmdebstrap", "unshare", "chroot"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} (apt-get install mmdebstrap util-linux coreutils)"
+    for host, port in (("deb.debian.org", 80), ("pypi.org", 443)):
+        if not _reachable(host, port):
+            return f"needs the network: {host}:{port} is not reachable"
+    return None
 
 
 def read_archive(archive: Path, into: Path) -> dict[str, Any]:

@@ -12,93 +12,44 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from image_support import apply_layers, read_archive, run_in_image
+from image_support import (
+    apply_layers,
+    python_images_unavailable,
+    read_archive,
+    release,
+    run_in_image,
+)
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 from dask_kubernetes.local.kubelet.shims import _SHIMS
-from dask_kubernetes_release.build.command import build_distributions
 from dask_kubernetes_release.core.requirements import read_requirements_file
 
-ROOT = Path(__file__).resolve().parents[3]
-DOCKER = ROOT / "release" / "docker"
-EPOCH = "1764979200"
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=10):
-            return True
-    except OSError:
-        return False
-
-
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (mmdebstrap --mode=root, overlayfs, chroot)"
-    for tool in ("mmdebstrap", "unshare", "chroot"):
-        if shutil.which(tool) is None:
-            return f"needs {tool} (apt-get install mmdebstrap util-linux coreutils)"
-    for host, port in (("deb.debian.org", 80), ("pypi.org", 443)):
-        if not _reachable(host, port):
-            return f"needs the network: {host}:{port} is not reachable"
-    return None
+DOCKER = Path(__file__).resolve().parents[3] / "release" / "docker"
 
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(_why_not() is not None, reason=str(_why_not())),
+    pytest.mark.skipif(
+        python_images_unavailable() is not None, reason=str(python_images_unavailable())
+    ),
     pytest.mark.timeout(900),
 ]
 
 
-def release(*argv: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "release", *map(str, argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH},
-        check=False,
-        timeout=900,
-    )
+@pytest.fixture
+def dist(image_dist: Path) -> Path:
+    return image_dist
 
 
-@pytest.fixture(scope="module")
-def dist(clone_repo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed tree's wheel and SHA256SUMS, as release.yml's build job hands them on."""
-    base = tmp_path_factory.mktemp("image-dist")
-    out = base / "dist"
-    build_distributions(out, source=clone_repo(base / "clone"))
-    done = release("manifest", out)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-@pytest.fixture(scope="module")
-def images(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Both images (the cached Debian tree and install layer reused when present), unpacked."""
-    base = tmp_path_factory.mktemp("images")
-    found: dict[str, dict[str, Any]] = {}
-    for kind in ("operator", "dask"):
-        archive = base / f"{kind}.oci.tar"
-        done = release("image", kind, "--dist", dist, "--out", archive)
-        assert done.returncode == 0, done.stderr
-        image = read_archive(archive, base / f"{kind}-archive")
-        image["archive"], image["stdout"] = archive, done.stdout
-        found[kind] = image
-    apply_layers(found["operator"], base / "root")
-    found["operator"]["root"] = found["dask"]["root"] = base / "root"  # dask: + one layer
-    return found
+@pytest.fixture
+def images(python_images: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return python_images
 
 
 def test_operator_image_runs_its_entrypoint_as_1000_on_a_read_only_root(

@@ -14,36 +14,20 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from image_support import apply_layers, read_archive
+from image_support import apply_layers, read_archive, release
 
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.image.layer import write_layer
 from dask_kubernetes_release.image.oci import parse_reference
 
-ROOT = Path(__file__).resolve().parents[3]
-EPOCH = "1764979200"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mknod, unshare --pid)")
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build pause")
-
-
-def release(*argv: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m release ARGS` as a user runs it (one process: exit code and stderr as seen)."""
-    return subprocess.run(
-        [sys.executable, "-m", "release", *map(str, argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **(env or {})},
-        check=False,
-        timeout=240,
-    )
 
 
 def _tree(base: Path, mtime: int) -> Path:
