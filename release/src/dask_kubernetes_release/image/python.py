@@ -224,12 +224,11 @@ def _runtime(kind: str, recipe: Recipe) -> RuntimeConfig:
     return RuntimeConfig(cmd=["python"], user=recipe.user, env=env)
 
 
-def build_python_image(kind: str, args: argparse.Namespace, epoch: int, out: Path) -> Built:
+def build_python_image(
+    kind: str, args: argparse.Namespace, epoch: int, out: Path, cache: Path
+) -> Built:
     """Build the operator or Dask image into `out` (cached layers reused unless asked not to)."""
-    from dask_kubernetes_release.image.command import default_cache
-
     dist, wheel = _dist(args)
-    cache: Path = args.cache or default_cache()
     spec = RootfsSpec(suite=args.suite or DEFAULT_SUITE, mirror=args.mirror or DEFAULT_MIRROR)
     recipe = read_recipe(repository_root() / DOCKER / "Dockerfile")
     version = _version(wheel)
