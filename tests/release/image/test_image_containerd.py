@@ -190,3 +190,19 @@ def test_operator_and_dask_images_run_under_runc_as_the_chart_runs_the_operator(
     assert "usage: python -m dask_kubernetes.operator" in help_text.stdout
     worker = containerd.run(dask, "dask-worker", "--version")
     assert worker.returncode == 0, worker.stderr
+
+
+def test_coredns_image_from_the_node_build_runs(containerd: Containerd, tmp_path: Path) -> None:
+    """The CoreDNS image made from the binary the node build produced starts under runc."""
+    assert BIN is not None
+    if not (BIN / "coredns").is_file():
+        pytest.skip(f"no coredns binary in {BIN}")
+    archive = tmp_path / "coredns.oci.tar"
+    done = release("image", "coredns", "--binary", BIN / "coredns", "--out", archive)
+    assert done.returncode == 0, done.stderr
+    containerd.import_archive(archive)
+    name, digest = _digest_of(done.stdout)
+    assert _listed(containerd).get(name) == digest
+    ran = containerd.run(name, "/coredns", "-version")
+    assert ran.returncode == 0, ran.stderr
+    assert "CoreDNS-" in ran.stdout
