@@ -253,3 +253,24 @@ def test_bad_input_is_one_line_and_exit_2(
     if message is not None:
         assert lines[0] == message
     assert not (tmp_path / "x.oci.tar").exists()
+
+
+def test_layout_refuses_to_empty_a_directory_that_is_not_a_layout(tmp_path: Path) -> None:
+    """`--layout` names a directory the build rewrites; a mistyped one holding other files is
+    left alone (exit 2), an earlier layout is replaced."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me\n")
+    done = release("image", "pause", "--layout", precious, "--out", tmp_path / "p.oci.tar")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"error: --layout {precious}: exists and is not an OCI layout; not touching it"
+    )
+    assert (precious / "notes.txt").read_text() == "keep me\n"
+    layout = tmp_path / "layout"
+    for _ in range(2):
+        done = release("image", "pause", "--layout", layout, "--out", tmp_path / "p.oci.tar")
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in layout.iterdir()) == ["blobs", "index.json", "oci-layout"]
+    assert len(list((layout / "blobs" / "sha256").iterdir())) == 3

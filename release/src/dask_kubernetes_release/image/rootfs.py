@@ -27,6 +27,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from shlex import quote
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import write_atomically
@@ -187,7 +188,8 @@ def _mmdebstrap(spec: RootfsSpec, tree: Path, index: Path) -> None:
         f"--include={','.join(spec.packages)}",
         *(f"--dpkgopt={item}" for item in spec.filters),
         f"--customize-hook={PIP_HOOK}",
-        f'--customize-hook=cp "$1"/{LISTS}/*_Packages "$1"/{LISTS}/*_InRelease {index}/',
+        f'--customize-hook=cp "$1"/{LISTS}/*_Packages "$1"/{LISTS}/*_InRelease '
+        f"{quote(str(index))}/",
         spec.suite,
         str(tree),
         spec.mirror,
