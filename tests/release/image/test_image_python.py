@@ -169,12 +169,14 @@ def test_sbom_lists_every_debian_and_python_package_in_the_image(
 
 def test_the_install_step_rebuilds_to_the_same_digest(dist: Path, tmp_path: Path) -> None:
     """--no-cache runs the Dockerfile's RUN step again (pip downloads and compiles again):
-    the same inputs give the same archive bytes."""
+    the same inputs give the same archive bytes, and the same SBOM bytes."""
     outs = [tmp_path / f"{n}.oci.tar" for n in ("a", "b")]
     for out in outs:
         done = release("image", "operator", "--dist", dist, "--out", out, "--no-cache")
         assert done.returncode == 0, done.stderr
     assert outs[0].read_bytes() == outs[1].read_bytes()
+    sboms = [out.with_name(out.name.replace(".oci.tar", ".oci.cdx.json")) for out in outs]
+    assert sboms[0].read_bytes() == sboms[1].read_bytes()
 
 
 def test_the_debian_layer_rebuilds_to_the_same_digest(
