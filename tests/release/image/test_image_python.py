@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -224,4 +225,37 @@ def test_a_wheel_sha256sums_does_not_vouch_for_is_refused(
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: the image's RUN step failed (exit 1): ")
     assert expected.format(wheel=wheel.name) in lines[0]
+    assert not out.exists()
+
+
+def test_a_changed_cached_layer_is_refused_not_shipped(
+    images: dict[str, dict[str, Any]], dist: Path, tmp_path: Path
+) -> None:
+    """The cache holds the Debian layer's blob; one changed byte in it (on disk, by anyone)
+    must fail the build (exit 1) instead of shipping those bytes under the old digest."""
+    digest = images["dask"]["manifest"]["layers"][0]["digest"]
+    cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    entries = [
+        path.parent
+        for path in (cache_root / "dask-kubernetes" / "images" / "rootfs").glob("*/rootfs.json")
+        if json.loads(path.read_text())["layer"]["digest"] == digest
+    ]
+    assert entries, "the fixture's Debian layer is not in the default cache"
+    copy = tmp_path / "cache" / "rootfs" / entries[0].name
+    (copy / "tree").mkdir(parents=True)
+    shutil.copy2(entries[0] / "rootfs.json", copy / "rootfs.json")
+    shutil.copytree(entries[0] / "blobs", copy / "blobs")
+    (blob,) = (copy / "blobs").iterdir()
+    with blob.open("r+b") as data:
+        data.seek(1000)
+        byte = data.read(1)
+        data.seek(1000)
+        data.write(bytes([byte[0] ^ 0x01]))
+    out = tmp_path / "dask.oci.tar"
+    done = release("image", "dask", "--dist", dist, "--out", out, "--cache", tmp_path / "cache")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: cached layer {blob} does not match {digest}: "
+        "the cache was changed; rebuild with --refresh"
+    )
     assert not out.exists()

@@ -38,7 +38,7 @@ from dask_kubernetes_release.core.requirements import read_requirements_file
 from dask_kubernetes_release.image.assemble import Built, assemble, normalize_tree
 from dask_kubernetes_release.image.chroot import PATH, run_steps
 from dask_kubernetes_release.image.dockerfile import Recipe, read_recipe
-from dask_kubernetes_release.image.layer import Layer, write_layer
+from dask_kubernetes_release.image.layer import Layer, verified, write_layer
 from dask_kubernetes_release.image.oci import RuntimeConfig, parse_reference, reset
 from dask_kubernetes_release.image.rootfs import (
     DEFAULT_MIRROR,
@@ -164,7 +164,7 @@ def _install_layer(
             )
             for c in record["components"]
         ]
-        return layer, components, record["history"]
+        return verified(layer), components, record["history"]
     final.parent.mkdir(parents=True, exist_ok=True)
     failure_log = final.parent / "last-failure.log"
     with (final.parent / f"{key}.lock").open("w") as lock:

@@ -31,7 +31,7 @@ from shlex import quote
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import write_atomically
-from dask_kubernetes_release.image.layer import Layer, write_layer
+from dask_kubernetes_release.image.layer import Layer, verified, write_layer
 from dask_kubernetes_release.image.sbom import Component, installed_distributions, site_packages
 
 RECIPE = 2  # bump when the steps below change what the tree holds
@@ -278,7 +278,7 @@ def _load(final: Path) -> Rootfs:
     )
     return Rootfs(
         tree=final / "tree",
-        layer=layer,
+        layer=verified(layer),
         packages=packages,
         release=record["release"],
         python=record["python"],
