@@ -14,12 +14,15 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from image_support import (
     apply_layers,
+    in_image,
     python_images_unavailable,
     read_archive,
     release,
@@ -97,6 +100,54 @@ def test_dask_image_runs_the_pods_arguments_as_the_command(
         ],
     )
     assert imported.returncode == 0, imported.stderr
+
+
+def test_a_scheduler_and_a_worker_from_the_dask_image_compute_together(
+    images: dict[str, dict[str, Any]],
+) -> None:
+    """`dask-scheduler` and `dask-worker`, as the operator's pods run them (uid 1000, read-only
+    root, a writable /tmp as an emptyDir gives), serve a client in the image: 1+2+3 == 6."""
+    dask = images["dask"]
+    root = dask["root"].with_name("dask-root")
+    if not root.exists():
+        apply_layers(dask, root)
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started = []
+    try:
+        for argv in (
+            ["dask-scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            ["dask-worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+        ):
+            full, env = in_image(root, dask["config"], argv, writable_tmp=True)
+            started.append(
+                subprocess.Popen(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
+        client = (
+            "from distributed import Client\n"
+            f"with Client({address!r}, timeout=120) as c:\n"
+            "    c.wait_for_workers(1, timeout=120)\n"
+            "    print(c.submit(sum, [1, 2, 3]).result())\n"
+        )
+        full, env = in_image(root, dask["config"], ["python", "-c", client], writable_tmp=True)
+        done = subprocess.run(full, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "6"
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _selected(python: str) -> set[str]:
