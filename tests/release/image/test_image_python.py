@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -120,8 +121,14 @@ def test_a_scheduler_and_a_worker_from_the_dask_image_compute_together(
             ["dask-worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
         ):
             full, env = in_image(root, dask["config"], argv, writable_tmp=True)
-            started.append(
-                subprocess.Popen(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            started.append(  # own process group: SIGTERM reaches dask, not just unshare
+                subprocess.Popen(
+                    full,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             )
         client = (
             "from distributed import Client\n"
@@ -134,13 +141,13 @@ def test_a_scheduler_and_a_worker_from_the_dask_image_compute_together(
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip() == "6"
     finally:
-        for process in started:
-            process.terminate()
+        for process in reversed(started):
+            os.killpg(process.pid, signal.SIGTERM)
         for process in started:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
