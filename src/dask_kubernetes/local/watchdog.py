@@ -53,6 +53,7 @@ def main() -> None:
     with contextlib.suppress(OSError, KeyboardInterrupt):
         sys.stdin.buffer.read()
     kill_processes_of(state_dir)
-    clean_container_nodes(state_dir)
+    with contextlib.suppress(OSError):  # the namespace must go even if this fails
+        clean_container_nodes(state_dir)
     if len(sys.argv) > 2:
         delete_namespace(sys.argv[2])

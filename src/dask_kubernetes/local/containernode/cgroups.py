@@ -29,15 +29,16 @@ def cgroup_root(netns: str, node: str) -> str:
 
 
 def hierarchies() -> list[Path]:
-    """The mounted cgroup hierarchies: the v2 mount alone on a v2 host; on v1 every controller's
-    (and name=systemd's) mount, never the v2 `unified` one (nothing of ours goes there)."""
+    """The mounted cgroup hierarchies: the v2 mount alone on a v2 host; on this hybrid v1 host
+    every controller's, name=systemd's and the empty v2 `unified` one (the kubelet's libcontainer
+    mirrors its QoS cgroups there too, so the end must remove them there as well)."""
     if (CGROUP_MOUNT / "cgroup.controllers").exists():
         return [CGROUP_MOUNT]
     found = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
         separator = fields.index("-")
-        if fields[separator + 1] == "cgroup":
+        if fields[separator + 1] in ("cgroup", "cgroup2"):
             found.append(Path(fields[4]))
     return sorted(set(found))
 

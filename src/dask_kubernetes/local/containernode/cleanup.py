@@ -57,7 +57,7 @@ def clean_node(node_dir: Path, *, timeout: float = 30.0) -> None:
     except (OSError, ValueError):
         return
     namespace = str(record.get("mntns", ""))
-    host = str(Path("/proc/1/ns/mnt").readlink())
+    host = str(Path("/proc/self/ns/mnt").readlink())
     # Containers first (so shims see them die), then the namespace's own processes; a record
     # naming the host's namespace (never written, but never trusted either) kills nothing.
     cgroups.kill_and_remove(str(record["cgroup_root"]), timeout=timeout)

@@ -8,7 +8,11 @@ Settings, each for a reason (docs/design/container-node.md has the whole list):
   their probes do not touch the host).
 - `root` under the cluster's state dir (image content and snapshots), `state` and the socket under
   /run/containerd, which is a tmpfs of the node's mount namespace (`mountns.py`);
-  `netns_mounts_under` keeps pod network namespaces out of the host's /run/netns.
+  `netns_mounts_under_state_dir` keeps pod network namespaces out of the host's /run/netns.
+- `restrict_oom_score_adj`: root here lacks CAP_SYS_RESOURCE (`CapEff` has no bit 24), so no
+  negative oom_score_adj can be set; the kubelet's -998 for sandboxes is clamped to 0 (OOM kills
+  still pick the container over its memory limit: that is the cgroup's own OOM, not a global one).
+- Config `version = 4`, containerd 2.4's own (a version 3 file is migrated at every start).
 - CNI: `bin_dirs` the built plugins, `conf_dir` the node's own, `conf_template` rendered by
   containerd once the kubelet passes the node's podCIDR (`cni.py`).
 - The pause image pinned as `sandbox` (it must be imported: nothing can be pulled here); NRI,
@@ -36,6 +40,8 @@ DISABLED_PLUGINS = (
     "io.containerd.snapshotter.v1.zfs",
     "io.containerd.snapshotter.v1.devmapper",
     "io.containerd.snapshotter.v1.erofs",
+    "io.containerd.differ.v1.erofs",
+    "io.containerd.mount-handler.v1.erofs",
     "io.containerd.snapshotter.v1.blockfile",
     "io.containerd.tracing.processor.v1.otlp",
     "io.containerd.internal.v1.tracing",
@@ -53,7 +59,7 @@ class Containerd:
     def config(self) -> dict[str, Any]:
         layout = self.layout
         return {
-            "version": 3,
+            "version": 4,
             "root": str(layout.containerd_root),
             "state": str(layout.containerd_state),
             "disabled_plugins": list(DISABLED_PLUGINS),
@@ -67,7 +73,11 @@ class Containerd:
                 },
                 CRI_RUNTIME: {
                     "enable_selinux": False,
-                    "netns_mounts_under": str(layout.netns_dir),
+                    # This machine withholds CAP_SYS_RESOURCE even from root: no process may lower
+                    # its oom_score_adj below 0, and runc fails the pause container's -998. Clamp
+                    # every container's to containerd's own (0) instead.
+                    "restrict_oom_score_adj": True,
+                    "netns_mounts_under_state_dir": True,
                     "containerd": {
                         "default_runtime_name": "runc",
                         "runtimes": {

@@ -67,11 +67,6 @@ class NodeLayout:
     def containerd_socket(self) -> Path:
         return RUNTIME_DIR / "containerd.sock"
 
-    @property
-    def netns_dir(self) -> Path:
-        """Where containerd bind-mounts each pod's network namespace (not /run/netns)."""
-        return RUNTIME_DIR / "netns"
-
     # CNI
     @property
     def cni_conf_dir(self) -> Path:

@@ -38,7 +38,7 @@ from dask_kubernetes.local.credentials.kubeconfig import client_kubeconfig
 from dask_kubernetes.local.credentials.pki import Authority
 from dask_kubernetes.local.kubelet.process_scan import STATE_DIR_MARKER
 
-DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
+DEFAULT_SANDBOX_IMAGE = "localhost/dask-kubernetes/pause:1"  # the images build names it so
 # The API server's identity towards kubelets, and the bootstrap ClusterRole (nodes/proxy, log,
 # exec, metrics...) kubeadm binds it to; without it the kubelet's webhook authorizer refuses the
 # API server's `kubectl logs/exec` calls.
