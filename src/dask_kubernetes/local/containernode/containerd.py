@@ -28,7 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from dask_kubernetes.local.containernode import toml
-from dask_kubernetes.local.containernode.layout import NodeLayout
+from dask_kubernetes.local.containernode.layout import (
+    CNI_CACHE_TARGET,
+    KUBELET_ROOT_TARGET,
+    NodeLayout,
+)
 from dask_kubernetes.local.containernode.mountns import in_namespace_of, in_new_namespace
 
 CRI_RUNTIME = "io.containerd.cri.v1.runtime"
@@ -109,7 +113,11 @@ class Containerd:
     def write_config(self) -> Path:
         path = self.layout.containerd_config
         path.parent.mkdir(parents=True, exist_ok=True)
-        for directory in (self.layout.containerd_root, self.layout.cni_conf_dir):
+        for directory in (
+            self.layout.containerd_root,
+            self.layout.cni_conf_dir,
+            self.layout.kubelet_root,
+        ):
             directory.mkdir(parents=True, exist_ok=True)
         self.layout.cni_cache.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
@@ -120,7 +128,11 @@ class Containerd:
     def argv(self) -> list[str]:
         """containerd as the first process of the node's mount namespace."""
         command = [str(self.binaries / "containerd"), f"--config={self.layout.containerd_config}"]
-        return in_new_namespace(command, self.layout.cni_cache)
+        binds = [
+            (self.layout.cni_cache, CNI_CACHE_TARGET),
+            (self.layout.kubelet_root, KUBELET_ROOT_TARGET),
+        ]
+        return in_new_namespace(command, binds)
 
     def ctr(self, pid: int, *args: str) -> list[str]:
         """`ctr` against this containerd, run inside its mount namespace (where the socket is)."""

@@ -20,7 +20,9 @@ Settings, each for a reason:
 - Eviction thresholds low (nodefs/imagefs 1%, memory 100Mi): the host's disk is shared with other
   work, and DiskPressure from someone else's files must not evict our pods. `failSwapOn: false`
   in case the host has swap (it has none today).
-- Every path it writes (`--root-dir`, `podLogsDir`, `volumePluginDir`) under the node's directory.
+- Every path it writes (`--root-dir`, `podLogsDir`, `volumePluginDir`) under the node's directory;
+  the root is seen as /var/lib/kubelet inside the node's mount namespace (a bind mount), so its
+  unix sockets fit in 108 bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dask_kubernetes.local.containernode.layout import (
     CLUSTER_DOMAIN,
     KUBELET_HEALTHZ_PORT,
     KUBELET_PORT,
+    KUBELET_ROOT_TARGET,
     NodeLayout,
 )
 from dask_kubernetes.local.credentials.pki import Pair
@@ -117,7 +120,7 @@ class KubeletSettings:
             str(self.binary),
             f"--config={layout.kubelet_config}",
             f"--kubeconfig={layout.kubelet_kubeconfig}",
-            f"--root-dir={layout.kubelet_root}",
+            f"--root-dir={KUBELET_ROOT_TARGET}",  # the state dir's, bind-mounted (mountns.py)
             f"--cert-dir={layout.pki}",
             f"--hostname-override={layout.name}",
             f"--node-ip={self.address}",

@@ -18,6 +18,8 @@ RUNTIME_DIR = Path("/run/containerd")
 # libcni's result cache, hard-wired to /var/lib/cni: bind-mounted from the state dir, also only
 # inside the node's mount namespace.
 CNI_CACHE_TARGET = Path("/var/lib/cni")
+# The kubelet's root as it sees it (a bind mount of the state dir's, see mountns.py).
+KUBELET_ROOT_TARGET = Path("/var/lib/kubelet")
 # The cluster DNS Service's ClusterIP: the tenth address of the plane's service range
 # (10.96.0.0/12), as kubeadm chooses it; reserved by creating the Service right after the plane.
 CLUSTER_DNS = "10.96.0.10"

@@ -10,43 +10,34 @@ in it dies — containerd, the kubelet, the shims, the containers — the kernel
 and every mount in it: nothing to unmount, whatever way the node ended.
 
 Inside, before containerd starts, a tmpfs goes on /run/containerd (sockets and runtime state: see
-layout.py) and the state directory's CNI cache is bind-mounted on /var/lib/cni (libcni's cache
-path is fixed). Both targets are made on the host if missing (empty directories; /run is a tmpfs).
+layout.py), and directories of the state dir are bind-mounted where the programs expect short or
+fixed paths: libcni's cache on /var/lib/cni (its path is fixed), the kubelet's root on
+/var/lib/kubelet (its sockets, e.g. pod-resources, must fit the 108-byte limit of a unix socket
+path, which a test's temporary directory does not). The targets are made on the host if missing
+(empty directories, the only trace on the host; /run is a tmpfs).
 Both `unshare` and `nsenter` exec the program, so the PID we record is the program's own.
 """
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
-from dask_kubernetes.local.containernode.layout import CNI_CACHE_TARGET, RUNTIME_DIR
-
-# Runs as `sh -c SCRIPT sh CNI_CACHE PROGRAM ARGS...` inside the new mount namespace.
-_PREPARE = (
-    "set -e; "
-    f"mkdir -p {RUNTIME_DIR} {CNI_CACHE_TARGET}; "
-    f"mount -t tmpfs -o mode=0711 dask-kubernetes-node {RUNTIME_DIR}; "
-    f'mount --bind "$1" {CNI_CACHE_TARGET}; '
-    "shift; "
-    'exec "$@"'
-)
+from dask_kubernetes.local.containernode.layout import RUNTIME_DIR
 
 
-def in_new_namespace(argv: list[str], cni_cache: Path) -> list[str]:
-    """argv that runs `argv` as the first process of a new mount namespace prepared as above."""
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "slave",
-        "--",
-        "sh",
-        "-c",
-        _PREPARE,
-        "sh",
-        str(cni_cache),
-        *argv,
-    ]
+def in_new_namespace(argv: list[str], binds: list[tuple[Path, Path]]) -> list[str]:
+    """argv that runs `argv` as the first process of a new mount namespace: a tmpfs on
+    /run/containerd, then each (source, target) of `binds` bind-mounted (targets made if
+    missing), then exec."""
+    steps = ["set -e", f"mkdir -p {RUNTIME_DIR}"]
+    steps.append(f"mount -t tmpfs -o mode=0711 dask-kubernetes-node {RUNTIME_DIR}")
+    for source, target in binds:
+        steps.append(f"mkdir -p {shlex.quote(str(target))}")
+        steps.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(str(target))}")
+    steps.append('exec "$@"')
+    script = "; ".join(steps)
+    return ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script, "sh", *argv]
 
 
 def in_namespace_of(pid: int, argv: list[str]) -> list[str]:
