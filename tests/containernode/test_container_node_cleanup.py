@@ -7,6 +7,7 @@ mount under the state dir."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -43,10 +44,9 @@ def _netns_of(record: dict[str, Any]) -> str:
     return str(record["cgroup_root"]).rsplit("/", 1)[1].rsplit("-", 1)[0]
 
 
-def _run_a_pod(kubectl: Kubectl) -> set[int]:
+def _run_a_pod(kubectl: Kubectl) -> None:
     kubectl.apply(pod("sleeper", "default", ["sleep", "3600"]))
     kubectl.wait_ready("sleeper", "default")
-    return set()
 
 
 def _leftovers(state_dir: Path, record: dict[str, Any], containers: set[int]) -> list[str]:
@@ -108,7 +108,7 @@ def test_the_cli_leaves_nothing_after_ctrl_c_or_a_crash(
     command += ["--no-operator", "--state-dir", str(state_dir)]
     for image in images:
         command += ["--image", str(image)]
-    env = {"DASK_KUBERNETES_NODE_BINARIES": str(binaries.bin), **_environ()}
+    env = {**os.environ, "DASK_KUBERNETES_NODE_BINARIES": str(binaries.bin)}
     cli = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -134,9 +134,3 @@ def test_the_cli_leaves_nothing_after_ctrl_c_or_a_crash(
         lambda: _leftovers(state_dir, record, containers) == [] or None,
         what=f"a clean machine (left: {_leftovers(state_dir, record, containers)})",
     )
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
