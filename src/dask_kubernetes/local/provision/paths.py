@@ -15,6 +15,7 @@ from pathlib import Path
 
 PROJECT_NAME = "dask-kubernetes"
 KUBE_MODULES = Path("tools") / "kube"
+NODE_MODULES = Path("tools") / "node"
 OPERATOR_CHART = Path("charts") / "dask-kubernetes-operator"
 
 
@@ -51,6 +52,11 @@ def repository_root(here: Path | None = None, cwd: Path | None = None) -> Path:
 def kube_modules() -> Path:
     """tools/kube/ of the clone: the pinned Go modules the binaries are built from."""
     return repository_root() / KUBE_MODULES
+
+
+def node_modules() -> Path:
+    """tools/node/ of the clone: the pinned Go modules the node's binaries are built from."""
+    return repository_root() / NODE_MODULES
 
 
 def operator_chart() -> Path:
