@@ -43,14 +43,11 @@ class NodeBinaries:
 
     @classmethod
     def from_directory(cls, directory: Path) -> NodeBinaries:
-        """`directory` holds the programs; the CNI plugins in `directory/cni` or beside them."""
-        cni = directory / "cni" if (directory / "cni").is_dir() else directory
-        found = cls(directory, cni)
-        missing = [name for name in NODE_PROGRAMS if not (directory / name).is_file()]
-        missing += [f"cni/{name}" for name in CNI_PLUGINS if not (cni / name).is_file()]
-        if missing:
-            raise NodeBinariesMissing(f"node binaries missing in {directory}: {', '.join(missing)}")
-        return found
+        """`directory` holds the programs; the CNI plugins in ../cni/bin (the cache entry's
+        layout), cni/ inside it, or beside the programs."""
+        candidates = (directory.parent / "cni" / "bin", directory / "cni", directory)
+        cni = next((c for c in candidates if (c / "bridge").is_file()), directory)
+        return from_layout(directory, cni)
 
 
 def find_node_binaries(explicit: Path | None = None) -> NodeBinaries:
