@@ -30,7 +30,7 @@ from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.network.netns import POD_CIDR
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-LIMIT = "256Mi"
+LIMIT = "512Mi"  # a worker and its nanny fit; the 1 GiB task does not
 
 
 def _image_name(archive: Path) -> str:
@@ -74,7 +74,7 @@ def test_a_worker_over_its_memory_limit_is_oom_killed_and_dask_recovers(
     from distributed import Client
     from distributed.scheduler import KilledWorker
 
-    from dask_kubernetes.operator import KubeCluster
+    from dask_kubernetes.operator import KubeCluster, make_cluster_spec
 
     k8s, image = dask_node
     assert k8s.real is not None and k8s.real.plane is not None
@@ -82,17 +82,25 @@ def test_a_worker_over_its_memory_limit_is_oom_killed_and_dask_recovers(
     resources = {"limits": {"memory": LIMIT}, "requests": {"memory": LIMIT}}
     # No retries of a task that killed its worker: the OOM shows at once as KilledWorker.
     env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    spec = make_cluster_spec("oom", image=image, n_workers=1, resources=resources, env=env)
+    # The limit is the worker's only: a scheduler under the same limit was itself OOM-killed by
+    # its first task (both connections dropped at once), which is not what this test is about.
+    del spec["spec"]["scheduler"]["spec"]["containers"][0]["resources"]
+    # The worker as the container's only process: with a nanny, the kernel kills only the worker
+    # child and the nanny restarts it inside the same container, so the container never shows
+    # OOMKilled; without one, the kernel's OOM kill ends the container and the kubelet restarts it.
+    spec["spec"]["worker"]["spec"]["containers"][0]["args"].append("--no-nanny")
     with (
-        KubeCluster(name="oom", n_workers=1, image=image, resources=resources, env=env) as cluster,
+        KubeCluster(custom_cluster_spec=spec) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
         client.wait_for_workers(1, timeout=180)
         # Functions by reference: the image's Python (3.13) is not necessarily the client's.
-        assert client.submit(operator.add, 41, 1).result(timeout=60) == 42
+        assert client.submit(operator.add, 41, 1, pure=False).result(timeout=60) == 42
         hosts = [w["host"] for w in client.scheduler_info()["workers"].values()]
         assert all(ipaddress.ip_address(h) in ipaddress.ip_network(POD_CIDR) for h in hosts)
 
-        hog = client.submit(os.urandom, 600 * 2**20, pure=False)  # 600 MiB against 256 MiB
+        hog = client.submit(os.urandom, 2**30, pure=False)  # 1 GiB, touched, against 512 MiB
         with pytest.raises(KilledWorker):
             hog.result(timeout=180)
 
