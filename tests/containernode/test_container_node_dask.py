@@ -186,7 +186,12 @@ def test_losing_a_node_mid_computation_the_operator_replaces_its_worker(
         KubeCluster(custom_cluster_spec=spec) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):
-        client.wait_for_workers(2, timeout=180)
+        try:
+            client.wait_for_workers(2, timeout=180)
+        except Exception:
+            print(kubectl("get", "pods", "-o", "wide"))  # the context a failure needs
+            print(kubectl.run("logs", "lose-scheduler", "--tail=60").stdout)
+            raise
         placed = json.loads(
             kubectl("get", "pods", "-l", "dask.org/component=worker", "-o", "json")
         )["items"]
