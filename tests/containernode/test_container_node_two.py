@@ -59,7 +59,7 @@ def kubectl(k8s: LocalKubernetes) -> Kubectl:
 
 def _ready(kubectl: Kubectl, node: str) -> str:
     conditions = kubectl.get("node", node, "")["status"]["conditions"]
-    return next(c["status"] for c in conditions if c["type"] == "Ready")
+    return str(next(c["status"] for c in conditions if c["type"] == "Ready"))
 
 
 def _pods(kubectl: Kubectl, selector: str) -> list[dict[str, Any]]:
