@@ -45,6 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="both",
         help="run the conformance suites on the emulator, the real control plane, or both",
     )
+    from control_planes import NODE_CHOICES, NODE_OPTION
+
+    parser.addoption(
+        NODE_OPTION,
+        choices=NODE_CHOICES,
+        default="processes",
+        help="the real plane's node: our kubelet (pods as processes) or the real kubelet with "
+        "containerd (images from $DASK_KUBERNETES_NODE_IMAGES)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -165,19 +174,20 @@ def plane_namespace(plane_cluster: K8sCluster, make_namespace: Callable[[K8sClus
 
 
 @pytest.fixture(scope="session")
-def k8s_real_cluster_with_operator() -> Iterator[K8sCluster]:
+def k8s_real_cluster_with_operator(request: pytest.FixtureRequest) -> Iterator[K8sCluster]:
     """The real control plane (etcd, kube-apiserver, controller manager, scheduler; our kubelet
     as its node) with the operator under the chart's RBAC; one per session."""
     if os.environ.get(EXTERNAL_KUBECONFIG):
         pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
     if os.geteuid() != 0:
         pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
-    from control_planes import built_binaries
+    from control_planes import built_binaries, node_options
 
     from dask_kubernetes.local import LocalKubernetes
 
     binaries = built_binaries().directory / "bin"
-    with LocalKubernetes(operator=True, control_plane="real", binaries=binaries) as k8s:
+    node = node_options(request.config)  # `--node=containers`: the real kubelet with containerd
+    with LocalKubernetes(operator=True, control_plane="real", binaries=binaries, **node) as k8s:
         yield K8sCluster(
             kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"
         )

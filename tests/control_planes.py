@@ -9,6 +9,7 @@ when the binaries for the committed pins are not in the cache.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import ssl
 import tempfile
@@ -29,6 +30,9 @@ REAL = "real"
 EXTERNAL = "external"  # DASK_KUBERNETES_TEST_KUBECONFIG: whatever cluster that names
 OPTION = "--control-plane"
 CHOICES = {"both": (EMULATED, REAL), EMULATED: (EMULATED,), REAL: (REAL,)}
+NODE_OPTION = "--node"
+NODE_CHOICES = ("processes", "containers")
+NODE_IMAGES = "DASK_KUBERNETES_NODE_IMAGES"
 NO_NODE = (
     "needs a node (a kubelet) to run pods; without root the real control plane runs bare "
     "(the node lives in a network namespace)"
@@ -106,3 +110,31 @@ class Endpoint:
 
     def absolute(self, target: str) -> str:
         return target if target.startswith("https://") else f"{self.url}{target}"
+
+
+def node_kind(config: pytest.Config) -> str:
+    """The real plane's node `--node` asks for: our process kubelet, or the real kubelet with
+    containerd (`local/containernode/`)."""
+    return str(config.getoption(NODE_OPTION))
+
+
+def node_options(config: pytest.Config) -> dict[str, Any]:
+    """`LocalKubernetes` keywords for the chosen node. With containers: the node build (or a skip
+    saying how to build it) and every `*.oci.tar` in $DASK_KUBERNETES_NODE_IMAGES (the pause
+    image and whatever the suite's pods run: there is no registry to pull from)."""
+    if node_kind(config) == "processes":
+        return {}
+    from dask_kubernetes.local.containernode.binaries import (
+        NodeBinariesMissing,
+        find_node_binaries,
+    )
+
+    try:
+        binaries = find_node_binaries()
+    except NodeBinariesMissing as exc:
+        pytest.skip(str(exc))
+    directory = os.environ.get(NODE_IMAGES)
+    if not directory:
+        pytest.skip(f"--node=containers: set {NODE_IMAGES} to a directory of OCI image archives")
+    images = tuple(sorted(Path(directory).glob("*.oci.tar")))
+    return {"node": "containers", "node_binaries": binaries.bin, "images": images}

@@ -259,6 +259,7 @@ LOCAL_LAYERS = (
     "kubelet",
     "provision",
     "controlplane",
+    "containernode",
 )
 
 

@@ -29,6 +29,8 @@ async def _serve(
     tls: bool,
     control_plane: str,
     gateway: bool = False,
+    node: str = "processes",
+    images: tuple[Path, ...] = (),
 ) -> None:
     from dask_kubernetes.gateway.local import gateway_lines
     from dask_kubernetes.local import LocalKubernetes  # needs the `local` extra (aiohttp)
@@ -45,6 +47,8 @@ async def _serve(
             port=port,
             tls=tls,
             control_plane=control_plane,
+            node=node,
+            images=images,
         ) as k8s,
         gateway_lines(gateway, k8s.kubeconfig, Path(k8s.state_dir)) as gateway_output,
     ):
@@ -94,6 +98,22 @@ async def _serve(
     "scheduler built from pinned sources, our kubelet as a node, in a network namespace (root).",
 )
 @click.option(
+    "--node",
+    type=click.Choice(["processes", "containers"]),
+    default="processes",
+    show_default=True,
+    help="With --control-plane real: processes: our kubelet, pods as host processes; "
+    "containers: the real kubelet with containerd, runc, CNI, kube-proxy and CoreDNS "
+    "(binaries from the node build).",
+)
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --node containers: an OCI image archive to import into the node (repeatable).",
+)
+@click.option(
     "--gateway",
     is_flag=True,
     help="Also run a Dask Gateway on the operator (needs the `gateway` extra); prints the "
@@ -106,6 +126,8 @@ def local(
     no_operator: bool,
     no_tls: bool,
     control_plane: str,
+    node: str,
+    images: tuple[Path, ...],
     gateway: bool,
 ) -> None:
     """Run a local Kubernetes stand-in (pods run as local processes) until Ctrl-C.
@@ -128,6 +150,9 @@ def local(
     if gateway and importlib.util.find_spec("dask_gateway_server") is None:
         click.echo("error: --gateway needs: pip install 'dask-kubernetes[gateway]'", err=True)
         sys.exit(2)
+    if (node != "processes" or images) and control_plane != "real":
+        click.echo("error: --node containers and --image need --control-plane real", err=True)
+        sys.exit(2)
     if control_plane == "real":
         if no_tls:
             click.echo(
@@ -141,7 +166,17 @@ def local(
             sys.exit(2)
     try:
         asyncio.run(
-            _serve(state_dir, kubeconfig, port, operator, not no_tls, control_plane, gateway)
+            _serve(
+                state_dir,
+                kubeconfig,
+                port,
+                operator,
+                not no_tls,
+                control_plane,
+                gateway,
+                node,
+                images,
+            )
         )
     except (KubeconfigError, RealPlaneError) as exc:
         click.echo(f"error: {exc}", err=True)

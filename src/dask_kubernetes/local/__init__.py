@@ -16,6 +16,8 @@ layout test, tests/release/test_layout.py, fails on a cycle):
 - `provision/`: builds the real binaries from pinned sources (`python -m
   dask_kubernetes.local.provision build`), apart from the code that runs them;
 - `controlplane/`: the real etcd, kube-apiserver, kube-controller-manager and kube-scheduler;
+- `containernode/`: a real node for the real plane: the kubelet with containerd, runc, CNI,
+  kube-proxy and CoreDNS, in the cluster's network namespace and a mount namespace of its own;
 - here: the compositions, `emulated.py` and `real.py` side by side, and `cluster.py`'s
   `LocalKubernetes`, which runs either (and optionally the operator); `dask kubernetes local`
   is its CLI.

@@ -61,9 +61,24 @@ class LocalKubernetes:
         control_plane: str = "emulated",
         binaries: str | Path | None = None,
         audit: bool = False,
+        node: str = "processes",
+        node_binaries: str | Path | None = None,
+        images: tuple[str | Path, ...] = (),
+        sandbox_image: str | None = None,
+        nodes: int = 1,
     ) -> None:
         """`audit` asks the real plane's kube-apiserver for its audit log (the emulator always
-        keeps one); `binaries` is the real plane's bin directory (default: the cached build)."""
+        keeps one); `binaries` is the real plane's bin directory (default: the cached build).
+        On the real plane, `node="containers"` runs the real kubelet with containerd instead of
+        our process kubelet (`node_binaries`, `images` to import, `sandbox_image`: see
+        `RealCluster`)."""
+        if node != "processes" and control_plane != "real":
+            raise LocalKubernetesError("node='containers' needs control_plane='real'")
+        self.node = node
+        self.node_binaries = Path(node_binaries) if node_binaries is not None else None
+        self.images = tuple(Path(image) for image in images)
+        self.sandbox_image = sandbox_image
+        self.nodes = nodes
         if control_plane not in CONTROL_PLANES:
             raise LocalKubernetesError(
                 f"control_plane must be one of {', '.join(CONTROL_PLANES)}, not {control_plane!r}"
@@ -135,6 +150,11 @@ class LocalKubernetes:
                     port=self.port,
                     binaries=self.binaries,
                     audit=self.audit,
+                    node=self.node,
+                    node_binaries=self.node_binaries,
+                    nodes=self.nodes,
+                    images=self.images,
+                    **({"sandbox_image": self.sandbox_image} if self.sandbox_image else {}),
                 )
                 await self.real.start()
                 if self.operator:

@@ -2,8 +2,10 @@
 
 The composer holds the write end of the watchdog's stdin; the watchdog blocks reading it. When the
 composer exits for any reason — even SIGKILL, when no cleanup code runs — the pipe closes, and the
-watchdog kills every process carrying the stand-in's state-dir marker, removes the network
-namespace of a real-plane cluster if it has one, then exits.
+watchdog kills every process carrying the stand-in's state-dir marker, then everything a container
+node left (its containers by cgroup, the processes of its mount namespace, whose mounts die with
+it; its cgroups: `containernode/cleanup.py`), removes the network namespace of a real-plane
+cluster if it has one, then exits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dask_kubernetes.local.containernode.cleanup import clean as clean_container_nodes
 from dask_kubernetes.local.kubelet.process_scan import kill_processes_of
 from dask_kubernetes.local.network.netns import delete_namespace
 
@@ -50,5 +53,7 @@ def main() -> None:
     with contextlib.suppress(OSError, KeyboardInterrupt):
         sys.stdin.buffer.read()
     kill_processes_of(state_dir)
+    with contextlib.suppress(OSError):  # the namespace must go even if this fails
+        clean_container_nodes(state_dir)
     if len(sys.argv) > 2:
         delete_namespace(sys.argv[2])

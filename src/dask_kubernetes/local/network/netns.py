@@ -35,6 +35,9 @@ SERVICE_CIDR = "10.96.0.0/12"
 # The node's (and API server's) address: outside both CIDRs, a /32 of its own.
 NODE_ADDRESS = "10.240.0.1"
 LOCAL_ROUTES = (POD_CIDR, SERVICE_CIDR, f"{NODE_ADDRESS}/32")
+# A container node: pod IPs live in pods' own namespaces behind the node's bridge, so the pod CIDR
+# is *not* local here; ClusterIPs stay local (kube-proxy DNATs them before routing anyway).
+CONTAINER_NODE_ROUTES = (SERVICE_CIDR,)
 # Where the host reaches the cluster: the API server's forwarder and every node port listen here,
 # in the host namespace; the node lists it as its ExternalIP so clients prefer it.
 HOST_ADDRESS = "127.0.0.1"
@@ -109,14 +112,25 @@ class NetworkNamespace:
         self.name = name
 
     @classmethod
-    def create(cls, name: str | None = None) -> NetworkNamespace:
+    def create(
+        cls,
+        name: str | None = None,
+        *,
+        local_routes: tuple[str, ...] = LOCAL_ROUTES,
+        addresses: tuple[str, ...] = (),
+    ) -> NetworkNamespace:
+        """`local_routes` on `lo` (the process node's pods bind any pod IP through them);
+        `addresses` on `lo` for a node that must *own* its address (the real kubelet checks that
+        its node IP is on an interface; a container node routes pod IPs to its bridge instead)."""
         require_root()
         namespace = cls(name or f"{PREFIX}{secrets.token_hex(4)}")
         _ip("netns", "add", namespace.name)
         try:
             _ip("-n", namespace.name, "link", "set", "lo", "up")
-            for cidr in LOCAL_ROUTES:
+            for cidr in local_routes:
                 _ip("-n", namespace.name, "route", "add", "local", cidr, "dev", "lo")
+            for address in addresses:
+                _ip("-n", namespace.name, "address", "add", address, "dev", "lo")
         except BaseException:
             namespace.delete()
             raise
