@@ -65,6 +65,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "dask_kubernetes_release.pipeline.command",
         "rehearse the whole release workflow locally",
     ),
+    "image": (
+        "dask_kubernetes_release.image.command",
+        "build a reproducible OCI image archive (pause, busybox, coredns, operator, dask)",
+    ),
     "tag": ("dask_kubernetes_release.tag.command", "check everything, then create the release tag"),
     "test": ("dask_kubernetes_release.pipeline.testsuite", "run the whole test suite"),
 }
