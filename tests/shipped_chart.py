@@ -39,7 +39,7 @@ class Installed:
     seconds: float  # helm install --wait, until the Deployment is Available
 
 
-def helm_install(kubeconfig: str, operator: Image, *, timeout: str = "5m") -> Installed:
+def helm_install(kubeconfig: str, operator: Image, *, timeout: str = "3m") -> Installed:
     """Install the chart as release.yml's kind job does, but by digest; wait for the rollout."""
     chart = paths.operator_chart()
     argv = [

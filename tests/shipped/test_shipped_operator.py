@@ -22,6 +22,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 _NO_KUBECONFIG = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
 
+@pytest.fixture(autouse=True)
+def _operator_log_on_failure(request: pytest.FixtureRequest) -> Any:
+    """The operator pod's log tail in the captured output (pytest shows it on failure)."""
+    yield
+    if "shipped" in request.fixturenames:
+        from shipped_chart import operator_pod_diagnosis
+
+        cluster = request.getfixturevalue("shipped")
+        binary = Path(cluster.stand_in.real.plane.binaries) / "kubectl"
+        print(operator_pod_diagnosis(binary, cluster.kubeconfig))
+
+
 @pytest.fixture(scope="module")
 def shipped(request: pytest.FixtureRequest) -> Any:
     from control_planes import node_kind
