@@ -84,6 +84,33 @@ def exec_in(cluster: Any, pod: dict[str, Any], *command: str) -> subprocess.Comp
     )
 
 
+def request_diagnosis(cluster: Any, namespace: str) -> None:
+    """At teardown, print the namespace's pods, events and logs (shown if the test failed)."""
+    import atexit  # noqa: F401
+
+    _pending.append((cluster, namespace))
+
+
+_pending: list[tuple[Any, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _namespace_log_on_failure() -> Any:
+    yield
+    while _pending:
+        cluster, namespace = _pending.pop()
+        _dump(cluster, namespace)
+
+
+def _dump(cluster: Any, namespace: str) -> None:
+    if True:
+        print(kubectl(cluster, "get", "pods,events", "-n", namespace, "-o", "wide", check=False).stdout)
+        for pod in kubectl(cluster, "get", "pods", "-n", namespace, "-o", "name", check=False).stdout.split():
+            for extra in ((), ("--previous",)):
+                done = kubectl(cluster, "logs", "-n", namespace, pod, "--tail=30", *extra, check=False)
+                print(pod, extra, done.stdout[-3000:], done.stderr[-500:])
+
+
 def test_the_operator_runs_the_image_the_chart_pins_by_digest(shipped: Any) -> None:
     """The Deployment names repository:tag@sha256:MANIFEST and the kubelet reports it ran the
     image with exactly that digest (imported here, never pulled)."""
@@ -134,13 +161,18 @@ def test_a_kubecluster_computes_in_the_dask_image(
 
     namespace = make_namespace(shipped)
     monkeypatch.setenv("KUBECONFIG", shipped.kubeconfig)
+    request_diagnosis(shipped, namespace)
     dask_image = shipped.shipped.images["dask"]
     with (
         dask.config.set({"kubernetes.image": dask_image.reference}),
         KubeCluster(name="shipped", namespace=namespace, n_workers=1) as cluster,
     ):
         with Client(cluster) as client:
-            client.wait_for_workers(1, timeout=240)
+            try:
+                client.wait_for_workers(1, timeout=60)
+            except Exception:
+                _dump(shipped, namespace)
+                raise
             assert client.submit(lambda x: x + 1, 41).result(timeout=120) == 42
             hostnames = client.run(socket.gethostname)
         pods = json.loads(kubectl(shipped, "get", "pods", "-n", namespace, "-o", "json").stdout)[
