@@ -56,6 +56,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """On the container node the e2e suite's image (DASK_KUBERNETES_TEST_IMAGE, read when its
+    modules are imported) is the Dask image built here; an explicit setting still wins."""
+    from control_planes import node_kind
+
+    if node_kind(config) == "containers" and not os.environ.get("DASK_KUBERNETES_TEST_IMAGE"):
+        from shipped_images import DASK_REFERENCE
+
+        os.environ["DASK_KUBERNETES_TEST_IMAGE"] = DASK_REFERENCE
+
+
 @pytest.fixture(scope="session")
 def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real etcd + kube-apiserver + controller manager + scheduler, once per session (no node).

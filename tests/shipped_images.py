@@ -38,6 +38,9 @@ RECORD = "images.json"
 #: trixie's 3.13). The operator image is built as it ships (the default suite): no client code
 #: runs in it.
 DASK_SUITES = {(3, 11): "bookworm", (3, 13): "trixie"}
+#: The Dask image's name: fixed, so the e2e modules' IMAGE (DASK_KUBERNETES_TEST_IMAGE, read when
+#: they are imported, before any build) can name it; the digest says which wheel it holds.
+DASK_REFERENCE = "localhost/dask-kubernetes/dask:head"
 
 
 def cache_root() -> Path:
@@ -163,7 +166,7 @@ def _images(
     dist: Path, wheel_sha256: str, cache: Path, seconds: dict[str, float]
 ) -> dict[str, Image]:
     suite = dask_suite()
-    final = cache / "by-wheel" / f"{wheel_sha256[:32]}-dask-{suite}"
+    final = cache / "by-wheel" / f"{wheel_sha256[:32]}-dask-{suite}-head"
     record = final / RECORD
     if record.is_file():
         entries = json.loads(record.read_text(encoding="utf-8"))
@@ -183,7 +186,7 @@ def _images(
             if kind != "pause":
                 argv += ["--dist", str(dist)]
             if kind == "dask":
-                argv += ["--suite", suite]
+                argv += ["--suite", suite, "--name", DASK_REFERENCE]
             done = _run(*argv, timeout=1800)
             seconds[f"image {kind}"] = round(time.monotonic() - started, 1)
             if done.returncode != 0:

@@ -86,8 +86,6 @@ def exec_in(cluster: Any, pod: dict[str, Any], *command: str) -> subprocess.Comp
 
 def request_diagnosis(cluster: Any, namespace: str) -> None:
     """At teardown, print the namespace's pods, events and logs (shown if the test failed)."""
-    import atexit  # noqa: F401
-
     _pending.append((cluster, namespace))
 
 
@@ -103,11 +101,20 @@ def _namespace_log_on_failure() -> Any:
 
 
 def _dump(cluster: Any, namespace: str) -> None:
-    if True:
-        print(kubectl(cluster, "get", "pods,events", "-n", namespace, "-o", "wide", check=False).stdout)
-        for pod in kubectl(cluster, "get", "pods", "-n", namespace, "-o", "name", check=False).stdout.split():
+    """The namespace's pods, events and each pod's log (also its previous container's)."""
+    if cluster is not None:
+        print(
+            kubectl(
+                cluster, "get", "pods,events", "-n", namespace, "-o", "wide", check=False
+            ).stdout
+        )
+        for pod in kubectl(
+            cluster, "get", "pods", "-n", namespace, "-o", "name", check=False
+        ).stdout.split():
             for extra in ((), ("--previous",)):
-                done = kubectl(cluster, "logs", "-n", namespace, pod, "--tail=30", *extra, check=False)
+                done = kubectl(
+                    cluster, "logs", "-n", namespace, pod, "--tail=30", *extra, check=False
+                )
                 print(pod, extra, done.stdout[-3000:], done.stderr[-500:])
 
 
@@ -169,7 +176,7 @@ def test_a_kubecluster_computes_in_the_dask_image(
     ):
         with Client(cluster) as client:
             try:
-                client.wait_for_workers(1, timeout=60)
+                client.wait_for_workers(1, timeout=120)
             except Exception:
                 _dump(shipped, namespace)
                 raise
