@@ -82,8 +82,8 @@ def test_node_registers_ready_with_containerd(kubectl: Kubectl) -> None:
     assert status["nodeInfo"]["kubeletVersion"] == "v1.37.2"
     assert {"type": "InternalIP", "address": NODE_ADDRESS} in status["addresses"]
     # The real controller manager gave it a podCIDR out of the plane's cluster CIDR.
-    pod_cidr = ipaddress.ip_network(node[0]["spec"]["podCIDR"])
-    assert pod_cidr.subnet_of(ipaddress.ip_network(POD_CIDR))
+    pod_cidr = ipaddress.IPv4Network(node[0]["spec"]["podCIDR"])
+    assert pod_cidr.subnet_of(ipaddress.IPv4Network(POD_CIDR))
 
 
 def test_pod_from_image_runs_with_exec_and_logs(kubectl: Kubectl, namespace: str) -> None:

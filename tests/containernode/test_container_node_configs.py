@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,18 @@ def test_the_cache_layout_finds_the_plugins_beside_bin(tmp_path: Path) -> None:
         (tmp_path / "cni" / "bin" / name).write_text("")
     found = NodeBinaries.from_directory(tmp_path / "bin")
     assert found.cni == tmp_path / "cni" / "bin"
+
+
+def test_the_cli_refuses_a_container_node_without_the_real_plane_in_one_line() -> None:
+    dask = str(Path(sys.executable).with_name("dask"))
+    result = subprocess.run(
+        [dask, "kubernetes", "local", "--node", "containers"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--control-plane real" in lines[0]
+    assert "Traceback" not in result.stderr

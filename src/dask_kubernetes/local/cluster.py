@@ -65,6 +65,7 @@ class LocalKubernetes:
         node_binaries: str | Path | None = None,
         images: tuple[str | Path, ...] = (),
         sandbox_image: str | None = None,
+        nodes: int = 1,
     ) -> None:
         """`audit` asks the real plane's kube-apiserver for its audit log (the emulator always
         keeps one); `binaries` is the real plane's bin directory (default: the cached build).
@@ -77,6 +78,7 @@ class LocalKubernetes:
         self.node_binaries = Path(node_binaries) if node_binaries is not None else None
         self.images = tuple(Path(image) for image in images)
         self.sandbox_image = sandbox_image
+        self.nodes = nodes
         if control_plane not in CONTROL_PLANES:
             raise LocalKubernetesError(
                 f"control_plane must be one of {', '.join(CONTROL_PLANES)}, not {control_plane!r}"
@@ -150,6 +152,7 @@ class LocalKubernetes:
                     audit=self.audit,
                     node=self.node,
                     node_binaries=self.node_binaries,
+                    nodes=self.nodes,
                     images=self.images,
                     **({"sandbox_image": self.sandbox_image} if self.sandbox_image else {}),
                 )

@@ -34,6 +34,7 @@ from dask_kubernetes.local.containernode.node import (
     ContainerNode,
     PlaneAccess,
 )
+from dask_kubernetes.local.containernode.nodenet import NodeNetwork
 from dask_kubernetes.local.controlplane.plane import ADMIN_GROUP, KUBELET_CLIENT_NAME, ControlPlane
 from dask_kubernetes.local.credentials.kubeconfig import AdminKubeconfig, write_kubeconfig
 from dask_kubernetes.local.credentials.pki import Authority, Pair
@@ -105,11 +106,16 @@ class RealCluster:
         node_binaries: Path | None = None,
         images: tuple[Path, ...] = (),
         sandbox_image: str = DEFAULT_SANDBOX_IMAGE,
+        nodes: int = 1,
     ) -> None:
         """`node`: "processes" (our kubelet, pods as host processes) or "containers" (the real
         kubelet with containerd; `node_binaries` their directory, default the cached build;
         `images` OCI archives imported before the kubelet starts; `sandbox_image` the pause
-        image's name among them)."""
+        image's name among them; `nodes` > 1: further container nodes, each in a network
+        namespace of its own joined to the cluster's, `nodenet.py`)."""
+        if nodes < 1 or (nodes > 1 and node != CONTAINERS):
+            raise RealPlaneError("more than one node needs node='containers'")
+        self.nodes = nodes
         if node not in NODE_KINDS:
             raise RealPlaneError(f"node must be one of {', '.join(NODE_KINDS)}, not {node!r}")
         self.node = node
@@ -117,6 +123,8 @@ class RealCluster:
         self.images = images
         self.sandbox_image = sandbox_image
         self.container_nodes: list[ContainerNode] = []
+        # Further nodes: each with its network (namespace + veth) and the loop inside it.
+        self.further_nodes: list[tuple[ContainerNode, NamespaceLoop, NodeNetwork]] = []
         self.state_dir = state_dir
         self.audit = audit  # kube-apiserver's audit log (`plane.audit_log`), e.g. for the benches
         self.kubeconfig = AdminKubeconfig(kubeconfig, merge=merge_kubeconfig)
@@ -184,6 +192,8 @@ class RealCluster:
             self.container_nodes.append(node)
             await self.node_loop.call(node.start)
             self.start_seconds.update({f"node {k}": v for k, v in node.start_seconds.items()})
+            for index in range(1, self.nodes):
+                await self._start_further_node(index, node)
         else:
             await self._start_process_node(plane, ca, ca_pem)
         # The host's door: listening in the host namespace, connecting from inside.
@@ -201,6 +211,31 @@ class RealCluster:
         started = time.monotonic()
         await self.node_loop.run(self._await_default_service_account(ca_pem, timeout=60.0))
         self.start_seconds["default service account"] = round(time.monotonic() - started, 2)
+
+    async def _start_further_node(self, index: int, first: ContainerNode) -> None:
+        """Node `index` in a network namespace of its own; its pods routed from the cluster's."""
+        assert self.namespace is not None
+        network = NodeNetwork(self.namespace, index)
+        namespace = network.create()
+        loop = NamespaceLoop(namespace)
+        node = ContainerNode(
+            first.binaries,
+            first.plane,
+            self.state_dir,
+            self.namespace.name,
+            f"{self.node_name}-{index + 1}",
+            network.address,
+            images=list(self.images),
+            sandbox_image=self.sandbox_image,
+            dns=False,
+            own_netns=namespace.name,
+        )
+        self.further_nodes.append((node, loop, network))  # from here, stop() undoes it
+        loop.start()
+        started = time.monotonic()
+        await loop.call(node.start)
+        network.route_pods(await loop.call(node.pod_cidr))
+        self.start_seconds[f"node {node.name}"] = round(time.monotonic() - started, 2)
 
     async def _start_process_node(self, plane: ControlPlane, ca: Authority, ca_pem: bytes) -> None:
         """Our kubelet, its API and the Python kube-proxy (`node="processes"`)."""
@@ -280,6 +315,14 @@ class RealCluster:
                         await asyncio.wait_for(loop.run(stoppable.stop()), 30)
                     except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
                         logger.warning("stopping %s: %s", type(stoppable).__name__, exc)
+            while self.further_nodes:
+                further, further_loop, network = self.further_nodes.pop()
+                try:
+                    await further_loop.call(further.stop)
+                except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+                    logger.warning("stopping node %s: %s", further.name, exc)
+                await asyncio.to_thread(further_loop.stop)
+                network.delete()
             while self.container_nodes:
                 node = self.container_nodes.pop()
                 try:

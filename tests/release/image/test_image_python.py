@@ -14,91 +14,47 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from image_support import apply_layers, read_archive, run_in_image
+from image_support import (
+    apply_layers,
+    in_image,
+    python_images_unavailable,
+    read_archive,
+    release,
+    run_in_image,
+)
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 from dask_kubernetes.local.kubelet.shims import _SHIMS
-from dask_kubernetes_release.build.command import build_distributions
 from dask_kubernetes_release.core.requirements import read_requirements_file
 
-ROOT = Path(__file__).resolve().parents[3]
-DOCKER = ROOT / "release" / "docker"
-EPOCH = "1764979200"
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=10):
-            return True
-    except OSError:
-        return False
-
-
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (mmdebstrap --mode=root, overlayfs, chroot)"
-    for tool in ("mmdebstrap", "unshare", "chroot"):
-        if shutil.which(tool) is None:
-            return f"needs {tool} (apt-get install mmdebstrap util-linux coreutils)"
-    for host, port in (("deb.debian.org", 80), ("pypi.org", 443)):
-        if not _reachable(host, port):
-            return f"needs the network: {host}:{port} is not reachable"
-    return None
+DOCKER = Path(__file__).resolve().parents[3] / "release" / "docker"
 
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(_why_not() is not None, reason=str(_why_not())),
+    pytest.mark.skipif(
+        python_images_unavailable() is not None, reason=str(python_images_unavailable())
+    ),
     pytest.mark.timeout(900),
 ]
 
 
-def release(*argv: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "release", *map(str, argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH},
-        check=False,
-        timeout=900,
-    )
+@pytest.fixture
+def dist(image_dist: Path) -> Path:
+    return image_dist
 
 
-@pytest.fixture(scope="module")
-def dist(clone_repo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed tree's wheel and SHA256SUMS, as release.yml's build job hands them on."""
-    base = tmp_path_factory.mktemp("image-dist")
-    out = base / "dist"
-    build_distributions(out, source=clone_repo(base / "clone"))
-    done = release("manifest", out)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-@pytest.fixture(scope="module")
-def images(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Both images (the cached Debian tree and install layer reused when present), unpacked."""
-    base = tmp_path_factory.mktemp("images")
-    found: dict[str, dict[str, Any]] = {}
-    for kind in ("operator", "dask"):
-        archive = base / f"{kind}.oci.tar"
-        done = release("image", kind, "--dist", dist, "--out", archive)
-        assert done.returncode == 0, done.stderr
-        image = read_archive(archive, base / f"{kind}-archive")
-        image["archive"], image["stdout"] = archive, done.stdout
-        found[kind] = image
-    apply_layers(found["operator"], base / "root")
-    found["operator"]["root"] = found["dask"]["root"] = base / "root"  # dask: + one layer
-    return found
+@pytest.fixture
+def images(python_images: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return python_images
 
 
 def test_operator_image_runs_its_entrypoint_as_1000_on_a_read_only_root(
@@ -145,6 +101,60 @@ def test_dask_image_runs_the_pods_arguments_as_the_command(
         ],
     )
     assert imported.returncode == 0, imported.stderr
+
+
+def test_a_scheduler_and_a_worker_from_the_dask_image_compute_together(
+    images: dict[str, dict[str, Any]],
+) -> None:
+    """`dask-scheduler` and `dask-worker`, as the operator's pods run them (uid 1000, read-only
+    root, a writable /tmp as an emptyDir gives), serve a client in the image: 1+2+3 == 6."""
+    dask = images["dask"]
+    root = dask["root"].with_name("dask-root")
+    if not root.exists():
+        apply_layers(dask, root)
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started = []
+    try:
+        for argv in (
+            ["dask-scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            ["dask-worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+        ):
+            full, env = in_image(root, dask["config"], argv, writable_tmp=True)
+            started.append(  # own process group: SIGTERM reaches dask, not just unshare
+                subprocess.Popen(
+                    full,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        client = (
+            "from distributed import Client\n"
+            f"with Client({address!r}, timeout=120) as c:\n"
+            "    c.wait_for_workers(1, timeout=120)\n"
+            "    print(c.submit(sum, [1, 2, 3]).result())\n"
+        )
+        full, env = in_image(root, dask["config"], ["python", "-c", client], writable_tmp=True)
+        done = subprocess.run(full, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "6"
+    finally:
+        for process in reversed(started):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _selected(python: str) -> set[str]:
@@ -218,12 +228,14 @@ def test_sbom_lists_every_debian_and_python_package_in_the_image(
 
 def test_the_install_step_rebuilds_to_the_same_digest(dist: Path, tmp_path: Path) -> None:
     """--no-cache runs the Dockerfile's RUN step again (pip downloads and compiles again):
-    the same inputs give the same archive bytes."""
+    the same inputs give the same archive bytes, and the same SBOM bytes."""
     outs = [tmp_path / f"{n}.oci.tar" for n in ("a", "b")]
     for out in outs:
         done = release("image", "operator", "--dist", dist, "--out", out, "--no-cache")
         assert done.returncode == 0, done.stderr
     assert outs[0].read_bytes() == outs[1].read_bytes()
+    sboms = [out.with_name(out.name.replace(".oci.tar", ".oci.cdx.json")) for out in outs]
+    assert sboms[0].read_bytes() == sboms[1].read_bytes()
 
 
 def test_the_debian_layer_rebuilds_to_the_same_digest(
@@ -271,4 +283,37 @@ def test_a_wheel_sha256sums_does_not_vouch_for_is_refused(
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: the image's RUN step failed (exit 1): ")
     assert expected.format(wheel=wheel.name) in lines[0]
+    assert not out.exists()
+
+
+def test_a_changed_cached_layer_is_refused_not_shipped(
+    images: dict[str, dict[str, Any]], dist: Path, tmp_path: Path
+) -> None:
+    """The cache holds the Debian layer's blob; one changed byte in it (on disk, by anyone)
+    must fail the build (exit 1) instead of shipping those bytes under the old digest."""
+    digest = images["dask"]["manifest"]["layers"][0]["digest"]
+    cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    entries = [
+        path.parent
+        for path in (cache_root / "dask-kubernetes" / "images" / "rootfs").glob("*/rootfs.json")
+        if json.loads(path.read_text())["layer"]["digest"] == digest
+    ]
+    assert entries, "the fixture's Debian layer is not in the default cache"
+    copy = tmp_path / "cache" / "rootfs" / entries[0].name
+    (copy / "tree").mkdir(parents=True)
+    shutil.copy2(entries[0] / "rootfs.json", copy / "rootfs.json")
+    shutil.copytree(entries[0] / "blobs", copy / "blobs")
+    (blob,) = (copy / "blobs").iterdir()
+    with blob.open("r+b") as data:
+        data.seek(1000)
+        byte = data.read(1)
+        data.seek(1000)
+        data.write(bytes([byte[0] ^ 0x01]))
+    out = tmp_path / "dask.oci.tar"
+    done = release("image", "dask", "--dist", dist, "--out", out, "--cache", tmp_path / "cache")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: cached layer {blob} does not match {digest}: "
+        "the cache was changed; rebuild with --refresh"
+    )
     assert not out.exists()

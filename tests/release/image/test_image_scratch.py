@@ -14,36 +14,20 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from image_support import apply_layers, read_archive
+from image_support import apply_layers, read_archive, release
 
 from dask_kubernetes_release.core.errors import UsageError
 from dask_kubernetes_release.image.layer import write_layer
 from dask_kubernetes_release.image.oci import parse_reference
 
-ROOT = Path(__file__).resolve().parents[3]
-EPOCH = "1764979200"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mknod, unshare --pid)")
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build pause")
-
-
-def release(*argv: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m release ARGS` as a user runs it (one process: exit code and stderr as seen)."""
-    return subprocess.run(
-        [sys.executable, "-m", "release", *map(str, argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **(env or {})},
-        check=False,
-        timeout=240,
-    )
 
 
 def _tree(base: Path, mtime: int) -> Path:
@@ -269,3 +253,24 @@ def test_bad_input_is_one_line_and_exit_2(
     if message is not None:
         assert lines[0] == message
     assert not (tmp_path / "x.oci.tar").exists()
+
+
+def test_layout_refuses_to_empty_a_directory_that_is_not_a_layout(tmp_path: Path) -> None:
+    """`--layout` names a directory the build rewrites; a mistyped one holding other files is
+    left alone (exit 2), an earlier layout is replaced."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me\n")
+    done = release("image", "pause", "--layout", precious, "--out", tmp_path / "p.oci.tar")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"error: --layout {precious}: exists and is not an OCI layout; not touching it"
+    )
+    assert (precious / "notes.txt").read_text() == "keep me\n"
+    layout = tmp_path / "layout"
+    for _ in range(2):
+        done = release("image", "pause", "--layout", layout, "--out", tmp_path / "p.oci.tar")
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in layout.iterdir()) == ["blobs", "index.json", "oci-layout"]
+    assert len(list((layout / "blobs" / "sha256").iterdir())) == 3

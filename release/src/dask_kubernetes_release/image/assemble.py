@@ -8,7 +8,6 @@ writing, the layout, the archive, the SBOM beside it) must not differ.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -16,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dask_kubernetes_release.image.layer import Layer, write_layer
-from dask_kubernetes_release.image.oci import Reference, RuntimeConfig, write_archive, write_layout
+from dask_kubernetes_release.image.oci import (
+    Reference,
+    RuntimeConfig,
+    reset,
+    write_archive,
+    write_layout,
+)
 from dask_kubernetes_release.image.sbom import Component, write_sbom
 
 
@@ -101,8 +106,7 @@ def single_layer_image(
     normalize_tree(tree)
     with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".layout-") as scratch:
         target = layout or Path(scratch) / "layout"
-        if target.exists():
-            shutil.rmtree(target)
+        reset(target)
         blobs = target / "blobs" / "sha256"
         layer = write_layer(tree, blobs, epoch, owner=(0, 0))
         return assemble(

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if kind in ("operator", "dask"):
         from dask_kubernetes_release.image.python import build_python_image
 
-        built = build_python_image(kind, args, epoch, out)
+        built = build_python_image(kind, args, epoch, out, args.cache or default_cache())
     else:
         built = build_scratch(kind, args, epoch, out)
     print(built.summary())

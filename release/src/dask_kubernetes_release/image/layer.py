@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-from dask_kubernetes_release.core.errors import UsageError
+from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -195,3 +195,23 @@ def write_layer(
         size=outer.size,
         media_type=media,
     )
+
+
+def verified(layer: Layer) -> Layer:
+    """`layer` after re-hashing its blob: a cached blob that no longer has its digest (changed
+    on disk, truncated) is refused rather than shipped under the old name."""
+    sha = hashlib.sha256()
+    size = 0
+    try:
+        with layer.path.open("rb") as data:
+            for chunk in iter(lambda: data.read(1 << 20), b""):
+                sha.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise CheckFailed(f"cached layer {layer.path}: {exc.strerror}") from None
+    if f"sha256:{sha.hexdigest()}" != layer.digest or size != layer.size:
+        raise CheckFailed(
+            f"cached layer {layer.path} does not match {layer.digest}: "
+            "the cache was changed; rebuild with --refresh"
+        )
+    return layer

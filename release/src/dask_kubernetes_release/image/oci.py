@@ -223,7 +223,12 @@ def read_index(layout: Path) -> dict[str, Any]:
 
 
 def reset(layout: Path) -> None:
-    """Empty the layout directory (a fresh build writes every blob again)."""
-    if layout.exists():
+    """Empty the layout directory for a fresh build; refuse to empty anything that is not an
+    OCI layout (a mistyped --layout must not delete someone's directory)."""
+    if layout.is_symlink() or (layout.exists() and not layout.is_dir()):
+        raise UsageError(f"--layout {layout}: not a directory")
+    if layout.exists() and any(layout.iterdir()):
+        if not (layout / "oci-layout").is_file():
+            raise UsageError(f"--layout {layout}: exists and is not an OCI layout; not touching it")
         shutil.rmtree(layout)
-    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ select the same packages as on 3.12 (the `< 3.12` backports drop out on both).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import re
@@ -37,8 +38,8 @@ from dask_kubernetes_release.core.requirements import read_requirements_file
 from dask_kubernetes_release.image.assemble import Built, assemble, normalize_tree
 from dask_kubernetes_release.image.chroot import PATH, run_steps
 from dask_kubernetes_release.image.dockerfile import Recipe, read_recipe
-from dask_kubernetes_release.image.layer import Layer, write_layer
-from dask_kubernetes_release.image.oci import RuntimeConfig, parse_reference
+from dask_kubernetes_release.image.layer import Layer, verified, write_layer
+from dask_kubernetes_release.image.oci import RuntimeConfig, parse_reference, reset
 from dask_kubernetes_release.image.rootfs import (
     DEFAULT_MIRROR,
     DEFAULT_SUITE,
@@ -163,9 +164,25 @@ def _install_layer(
             )
             for c in record["components"]
         ]
-        return layer, components, record["history"]
+        return verified(layer), components, record["history"]
     final.parent.mkdir(parents=True, exist_ok=True)
     failure_log = final.parent / "last-failure.log"
+    with (final.parent / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per key at a time; released on close
+        return _run_install(rootfs, recipe, dist, root, docker, final, epoch, failure_log, inputs)
+
+
+def _run_install(
+    rootfs: Rootfs,
+    recipe: Recipe,
+    dist: Path,
+    root: Path,
+    docker: Path,
+    final: Path,
+    epoch: int,
+    failure_log: Path,
+    inputs: dict[str, str],
+) -> tuple[Layer, list[Component], list[str]]:
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".build-") as work:
         scratch = Path(work)
         staged = scratch / "staged"
@@ -224,12 +241,11 @@ def _runtime(kind: str, recipe: Recipe) -> RuntimeConfig:
     return RuntimeConfig(cmd=["python"], user=recipe.user, env=env)
 
 
-def build_python_image(kind: str, args: argparse.Namespace, epoch: int, out: Path) -> Built:
+def build_python_image(
+    kind: str, args: argparse.Namespace, epoch: int, out: Path, cache: Path
+) -> Built:
     """Build the operator or Dask image into `out` (cached layers reused unless asked not to)."""
-    from dask_kubernetes_release.image.command import default_cache
-
     dist, wheel = _dist(args)
-    cache: Path = args.cache or default_cache()
     spec = RootfsSpec(suite=args.suite or DEFAULT_SUITE, mirror=args.mirror or DEFAULT_MIRROR)
     recipe = read_recipe(repository_root() / DOCKER / "Dockerfile")
     version = _version(wheel)
@@ -241,10 +257,8 @@ def build_python_image(kind: str, args: argparse.Namespace, epoch: int, out: Pat
     )
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".layout-") as scratch:
         layout = args.layout or Path(scratch) / "layout"
-        if layout.exists():
-            shutil.rmtree(layout)
+        reset(layout)
         blobs = layout / "blobs" / "sha256"
-        blobs.mkdir(parents=True)
         placed = []
         for source in (rootfs.layer, layer):
             target = blobs / source.path.name

@@ -27,10 +27,11 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from shlex import quote
 
 from dask_kubernetes_release.core.errors import CheckFailed, UsageError
 from dask_kubernetes_release.core.files import write_atomically
-from dask_kubernetes_release.image.layer import Layer, write_layer
+from dask_kubernetes_release.image.layer import Layer, verified, write_layer
 from dask_kubernetes_release.image.sbom import Component, installed_distributions, site_packages
 
 RECIPE = 2  # bump when the steps below change what the tree holds
@@ -187,7 +188,8 @@ def _mmdebstrap(spec: RootfsSpec, tree: Path, index: Path) -> None:
         f"--include={','.join(spec.packages)}",
         *(f"--dpkgopt={item}" for item in spec.filters),
         f"--customize-hook={PIP_HOOK}",
-        f'--customize-hook=cp "$1"/{LISTS}/*_Packages "$1"/{LISTS}/*_InRelease {index}/',
+        f'--customize-hook=cp "$1"/{LISTS}/*_Packages "$1"/{LISTS}/*_InRelease '
+        f"{quote(str(index))}/",
         spec.suite,
         str(tree),
         spec.mirror,
@@ -276,7 +278,7 @@ def _load(final: Path) -> Rootfs:
     )
     return Rootfs(
         tree=final / "tree",
-        layer=layer,
+        layer=verified(layer),
         packages=packages,
         release=record["release"],
         python=record["python"],

@@ -5,8 +5,8 @@ its mount namespace. The orderly stop and the watchdog (after a SIGKILL of the c
 other code of ours runs) both call `clean()`: every process in the node's cgroup subtree (the
 containers: they carry the image's environment, not our marker) and every process in its mount
 namespace (containerd's shims, the kubelet, anything that escaped) is SIGKILLed; the kernel then
-drops the namespace and with it every overlay, tmpfs and pod-netns mount; last, the cgroup
-directories go.
+drops the namespace and with it every overlay, tmpfs and pod-netns mount; then the cgroup
+directories go, and a further node's own network namespace (with its veth pair).
 """
 
 from __future__ import annotations
@@ -19,14 +19,19 @@ import time
 from pathlib import Path
 
 from dask_kubernetes.local.containernode import cgroups
+from dask_kubernetes.local.network.netns import delete_namespace
 
 RECORD = "cleanup.json"
 
 
-def write_record(node_dir: Path, cgroup_root: str, mount_namespace: str) -> None:
+def write_record(
+    node_dir: Path, cgroup_root: str, mount_namespace: str, netns: str | None = None
+) -> None:
+    """`netns`: the node's own network namespace, for a node after the first."""
     path = node_dir / RECORD
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"cgroup_root": cgroup_root, "mntns": mount_namespace}))
+    record = {"cgroup_root": cgroup_root, "mntns": mount_namespace, "netns": netns}
+    temporary.write_text(json.dumps(record))
     temporary.replace(path)
 
 
@@ -64,6 +69,8 @@ def clean_node(node_dir: Path, *, timeout: float = 30.0) -> None:
     if namespace and namespace != host:
         _kill_mount_namespace(namespace, timeout)
     cgroups.kill_and_remove(str(record["cgroup_root"]), timeout=timeout)
+    if record.get("netns"):
+        delete_namespace(str(record["netns"]))
 
 
 def clean(state_dir: Path) -> None:

@@ -83,6 +83,7 @@ class ContainerNode:
     images: list[Path] = field(default_factory=list)
     sandbox_image: str = DEFAULT_SANDBOX_IMAGE
     dns: bool = True  # CoreDNS runs with the first node only
+    own_netns: str | None = None  # a further node's network namespace (`nodenet.py`)
     timeout: float = 180.0
     processes: dict[str, Process] = field(default_factory=dict)
     start_seconds: dict[str, float] = field(default_factory=dict)
@@ -134,7 +135,7 @@ class ContainerNode:
         assert containerd.pid is not None
         pid = containerd.pid
         await_condition(containerd, lambda: self.containerd.serving(pid), 60, "its socket")
-        cleanup.write_record(layout.root, self.cgroup_root, namespace_id(pid))
+        cleanup.write_record(layout.root, self.cgroup_root, namespace_id(pid), self.own_netns)
         self._step("containerd", started)
 
         started = time.monotonic()
@@ -252,6 +253,10 @@ class ContainerNode:
         except (ComponentError, subprocess.TimeoutExpired) as exc:
             return str(exc)
         return None if status.strip() == "True" else f"Ready={status.strip() or 'absent'}"
+
+    def pod_cidr(self) -> str:
+        """The podCIDR the controller manager gave this Node (it has one once it is Ready)."""
+        return self.kubectl("get", "node", self.name, "-o", "jsonpath={.spec.podCIDR}").strip()
 
     # -- stop ----------------------------------------------------------------------------------
 
