@@ -56,6 +56,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """On the container node the e2e suite's image (DASK_KUBERNETES_TEST_IMAGE, read when its
+    modules are imported) is the Dask image built here; an explicit setting still wins."""
+    from control_planes import node_kind
+
+    if node_kind(config) == "containers" and not os.environ.get("DASK_KUBERNETES_TEST_IMAGE"):
+        from shipped_images import DASK_REFERENCE
+
+        os.environ["DASK_KUBERNETES_TEST_IMAGE"] = DASK_REFERENCE
+
+
 @pytest.fixture(scope="session")
 def real_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real etcd + kube-apiserver + controller manager + scheduler, once per session (no node).
@@ -91,6 +102,14 @@ class K8sCluster:
     plane: str = "emulated"
     #: Whether a kubelet runs pods (not so on the bare real ControlPlane used without root).
     node: bool = True
+    #: On the container node: the shipped images (tests/shipped_images.py) and the chart's
+    #: install (tests/shipped_chart.py); KubeCluster's pods run `dask_image`.
+    shipped: Any | None = None
+    installed: Any | None = None
+
+    @property
+    def dask_image(self) -> str | None:
+        return self.shipped.images["dask"].reference if self.shipped is not None else None
 
     def require_api_server(self) -> Any:
         """Fault injection and the audit log exist only on the stand-in's emulated API server."""
@@ -181,15 +200,55 @@ def k8s_real_cluster_with_operator(request: pytest.FixtureRequest) -> Iterator[K
         pytest.skip(f"real control plane: {EXTERNAL_KUBECONFIG} is set, the suite runs there")
     if os.geteuid() != 0:
         pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
-    from control_planes import built_binaries, node_options
+    from control_planes import built_binaries, node_kind, node_options
 
     from dask_kubernetes.local import LocalKubernetes
 
     binaries = built_binaries().directory / "bin"
-    node = node_options(request.config)  # `--node=containers`: the real kubelet with containerd
+    if node_kind(request.config) == "containers":
+        yield from _shipped_cluster(request, binaries)
+        return
+    node = node_options(request.config)
     with LocalKubernetes(operator=True, control_plane="real", binaries=binaries, **node) as k8s:
         yield K8sCluster(
             kubeconfig=k8s.kubeconfig, api_server=None, local=True, stand_in=k8s, plane="real"
+        )
+
+
+@pytest.fixture(scope="session")
+def shipped_images() -> Any:
+    """The pause, operator and Dask images of HEAD's wheel (cached by the wheel's digest)."""
+    from shipped_images import shipped_images as build
+
+    return build()
+
+
+def _shipped_cluster(request: pytest.FixtureRequest, binaries: Path) -> Iterator[K8sCluster]:
+    """`--node=containers`: the real plane with the real kubelet and containerd, the shipped
+    images imported, and the operator installed by `helm install` of our chart (the operator
+    image by digest), as a user installs it; no operator host process."""
+    from control_planes import node_options
+    from shipped_chart import ChartInstallFailed, helm_install, operator_pod_diagnosis
+
+    from dask_kubernetes.local import LocalKubernetes
+
+    shipped = request.getfixturevalue("shipped_images")
+    node = node_options(request.config, images=shipped.archives)
+    with LocalKubernetes(control_plane="real", binaries=binaries, **node) as k8s:
+        try:
+            installed = helm_install(k8s.kubeconfig, shipped.images["operator"])
+        except ChartInstallFailed as exc:
+            diagnosis = operator_pod_diagnosis(binaries / "kubectl", k8s.kubeconfig)
+            pytest.fail(f"{exc}\n{diagnosis}")
+        print(f"shipped: {shipped.seconds} helm install {installed.seconds}s")
+        yield K8sCluster(
+            kubeconfig=k8s.kubeconfig,
+            api_server=None,
+            local=True,
+            stand_in=k8s,
+            plane="real",
+            shipped=shipped,
+            installed=installed,
         )
 
 

@@ -118,10 +118,10 @@ def node_kind(config: pytest.Config) -> str:
     return str(config.getoption(NODE_OPTION))
 
 
-def node_options(config: pytest.Config) -> dict[str, Any]:
+def node_options(config: pytest.Config, images: tuple[Path, ...] = ()) -> dict[str, Any]:
     """`LocalKubernetes` keywords for the chosen node. With containers: the node build (or a skip
-    saying how to build it) and every `*.oci.tar` in $DASK_KUBERNETES_NODE_IMAGES (the pause
-    image and whatever the suite's pods run: there is no registry to pull from)."""
+    saying how to build it) and `images`, else every `*.oci.tar` in $DASK_KUBERNETES_NODE_IMAGES
+    (the pause image and whatever the suite's pods run: there is no registry to pull from)."""
     if node_kind(config) == "processes":
         return {}
     from dask_kubernetes.local.containernode.binaries import (
@@ -133,6 +133,8 @@ def node_options(config: pytest.Config) -> dict[str, Any]:
         binaries = find_node_binaries()
     except NodeBinariesMissing as exc:
         pytest.skip(str(exc))
+    if images:
+        return {"node": "containers", "node_binaries": binaries.bin, "images": images}
     directory = os.environ.get(NODE_IMAGES)
     if not directory:
         pytest.skip(f"--node=containers: set {NODE_IMAGES} to a directory of OCI image archives")

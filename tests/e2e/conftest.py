@@ -33,9 +33,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def operator_cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The cluster running the operator on this variant's plane, made the current kubeconfig."""
+    """The cluster running the operator on this variant's plane, made the current kubeconfig.
+
+    On the container node KubeCluster's default image is the Dask image built here from the
+    release's wheel (there is no registry to pull ghcr.io/dask/dask from): in this process's
+    Dask config and, for the `dask kubernetes` commands the tests run, in the environment."""
     cluster = request.getfixturevalue(CLUSTERS[request.param])
     monkeypatch.setenv("KUBECONFIG", cluster.kubeconfig)
+    image = getattr(cluster, "dask_image", None)
+    if image:
+        import dask.config
+
+        monkeypatch.setenv("DASK_KUBERNETES__IMAGE", image)
+        monkeypatch.setitem(dask.config.config.setdefault("kubernetes", {}), "image", image)
     return cluster
 
 

@@ -16,7 +16,15 @@ import yaml
 from click.testing import CliRunner
 from distributed import Client
 from distributed.security import Security
-from e2e_helpers import DASK_CLI, IMAGE, RESOURCE_TIMEOUT, cluster_pods, object_names, wait_until
+from e2e_helpers import (
+    DASK_CLI,
+    IMAGE,
+    RESOURCE_TIMEOUT,
+    cluster_pods,
+    known_on_the_container_node,
+    object_names,
+    wait_until,
+)
 
 from dask_kubernetes.cli import kubernetes
 from dask_kubernetes.operator.kubecluster import KubeCluster
@@ -24,7 +32,10 @@ from dask_kubernetes.operator.kubecluster import KubeCluster
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_cluster_commands(operator_cluster: Any, namespace: str, tmp_path: Path) -> None:
+def test_cluster_commands(
+    operator_cluster: Any, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    known_on_the_container_node(request, operator_cluster, "cli port-forward stop")
     kubeconfig = operator_cluster.kubeconfig
     runner = CliRunner()
     with KubeCluster(

@@ -22,8 +22,10 @@ from e2e_helpers import (
     DASK_CLI,
     IMAGE,
     RESOURCE_TIMEOUT,
+    known_on_the_container_node,
     kube_cluster,
     object_names,
+    skip_on_the_container_node,
     wait_until,
 )
 
@@ -63,8 +65,9 @@ asyncio.run(main())
     ids=["sync", "asynchronous"],
 )
 def test_script_exiting_without_close_deletes_its_cluster(
-    operator_cluster: Any, namespace: str, script: str, name: str
+    operator_cluster: Any, namespace: str, script: str, name: str, request: pytest.FixtureRequest
 ) -> None:
+    known_on_the_container_node(request, operator_cluster, "exit deletion")
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script), name, namespace, *SCRIPT_ARGS],
         capture_output=True,
@@ -135,6 +138,7 @@ def host_connections_into_the_cluster() -> list[str]:
 
 def test_node_port_service_from_the_host(operator_cluster: Any, namespace: str) -> None:
     skip_on_a_real_cluster(operator_cluster)
+    skip_on_the_container_node(operator_cluster, "node ports")
     preferred = node_port_address(operator_cluster.kubeconfig)
     if operator_cluster.plane == "real":
         # The node's InternalIP exists only inside the cluster's network namespace; its
@@ -164,6 +168,7 @@ def test_node_port_service_from_the_host(operator_cluster: Any, namespace: str) 
 
 def test_cli_port_forward_a_node_port_cluster(operator_cluster: Any, namespace: str) -> None:
     skip_on_a_real_cluster(operator_cluster)
+    skip_on_the_container_node(operator_cluster, "node ports")
     with kube_cluster("npcli", namespace, scheduler_service_type="NodePort"):
         command = [*DASK_CLI, "kubernetes", "port-forward", "npcli"]
         process = subprocess.Popen(

@@ -19,7 +19,7 @@ from typing import Any
 
 import kr8s
 import pytest
-from e2e_helpers import kube_cluster
+from e2e_helpers import kube_cluster, skip_on_the_container_node
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -47,6 +47,7 @@ def test_the_section_has_both_examples() -> None:
 def test_first_example_as_written(operator_cluster: Any) -> None:
     if not operator_cluster.local:
         pytest.skip("the README promises this on the stand-in; a real cluster needs its image")
+    skip_on_the_container_node(operator_cluster, "numpy")
     first = _examples()[0]
     env = {**os.environ, "KUBECONFIG": operator_cluster.kubeconfig}
     try:

@@ -65,6 +65,7 @@ def authority_certificate(
     return (
         _builder(name, name, key.public_key(), validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -110,6 +111,13 @@ def leaf_certificate(
         _builder(name, authority.subject, public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        # RFC 5280's key identifiers: Python 3.13's default context (VERIFY_X509_STRICT), e.g.
+        # the operator image's, refuses a chain whose leaf lacks the Authority Key Identifier.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
     if server_names:
         builder = builder.add_extension(
