@@ -95,6 +95,30 @@ signal.signal(signal.SIGTERM, own_handler)
     + STARTED_SCRIPT
 )
 
+# The signal arrives at the very moment of creation: sent by the script to itself just before
+# the DaskCluster's create call is made (it lands while the call is in flight) or just after it
+# returns (the object exists; nothing else has happened yet).
+AT_CREATION_SCRIPT = (
+    """
+import os
+from dask_kubernetes.operator.kubecluster import resources
+
+when, signum = sys.argv[4], int(sys.argv[5])
+create = resources.DaskCluster.create
+
+async def create_then_interrupt(self, *args, **kwargs):
+    if when == "in-flight":
+        os.kill(os.getpid(), signum)
+    result = await create(self, *args, **kwargs)
+    if when == "returned":
+        os.kill(os.getpid(), signum)
+    return result
+
+resources.DaskCluster.create = create_then_interrupt
+"""
+    + STARTING_SCRIPT
+)
+
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
 SIGNAL_IDS = ["ctrl-c", "sigterm"]
 
@@ -257,4 +281,23 @@ def test_a_scripts_own_sigterm_handler_stays_in_charge(
         errors = running.stderr()
     assert returncode == 7, errors
     assert "own handler" in "".join(running.stdout)
+    wait_until_gone(kubeconfig, namespace, name)
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=SIGNAL_IDS)
+@pytest.mark.parametrize("when", ["in-flight", "returned"])
+def test_interrupt_at_the_moment_of_creation_deletes_the_cluster(
+    operator_cluster: Any, namespace: str, signum: int, when: str
+) -> None:
+    """Issue 22 item 1's "from the moment the resource exists": the signal comes while the
+    create call is in flight, or right as it returns, before anything else of the start."""
+    kubeconfig, name = operator_cluster.kubeconfig, "at-creation"
+    args = (name, namespace, IMAGE, when, str(int(signum)))
+    with script(AT_CREATION_SCRIPT, kubeconfig, *args) as running:
+        returncode = running.proc.wait(timeout=120)  # it signals itself
+        running._reader.join(timeout=10)
+        errors = running.stderr()
+    assert returncode == -signum, errors
+    assert "constructor returned" not in "".join(running.stdout)
+    assert "could not delete" not in errors, errors
     wait_until_gone(kubeconfig, namespace, name)

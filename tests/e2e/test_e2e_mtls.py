@@ -5,7 +5,8 @@ the plane's network namespace on the real one), and a Dask scheduler runs whatev
 client sends. The attacker here is a process running as `nobody`, where Pod addresses are
 reachable: it tries the scheduler's Pod address and ClusterIP over `tcp://`, over `tls://` with a
 certificate of its own, with a bare TLS handshake, and the HTTP API the operator uses to retire
-workers. It must get nothing, while the owner's KubeCluster computes.
+workers; and a worker's own comm port the same three ways (a worker's `run` handler runs what a
+peer sends). It must get nothing, while the owner's KubeCluster computes.
 """
 
 # mypy: disable-error-code="no-untyped-call"
@@ -28,6 +29,9 @@ from e2e_helpers import kube_cluster, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
 
 NOBODY = 65534
+#: Exceptions that mean the attack script is broken, not that the attempt was refused.
+SCRIPT_ERRORS = {"NameError", "TypeError", "AttributeError", "ImportError", "KeyError"}
+SCRIPT_ERRORS |= {"ModuleNotFoundError", "UnboundLocalError", "PicklingError"}
 
 #: Run as `nobody` with the scheduler's addresses as argv; prints what each attempt got.
 ATTACK = textwrap.dedent(
@@ -56,11 +60,11 @@ ATTACK = textwrap.dedent(
         with Client(address, timeout=8, **kwargs) as client:
             return client.run(os.getuid)
 
-    def bare_tls(host):
+    def bare_tls(host, port=8786):
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        with socket.create_connection((host, 8786), timeout=8) as raw:
+        with socket.create_connection((host, port), timeout=8) as raw:
             with context.wrap_socket(raw) as tls:
                 tls.sendall(b"\\x00" * 64)
                 data = tls.recv(1024)
@@ -76,8 +80,30 @@ ATTACK = textwrap.dedent(
         with urllib.request.urlopen(request, timeout=8) as response:
             return response.status, response.read()[:200]
 
+    def worker_run(address, **kwargs):
+        # Straight to a worker's own comm port: its `run` handler runs a pickled function.
+        import asyncio, pickle
+        from distributed.core import rpc
+
+        async def go():
+            async with rpc(address, timeout=8, **kwargs) as worker:
+                return await worker.run(function=pickle.dumps(os.getuid))
+
+        return asyncio.run(go())
+
     results = {}
-    for host in sys.argv[1:]:
+    for worker in [a for a in sys.argv[1:] if ":" in a]:
+        host, port = worker.rsplit(":", 1)
+        results.update(attempt(f"worker tcp {worker}", lambda: worker_run(f"tcp://{worker}")))
+        own_args = Security.temporary().get_connection_args("client")
+        results.update(
+            attempt(
+                f"worker tls own cert {worker}",
+                lambda: worker_run(f"tls://{worker}", connection_args=own_args),
+            )
+        )
+        results.update(attempt(f"worker tls no cert {worker}", lambda: bare_tls(host, int(port))))
+    for host in [a for a in sys.argv[1:] if ":" not in a]:
         results.update(attempt(f"tcp {host}", lambda: client_run(f"tcp://{host}:8786")))
         own = Security.temporary()  # a certificate, but from a CA of the attacker's
         results.update(
@@ -152,10 +178,16 @@ def test_a_local_user_gets_nothing_from_the_scheduler_while_the_owner_computes(
             client.wait_for_workers(1, timeout=120)
             assert client.submit(lambda x: x + 1, 41).result(timeout=60) == 42
 
-            answers = _attack(operator_cluster, hosts)
-            assert len(answers) == 5 * len(hosts), answers
+            # A worker's own comm port too ("host:port"): it runs what its peers send.
+            workers = [a.split("://", 1)[1] for a in client.scheduler_info()["workers"]]
+            assert len(workers) == 1 and workers[0].rsplit(":", 1)[0] not in hosts, workers
+            answers = _attack(operator_cluster, [*hosts, *workers])
+            assert len(answers) == 5 * len(hosts) + 3 * len(workers), answers
             got = {what: answer for what, answer in answers.items() if "refused" not in answer}
             assert got == {}, f"the attacker got: {got}"
+            # Refused by the network, TLS or HTTP, not by a bug of the attack script.
+            slips = {w: a for w, a in answers.items() if a.split(": ", 1)[1] in SCRIPT_ERRORS}
+            assert slips == {}, slips
 
             # The refused retire left the worker alone, and the owner still computes.
             assert len(client.scheduler_info()["workers"]) == 1

@@ -29,9 +29,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 #: Measured 0.5-0.7 s from SIGINT to exit at load 10 on 2 cores (most of it interpreter exit).
 HANG_BOUND = 120.0
 
+#: The SIGINT disposition the command inherits: a terminal's foreground job gets the default; a
+#: background job of a non-interactive shell (`cmd &` in a CI script, nohup) gets it ignored, and
+#: Ctrl+C or `kill -INT` must still stop it (it did not: a test run started that way hung here).
+INHERITED = {"default": signal.SIG_DFL, "ignored": signal.SIG_IGN}
 
+
+@pytest.mark.parametrize("inherited", sorted(INHERITED))
 def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
-    operator_cluster: Any, namespace: str, tmp_path: Path
+    operator_cluster: Any, namespace: str, tmp_path: Path, inherited: str
 ) -> None:
     kube_cluster("pfstop", namespace, shutdown_on_close=False).close()
     # KubeCluster's clusters are mutual TLS: the Client needs the certificate the CLI writes.
@@ -39,8 +45,14 @@ def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
     command = [*DASK_CLI, "kubernetes", "port-forward", "pfstop", "-n", namespace]
     command += ["--security-file", str(security_file)]
     env = {**os.environ, "KUBECONFIG": operator_cluster.kubeconfig}
+    disposition = INHERITED[inherited]
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, disposition),
     ) as proc:
         client = None
         try:

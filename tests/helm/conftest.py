@@ -53,6 +53,11 @@ def install_release(
     if not CHART.is_dir():
         pytest.fail(f"the dask/dask chart fixture is missing at {CHART}")
     monkeypatch.setenv("KUBECONFIG", plane_cluster.kubeconfig)
+    # HelmCluster reads the release from its Secret: with no `helm` on PATH it must still work.
+    # (`helm()` below calls the locked binary by its full path, for installing only.)
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in path if not (Path(d) / "helm").exists()))
+    assert shutil.which("helm") is None, "a helm binary is still on PATH"
     installed: list[tuple[str, str]] = []
 
     def install(namespace: str, *values: str) -> str:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import operator
 import os
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kr8s
 import pytest
+import yaml
 from conftest import SETTLE
 from distributed import Client
 from helm_helpers import eventually, times_computed, worker_count
-from kr8s.objects import Deployment, Secret
+from kr8s.objects import Deployment, Secret, Service
 
 from dask_kubernetes import HelmCluster
 from dask_kubernetes.helm import ReleaseNotFoundError, SchedulerUnreachableError
@@ -87,6 +90,10 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
     ):
         assert cluster.name == f"{release}.{plane_namespace}"
         assert cluster.dashboard_link.startswith("http://127.0.0.1:")
+        # The link reaches the scheduler's dashboard (the webui port), not its comm port.
+        dashboard = cluster.dashboard_link.removesuffix("/status")
+        with urllib.request.urlopen(f"{dashboard}/health", timeout=30) as answer:
+            assert answer.read() == b"ok"
         client.wait_for_workers(1, timeout=SETTLE)
         cluster.scale(3)
         client.wait_for_workers(3, timeout=SETTLE)
@@ -107,6 +114,78 @@ def test_scale_logs_from_name_and_close_leaves_the_release(
     )
     assert secrets
     assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
+
+
+@pytest.mark.slow
+@pytest.mark.slow
+def test_name_scheduler_name_and_worker_name_are_used(
+    install_release: Callable[..., str],
+    plane_namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upstream's `name`, `scheduler_name` and `worker_name` name what HelmCluster looks for;
+    without `namespace` the kubeconfig's namespace is used.
+
+    The chart names its objects `-scheduler` and `-worker` whatever the values say, so another
+    component name is only seen failing on the object it names.
+    """
+    release = install_release(plane_namespace)
+    config = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    for context in config["contexts"]:
+        context["context"]["namespace"] = plane_namespace
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig.chmod(0o600)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with pytest.raises(
+        SchedulerUnreachableError, match=f"no scheduler Service '{release}-dask-sched'"
+    ):
+        HelmCluster(release, scheduler_name="sched")
+    # distributed keeps a cluster manager's name on the scheduler and a later one takes it over,
+    # so the default name is seen on a release of its own.
+    other = install_release(plane_namespace)
+    with HelmCluster(other) as unnamed:
+        assert unnamed.name == f"{other}.{plane_namespace}"
+    with (
+        HelmCluster(release, name="analytics", worker_name="wrk") as cl,
+        Client(cl) as client,
+    ):
+        assert cl.name == "analytics" and cl.namespace == plane_namespace
+        assert client.submit(operator.add, 1, 2).result(timeout=SETTLE) == 3
+        with pytest.raises(SchedulerUnreachableError, match=f"Deployment '{release}-dask-wrk'"):
+            cl.scale(2)
+    assert _deployment(f"{release}-dask-worker", plane_namespace).spec.replicas == 1
+
+
+@pytest.mark.slow
+def test_node_host_and_node_port_reach_a_node_port_scheduler(
+    install_release: Callable[..., str], plane_cluster: Any, plane_namespace: str
+) -> None:
+    """`node_host`/`node_port`: the scheduler through a NodePort Service on a node, no forward."""
+    if plane_cluster.plane != "real":
+        pytest.skip(
+            "the emulated node lists no address and listens on no node port "
+            "(HelmCluster port-forwards there); the real plane's node ports are on 127.0.0.1"
+        )
+    release = install_release(plane_namespace, "scheduler.serviceType=NodePort")
+    service = Service.get(f"{release}-dask-scheduler", namespace=plane_namespace, api=_api())
+    node_ports = {p["name"]: p["nodePort"] for p in service.raw["spec"]["ports"]}
+    comm, webui = node_ports[f"{release}-dask-scheduler"], node_ports[f"{release}-dask-webui"]
+    with (
+        HelmCluster(
+            release, namespace=plane_namespace, node_host="127.0.0.1", node_port=comm
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        assert cluster.scheduler_address == f"tcp://127.0.0.1:{comm}"
+        assert client.submit(operator.add, 1, 2).result(timeout=SETTLE) == 3
+        assert cluster.dashboard_link == f"http://127.0.0.1:{webui}/status"
+        with urllib.request.urlopen(f"http://127.0.0.1:{webui}/health", timeout=30) as answer:
+            assert answer.read() == b"ok"
+    # Without node_host/node_port the node's address is found through the API: the same port.
+    with HelmCluster(release, namespace=plane_namespace) as cluster:
+        assert cluster.scheduler_address == f"tcp://127.0.0.1:{comm}"
 
 
 @pytest.mark.slow

@@ -68,6 +68,33 @@ def test_job_runs_on_its_cluster_then_cleans_up(kube: kr8s.Api, ns: str) -> None
     assert runner.status["phase"] == "Succeeded"
 
 
+TLS_RUNNER = (
+    "import os\n"
+    "address = os.environ['DASK_SCHEDULER_ADDRESS']\n"
+    "assert address.startswith('tls://'), address\n"
+    "from dask.distributed import Client\n"
+    "with Client(timeout='60s') as client:\n"
+    "    assert client.submit(lambda x: x + 1, 1).result() == 2\n"
+)
+
+
+def test_a_tls_job_runner_computes_with_nothing_to_configure(kube: kr8s.Api, ns: str) -> None:
+    """README: with `tls: true` in the job's cluster spec, the runner gets the client certificate
+    and a `tls://` scheduler address from the operator; a plain `Client()` computes (issue #21)."""
+    job = _job("sealed-job", TLS_RUNNER)
+    job["spec"]["cluster"]["spec"]["tls"] = True
+    make(DaskJob, job, ns, kube)
+    wait_for(
+        "the job to finish",
+        lambda: _job_status(kube, ns, "sealed-job").get("jobStatus") in ("Successful", "Failed"),
+        timeout=120,
+    )
+    runner = kr8s.objects.Pod.get("sealed-job-runner", namespace=ns, api=kube)
+    assert _job_status(kube, ns, "sealed-job")["jobStatus"] == "Successful", "\n".join(
+        runner.logs()
+    )
+
+
 #: Upstream's status timestamps: "%Y-%m-%dT%H:%M:%SZ".
 UPSTREAM_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

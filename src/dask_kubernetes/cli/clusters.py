@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -235,12 +237,15 @@ def scale(name: str, n: int, worker_group: str | None, namespace: str | None) ->
 def delete(names: tuple[str, ...], namespace: str | None, wait: bool, timeout: float) -> None:
     """Every name is tried; the command fails (exit 1) if any was missing or not deleted."""
     from dask_kubernetes.operator.kubecluster.errors import ClusterNotFoundError, KubeClusterError
-    from dask_kubernetes.operator.kubecluster.kr8s_api import connect
+    from dask_kubernetes.operator.kubecluster.kr8s_api import check_path_names, connect
     from dask_kubernetes.operator.kubecluster.operations import delete_cluster
+    from dask_kubernetes.operator.kubecluster.resources import DaskCluster
 
     async def act() -> list[str]:
         api = await connect()
         ns = namespace or str(api.namespace)
+        for name in names:  # unusable input stops everything (exit 2) before any deletion
+            check_path_names(DaskCluster, name, ns)
         failures = []
         for name in dict.fromkeys(names):  # once each, in the order given
             try:
@@ -286,6 +291,7 @@ def port_forward(
         port_forward_cluster_ip=True,
         scheduler_forward_port=port or None,
     )
+    stop = _stop_on_ctrl_c()
     try:
         click.echo(f"Scheduler at: {cluster.scheduler_address}")
         _print_client_security(cluster, security_file)
@@ -293,11 +299,30 @@ def port_forward(
         if cluster.jupyter:
             click.echo(f"Jupyter at: {cluster.jupyter_link}")
         click.echo("Press Ctrl+C to stop", err=True)
-        threading.Event().wait()
+        stop.wait()
+        click.echo("Stopping port-forward", err=True)
     except KeyboardInterrupt:
         click.echo("Stopping port-forward", err=True)
     finally:
         cluster.close()
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    """An event that SIGINT sets, whatever disposition this process inherited.
+
+    A background job of a non-interactive shell (`cmd &` in a script, a CI harness) starts with
+    SIGINT ignored, and Python then raises no KeyboardInterrupt: Ctrl+C or `kill -INT` left the
+    forward running for ever. `dask kubernetes local` handles its signals the same way. A second
+    Ctrl+C, while the forward closes, interrupts as Python's default does.
+    """
+    stop = threading.Event()
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first)
+    return stop
 
 
 def _print_client_security(cluster: Any, security_file: Path | None) -> None:

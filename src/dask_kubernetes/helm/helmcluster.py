@@ -20,7 +20,7 @@ from distributed.deploy.cluster import Cluster
 from distributed.utils import Logs, format_dashboard_link
 from kr8s.asyncio.objects import Service
 
-from dask_kubernetes.operator.kubecluster.errors import ResourceTimeoutError
+from dask_kubernetes.operator.kubecluster.errors import KubeClusterError, ResourceTimeoutError
 from dask_kubernetes.operator.kubecluster.kr8s_api import (
     Api,
     connect,
@@ -31,6 +31,7 @@ from dask_kubernetes.operator.kubecluster.logs import component_logs
 from dask_kubernetes.operator.kubecluster.networking import (
     SchedulerAddressResolver,
     running_in_cluster,
+    service_port,
     wait_for_scheduler_comm,
 )
 
@@ -86,6 +87,7 @@ class HelmCluster(Cluster):
         self._api: Api | None = None
         self._resolver: SchedulerAddressResolver | None = None
         self._supports_scaling = True
+        self._default_name = name is None  # `<release>.<namespace>` once the namespace is known
         super().__init__(
             name=name or f"{release_name}.{namespace or 'default'}",
             loop=loop,
@@ -115,7 +117,8 @@ class HelmCluster(Cluster):
             self._api = await connect()
             if not self.namespace:
                 self.namespace = str(self._api.namespace)
-                self.name = f"{self.release_name}.{self.namespace}"
+                if self._default_name:
+                    self.name = f"{self.release_name}.{self.namespace}"
             self.release = await read_release(self._api, self.release_name, self.namespace)
             address = await self._scheduler_address()
             try:
@@ -137,7 +140,7 @@ class HelmCluster(Cluster):
         return f"{self.release.fullname}-{self.scheduler_name}"
 
     async def _scheduler_address(self) -> str:
-        assert self._api is not None and self.namespace is not None
+        assert self._api is not None and self.namespace is not None and self.release is not None
         service = await find_object(Service, self.service_name, self.namespace, self._api)
         if service is None:
             raise SchedulerUnreachableError(
@@ -146,6 +149,10 @@ class HelmCluster(Cluster):
                 "(installed with scheduler.enabled=false, or another scheduler_name?)"
             )
         if self.node_host and self.node_port:
+            # The dashboard is on the same node, at the webui port's node port (if it has one).
+            with contextlib.suppress(KubeClusterError, KeyError, TypeError):
+                webui = f"{self.release.fullname}-webui"
+                self.forwarded_dashboard_port = str(service_port(service, webui, node_port=True))
             return f"tcp://{self.node_host}:{self.node_port}"
         self._resolver = SchedulerAddressResolver(
             self._api,
@@ -156,7 +163,7 @@ class HelmCluster(Cluster):
         )
         address = await self._resolver.address(self.service_name)
         with contextlib.suppress(Exception):
-            dashboard = await self._resolver.address(f"{self.release.fullname}-webui")  # type: ignore[union-attr]
+            dashboard = await self._resolver.address(f"{self.release.fullname}-webui")
             self.forwarded_dashboard_port = dashboard.rsplit(":", 1)[-1]
         return address
 

@@ -322,3 +322,68 @@ def test_a_hanging_backend_is_killed_with_everything_it_started(
         "error: build backend failed: its build_wheel hook ran longer than 3 s\n"
     )
     assert _processes_with(marker) == []  # its detached child died with its PID namespace
+
+
+HATCH_PYPROJECT = """
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "hostile"
+version = "1.0"
+
+[tool.hatch.build.targets.wheel]
+packages = ["hostile"]
+
+[tool.hatch.build.hooks.custom]
+"""
+
+HATCH_HOOK = """
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+{attack}
+
+class CustomBuildHook(BuildHookInterface):
+    def initialize(self, version, build_data):
+        raise RuntimeError("hostile hatch hook ran: " + ", ".join(_attack()))
+"""
+
+
+def test_a_hostile_hatch_build_hook_cannot_write_outside_or_connect(
+    tmp_path: Path,
+    listener: socket.socket,
+    shared_tmp_target: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The issue's other carrier: a stock backend (hatchling, from the hash-locked toolchain)
+    running the sdist's own `hatch_build.py` hook. The hook runs inside the backend's process,
+    so it is confined the same way."""
+    marker = tmp_path / "pwned"
+    attack = HOSTILE_BACKEND.format(
+        targets=[str(marker), str(shared_tmp_target)], port=listener.getsockname()[1]
+    ).split("def get_requires_for_build_wheel")[0]
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _tar(
+        dist / "hostile-1.0.tar.gz",
+        {
+            "hostile-1.0/pyproject.toml": HATCH_PYPROJECT.encode(),
+            "hostile-1.0/hatch_build.py": HATCH_HOOK.format(attack=attack).encode(),
+            "hostile-1.0/hostile/__init__.py": b"",
+            "hostile-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: hostile\nVersion: 1.0\n",
+        },
+    )
+    _wheel(dist)
+
+    code = main(["rebuild", str(dist)])
+
+    captured = capsys.readouterr()
+    assert not marker.exists(), "the sdist's hatch hook wrote outside its build directory"
+    assert not shared_tmp_target.exists(), "the sdist's hatch hook wrote into the shared /tmp"
+    assert select.select([listener], [], [], 0)[0] == [], "the hatch hook connected to 127.0.0.1"
+    assert code == 2
+    assert captured.err.count("\n") == 1, captured.err
+    assert "hostile hatch hook ran" in captured.err, captured.err
+    assert captured.err.count("write blocked") == 2
+    assert "connect blocked" in captured.err

@@ -74,6 +74,10 @@ def chart(version: str, app_version: str | None = None) -> str:
     )
 
 
+def go_mod(year: int) -> str:
+    return f"module github.com/dask/dask-kubernetes/go/v{year}\n\ngo 1.26.0\n"
+
+
 @pytest.fixture
 def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep the maintainer's own git config (signing, hooks) out of the tests."""
@@ -106,6 +110,7 @@ def release(tmp_path: Path, isolated_git: Path) -> Iterator[Release]:
     for existing in operator.glob("crds*"):
         subprocess.run(["rm", "-rf", str(existing)], check=True)
     rel.write("src/dask_kubernetes/operator/crds.py", CRDS_STUB)
+    rel.write("go/go.mod", go_mod(CalVer.parse(VERSION).year))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "prepare release")
     git(repo, "push", "-q", "-u", "origin", "main")
@@ -119,8 +124,8 @@ def test_all_checks_pass_and_an_annotated_tag_is_created_but_not_pushed(
     assert release.tag() == 0
     out = capsys.readouterr().out
     assert "FAIL" not in out
-    assert out.count("  ok    ") == 7
-    assert f"git push origin {VERSION}" in out
+    assert out.count("  ok    ") == 8
+    assert f"git push origin {VERSION} go/v{VERSION}" in out
     assert git(release.repo, "cat-file", "-t", VERSION) == "tag"
     message = git(release.repo, "tag", "--list", "--format=%(contents)", VERSION)
     assert message.startswith(f"dask-kubernetes {VERSION}")
@@ -133,13 +138,13 @@ def test_dry_run_runs_every_check_and_creates_no_tag(
 ) -> None:
     assert release.tag(VERSION, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert out.count("  ok    ") == 7, out
+    assert out.count("  ok    ") == 8, out
     assert f"Dry run: every check passed; no tag {VERSION} was created." in out
     assert "git push" not in out
     assert release.tags() == []
     assert git(release.remote, "tag", "--list") == ""
     assert release.tag() == 0, "the real run after a dry run still tags"
-    assert release.tags() == [VERSION]
+    assert sorted(release.tags()) == sorted([VERSION, f"go/v{VERSION}"])
 
 
 def test_dry_run_reports_a_failing_check_exits_1_and_creates_no_tag(
@@ -365,6 +370,40 @@ def test_all_failures_are_reported_together(
     assert release.tag() == 1
     err = capsys.readouterr().err
     assert "changelog entry:" in err and "chart version:" in err
+
+
+def test_the_go_module_is_tagged_on_the_same_commit(release: Release) -> None:
+    """Go finds go/'s module by `go/vVERSION` tags; both tags name the release commit."""
+    assert release.tag() == 0
+    assert sorted(release.tags()) == sorted([VERSION, f"go/v{VERSION}"])
+    assert git(release.repo, "cat-file", "-t", f"go/v{VERSION}") == "tag"
+    commits = {git(release.repo, "rev-parse", f"{tag}^{{commit}}") for tag in release.tags()}
+    assert commits == {git(release.repo, "rev-parse", "HEAD")}
+    message = git(release.repo, "tag", "--list", "--format=%(contents)", f"go/v{VERSION}")
+    assert message == f"github.com/dask/dask-kubernetes/go/v2099 {VERSION}"
+
+
+def test_a_go_module_of_another_year_is_refused(
+    release: Release, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`go get` refuses go/v2099.1.0 for a module path ending /v2098: nothing is tagged."""
+    release.write("go/go.mod", go_mod(2098))
+    release.commit("go.mod of last year")
+    assert release.tag() == 1
+    err = capsys.readouterr().err
+    assert "Go module version: go/go.mod is module github.com/dask/dask-kubernetes/go/v2098" in err
+    assert "ending in /v2099" in err
+    assert release.tags() == []
+
+
+def test_without_a_go_module_only_the_release_is_tagged(
+    release: Release, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "-C", str(release.repo), "rm", "-q", "-r", "go"], check=True)
+    release.commit("no Go module")
+    assert release.tag() == 0
+    assert "no go/go.mod: no Go module to tag" in capsys.readouterr().out
+    assert release.tags() == [VERSION]
 
 
 def test_tag_is_signed_when_signing_is_configured(

@@ -140,6 +140,9 @@ def test_releasing_doc_offline_steps_tag_and_push(maintainer_clone: Path) -> Non
     remote = repo.parent / "remote.git"
     assert git(remote, "cat-file", "-t", VERSION).strip() == "tag"
     assert git(remote, "rev-parse", f"{VERSION}^{{commit}}") == git(remote, "rev-parse", "main")
+    # The Go module's tag, pushed with it, on the same commit.
+    go_tag = f"go/v{VERSION}^{{commit}}"
+    assert git(remote, "rev-parse", go_tag) == git(remote, "rev-parse", "main")
     chart = (repo / "charts" / "dask-kubernetes-operator" / "Chart.yaml").read_text()
     # One source for versions: `release chart` writes VERSION at package time, git keeps 0.0.0.
     assert "version: 0.0.0\n" in chart and 'appVersion: "0.0.0"' in chart

@@ -23,6 +23,9 @@ from dask_kubernetes_release.tag.version import CalVer, latest
 
 CHANGELOG = Path("CHANGELOG.md")
 CRDS_MODULE = "dask_kubernetes.operator.crds"
+#: The Go module (`go/`): Go finds a module in a subdirectory by tags named `go/vVERSION`.
+GO_MOD = Path("go") / "go.mod"
+GO_TAG_PREFIX = "go/v"
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,38 @@ class ChartVersion:
         return f"placeholders in Chart.yaml; {ctx.version} is written when the chart is packaged"
 
 
+def go_module_path(repo: Path) -> str | None:
+    """The `module` path of go/go.mod, or None when the repository has no Go module."""
+    path = repo / GO_MOD
+    if not path.is_file():
+        return None
+    found = re.search(r"^module\s+(\S+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    if found is None:
+        raise CheckFailed(f"{GO_MOD} names no module")
+    return found[1]
+
+
+class GoModuleMajor:
+    """The Go module is tagged go/vVERSION too, and Go takes VERSION's year as its major version:
+    the module path must end in /vYEAR, or `go get` refuses the tag."""
+
+    name = "Go module version"
+
+    def check(self, ctx: TagContext) -> str:
+        module = go_module_path(ctx.repo)
+        if module is None:
+            return f"no {GO_MOD}: no Go module to tag"
+        wanted = f"/v{ctx.version.year}"
+        if not module.endswith(wanted):
+            raise CheckFailed(
+                f"{GO_MOD} is module {module}, but the tag {GO_TAG_PREFIX}{ctx.version} needs a "
+                f"path ending in {wanted} (docs/RELEASING.md: moving the module to a new year)"
+            )
+        if f"{GO_TAG_PREFIX}{ctx.version}" in ctx.git.tags():
+            raise CheckFailed(f"the tag {GO_TAG_PREFIX}{ctx.version} exists already")
+        return f"{module} gets {GO_TAG_PREFIX}{ctx.version}"
+
+
 ALL_CHECKS: tuple[TagCheck, ...] = (
     NewerThanLatestTag(),
     CleanTree(),
@@ -205,4 +240,5 @@ ALL_CHECKS: tuple[TagCheck, ...] = (
     ChangelogEntry(),
     CrdsInSync(),
     ChartVersion(),
+    GoModuleMajor(),
 )

@@ -3,9 +3,11 @@
 Checks: VERSION is CalVer (YYYY.M.P) and newer than the latest tag; the work tree is clean and on
 the default branch, level with its remote when one is configured; CHANGELOG.md has an entry for
 VERSION; the chart's CRDs match the operator's, and Chart.yaml holds the version placeholder
-(`release chart` writes VERSION into it at package time) with no image tag or digest pinned.
-It never pushes: it prints the push command that starts the release workflow. With --dry-run
-it runs every check (the remote is still fetched) and creates nothing.
+(`release chart` writes VERSION into it at package time) with no image tag or digest pinned;
+go/go.mod's module path ends in /vYEAR. With a Go module it also tags `go/vVERSION` on the same
+commit, as Go finds a module in a subdirectory. It never pushes: it prints the push command that
+starts the release workflow. With --dry-run it runs every check (the remote is still fetched) and
+creates nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def tag_message(ctx: TagContext) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dask_kubernetes_release.tag.checks import TagContext
+    from dask_kubernetes_release.tag.checks import GO_TAG_PREFIX, TagContext, go_module_path
 
     version = CalVer.parse(args.version)
     git = Git((repository_root() if args.repo is None else args.repo).resolve())
@@ -78,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sign = git.signing_configured()
     git.create_tag(str(version), tag_message(ctx), sign=sign)
+    tags = [str(version)]
+    module = go_module_path(git.repo)
+    if module is not None:
+        tags.append(f"{GO_TAG_PREFIX}{version}")
+        git.create_tag(tags[-1], f"{module} {version}\n", sign=sign)
     kind = "signed annotated" if sign else "annotated (unsigned: no signing configured)"
-    print(f"Created {kind} tag {version} at {git.head()[:12]}. Nothing was pushed.")
-    print("Push it to start the release workflow:")
-    print(f"  git push {args.remote} {version}")
+    print(f"Created {kind} tag(s) {' '.join(tags)} at {git.head()[:12]}. Nothing was pushed.")
+    print("Push them to start the release workflow:")
+    print(f"  git push {args.remote} {' '.join(tags)}")
     return 0

@@ -17,7 +17,12 @@ import kr8s
 import kr8s.asyncio
 from kr8s.asyncio.objects import APIObject
 
-from dask_kubernetes.operator.vocabulary import API_VERSION
+from dask_kubernetes.operator.vocabulary import (
+    API_VERSION,
+    InvalidName,
+    check_label,
+    check_subdomain,
+)
 
 from .errors import (
     ClusterExistsError,
@@ -27,6 +32,7 @@ from .errors import (
     KubernetesUnreachableError,
     NamespaceNotFoundError,
     OperatorNotInstalledError,
+    ValidationError,
 )
 from .kubeconfigs import (
     checked_kubeconfig,
@@ -125,8 +131,22 @@ async def get_object(kind: type[APIObject], name: str, namespace: str, api: Api)
         return await kind.get(name, namespace=namespace, api=api)
 
 
+def check_path_names(kind: type[APIObject], name: str, namespace: str) -> None:
+    """Refuse a name or namespace the API server would not take, before it becomes a URL path.
+
+    `../../other/daskclusters/x` (or a namespace ending in `#` or `?`) would otherwise reach
+    another namespace's object once the HTTP client resolves the path (issue #21).
+    """
+    try:
+        check_subdomain(name, f"{kind.kind} name")
+        check_label(namespace, "namespace")
+    except InvalidName as exc:
+        raise ValidationError(str(exc)) from None
+
+
 async def find_object(kind: type[APIObject], name: str, namespace: str, api: Api) -> Any | None:
     """One object by name, or None if there is none (any other failure is raised)."""
+    check_path_names(kind, name, namespace)
     with kubernetes_errors(namespace=namespace):
         try:
             async with api.call_api(

@@ -35,9 +35,12 @@ def running_in_cluster() -> bool:
 
 
 def service_port(service: Any, port_name: str, *, node_port: bool = False) -> int:
-    for port in service.spec.ports:
-        if port.get("name") in (port_name, service.metadata.name):
-            return int(port["nodePort"] if node_port else port["port"])
+    """The port named `port_name`, else the one named as the Service (the dask/dask chart's
+    scheduler port): exact names first, or asking for the chart's webui gave its comm port."""
+    for wanted in (port_name, service.metadata.name):
+        for port in service.spec.ports:
+            if port.get("name") == wanted:
+                return int(port["nodePort"] if node_port else port["port"])
     raise KubeClusterError(f"Service {service.metadata.name} has no port named {port_name!r}")
 
 

@@ -1,5 +1,9 @@
 """Reach a ClusterIP Service from outside the cluster through the API server's `portforward`.
 
+A Service port is forwarded to the pod port behind it (its `targetPort`), as `kubectl
+port-forward svc/...` does: kr8s forwards to the pod port it is given, and the dask/dask
+chart's dashboard is Service port 80 in front of the scheduler pod's 8787.
+
 The forwards run on a private event loop in a thread of their own, so they keep serving while
 the caller's loop is blocked (a synchronous `Client` call made from async code, for example).
 """
@@ -15,11 +19,11 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from kr8s.asyncio.objects import Service
+from kr8s.asyncio.objects import Pod, Service
 from kr8s.asyncio.portforward import PortForward
 
 from .errors import KubeClusterError
-from .kr8s_api import connect, get_object, kubernetes_errors
+from .kr8s_api import Api, connect, get_object, kubernetes_errors, list_objects
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -58,11 +62,12 @@ class ServicePortForwarder:
         with kubernetes_errors(namespace=self.namespace):
             api = await connect()
             service = await get_object(Service, self.service_name, self.namespace, api)
+            target = await pod_port(service, remote_port, api)
         # A port chosen for us can be taken by another process before we bind it: try again.
         attempts = 1 if local_port else BIND_ATTEMPTS
         for attempt in range(attempts):
             port = local_port or _free_port()
-            forward = PortForward(service, remote_port, port)
+            forward = PortForward(service, target, port)
             try:
                 port = int(await self._stack.enter_async_context(forward))
             except OSError as exc:
@@ -111,6 +116,27 @@ class ServicePortForwarder:
         await asyncio.gather(*others, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._stack.aclose()
+
+
+async def pod_port(service: Any, port: int, api: Api) -> int:
+    """The pod port behind Service port `port`: its `targetPort`, a number or the name of a
+    container port of the Service's pods; `port` itself when the Service says nothing else."""
+    for entry in service.raw["spec"].get("ports") or []:
+        if entry.get("port") != port:
+            continue
+        target = entry.get("targetPort", port)
+        if isinstance(target, int) or str(target).isdigit():
+            return int(target)
+        labels = service.raw["spec"].get("selector") or {}
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
+        if not selector:
+            break
+        for pod in await list_objects(Pod, service.namespace, api, label_selector=selector):
+            for container in pod.raw["spec"].get("containers") or []:
+                for named in container.get("ports") or []:
+                    if named.get("name") == target:
+                        return int(named["containerPort"])
+    return port
 
 
 def _free_port() -> int:
