@@ -15,8 +15,8 @@ the admin's kubeconfig here: the bench is about requests and time, not permissio
 container of our Dask image (built from HEAD by the test session's function, or `--images DIR`).
 Both operators still run as host processes against the plane, alike: upstream's operator image
 is on ghcr.io, which this machine cannot reach (and ours as a host process keeps them equal).
-Between the two, the bench waits for the first side's namespace (and so its containers) to be
-gone, so one side's teardown does not load the other's window.
+Between the two, the bench waits for the first side's Pods (and so its containers) to be gone,
+so one side's teardown does not load the other's window.
 
     python -m venv bench/.venvs/upstream
     bench/.venvs/upstream/bin/pip install dask-kubernetes==2026.3.0
@@ -207,13 +207,14 @@ def _run_one(
 
 
 def _await_gone(http: httpx.Client, ns: str, timeout: float = 300) -> None:
-    """The namespace deleted (its Pods, and on the container node their containers, gone), so
-    the next side's window does not share the machine with this side's teardown."""
-    url = f"/api/v1/namespaces/{ns}"
+    """The namespace's Pods gone (on the container node, their containers stopped), so the next
+    side's window does not share the machine with this side's teardown. Not the namespace
+    itself: upstream's DaskCluster keeps kopf's finalizer once its operator has stopped."""
+    url = f"/api/v1/namespaces/{ns}/pods"
     try:
-        _wait(f"namespace {ns} gone", lambda: http.get(url).status_code == 404, timeout)
+        _wait(f"{ns}'s pods gone", lambda: not http.get(url).json().get("items"), timeout)
     except TimeoutError:
-        print(f"note: namespace {ns} still terminating after {timeout:.0f} s", flush=True)
+        print(f"note: pods in {ns} still there after {timeout:.0f} s", flush=True)
 
 
 def _audit(k8s: LocalKubernetes) -> list[AuditRecord]:
