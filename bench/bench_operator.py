@@ -10,9 +10,18 @@ log; the real scheduler binds the Pods and the real controller manager turns ups
 Deployments into Pods. `both` runs the two planes one after the other. Both operators run with
 the admin's kubeconfig here: the bench is about requests and time, not permissions.
 
+`--node containers` (real plane only, root): the real kubelet with containerd and runc
+(`local/containernode/`); every scheduler and worker Pod, ours and upstream's, runs `sleep` in a
+container of our Dask image (built from HEAD by the test session's function, or `--images DIR`).
+Both operators still run as host processes against the plane, alike: upstream's operator image
+is on ghcr.io, which this machine cannot reach (and ours as a host process keeps them equal).
+Between the two, the bench waits for the first side's Pods (and so its containers) to be gone,
+so one side's teardown does not load the other's window.
+
     python -m venv bench/.venvs/upstream
     bench/.venvs/upstream/bin/pip install dask-kubernetes==2026.3.0
     .venv/bin/python bench/bench_operator.py [--workers 200] [--control-plane both]
+    .venv/bin/python bench/bench_operator.py --control-plane real --node containers --workers 100
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _node import NODES, Node, check_plane, prepare
 
 from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.apimachinery.audit import AuditRecord
@@ -98,8 +108,10 @@ def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
     raise TimeoutError(what)
 
 
-def _cluster(name: str) -> dict[str, Any]:
-    pod = {"containers": [SLEEPER]}
+def _cluster(name: str, image: str | None) -> dict[str, Any]:
+    container = SLEEPER if image is None else SLEEPER | {"image": image}
+    # `sleep` as PID 1 ignores SIGTERM: a short grace keeps teardown from idling 30 s per pod.
+    pod = {"containers": [container], "terminationGracePeriodSeconds": 1}
     return {
         "apiVersion": "kubernetes.dask.org/v1",
         "kind": "DaskCluster",
@@ -128,7 +140,12 @@ def _worker_pods(http: httpx.Client, ns: str, group: str) -> int:
 
 
 def _run_one(
-    k8s: LocalKubernetes, http: httpx.Client, who: Contender, workers: int, idle: float
+    k8s: LocalKubernetes,
+    http: httpx.Client,
+    who: Contender,
+    workers: int,
+    idle: float,
+    image: str | None,
 ) -> Result:
     ns = "bench-" + who.name.split()[0]
     http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).raise_for_status()
@@ -137,7 +154,9 @@ def _run_one(
     env = dict(os.environ) | {"KUBECONFIG": k8s.kubeconfig, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(who.argv, env=env, cwd=who.cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        http.post(f"{GROUP}/namespaces/{ns}/daskclusters", json=_cluster("b")).raise_for_status()
+        http.post(
+            f"{GROUP}/namespaces/{ns}/daskclusters", json=_cluster("b", image)
+        ).raise_for_status()
         group_url = f"{GROUP}/namespaces/{ns}/daskworkergroups/b-default"
         _wait("the default worker group", lambda: http.get(group_url).status_code == 200, 120)
         time.sleep(2)  # let creation handlers settle before the measured window
@@ -184,6 +203,18 @@ def _run_one(
             proc.wait()
         log.close()
         http.delete(f"/api/v1/namespaces/{ns}")
+        _await_gone(http, ns)
+
+
+def _await_gone(http: httpx.Client, ns: str, timeout: float = 300) -> None:
+    """The namespace's Pods gone (on the container node, their containers stopped), so the next
+    side's window does not share the machine with this side's teardown. Not the namespace
+    itself: upstream's DaskCluster keeps kopf's finalizer once its operator has stopped."""
+    url = f"/api/v1/namespaces/{ns}/pods"
+    try:
+        _wait(f"{ns}'s pods gone", lambda: not http.get(url).json().get("items"), timeout)
+    except TimeoutError:
+        print(f"note: pods in {ns} still there after {timeout:.0f} s", flush=True)
 
 
 def _audit(k8s: LocalKubernetes) -> list[AuditRecord]:
@@ -207,9 +238,9 @@ def _http(k8s: LocalKubernetes) -> httpx.Client:
     return httpx.Client(base_url=k8s.url, headers=headers, verify=tls, timeout=60)
 
 
-def _stand_in(plane: str) -> LocalKubernetes:
+def _stand_in(plane: str, node: Node) -> LocalKubernetes:
     if plane == "real":
-        return LocalKubernetes(control_plane="real", audit=True)
+        return LocalKubernetes(control_plane="real", audit=True, **node.options)
     return LocalKubernetes(tls=False)  # plain HTTP, as earlier results were measured
 
 
@@ -220,25 +251,39 @@ def main() -> int:
         "--idle", type=float, default=30.0, help="seconds of steady state to count requests in"
     )
     parser.add_argument("--control-plane", choices=("emulated", "real", "both"), default="emulated")
+    parser.add_argument(
+        "--node", choices=NODES, default="processes", help="containers: real plane only, root"
+    )
+    parser.add_argument(
+        "--images", type=Path, help="with --node containers: a directory of *.oci.tar + images.json"
+    )
     args = parser.parse_args()
+    check_plane(args.node, args.control_plane)
+    node = prepare(args.node, args.images)
     planes = ("emulated", "real") if args.control_plane == "both" else (args.control_plane,)
-    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={args.workers}")
+    print(
+        f"cpus={os.cpu_count()} load={' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"workers={args.workers} node={node.describe()}",
+        flush=True,
+    )
     for plane in planes:
-        _bench_plane(plane, args.workers, args.idle)
+        _bench_plane(plane, args.workers, args.idle, node)
+    print(f"load at the end={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 
-def _bench_plane(plane: str, workers: int, idle: float) -> None:
+def _bench_plane(plane: str, workers: int, idle: float, node: Node) -> None:
     results = []
     started = time.monotonic()
-    with _stand_in(plane) as k8s, _http(k8s) as http:
+    with _stand_in(plane, node) as k8s, _http(k8s) as http:
         print(f"[{plane}] plane ready in {time.monotonic() - started:.1f} s", flush=True)
         for crd in load_crds():
             http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
         served = f"{GROUP}/daskclusters"
         _wait("the Dask CRDs to be served", lambda: http.get(served).status_code == 200, 60)
         for who in _contenders():
-            result = _run_one(k8s, http, who, workers, idle)
+            result = _run_one(k8s, http, who, workers, idle, node.dask_image)
+            print(f"[{plane}] load after {who.name}: {os.getloadavg()[0]:.1f}", flush=True)
             results.append(result)
             print(
                 f"[{plane}] {result.name:>18}: {result.seconds:7.2f} s to {result.workers} "
