@@ -2,8 +2,9 @@
 under the chart's RBAC), scheduler and worker in containers of the Dask image built here; a worker
 over its memory limit is OOM-killed by the kernel, the kubelet restarts it, and Dask computes again.
 
-Needs the Dask image archive: `dask.oci.tar` in $DASK_KUBERNETES_NODE_IMAGES (with pause.oci.tar),
-made by `python -m release image dask --dist DIST`; skips saying so otherwise.
+The Dask image archive: `dask.oci.tar` in $DASK_KUBERNETES_NODE_IMAGES (with pause.oci.tar), made
+by `python -m release image dask --dist DIST`, or else the images that ship, built from HEAD's wheel
+(tests/shipped_images.py, cached); skips saying why when neither can be had.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from containernode_support import (
     require_root,
 )
 from control_planes import built_binaries
+from shipped_images import shipped_images
 
 from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.network.netns import POD_CIDR
@@ -42,13 +44,22 @@ def _image_name(archive: Path) -> str:
     return str(index["manifests"][0]["annotations"]["io.containerd.image.name"])
 
 
+def _dask_archives() -> tuple[Path, Path]:
+    """pause.oci.tar and dask.oci.tar from $DASK_KUBERNETES_NODE_IMAGES when it is set, else the
+    images that ship, built from HEAD's wheel (cached; `.ci/run` warms them), else a skip."""
+    directory = os.environ.get(IMAGES_ENVIRONMENT)
+    if directory:
+        if not (Path(directory) / "dask.oci.tar").is_file():
+            pytest.skip(f"needs dask.oci.tar and pause.oci.tar in ${IMAGES_ENVIRONMENT}")
+        return Path(directory) / "pause.oci.tar", Path(directory) / "dask.oci.tar"
+    images = shipped_images().images
+    return images["pause"].archive, images["dask"].archive
+
+
 @pytest.fixture(scope="module")
 def dask_node(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[tuple[LocalKubernetes, str]]:
     require_root()
-    directory = os.environ.get(IMAGES_ENVIRONMENT)
-    if not directory or not (Path(directory) / "dask.oci.tar").is_file():
-        pytest.skip(f"needs dask.oci.tar and pause.oci.tar in ${IMAGES_ENVIRONMENT}")
-    archives = (Path(directory) / "pause.oci.tar", Path(directory) / "dask.oci.tar")
+    archives = _dask_archives()
     plane = built_binaries().directory / "bin"
     with LocalKubernetes(
         control_plane="real",
@@ -125,10 +136,7 @@ def test_a_worker_over_its_memory_limit_is_oom_killed_and_dask_recovers(
 @pytest.fixture(scope="module")
 def two_dask_nodes(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[tuple[LocalKubernetes, str]]:
     require_root()
-    directory = os.environ.get(IMAGES_ENVIRONMENT)
-    if not directory or not (Path(directory) / "dask.oci.tar").is_file():
-        pytest.skip(f"needs dask.oci.tar and pause.oci.tar in ${IMAGES_ENVIRONMENT}")
-    archives = (Path(directory) / "pause.oci.tar", Path(directory) / "dask.oci.tar")
+    archives = _dask_archives()
     with LocalKubernetes(
         control_plane="real",
         operator=True,
