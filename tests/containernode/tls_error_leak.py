@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -194,6 +195,9 @@ def probe(archive: Path, scratch: Path) -> Verdict:
             raise AssertionError(f"the TLS probe failed ({done.returncode}): {done.stderr[-800:]}")
         return lines
 
-    genuine, healthy, runtime = run("plain")
-    _, control, _ = run("control")
+    try:
+        genuine, healthy, runtime = run("plain")
+        _, control, _ = run("control")
+    finally:
+        shutil.rmtree(rootfs)  # a few hundred MB unpacked; pytest keeps its temporary dirs
     return Verdict(genuine=genuine, healthy=healthy, control=control, runtime=runtime)
