@@ -27,6 +27,7 @@ from containernode_support import (
 )
 from control_planes import built_binaries
 from shipped_images import shipped_images
+from tls_error_leak import CORRECT, Verdict, probe
 
 from dask_kubernetes.local import LocalKubernetes
 from dask_kubernetes.local.network.netns import POD_CIDR
@@ -150,18 +151,47 @@ def two_dask_nodes(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[tuple[Loc
         yield k8s, _image_name(archives[1])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: the client's port-forwarded connection to the scheduler closes while "
-    "workers register (2 of 4 runs); when it holds, the replacement runs after ~47 s and every "
-    "task returns (docs/design/container-node.md, 'Not done')",
-)
+@pytest.fixture(scope="module")
+def dask_image_tls(tmp_path_factory: pytest.TempPathFactory) -> Verdict:
+    """What the Dask image's Python does to a healthy TLS socket after another one failed."""
+    require_root()  # chroot into the image's layers
+    _, dask_archive = _dask_archives()
+    return probe(dask_archive, tmp_path_factory.mktemp("tls-probe"))
+
+
+def test_one_failed_tls_connection_leaves_the_others_alone_in_the_dask_image(
+    dask_image_tls: Verdict,
+) -> None:
+    """The scheduler's TLS server must not close a healthy connection because another failed:
+    that is what closed the client's port-forwarded connection as workers registered (their
+    nannies hang up after `register_nanny`). Upstream CPython gh-148594 with OpenSSL 3.4+
+    (the image on Debian trixie: 3.13 + OpenSSL 3.5) does; then this test xfails saying so."""
+    assert dask_image_tls.control == CORRECT, f"the probe itself is broken: {dask_image_tls}"
+    if dask_image_tls.leaks:
+        pytest.xfail(
+            f"upstream CPython gh-148594 (OpenSSL error queue not cleared): {dask_image_tls}"
+        )
+    assert dask_image_tls.healthy == CORRECT
+
+
 def test_losing_a_node_mid_computation_the_operator_replaces_its_worker(
     two_dask_nodes: tuple[LocalKubernetes, str],
+    dask_image_tls: Verdict,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Workers spread over two nodes; the second node's kubelet and containerd stop while tasks
     run: NotReady, eviction, the operator makes a new worker on the first node, and every task
     returns its result. Recovery time printed (`-s`)."""
+    if dask_image_tls.leaks:
+        # Expected to fail only for the diagnosed, upstream cause; with an image whose Python
+        # keeps TLS errors per socket (e.g. built `--suite bookworm`) it must pass.
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=False,
+                reason="the scheduler's Python closes the client's healthy TLS connection when "
+                f"a nanny's connection fails (CPython gh-148594): {dask_image_tls}",
+            )
+        )
     import time
 
     from distributed import Client
