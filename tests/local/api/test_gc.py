@@ -69,6 +69,27 @@ def test_background_cascade(k8s: client.ApiClient, namespace: str) -> None:
     eventually(lambda: not exists(lambda: core.read_namespaced_secret("child", namespace)))
 
 
+def test_a_dependent_created_after_its_owner_is_gone_is_collected(
+    k8s: client.ApiClient, namespace: str
+) -> None:
+    """A controller that has not yet seen its owner's deletion creates a child of it (the operator
+    did, for a DaskCluster deleted by a Ctrl-C just after its creation): kube-controller-manager
+    collects a dependent whose owner does not exist, so the stand-in must too. Its collector
+    swept only after deletions, and such a child lived on (CI: a worker group, its pods and the
+    scheduler's Service left running)."""
+    core = client.CoreV1Api(k8s)
+    owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "gone"}})
+    core.delete_namespaced_config_map("gone", namespace)
+    eventually(lambda: not exists(lambda: core.read_namespaced_config_map("gone", namespace)))
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "orphan", "ownerReferences": [owner_ref(owner)]}}
+    )
+    eventually(
+        lambda: not exists(lambda: core.read_namespaced_config_map("orphan", namespace)),
+        timeout=60.0,
+    )
+
+
 def test_dependents_with_a_surviving_owner_stay(k8s: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(k8s)
     first = core.create_namespaced_config_map(namespace, {"metadata": {"name": "a"}})

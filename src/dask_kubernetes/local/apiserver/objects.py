@@ -75,18 +75,21 @@ class ObjectAPI:
         self.resources = resources
         self.allocator = allocator
         self.node_ports = node_ports if node_ports is not None else NodePortAllocator()
-        self._deletion_listeners: list[Callable[[], None]] = []
+        self._collection_listeners: list[Callable[[], None]] = []
         self.field_validation = "Warn"
         self.warnings: list[str] = []
         """Warnings for the response (`Warning: 299` headers), as `fieldValidation=Warn` gives."""
 
-    def on_deletion(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every deletion (or a deletionTimestamp set): how the garbage
-        collector, started beside the API server, learns that there may be work."""
-        self._deletion_listeners.append(listener)
+    def on_collectable(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every deletion (or a deletionTimestamp set), and after the
+        creation of an object with owners (its owner may already be gone: created by a controller
+        that had not yet seen the deletion, it must be collected too, as kube-controller-manager
+        collects a dependent whose owner does not exist): how the garbage collector, started
+        beside the API server, learns that there may be work."""
+        self._collection_listeners.append(listener)
 
-    def _deleted(self) -> None:
-        for listener in self._deletion_listeners:
+    def _collectable(self) -> None:
+        for listener in self._collection_listeners:
             listener()
 
     def validating(self, mode: str) -> ObjectAPI:
@@ -234,7 +237,10 @@ class ObjectAPI:
             obj.pop("status", None)
         obj = self._admit(resource, obj)
         self._prepare_create(resource, obj)
-        return self._shape(resource, self.store.write(resource.storage_key, obj, "ADDED"))
+        created = self.store.write(resource.storage_key, obj, "ADDED")
+        if created["metadata"].get("ownerReferences"):
+            self._collectable()
+        return self._shape(resource, created)
 
     def _prepare_create(self, resource: ResourceType, obj: dict[str, Any]) -> None:
         if kinds.is_core(resource, "pods"):
@@ -409,7 +415,7 @@ class ObjectAPI:
             meta.setdefault("deletionTimestamp", clock.now())
             meta["deletionGracePeriodSeconds"] = 0
             stored = self.store.write(resource.storage_key, current, "MODIFIED")
-            self._deleted()
+            self._collectable()
             return self._shape(resource, stored)
         return self._remove(resource, current)
 
@@ -424,7 +430,7 @@ class ObjectAPI:
                 self.node_ports.release(port)
         elif kinds.is_crd(resource):
             self._drop_crd_resources(removed)
-        self._deleted()
+        self._collectable()
         return self._shape(resource, removed)
 
     def _drop_crd_resources(self, crd: dict[str, Any]) -> None:
@@ -452,7 +458,7 @@ class ObjectAPI:
         namespace["metadata"]["deletionGracePeriodSeconds"] = 0
         namespace.setdefault("status", {})["phase"] = "Terminating"
         stored = self.store.write(NAMESPACES.storage_key, namespace, "MODIFIED")
-        self._deleted()
+        self._collectable()
         return self._shape(NAMESPACES, stored)
 
     def delete_collection(

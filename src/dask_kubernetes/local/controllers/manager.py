@@ -2,8 +2,8 @@
 ReplicaSets over the emulator's objects, started beside the API server by whoever composes them
 (`local/emulated.py`, the API tests), as kube-controller-manager runs beside kube-apiserver.
 
-The API server knows nothing of them: the garbage collector hears of deletions through
-`ObjectAPI.on_deletion`, the others watch the store.
+The API server knows nothing of them: the garbage collector hears of deletions and of new
+dependents through `ObjectAPI.on_collectable`, the others watch the store.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class ControllerManager:
         self.gc = GarbageCollector(objects)
         self.deployments = DeploymentController(objects)
         self.replica_sets = ReplicaSetController(objects)
-        objects.on_deletion(self.gc.notify)
+        objects.on_collectable(self.gc.notify)
 
     def start(self) -> None:
         self.gc.start()
