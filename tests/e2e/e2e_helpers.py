@@ -68,8 +68,6 @@ CONTAINER_NODE_LIMITS = {
 #: Found on the container node and not fixed yet: expected to fail, reported as XFAIL (XPASS
 #: once fixed), so the stage reports them without failing CI.
 CONTAINER_NODE_KNOWN = {
-    "cli port-forward stop": "the CLI's port-forward does not exit on Ctrl+C within 120 s "
-    "while its kr8s websocket forwards run through the real kubelet and containerd's stream",
     "exit deletion": "a script's exit-time delete gives up before the real kubelet has "
     "finalized the pods' foreground deletion (graceful container stop) on two busy cores",
 }

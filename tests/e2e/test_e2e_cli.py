@@ -21,7 +21,6 @@ from e2e_helpers import (
     IMAGE,
     RESOURCE_TIMEOUT,
     cluster_pods,
-    known_on_the_container_node,
     object_names,
     wait_until,
 )
@@ -32,10 +31,7 @@ from dask_kubernetes.operator.kubecluster import KubeCluster
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_cluster_commands(
-    operator_cluster: Any, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    known_on_the_container_node(request, operator_cluster, "cli port-forward stop")
+def test_cluster_commands(operator_cluster: Any, namespace: str, tmp_path: Path) -> None:
     kubeconfig = operator_cluster.kubeconfig
     runner = CliRunner()
     with KubeCluster(

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from distributed import Client
 from distributed.security import Security
-from e2e_helpers import DASK_CLI, known_on_the_container_node, kube_cluster
+from e2e_helpers import DASK_CLI, kube_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -37,13 +37,8 @@ INHERITED = {"default": signal.SIG_DFL, "ignored": signal.SIG_IGN}
 
 @pytest.mark.parametrize("inherited", sorted(INHERITED))
 def test_sigint_stops_port_forward_quickly_with_a_client_still_connected(
-    operator_cluster: Any,
-    namespace: str,
-    tmp_path: Path,
-    inherited: str,
-    request: pytest.FixtureRequest,
+    operator_cluster: Any, namespace: str, tmp_path: Path, inherited: str
 ) -> None:
-    known_on_the_container_node(request, operator_cluster, "cli port-forward stop")
     kube_cluster("pfstop", namespace, shutdown_on_close=False).close()
     # KubeCluster's clusters are mutual TLS: the Client needs the certificate the CLI writes.
     security_file = tmp_path / "pfstop-security.yaml"
