@@ -227,26 +227,54 @@ def find_built(modules: Modules, cache_roots: list[Path]) -> Built | None:
     return None
 
 
-def verify(directory: Path) -> dict[str, Any]:
-    """The entry's manifest, after proving every binary still has its recorded sha256."""
+def require_go_modules(modules: list[Path]) -> None:
+    """Each pinned module directory must hold its committed go.mod and go.sum."""
+    for module in modules:
+        if not (module / "go.mod").is_file() or not (module / "go.sum").is_file():
+            raise BuildError(f"{module} needs go.mod and go.sum")
+
+
+def binary_records(binaries: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """A manifest's `binaries`: each name's sha256 and size, as built."""
+    return {
+        name: {"sha256": sha256_file(path), "size": path.stat().st_size}
+        for name, path in binaries.items()
+    }
+
+
+def verify_recorded(
+    directory: Path, binaries: dict[str, Path], build_command: str
+) -> dict[str, Any]:
+    """`directory`'s manifest, after proving each binary still has the sha256 recorded for its
+    name when it was built (one line naming the file and the rebuild command otherwise)."""
     try:
         manifest: dict[str, Any] = json.loads((directory / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         raise BuildError(f"{directory} has no readable {MANIFEST}: {exc}") from exc
     recorded = manifest.get("binaries")
-    if not isinstance(recorded, dict) or set(recorded) != set(BINARIES):
-        raise BuildError(f"{directory / MANIFEST} does not list exactly {', '.join(BINARIES)}")
-    for name in BINARIES:
-        path = directory / "bin" / name
+    if not isinstance(recorded, dict) or set(recorded) != set(binaries):
+        raise BuildError(f"{directory / MANIFEST} does not list exactly {', '.join(binaries)}")
+    for name, path in binaries.items():
         if not path.is_file():
-            raise BuildError(f"{path} is missing; rebuild with `{BUILD_COMMAND} --rebuild`")
+            raise BuildError(f"{path} is missing; rebuild with `{build_command} --rebuild`")
         actual = sha256_file(path)
-        if actual != recorded[name].get("sha256"):
+        entry = recorded[name]
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        if actual != expected:
             raise BuildError(
-                f"{path} has sha256 {actual}, not the {recorded[name].get('sha256')} recorded when "
-                f"it was built; rebuild with `{BUILD_COMMAND} --rebuild`"
+                f"{path} has sha256 {actual}, not the {expected} recorded when it was built; "
+                f"rebuild with `{build_command} --rebuild`"
             )
     return manifest
+
+
+def _plane_binaries(directory: Path) -> dict[str, Path]:
+    return {name: directory / "bin" / name for name in BINARIES}
+
+
+def verify(directory: Path) -> dict[str, Any]:
+    """The entry's manifest, after proving every binary still has its recorded sha256."""
+    return verify_recorded(directory, _plane_binaries(directory), BUILD_COMMAND)
 
 
 def _compile(go: Go, modules: Modules, pins: Pins, out: Path, jobs: int) -> dict[str, float]:
@@ -297,13 +325,7 @@ def record(
         "key": cache_key(go, modules, pinned),
         "flags": {"build": list(BUILD_FLAGS), "kubernetes_ldflags": kubernetes_ldflags(pinned)},
         "build_seconds": seconds,
-        "binaries": {
-            name: {
-                "sha256": sha256_file(directory / "bin" / name),
-                "size": (directory / "bin" / name).stat().st_size,
-            }
-            for name in BINARIES
-        },
+        "binaries": binary_records(_plane_binaries(directory)),
     }
     write_atomically(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
@@ -313,9 +335,7 @@ def build(
     go: Go, modules: Modules, cache_root: Path, *, rebuild: bool = False, jobs: int = 2
 ) -> Built:
     """Return the cached build for these inputs, building it first when there is none."""
-    for module in modules.all():
-        if not (module / "go.mod").is_file() or not (module / "go.sum").is_file():
-            raise BuildError(f"{module} needs go.mod and go.sum")
+    require_go_modules(list(modules.all()))
     pinned = pins(go, modules)
     directory = entry_directory(cache_root, go, modules, pinned)
     if directory.exists() and not rebuild:

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from dask_kubernetes.common.files import write_atomically
-from dask_kubernetes.local.provision.build import BuildError, module_info, run_go, sha256_file
+from dask_kubernetes.local.provision.build import (
+    binary_records,
+    module_info,
+    require_go_modules,
+    run_go,
+    verify_recorded,
+)
 from dask_kubernetes.local.provision.golang import (
     PINNED_ENV,
     Go,
@@ -142,29 +148,13 @@ def entry_directory(cache_root: Path, go_version: str, versions: dict[str, str],
     return cache_root / f"{entry_prefix(versions)}{go_version}_{key[:16]}"
 
 
+def _node_binaries(directory: Path) -> dict[str, Path]:
+    return {relative: directory / relative for relative in BINARIES}
+
+
 def verify(directory: Path) -> dict[str, Any]:
     """The entry's manifest, after proving every binary still has its recorded sha256."""
-    try:
-        manifest: dict[str, Any] = json.loads((directory / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
-        raise BuildError(f"{directory} has no readable {MANIFEST}: {exc}") from exc
-    recorded = manifest.get("binaries")
-    if not isinstance(recorded, dict) or set(recorded) != set(BINARIES):
-        raise BuildError(f"{directory / MANIFEST} does not list exactly {', '.join(BINARIES)}")
-    for relative in BINARIES:
-        path = directory / relative
-        if not path.is_file():
-            raise BuildError(f"{path} is missing; rebuild with `{BUILD_COMMAND} --rebuild`")
-        actual = sha256_file(path)
-        expected = (
-            recorded[relative].get("sha256") if isinstance(recorded[relative], dict) else None
-        )
-        if actual != expected:
-            raise BuildError(
-                f"{path} has sha256 {actual}, not the {expected} recorded when it was built; "
-                f"rebuild with `{BUILD_COMMAND} --rebuild`"
-            )
-    return manifest
+    return verify_recorded(directory, _node_binaries(directory), BUILD_COMMAND)
 
 
 def _built_from_these_inputs(
@@ -272,13 +262,7 @@ def record(
         "key": key,
         "flags": _flags(stamps),
         "build_seconds": seconds,
-        "binaries": {
-            relative: {
-                "sha256": sha256_file(directory / relative),
-                "size": (directory / relative).stat().st_size,
-            }
-            for relative in BINARIES
-        },
+        "binaries": binary_records(_node_binaries(directory)),
     }
     write_atomically(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
@@ -288,9 +272,7 @@ def build_node(
     go: Go, modules: NodeModules, cache_root: Path, *, rebuild: bool = False, jobs: int = 2
 ) -> NodeBuilt:
     """The cached node build for these inputs, building it first (one component at a time)."""
-    for module in modules.all():
-        if not (module / "go.mod").is_file() or not (module / "go.sum").is_file():
-            raise BuildError(f"{module} needs go.mod and go.sum")
+    require_go_modules(list(modules.all()))
     check_same_kubernetes(modules)
     versions = committed_versions(modules)
     c = c_toolchain()
