@@ -1,40 +1,24 @@
 """Awaiting a node component: poll a check until it holds, failing fast when the process exits.
 
-The same contract as the plane's health checks (`controlplane/process.py`): a bounded deadline
-that holds under load, the log's last lines in the error, never a fixed sleep.
+The wait itself is the plane's (`Process.await_condition` in `controlplane/process.py`): a bounded
+deadline that holds under load, the log's last lines in the error, never a fixed sleep.
 """
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from dask_kubernetes.local.controlplane.process import POLL_SECONDS, ComponentError, Process
+from dask_kubernetes.local.controlplane.process import Process
 
 
 def await_condition(
     process: Process, check: Callable[[], str | None], timeout: float, what: str
 ) -> None:
-    """`check()` returns None when ready, else why not yet; raise when `process` exits first or
-    the deadline passes."""
-    deadline = time.monotonic() + timeout
-    last = "not checked yet"
-    while time.monotonic() < deadline:
-        if process.popen is None or process.popen.poll() is not None:
-            code = process.popen.returncode if process.popen else None
-            raise ComponentError(
-                f"{process.name} exited ({code}) before {what}: {process.log_tail()}"
-            )
-        answer = check()
-        if answer is None:
-            return
-        last = answer
-        time.sleep(POLL_SECONDS)
-    raise ComponentError(
-        f"{process.name}: no {what} after {timeout:.0f}s ({last}): {process.log_tail()}"
-    )
+    """`check()` returns None when ready, else why not yet: the plane's own wait (`Process.
+    await_condition`), so node and plane components fail alike."""
+    process.await_condition(check, timeout, what)
 
 
 def http_ok(url: str) -> Callable[[], str | None]:

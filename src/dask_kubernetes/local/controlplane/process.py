@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -89,30 +90,40 @@ class Process:
             return "(no log)"
         return " | ".join(text[-lines:]) or "(empty log)"
 
-    def await_healthy(self, url: str, client: TLSClient, timeout: float) -> None:
-        """Poll `url` until it answers 200; fail fast if the process exits."""
-        context = client.context()
+    def await_condition(self, check: Callable[[], str | None], timeout: float, what: str) -> None:
+        """Poll `check()` (None when it holds, else why not yet) until it holds; fail at once if
+        the process exits, or at the deadline, with the last answer and the log's tail."""
         deadline = time.monotonic() + timeout
-        last = "no answer yet"
+        last = "not checked yet"
         while time.monotonic() < deadline:
             if self.popen is None or self.popen.poll() is not None:
                 code = self.popen.returncode if self.popen else None
                 raise ComponentError(
-                    f"{self.name} exited ({code}) before it was healthy: {self.log_tail()}"
+                    f"{self.name} exited ({code}) before {what}: {self.log_tail()}"
                 )
-            try:
-                with urllib.request.urlopen(url, context=context, timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}: {exc.read()[:200]!r}"
-            except (OSError, ssl.SSLError) as exc:
-                last = str(exc)
+            answer = check()
+            if answer is None:
+                return
+            last = answer
             time.sleep(POLL_SECONDS)
         raise ComponentError(
-            f"{self.name} not healthy at {url} after {timeout:.0f}s ({last}): {self.log_tail()}"
+            f"{self.name}: no {what} after {timeout:.0f}s ({last}): {self.log_tail()}"
         )
+
+    def await_healthy(self, url: str, client: TLSClient, timeout: float) -> None:
+        """Poll `url` until it answers 200; fail fast if the process exits."""
+        context = client.context()
+
+        def healthy() -> str | None:
+            try:
+                with urllib.request.urlopen(url, context=context, timeout=2) as answer:  # noqa: S310
+                    return None if answer.status == 200 else f"HTTP {answer.status}"
+            except urllib.error.HTTPError as exc:
+                return f"HTTP {exc.code}: {exc.read()[:200]!r}"
+            except (OSError, ssl.SSLError) as exc:
+                return str(exc)
+
+        self.await_condition(healthy, timeout, f"healthy at {url}")
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM our PID, SIGKILL it after `grace` seconds, and reap it."""
