@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import tarfile
 import uuid
 import zipfile
@@ -232,6 +233,8 @@ def _shipped_cluster(request: pytest.FixtureRequest, binaries: Path) -> Iterator
 
     from dask_kubernetes.local import LocalKubernetes
 
+    if shutil.which("iptables") is None:
+        pytest.skip("container node: its kube-proxy needs iptables (Debian's iptables package)")
     shipped = request.getfixturevalue("shipped_images")
     node = node_options(request.config, images=shipped.archives)
     with LocalKubernetes(control_plane="real", binaries=binaries, **node) as k8s:

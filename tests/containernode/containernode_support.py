@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ KUBECTL_ENV = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("a container node runs in network, mount and cgroup namespaces: needs root")
+    if shutil.which("iptables") is None:
+        pytest.skip("a container node's kube-proxy needs iptables (Debian's iptables package)")
 
 
 def node_binaries() -> NodeBinaries:
