@@ -134,8 +134,12 @@ def test_autoscaler_keeps_the_minimum_and_is_owned(kube: kr8s.Api, ns: str) -> N
         ),
         timeout=60,
     )
-    scaler.refresh()
-    assert scaler.raw["status"]["desired"] == 2
+    # The group is patched first and the autoscaler's status written after: await both.
+    def status_desired() -> object:
+        scaler.refresh()
+        return scaler.raw.get("status", {}).get("desired")
+
+    wait_for("the autoscaler's status to show 2 desired", lambda: status_desired() == 2)
     assert scaler.metadata["ownerReferences"][0]["kind"] == "DaskCluster"
     assert "kubernetes.dask.org/cooldown-until" in scaler.annotations
 
