@@ -134,6 +134,7 @@ def test_autoscaler_keeps_the_minimum_and_is_owned(kube: kr8s.Api, ns: str) -> N
         ),
         timeout=60,
     )
+
     # The group is patched first and the autoscaler's status written after: await both.
     def status_desired() -> object:
         scaler.refresh()
