@@ -135,8 +135,16 @@ def _cluster(operator: bool) -> Iterator[K8sCluster]:
 
 
 @pytest.fixture(scope="session")
-def k8s_cluster() -> Iterator[K8sCluster]:
-    """A Kubernetes cluster for the session: the local stand-in (no operator) by default."""
+def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[K8sCluster]:
+    """A Kubernetes cluster for the session: the local stand-in (no operator) by default; with
+    `--node=containers`, the one cluster such a session starts (the real plane, the container
+    node, the chart's operator: `k8s_real_cluster_with_operator`), so the suites written against
+    this fixture (tests/operator) run against what ships."""
+    from control_planes import node_kind
+
+    if node_kind(request.config) == "containers" and not os.environ.get(EXTERNAL_KUBECONFIG):
+        yield request.getfixturevalue("k8s_real_cluster_with_operator")
+        return
     yield from _cluster(operator=False)
 
 

@@ -1,4 +1,5 @@
-"""Operator fixtures: our CRDs installed in the session's stand-in and our operator as a process."""
+"""Operator fixtures: our CRDs installed in the session's stand-in and our operator as a process;
+on the container node (`--node=containers`) the chart's operator, as `helm install` put it there."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import kr8s
 import pytest
+from chart_operator import ChartOperator
 from operator_helpers import CRD, OperatorProcess, wait_for
 from operator_rbac import (
     RECORD_PERMISSIONS_ENV,
@@ -69,7 +71,11 @@ def dask_crds(kube: kr8s.Api) -> None:
 @pytest.fixture(scope="session")
 def operator(
     k8s_cluster: Any, dask_crds: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
+) -> Iterator[OperatorProcess | ChartOperator]:
+    if k8s_cluster.installed is not None or k8s_cluster.plane == "external":
+        # The container node, or release.yml's kind cluster: the chart's operator, as shipped.
+        yield ChartOperator(k8s_cluster.kubeconfig)
+        return
     log_dir = tmp_path_factory.mktemp("operator")
     kubeconfig = os.environ.get(OPERATOR_KUBECONFIG_ENV) or k8s_cluster.kubeconfig
     if k8s_cluster.stand_in is not None:  # its own token, as the stand-in's own operator has
@@ -86,13 +92,13 @@ def operator(
 
 
 @pytest.fixture
-def ns(operator: OperatorProcess, k8s_namespace: str) -> str:
+def ns(operator: OperatorProcess | ChartOperator, k8s_namespace: str) -> str:
     """A fresh namespace watched by the running operator."""
     return k8s_namespace
 
 
 @pytest.fixture
-def operator_logs(operator: OperatorProcess) -> Iterator[None]:
+def operator_logs(operator: OperatorProcess | ChartOperator) -> Iterator[None]:
     """Print the operator's log on failure (pytest shows captured output)."""
     start = len(operator.logs())
     yield

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import yaml
 
-SIMPLE_CLUSTER = yaml.safe_load(
-    """
+#: Upstream's image; on the container node (tests/conftest.py sets DASK_KUBERNETES_TEST_IMAGE)
+#: the Dask image built here from HEAD's wheel, the one image that node holds.
+UPSTREAM_IMAGE = "ghcr.io/dask/dask:latest"
+IMAGE = os.environ.get("DASK_KUBERNETES_TEST_IMAGE", UPSTREAM_IMAGE)
+
+
+def _on_this_node(manifest: Any) -> Any:
+    """`manifest` with upstream's image swapped for IMAGE wherever a container names it."""
+    if isinstance(manifest, dict):
+        return {
+            key: IMAGE if key == "image" and value == UPSTREAM_IMAGE else _on_this_node(value)
+            for key, value in manifest.items()
+        }
+    if isinstance(manifest, list):
+        return [_on_this_node(item) for item in manifest]
+    return manifest
+
+
+SIMPLE_CLUSTER = _on_this_node(
+    yaml.safe_load(
+        """
 apiVersion: kubernetes.dask.org/v1
 kind: DaskCluster
 metadata:
@@ -74,10 +94,12 @@ spec:
         port: 8787
         targetPort: "http-dashboard"
 """
+    )
 )
 
-WORKER_GROUP = yaml.safe_load(
-    """
+WORKER_GROUP = _on_this_node(
+    yaml.safe_load(
+        """
 apiVersion: kubernetes.dask.org/v1
 kind: DaskWorkerGroup
 metadata:
@@ -110,6 +132,7 @@ spec:
             containerPort: 8788
             protocol: TCP
 """
+    )
 )
 
 AUTOSCALER = yaml.safe_load(
@@ -130,7 +153,7 @@ def job_example() -> dict[str, Any]:
     """Upstream's DaskJob example: a runner Pod plus the cluster spec it runs on."""
     cluster = copy.deepcopy(SIMPLE_CLUSTER["spec"])
     cluster["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = "simple-job"
-    return {
+    job = {
         "apiVersion": "kubernetes.dask.org/v1",
         "kind": "DaskJob",
         "metadata": {"name": "simple-job"},
@@ -140,7 +163,7 @@ def job_example() -> dict[str, Any]:
                     "containers": [
                         {
                             "name": "job",
-                            "image": "ghcr.io/dask/dask:latest",
+                            "image": UPSTREAM_IMAGE,
                             "imagePullPolicy": "IfNotPresent",
                             "args": ["python", "-c", "print('hello world')"],
                         }
@@ -150,6 +173,7 @@ def job_example() -> dict[str, Any]:
             "cluster": {"spec": cluster},
         },
     }
+    return dict(_on_this_node(job))
 
 
 JOB = job_example()

@@ -156,3 +156,50 @@ def crds_without_name_rules(api: kr8s.Api) -> Iterator[None]:
         for crd in originals:
             versions = crd["spec"]["versions"]
             CRD.get(crd["metadata"]["name"], api=api).patch({"spec": {"versions": versions}})
+
+
+@contextlib.contextmanager
+def scheduler_address(
+    cluster: Any, api: kr8s.Api, namespace: str, name: str, scheme: str = "tcp"
+) -> Iterator[str]:
+    """Where this process reaches DaskCluster `name`'s scheduler (comm port 8786).
+
+    On the stand-in a pod's IP is a loopback address this process can dial. Elsewhere (the
+    container node: pods in the cluster's network namespace; kind: pods behind its node) the way
+    in is the users' way: a port-forward through the API server to the scheduler's Service, as
+    KubeCluster does.
+    """
+    if cluster.api_server is not None:
+        pod = wait_for(
+            "the scheduler Pod's IP",
+            lambda: _with_ip(
+                kr8s.objects.Pod.get(f"{name}-scheduler", namespace=namespace, api=api)
+            ),
+        )
+        yield f"{scheme}://{pod.status['podIP']}:8786"
+        return
+    wait_for(
+        "a Ready scheduler Pod",
+        lambda: any(
+            _ready(pod)
+            for pod in kr8s.get(
+                "pods",
+                namespace=namespace,
+                label_selector={"dask.org/cluster-name": name, "dask.org/component": "scheduler"},
+                api=api,
+            )
+        ),
+        timeout=180,
+    )
+    service = kr8s.objects.Service.get(f"{name}-scheduler", namespace=namespace, api=api)
+    with service.portforward(8786, local_port="auto") as port:
+        yield f"{scheme}://127.0.0.1:{port}"
+
+
+def _with_ip(pod: Any) -> Any:
+    return pod if pod.status.get("podIP") else None
+
+
+def _ready(pod: Any) -> bool:
+    conditions = pod.status.get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

@@ -13,7 +13,15 @@ import pytest
 from distributed import Client
 from distributed.security import Security
 from operator_examples import local_cluster
-from operator_helpers import DaskCluster, DaskWorkerGroup, live, make, pods, wait_for
+from operator_helpers import (
+    DaskCluster,
+    DaskWorkerGroup,
+    live,
+    make,
+    pods,
+    scheduler_address,
+    wait_for,
+)
 
 from dask_kubernetes.operator import dask_tls
 from dask_kubernetes.operator import vocabulary as v
@@ -34,7 +42,9 @@ def _connects(address: str, security: Security | None = None) -> bool:
         return False
 
 
-def test_a_tls_cluster_runs_on_its_own_certificates(kube: kr8s.Api, ns: str) -> None:
+def test_a_tls_cluster_runs_on_its_own_certificates(
+    kube: kr8s.Api, k8s_cluster: Any, ns: str
+) -> None:
     manifest = local_cluster("sealed", replicas=2)
     manifest["spec"][v.TLS_FIELD] = True
     cluster = make(DaskCluster, manifest, ns, kube)
@@ -56,16 +66,12 @@ def test_a_tls_cluster_runs_on_its_own_certificates(kube: kr8s.Api, ns: str) -> 
         key = env[dask_tls.CA_FILE_ENV]["valueFrom"]["secretKeyRef"]
         assert key == {"name": name, "key": v.TLS_CA_KEY}  # a reference, not the PEM itself
 
-    [scheduler] = pods(
-        kube, ns, {"dask.org/cluster-name": "sealed", "dask.org/component": "scheduler"}
-    )
-    wait_for(
-        "the scheduler's address", lambda: scheduler.refresh() or scheduler.status.get("podIP")
-    )
-    host = scheduler.status["podIP"]
-    assert not _connects(f"tcp://{host}:8786")
     security = Security(require_encryption=True, **dask_tls.client_settings(data))
-    with Client(f"tls://{host}:8786", timeout=30, security=security) as client:
+    with (
+        scheduler_address(k8s_cluster, kube, ns, "sealed", scheme="tls") as address,
+        Client(address, timeout=30, security=security) as client,
+    ):
+        assert not _connects(address.replace("tls://", "tcp://", 1))
         client.wait_for_workers(2, timeout=60)
         assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
 

@@ -1,7 +1,7 @@
 """The container-node stage of `python -m release test`: release.yml's kind-job suite, run here.
 
-Why: release.yml runs `python -m pytest tests/e2e -m e2e` against kind with the operator image it
-built, the last gate before an upload. This stage takes that pytest command from the workflow
+Why: release.yml runs `python -m pytest tests/e2e tests/operator -m e2e` against kind with the
+operator image it built, the last gate before an upload. This stage takes that pytest command from the workflow
 itself (the `kind-e2e` job's step that runs pytest), so the module the gate runs is the module
 that runs here, and adds `--control-plane=real --node=containers`: the real plane with the real
 kubelet and containerd, the operator installed by `helm install` of our chart from the operator
