@@ -69,7 +69,9 @@ TEST_AGENTS = ("kubectl/",)
 def chart_plane(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    """The stand-in with the operator (the session's), or an audited real plane of our own."""
+    """The stand-in with the operator (the session's), an audited real plane of our own, or
+    with `--node=containers` the session's shipped cluster (audited too; a second cluster
+    would start another node and another `helm install` for one module)."""
     from control_planes import selected
 
     if request.param not in selected(request.config):
@@ -115,10 +117,16 @@ def audit_records(k8s: Any) -> list[AuditRecord]:
 
 
 @pytest.fixture(scope="module")
-def chart_gateway(chart_plane: Any, request: pytest.FixtureRequest) -> Iterator[GatewayInstall]:
+def shipped(chart_plane: Any, request: pytest.FixtureRequest) -> Any:
+    """The session's shipped cluster where this variant's plane is it (the real plane with
+    `--node=containers`), else None."""
+    return shipped_cluster(request) if chart_plane.real is not None else None
+
+
+@pytest.fixture(scope="module")
+def chart_gateway(chart_plane: Any, shipped: Any) -> Iterator[GatewayInstall]:
     namespace = f"gw-{uuid.uuid4().hex[:8]}"
     api = kr8s.api(kubeconfig=chart_plane.kubeconfig)
-    shipped = shipped_cluster(request) if chart_plane.real is not None else None
     door = NodePortDoor(chart_plane) if shipped is not None else None
     kr8s.objects.Namespace({"metadata": {"name": namespace}}, api=api).create()
     try:
@@ -198,11 +206,10 @@ def pods_images(chart_gateway: GatewayInstall, selector: dict[str, str]) -> set[
 
 
 def test_on_the_container_node_the_gateway_runs_from_the_operator_image(
-    chart_gateway: GatewayInstall, request: pytest.FixtureRequest
+    chart_gateway: GatewayInstall, shipped: Any
 ) -> None:
     """`gateway.enabled=true` with no gateway image: the operator's image, by the digest the
     session's `helm install` pinned, is what containerd ran (it imports dask_gateway_server)."""
-    shipped = shipped_cluster(request)
     if shipped is None:
         pytest.skip("the shipped images run on the container node only (--node=containers)")
     operator = shipped.shipped.images["operator"]
@@ -213,9 +220,8 @@ def test_on_the_container_node_the_gateway_runs_from_the_operator_image(
 
 
 def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
-    chart_gateway: GatewayInstall, request: pytest.FixtureRequest
+    chart_gateway: GatewayInstall, shipped: Any
 ) -> None:
-    shipped = shipped_cluster(request)
     with user_session(chart_gateway.address, "alice", chart_gateway.password) as alice:
         cluster = alice.new_cluster(shutdown_on_close=True)
         try:
