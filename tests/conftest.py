@@ -245,7 +245,9 @@ def _shipped_cluster(request: pytest.FixtureRequest, binaries: Path) -> Iterator
         pytest.skip("container node: its kube-proxy needs iptables (Debian's iptables package)")
     shipped = request.getfixturevalue("shipped_images")
     node = node_options(request.config, images=shipped.archives)
-    with LocalKubernetes(control_plane="real", binaries=binaries, **node) as k8s:
+    # Audited (kube-apiserver's log, Metadata level): tests/gateway judges the chart's gateway
+    # Role by what the gateway's account asked for, as on the process node's plane.
+    with LocalKubernetes(control_plane="real", binaries=binaries, audit=True, **node) as k8s:
         try:
             installed = helm_install(k8s.kubeconfig, shipped.images["operator"])
         except ChartInstallFailed as exc:

@@ -62,8 +62,9 @@ CONTAINER_NODE_LIMITS = {
     "namespace only (its ExternalIP is the node address): nothing listens on the host's "
     "loopback as the process node's network agent does (tests/containernode reaches NodePorts "
     "from inside)",
-    "numpy": "the Dask image built here holds the operator's runtime lock (release/docker/"
-    "requirements.txt): no numpy, which the README's dask.array example needs",
+    "numpy": "the Dask image built here holds pyproject's runtime dependencies and gateway "
+    "extra (release/docker/requirements.txt): no numpy, which the README's dask.array example "
+    "needs",
 }
 #: Found on the container node and not fixed yet: expected to fail, reported as XFAIL (XPASS
 #: once fixed), so the stage reports them without failing CI.

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -162,8 +163,68 @@ class GatewayInstall:
         deployment.scale(replicas)
 
 
-def install(kubeconfig: str, plane: str, namespace: str, *values: str) -> GatewayInstall:
-    """Apply the gateway's objects into `namespace` (as the admin); await its Pod and Service."""
+def shipped_values(cluster: Any) -> tuple[str, ...]:
+    """On the container node (`cluster` is the session's shipped cluster, tests/conftest.py):
+    the values that leave the gateway's image empty, so the chart runs it from the operator's
+    image exactly as the session's `helm install` pinned that (by digest, `Never` pulled: a
+    reference the node does not hold fails the Pod), and that offer users the Dask image built
+    here for their clusters' scheduler and workers."""
+    operator = cluster.shipped.images["operator"]
+    return (
+        f"image.repository={operator.repository}",
+        f"image.tag={operator.tag}",
+        f"image.digest={operator.digest}",
+        "image.pullPolicy=Never",
+        f"gateway.clusterOptions.images[0]={cluster.dask_image}",
+    )
+
+
+class NodePortDoor:
+    """Reach a NodePort of the container node from the host, as a user outside the cluster would.
+
+    Why: the container node's kube-proxy serves NodePorts on the node's address only, inside the
+    cluster's network namespace (nothing listens on the host's loopback, unlike the process
+    node's network agent). Each door is a listening socket on the host's 127.0.0.1 whose
+    connections are dialled from the cluster's namespace thread to the node address and the
+    NodePort, so every byte still goes through kube-proxy's NodePort rules to a ready Pod
+    (a restarted gateway Pod included), as the plane's own API server door does (local/real.py).
+    """
+
+    def __init__(self, k8s: Any) -> None:
+        from dask_kubernetes.local.network.netns import NODE_ADDRESS
+
+        assert k8s.real is not None and k8s.real.node_loop is not None
+        self._loop = k8s.real.node_loop
+        self._node = NODE_ADDRESS
+        self._forwarders: list[Any] = []
+
+    def __call__(self, node_port: int) -> str:
+        """`http://127.0.0.1:PORT` for `node_port` (the same port: TLS by SNI goes through)."""
+        from dask_kubernetes.local.network.forwarder import TcpForwarder
+
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = int(listener.getsockname()[1])
+        backend = (self._node, node_port)
+        forwarder = TcpForwarder("127.0.0.1", port, lambda: backend, sock=listener)
+        self._forwarders.append(forwarder)
+        self._loop.submit(forwarder.start()).result(timeout=30)
+        return f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        while self._forwarders:
+            self._loop.submit(self._forwarders.pop().stop()).result(timeout=30)
+
+
+def install(
+    kubeconfig: str,
+    plane: str,
+    namespace: str,
+    *values: str,
+    door: Callable[[int], str] | None = None,
+) -> GatewayInstall:
+    """Apply the gateway's objects into `namespace` (as the admin); await its Pod and Service.
+    On the real plane the Service is a NodePort, reached at the host's 127.0.0.1 (the process
+    node listens there) or through `door` (the container node, `NodePortDoor`)."""
     service_type = "NodePort" if plane == "real" else "ClusterIP"
     docs = render(namespace, f"gateway.service.type={service_type}", *values)
     api = kr8s.api(kubeconfig=kubeconfig, namespace=namespace)
@@ -176,7 +237,9 @@ def install(kubeconfig: str, plane: str, namespace: str, *values: str) -> Gatewa
     service_name = next(d for d in docs if d["kind"] == "Service")["metadata"]["name"]
     service = kr8s.objects.Service.get(service_name, namespace=namespace, api=api)
     [port] = service.spec["ports"]
-    if plane == "real":  # Services' cluster IPs live inside the plane's network namespace
+    if door is not None:
+        address = door(int(port["nodePort"]))
+    elif plane == "real":  # Services' cluster IPs live inside the plane's network namespace
         address = f"http://127.0.0.1:{port['nodePort']}"
     else:  # the stand-in's cluster IPs are loopback addresses of this machine
         address = f"http://{service.spec['clusterIP']}:{port['port']}"

@@ -10,6 +10,12 @@ account asked for is compared with the chart's Role: exactly the same verbs (a `
 lists aside). On the real plane the authorizer also refuses that account everything else, and
 its own token cannot read the operator's key.
 
+On the container node (`--node=containers`, the session's shipped cluster: the real kubelet with
+containerd, the chart installed by helm with the operator image by digest) the gateway Pod runs
+from that same operator image, as `gateway.enabled=true` ships it (an empty gateway image), and
+its clusters' scheduler and workers from the Dask image built here; the user reaches the
+gateway's NodePort as from outside the cluster (`NodePortDoor`).
+
 Slow: a gateway Pod, a Dask cluster and a restart per plane (about a minute each).
 """
 
@@ -32,9 +38,11 @@ import yaml
 from gateway_pod_support import (
     RULES,
     GatewayInstall,
+    NodePortDoor,
     close_once,
     granted,
     install,
+    shipped_values,
     used,
     user_session,
     wait_for,
@@ -61,7 +69,9 @@ TEST_AGENTS = ("kubectl/",)
 def chart_plane(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    """The stand-in with the operator (the session's), or an audited real plane of our own."""
+    """The stand-in with the operator (the session's), an audited real plane of our own, or
+    with `--node=containers` the session's shipped cluster (audited too; a second cluster
+    would start another node and another `helm install` for one module)."""
     from control_planes import selected
 
     if request.param not in selected(request.config):
@@ -73,14 +83,12 @@ def chart_plane(
         return
     if os.geteuid() != 0:
         pytest.skip("real control plane with a node: needs root (it runs in a network namespace)")
-    from control_planes import built_binaries, node_kind
+    from control_planes import built_binaries
 
-    if node_kind(request.config) == "containers":
-        pytest.skip(
-            "the gateway as a pod on the container node needs an image with dask-gateway-server: "
-            "the operator image (release/docker/requirements.txt) holds the operator's runtime "
-            "lock only, not the gateway extra; a gateway image is not built yet"
-        )
+    shipped = shipped_cluster(request)
+    if shipped is not None:  # the session's one container-node cluster (audited)
+        yield shipped.stand_in
+        return
 
     from dask_kubernetes.local import LocalKubernetes
 
@@ -89,6 +97,15 @@ def chart_plane(
     # must traverse to its Pod directory, which pytest's 0700 tmp_path tree would not allow.
     with LocalKubernetes(operator=True, control_plane="real", binaries=binaries, audit=True) as k8s:
         yield k8s
+
+
+def shipped_cluster(request: pytest.FixtureRequest) -> Any:
+    """With `--node=containers`: the session's shipped cluster (tests/conftest.py), else None."""
+    from control_planes import node_kind
+
+    if node_kind(request.config) != "containers":
+        return None
+    return request.getfixturevalue("k8s_real_cluster_with_operator")
 
 
 def audit_records(k8s: Any) -> list[AuditRecord]:
@@ -100,15 +117,24 @@ def audit_records(k8s: Any) -> list[AuditRecord]:
 
 
 @pytest.fixture(scope="module")
-def chart_gateway(chart_plane: Any) -> Iterator[GatewayInstall]:
+def shipped(chart_plane: Any, request: pytest.FixtureRequest) -> Any:
+    """The session's shipped cluster where this variant's plane is it (the real plane with
+    `--node=containers`), else None."""
+    return shipped_cluster(request) if chart_plane.real is not None else None
+
+
+@pytest.fixture(scope="module")
+def chart_gateway(chart_plane: Any, shipped: Any) -> Iterator[GatewayInstall]:
     namespace = f"gw-{uuid.uuid4().hex[:8]}"
     api = kr8s.api(kubeconfig=chart_plane.kubeconfig)
+    door = NodePortDoor(chart_plane) if shipped is not None else None
     kr8s.objects.Namespace({"metadata": {"name": namespace}}, api=api).create()
     try:
         yield install(
             chart_plane.kubeconfig,
             "real" if chart_plane.real is not None else "emulated",
             namespace,
+            *(shipped_values(shipped) if shipped is not None else ()),
             # Small requests: the real scheduler places Pods by them on a 2-core node.
             "gateway.clusterOptions.workerSizes[0].name=small",
             "json:gateway.clusterOptions.workerSizes[0].cores=0.1",
@@ -116,8 +142,11 @@ def chart_gateway(chart_plane: Any) -> Iterator[GatewayInstall]:
             "json:gateway.clusterOptions.schedulerCores=0.1",
             "gateway.clusterOptions.schedulerMemory=512Mi",
             "gateway.idleTimeout=0",
+            door=door,
         )
     finally:
+        if door is not None:
+            door.close()
         kr8s.objects.Namespace.get(namespace, api=api).delete()
 
 
@@ -162,8 +191,36 @@ def test_the_gateway_runs_as_a_pod_under_its_own_service_account(
     }
 
 
+def pods_images(chart_gateway: GatewayInstall, selector: dict[str, str]) -> set[tuple[str, str]]:
+    """(image the Pod names, digest of the image containerd ran) of each selected container."""
+    pods = kr8s.get(
+        "pods", namespace=chart_gateway.namespace, label_selector=selector, api=chart_gateway.api()
+    )
+    found = set()
+    for pod in pods:
+        named = {c["name"]: c["image"] for c in pod.spec["containers"]}
+        for status in pod.status.get("containerStatuses") or []:
+            ran = str(status.get("imageID", "")).rpartition("@")[2]
+            found.add((named[status["name"]], ran))
+    return found
+
+
+def test_on_the_container_node_the_gateway_runs_from_the_operator_image(
+    chart_gateway: GatewayInstall, shipped: Any
+) -> None:
+    """`gateway.enabled=true` with no gateway image: the operator's image, by the digest the
+    session's `helm install` pinned, is what containerd ran (it imports dask_gateway_server)."""
+    if shipped is None:
+        pytest.skip("the shipped images run on the container node only (--node=containers)")
+    operator = shipped.shipped.images["operator"]
+    pinned = f"{operator.reference}@{operator.digest}"
+    assert shipped.installed.image == pinned  # the operator's own Deployment names it so
+    selector = chart_gateway.docs_of("Deployment")["spec"]["selector"]["matchLabels"]
+    assert pods_images(chart_gateway, selector) == {(pinned, operator.digest)}
+
+
 def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
-    chart_gateway: GatewayInstall,
+    chart_gateway: GatewayInstall, shipped: Any
 ) -> None:
     with user_session(chart_gateway.address, "alice", chart_gateway.password) as alice:
         cluster = alice.new_cluster(shutdown_on_close=True)
@@ -173,6 +230,11 @@ def test_a_user_computes_through_the_gateway_pod_and_it_survives_a_restart(
             with cluster.get_client(set_as_default=False) as client:
                 client.wait_for_workers(2, timeout=180)
                 assert client.submit(sum, range(100)).result(timeout=120) == 4950
+                if shipped is not None:  # scheduler and workers: the Dask image built here
+                    dask = shipped.shipped.images["dask"]
+                    selector = {"dask.org/cluster-name": cluster.name}
+                    ran = pods_images(chart_gateway, selector)
+                    assert ran == {(shipped.dask_image, dask.digest)}
                 cluster.scale(1)
                 wait_for(
                     "the scale-down to 1 worker",

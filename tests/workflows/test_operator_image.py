@@ -15,8 +15,14 @@ import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dask_kubernetes_release.core.requirements import read_requirements_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "release" / "docker"
@@ -39,6 +45,25 @@ def pinned_names() -> set[str]:
     found = read_requirements_file((DOCKER / "requirements.txt").read_text())
     assert found.options == () and found.refused == (), "only hash-pinned NAME==VERSION lines"
     return {entry.name for entry in found.pins}
+
+
+def declared_runtime() -> set[str]:
+    """pyproject.toml's [project] dependencies and its `gateway` extra (read here, not through
+    runtime_lock.py): what the operator and the gateway the chart runs from this image import."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    texts = [*project["dependencies"], *project["optional-dependencies"]["gateway"]]
+    return {canonicalize_name(Requirement(text).name) for text in texts}
+
+
+def test_the_image_holds_the_gateway_the_chart_runs_from_it() -> None:
+    """values.yaml: an empty `gateway.image.repository` means the operator's image, "it holds
+    the gateway too". So `--set gateway.enabled=true` as shipped imports dask_gateway_server
+    there, and the Dask image (the same requirements) runs dask_gateway's scheduler preload."""
+    names = pinned_names()
+    assert {"dask-gateway-server", "dask-gateway"} <= names
+    assert declared_runtime() - names == set()
+    values = (ROOT / "charts" / "dask-kubernetes-operator" / "values.yaml").read_text()
+    assert "Empty repository: the operator's image (it holds the gateway too)." in values
 
 
 def test_base_image_is_pinned_by_digest() -> None:
@@ -79,7 +104,7 @@ def test_runtime_subset_is_closed_under_dependencies() -> None:
     `pip install --dry-run --require-hashes -r release/docker/requirements.txt` (network).
     """
     names = pinned_names()
-    assert {"dask", "distributed", "kopf", "kr8s", "pyyaml", "rich", "click"} <= names
+    assert declared_runtime() <= names
     assert not {"pytest", "mypy", "ruff", "zizmor", "sigstore"} & names, "no test tooling"
     missing: set[str] = set()
     checked = 0

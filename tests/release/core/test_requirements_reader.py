@@ -13,6 +13,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from dask_kubernetes_release.core.requirements import read_requirements_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,12 +73,62 @@ def test_an_entry_is_written_back_as_uv_wrote_it() -> None:
 
 def test_runtime_subset_follows_the_edges_from_the_roots() -> None:
     runtime_lock = _runtime_lock()
-    renamed = LOCK.replace("app==", "kopf==").replace("via app", "via kopf")
-    lock = read_requirements_file(renamed.replace("#   app", "#   kopf"))  # kopf: a runtime root
-    names = [entry.name for entry in runtime_lock.runtime_subset(lock)]
-    assert names == ["kopf", "colorama", "lib"]  # not the test tool
-    text = runtime_lock.render(runtime_lock.runtime_subset(lock))
+    lock = read_requirements_file(LOCK)
+    names = [entry.name for entry in runtime_lock.runtime_subset(lock, frozenset({"app"}))]
+    assert names == ["app", "colorama", "lib"]  # not the test tool
+    text = runtime_lock.render(runtime_lock.runtime_subset(lock, frozenset({"app"})))
     assert "test-tool" not in text and "--hash=sha256:dd" in text
+
+
+#: A pyproject's [project] table as tomllib reads it: dependencies, the image's extra, an extra
+#: the image does not serve, and one that names the project's own extras.
+PROJECT = {
+    "name": "dask-kubernetes",
+    "dependencies": ["App>=1.0", "lib ; python_version < '3.11'"],
+    "optional-dependencies": {
+        "gateway": ["Gateway_Server>=2", "lib[fast]"],
+        "test": ["test-tool"],
+        "everything": ["dask-kubernetes[gateway]", "extra-thing"],
+    },
+}
+
+
+def test_runtime_roots_are_pyprojects_dependencies_and_the_images_extras() -> None:
+    """The roots come from pyproject.toml (one place names them), by canonical name."""
+    runtime_lock = _runtime_lock()
+    assert runtime_lock.runtime_roots(PROJECT, ("gateway",)) == {"app", "lib", "gateway-server"}
+    assert runtime_lock.runtime_roots(PROJECT, ()) == {"app", "lib"}
+    # The project's own extras, named through itself, are followed (not taken as a package).
+    assert runtime_lock.runtime_roots(PROJECT, ("everything",)) == {
+        "app",
+        "lib",
+        "gateway-server",
+        "extra-thing",
+    }
+
+
+def test_an_extra_pyproject_lacks_or_a_root_the_lock_lacks_is_refused() -> None:
+    runtime_lock = _runtime_lock()
+    unknown = r"^pyproject\.toml has no extra 'kubernetes'$"
+    with pytest.raises(runtime_lock.RootsError, match=unknown):
+        runtime_lock.runtime_roots(PROJECT, ("kubernetes",))
+    lock = read_requirements_file(LOCK)
+    # A root the lock does not pin is an error, never dropped from the image silently.
+    with pytest.raises(runtime_lock.RootsError, match=r"not pinned: gateway-server$"):
+        runtime_lock.runtime_subset(lock, frozenset({"app", "gateway-server"}))
+
+
+def test_the_script_names_no_package_itself() -> None:
+    """No second list of roots: the script holds no package name of pyproject's dependencies."""
+    text = RUNTIME_LOCK.read_text(encoding="utf-8")
+    strings = {
+        node.value
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    for name in ("dask", "distributed", "kopf", "kr8s", "pyyaml", "rich", "click"):
+        assert name not in strings
+    assert "dask-gateway-server" not in text
 
 
 def test_runtime_lock_has_no_parser_of_its_own() -> None:

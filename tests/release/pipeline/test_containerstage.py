@@ -4,6 +4,8 @@ refused with one line, never guessed at."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import yaml
 
 from dask_kubernetes_release.core.errors import CheckFailed
 from dask_kubernetes_release.pipeline.containerstage import (
+    EXTRA_PATHS,
     NODE_ARGS,
     WORKFLOW,
     kind_job_pytest,
@@ -31,6 +34,29 @@ def test_the_stage_runs_the_kind_jobs_module_on_the_container_node() -> None:
     assert args[: len(gate)] == gate
     assert "tests/e2e" in gate and gate[gate.index("-m") + 1] == "e2e"
     assert args[-len(NODE_ARGS) :] == list(NODE_ARGS)
+
+
+def test_the_stage_runs_the_gateway_pod_module_under_the_gates_marker() -> None:
+    """The chart's gateway as a Pod (issue #25: "the gateway ... as a pod") is in the stage, and
+    the gate's `-m e2e` selects its tests there: a module without the marker would be
+    collected and silently deselected, so collect it with the stage's own options."""
+    module = "tests/gateway/test_gateway_pod.py"
+    args = stage_arguments(ROOT)
+    assert module in EXTRA_PATHS and module in args
+    gate = args[: len(args) - len(EXTRA_PATHS) - len(NODE_ARGS)]
+    marker = gate[gate.index("-m") : gate.index("-m") + 2]
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", *marker, module, *NODE_ARGS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
+    selected = [line for line in collected.stdout.splitlines() if line.startswith(module + "::")]
+    assert len(selected) >= 5, collected.stdout[-2000:]
+    assert any("computes_through_the_gateway_pod" in line for line in selected)
 
 
 def _workflow(tmp_path: Path, steps: list[dict[str, str]]) -> Path:

@@ -5,11 +5,13 @@ unchanged by our commits; layer 2 is what release/docker/Dockerfile's own COPY a
 add on top (chroot.py), so the wheel goes in by SHA256SUMS through install-wheel.sh and the
 closure by `pip install --require-hashes`, exactly as in release.yml's image job. The two
 images hold the same files (requirements.txt pins dask and distributed as well as kopf and
-kr8s). The operator's config is the Dockerfile's (USER 1000:1000, ENTRYPOINT python -m
-dask_kubernetes.operator). The Dask image has no ENTRYPOINT, so the operator's pods
-(`args: [dask-scheduler, ...]`, `[dask-worker, ...]`) and job runners run their arguments as the
-command, as with ghcr.io/dask/dask; and since distributed now ships only the `dask` command, a
-third small layer adds `dask-scheduler` and `dask-worker` (as the process node's shims do).
+kr8s, and dask-gateway's server and client: the chart's gateway runs from the operator's image,
+its scheduler Pods' preload from the Dask image). The operator's config is the Dockerfile's
+(USER 1000:1000, ENTRYPOINT python -m dask_kubernetes.operator). The Dask image has no
+ENTRYPOINT, so the operator's pods (`args: [dask-scheduler, ...]`, `[dask-worker, ...]`) and job
+runners run their arguments as the command, as with ghcr.io/dask/dask; and since distributed
+now ships only the `dask` command, a third small layer adds `dask-scheduler` and `dask-worker`
+(as the process node's shims do).
 
 What differs from the Dockerfile's base (python:3.12-slim): the interpreter is Debian's
 python3 (trixie: 3.13; bookworm: 3.11) in /usr/bin, `python` comes from python-is-python3, pip

@@ -6,7 +6,8 @@ itself (the `kind-e2e` job's step that runs pytest), so the module the gate runs
 that runs here, and adds `--control-plane=real --node=containers`: the real plane with the real
 kubelet and containerd, the operator installed by `helm install` of our chart from the operator
 image built here, KubeCluster's pods in the Dask image built here (tests/conftest.py). Then the
-shipped-operator checks (tests/shipped). Where the node binaries, the images or root are missing,
+shipped-operator checks (tests/shipped) and the chart's gateway as a Pod from the operator image
+(tests/gateway/test_gateway_pod.py). Where the node binaries, the images or root are missing,
 those tests skip saying why: the stage never fails for a missing build.
 """
 
@@ -22,8 +23,10 @@ from dask_kubernetes_release.core.yamldoc import load_mapping
 WORKFLOW = Path(".github") / "workflows" / "release.yml"
 KIND_JOB = "kind-e2e"
 NODE_ARGS = ("--control-plane=real", "--node=containers")
-#: Beside the gate's module: what only the container node can show (tests/shipped).
-EXTRA_PATHS = ("tests/shipped",)
+#: Beside the gate's module: what only the container node can show (tests/shipped), and the
+#: chart's gateway as shipped (its Pod from the operator image, its clusters from the Dask image;
+#: on kind it would skip: it reads the local plane's audit log).
+EXTRA_PATHS = ("tests/shipped", "tests/gateway/test_gateway_pod.py")
 
 
 def kind_job_pytest(root: Path) -> list[str]:
@@ -46,5 +49,5 @@ def kind_job_pytest(root: Path) -> list[str]:
 
 
 def stage_arguments(root: Path) -> list[str]:
-    """pytest's arguments for the stage: the kind job's, this node, and tests/shipped."""
+    """pytest's arguments for the stage: the kind job's, EXTRA_PATHS, and this node."""
     return [*kind_job_pytest(root), *EXTRA_PATHS, *NODE_ARGS]
