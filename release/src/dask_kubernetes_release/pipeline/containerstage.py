@@ -1,11 +1,12 @@
 """The container-node stage of `python -m release test`: release.yml's kind-job suite, run here.
 
 Why: release.yml runs `python -m pytest tests/e2e tests/operator -m e2e` against kind with the
-operator image it built, the last gate before an upload. This stage takes that pytest command from the workflow
-itself (the `kind-e2e` job's step that runs pytest), so the module the gate runs is the module
-that runs here, and adds `--control-plane=real --node=containers`: the real plane with the real
-kubelet and containerd, the operator installed by `helm install` of our chart from the operator
-image built here, KubeCluster's pods in the Dask image built here (tests/conftest.py). Then the
+operator image it built, the last gate before an upload. This stage takes that pytest command
+from the workflow itself (the `kind-e2e` job's step that runs pytest), so the modules the gate
+runs are the modules that run here, and adds `--control-plane=real --node=containers`: the
+real plane with the real kubelet and containerd, the operator installed by `helm install` of our
+chart from the operator image built here, KubeCluster's and the operator suite's pods in the Dask
+image built here (tests/conftest.py). Then the
 shipped-operator checks (tests/shipped) and the chart's gateway as a Pod from the operator image
 (tests/gateway/test_gateway_pod.py). Where the node binaries, the images or root are missing,
 those tests skip saying why: the stage never fails for a missing build.
