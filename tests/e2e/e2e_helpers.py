@@ -66,12 +66,6 @@ CONTAINER_NODE_LIMITS = {
     "extra (release/docker/requirements.txt): no numpy, which the README's dask.array example "
     "needs",
 }
-#: Found on the container node and not fixed yet: expected to fail, reported as XFAIL (XPASS
-#: once fixed), so the stage reports them without failing CI.
-CONTAINER_NODE_KNOWN = {
-    "exit deletion": "a script's exit-time delete gives up before the real kubelet has "
-    "finalized the pods' foreground deletion (graceful container stop) on two busy cores",
-}
 
 
 def on_the_container_node(cluster: Any) -> bool:
@@ -82,9 +76,3 @@ def on_the_container_node(cluster: Any) -> bool:
 def skip_on_the_container_node(cluster: Any, limit: str) -> None:
     if on_the_container_node(cluster):
         pytest.skip(f"container node: {CONTAINER_NODE_LIMITS[limit]}")
-
-
-def known_on_the_container_node(request: pytest.FixtureRequest, cluster: Any, issue: str) -> None:
-    if on_the_container_node(cluster):
-        reason = f"container node: {CONTAINER_NODE_KNOWN[issue]}"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))

@@ -22,7 +22,6 @@ from e2e_helpers import (
     DASK_CLI,
     IMAGE,
     RESOURCE_TIMEOUT,
-    known_on_the_container_node,
     kube_cluster,
     object_names,
     skip_on_the_container_node,
@@ -65,9 +64,8 @@ asyncio.run(main())
     ids=["sync", "asynchronous"],
 )
 def test_script_exiting_without_close_deletes_its_cluster(
-    operator_cluster: Any, namespace: str, script: str, name: str, request: pytest.FixtureRequest
+    operator_cluster: Any, namespace: str, script: str, name: str
 ) -> None:
-    known_on_the_container_node(request, operator_cluster, "exit deletion")
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script), name, namespace, *SCRIPT_ARGS],
         capture_output=True,
@@ -79,8 +77,16 @@ def test_script_exiting_without_close_deletes_its_cluster(
     assert f"created {name}" in result.stdout
     assert "could not delete" not in result.stderr, result.stderr[-2000:]
     assert "after interpreter shutdown" not in result.stderr, result.stderr[-2000:]
-    # The exit hook waits for the deletion to finish, so it is gone as the process ends.
-    assert name not in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
+
+    # The exit hook waits (30 s) for the deletion to finish, so it is gone as the process ends;
+    # where its pods stop slowly (a real node's graceful stop, on busy cores) it says the
+    # deletion is still under way, and the cluster goes with nothing more from anyone.
+    def gone() -> bool:
+        return name not in object_names(operator_cluster.kubeconfig, "daskclusters", namespace)
+
+    if "is still being deleted" in result.stderr:
+        wait_until(gone, 120, "the cluster whose deletion was under way at exit to go")
+    assert gone()
 
 
 def test_connected_script_exiting_leaves_the_cluster(operator_cluster: Any, namespace: str) -> None:

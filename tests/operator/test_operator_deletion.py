@@ -25,7 +25,7 @@ from operator_helpers import (
     wait_for,
 )
 
-from dask_kubernetes.operator.kubecluster.errors import ResourceTimeoutError
+from dask_kubernetes.operator.kubecluster.errors import DeletionUnderWay, ResourceTimeoutError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("operator_logs")]
 
@@ -119,9 +119,54 @@ def test_close_says_what_it_waits_for_and_gives_up(
         await asyncio.wait_for(operations.delete_cluster(api, "held", ns, 3600), timeout=60)
 
     try:
-        with pytest.raises(ResourceTimeoutError, match=r"after 3s .*example.com/hold"):
+        with pytest.raises(ResourceTimeoutError, match=r"after 3s .*example.com/hold") as raised:
             asyncio.run(close())
+        assert not isinstance(raised.value, DeletionUnderWay)  # someone else's hold: a failure
         assert "example.com/hold" in caplog.text and "not deleted yet" in caplog.text
     finally:
         cluster.patch({"metadata": {"finalizers": None}})
     wait_for("the cluster to go once released", lambda: not cluster.exists())
+
+
+def test_a_deletion_only_the_garbage_collector_holds_is_under_way_not_failed(
+    k8s_cluster: Any, kube: kr8s.Api, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted in the foreground, a cluster stays until its dependents have stopped (on a real
+    node: its pods' graceful stop). A wait that runs out then has not failed to delete anything:
+    the cluster goes on its own, and the error says so (the exit hook prints it as such)."""
+    from dask_kubernetes.operator.kubecluster import operations
+
+    monkeypatch.setattr(operations, "DELETE_TIMEOUT", 3.0)
+    cluster = make(DaskCluster, local_cluster("slow", replicas=0), ns, kube)
+    owner = {
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskCluster",
+        "name": "slow",
+        "uid": cluster.metadata["uid"],
+        "blockOwnerDeletion": True,
+    }
+    # A dependent slow to stop, as a pod in its grace period is: its finalizer holds it.
+    slow = kr8s.objects.ConfigMap(
+        {
+            "metadata": {
+                "name": "slow-to-stop",
+                "namespace": ns,
+                "ownerReferences": [owner],
+                "finalizers": ["example.com/stopping"],
+            }
+        },
+        api=kube,
+    )
+    slow.create()
+
+    async def close() -> None:
+        api = await kr8s.asyncio.api(kubeconfig=k8s_cluster.kubeconfig)
+        await asyncio.wait_for(operations.delete_cluster(api, "slow", ns, 3600), timeout=60)
+
+    try:
+        with pytest.raises(DeletionUnderWay, match=r"DaskCluster slow is still being deleted"):
+            asyncio.run(close())
+        assert _finalizers(cluster) == ["foregroundDeletion"]
+    finally:
+        slow.patch({"metadata": {"finalizers": None}})
+    wait_for("the cluster to go once its dependent has", lambda: not cluster.exists(), timeout=90)

@@ -90,3 +90,9 @@ class SchedulerStartupError(CrashLoopBackOffError):
 
 class ResourceTimeoutError(KubeClusterError, TimeoutError):
     """A Kubernetes resource did not reach the expected state in `resource_timeout`."""
+
+
+class DeletionUnderWay(ResourceTimeoutError):
+    """The wait ran out but the deletion is the API server's now: the object is marked deleted
+    and only the garbage collector's `foregroundDeletion` holds it (its pods are still stopping).
+    It goes without anything more from anyone, so this is not a failure to delete."""

@@ -44,6 +44,7 @@ from dask_kubernetes.operator.vocabulary import (
 from .errors import (
     ClusterExistsError,
     ClusterNotFoundError,
+    DeletionUnderWay,
     KubeClusterError,
     PodPendingError,
     ValidationError,
@@ -548,6 +549,8 @@ def _reap_clusters() -> None:
                     asyncio.run(_delete_unclosed(cluster.name, cluster.namespace))
                 else:
                     cluster.close(timeout=REAP_TIMEOUT)
+            except DeletionUnderWay as exc:  # deleted, not yet gone: say so, not "could not"
+                print(f"dask-kubernetes: at exit: {exc}", file=sys.stderr)
             except Exception as exc:  # noqa: BLE001 - at exit: report it, never a traceback
                 print(
                     f"dask-kubernetes: could not delete DaskCluster {cluster.name!r} at exit "

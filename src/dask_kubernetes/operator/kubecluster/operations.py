@@ -15,7 +15,7 @@ import kr8s
 
 from dask_kubernetes.operator.vocabulary import worker_group_name
 
-from .errors import ClusterNotFoundError, ResourceTimeoutError, ValidationError
+from .errors import ClusterNotFoundError, DeletionUnderWay, ResourceTimeoutError, ValidationError
 from .kr8s_api import Api, find_object, kubernetes_errors, list_objects
 from .resource_manifests import make_autoscaler, make_worker_group, without_nulls
 from .resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
@@ -28,6 +28,8 @@ AUTOSCALER_GONE_TIMEOUT = 30.0
 #: Deleting a cluster waits at most this long (`close()`'s upstream default is an hour), saying
 #: every `DELETE_REPORT_EVERY` seconds what it is still waiting for.
 DELETE_TIMEOUT = 300.0
+#: The garbage collector's finalizer on an owner deleted in the foreground.
+FOREGROUND_DELETION = "foregroundDeletion"
 DELETE_REPORT_EVERY = 10.0
 
 logger = logging.getLogger(__name__)
@@ -166,12 +168,26 @@ async def _blockers(obj: Any) -> str:
     return "the garbage collector, which deletes what it owns (Pods, Service, worker groups) first"
 
 
+async def _only_the_garbage_collector_holds(obj: Any) -> bool:
+    """Marked deleted, and no finalizer but the garbage collector's `foregroundDeletion`."""
+    with contextlib.suppress(kr8s.NotFoundError):
+        await obj.refresh()
+    metadata = obj.raw.get("metadata", {})
+    finalizers = set(metadata.get("finalizers") or [])
+    return bool(metadata.get("deletionTimestamp")) and finalizers <= {FOREGROUND_DELETION}
+
+
 async def _wait_gone(obj: Any, timeout: float, what: str) -> None:
     start = time.monotonic()
     report = start + DELETE_REPORT_EVERY
     while await obj.exists():
         now = time.monotonic()
         if now > start + timeout:
+            if await _only_the_garbage_collector_holds(obj):
+                raise DeletionUnderWay(
+                    f"{what} is still being deleted after {timeout:.0f}s: the garbage collector "
+                    "is stopping its pods, and it goes when they have stopped"
+                )
             blockers = await _blockers(obj)
             raise ResourceTimeoutError(
                 f"Timed out after {timeout:.0f}s deleting {what}; waiting for {blockers}"
