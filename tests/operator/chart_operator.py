@@ -61,7 +61,7 @@ class ChartOperator:
     def stop(self, *, kill: bool = False) -> None:
         pods = self._pods()
         for pod in pods:
-            self._keep_log(pod)
+            self._gone_logs[pod.name] = _log(pod)
         self._deployment().scale(0)
         if kill:
             for pod in pods:
@@ -74,9 +74,6 @@ class ChartOperator:
         live = {pod.name: _log(pod) for pod in self._pods()}
         kept = [text for name, text in self._gone_logs.items() if name not in live]
         return "".join([*kept, *live.values()])
-
-    def _keep_log(self, pod: Pod) -> None:
-        self._gone_logs[pod.name] = _log(pod)
 
 
 def _log(pod: Pod) -> str:

@@ -18,6 +18,8 @@ import kr8s
 import pytest
 from kr8s.objects import APIObject, new_class
 
+from dask_kubernetes.common.pods import is_ready
+
 T = TypeVar("T")
 
 DaskCluster = new_class("DaskCluster", "kubernetes.dask.org/v1", namespaced=True)
@@ -181,7 +183,7 @@ def scheduler_address(
     wait_for(
         "a Ready scheduler Pod",
         lambda: any(
-            _ready(pod)
+            is_ready(pod.raw)
             for pod in kr8s.get(
                 "pods",
                 namespace=namespace,
@@ -198,8 +200,3 @@ def scheduler_address(
 
 def _with_ip(pod: Any) -> Any:
     return pod if pod.status.get("podIP") else None
-
-
-def _ready(pod: Any) -> bool:
-    conditions = pod.status.get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
